@@ -1,0 +1,218 @@
+//! The command line (SPEC §5): clap definitions only, no behaviour.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Enforce a privacy policy's retention and erasure promises on live data.
+///
+/// `retention` reads per-category rules, finds the records and objects that are past
+/// their retention period, flagged for erasure, or named in an erasure request, and
+/// deletes or anonymises them in safe batches. Every action lands in a tamper-evident
+/// audit log.
+///
+/// Start with `retention demo` to see a whole run on an embedded example, then
+/// `retention check` and `retention plan` against your own configuration.
+///
+/// Exit codes: 0 done; 1 a target or request failed; 2 invalid usage, configuration or
+/// rules (nothing ran); 3 the safety guard refused a target; 4 another run holds the lock.
+#[derive(Debug, Parser)]
+#[command(name = "retention", version, max_term_width = 100)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "retention.yaml",
+        env = "RETENTION_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    /// How log lines are written to stderr: sentences for a terminal, JSON for a cluster.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and every rule file; with --connect, also the live
+    /// tables, columns, keys, indexes and buckets.
+    Check {
+        /// Also connect to every store and check the rules against the live schemas.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Dry run: show what a run would do, touching nothing (not even the tool's own tables).
+    Plan(PlanArgs),
+    /// Enforce retention: queued erasure requests first, then flags and expiry.
+    Run(RunArgs),
+    /// Erase one subject now, in every category, honouring holds and keep obligations.
+    Erase(EraseArgs),
+    /// Queue erasure requests for the next run, or list them.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Legal holds: nothing of a held subject is deleted or anonymised.
+    #[command(subcommand)]
+    Hold(HoldCommand),
+    /// Everything held about a subject, as JSON (the portability right).
+    Export {
+        /// The subject id.
+        #[arg(long)]
+        subject: String,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Read, verify and prove the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Stay up and run each rule on its cron `schedule`, never overlapping itself.
+    Schedule,
+    /// Create or upgrade the tool's own tables in the state store.
+    Migrate,
+    /// A self-contained run on SQLite and a local directory, with synthetic data.
+    Demo {
+        /// Where to create the demo's database, files and config (default: a new
+        /// temporary directory, kept and printed at the end).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan as if it were this time (RFC 3339 or a date), e.g. the end of next month.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Only these categories (repeatable).
+    #[arg(long = "rule", value_name = "CATEGORY")]
+    pub rules: Vec<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Md,
+    Html,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Select and count exactly as a real run would, but change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only these categories (repeatable).
+    #[arg(long = "rule", value_name = "CATEGORY")]
+    pub rules: Vec<String>,
+    /// Process only shard I of N (0-based), e.g. `--shard 2/7`. Defaults to
+    /// JOB_COMPLETION_INDEX of RETENTION_SHARDS when run as a Kubernetes Indexed Job.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Let targets through the mass-delete guard (SPEC §6). Use after reading the plan.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "who", required = true, multiple = false)]
+pub struct EraseArgs {
+    /// The subject id.
+    #[arg(long, group = "who")]
+    pub subject: Option<String>,
+    /// Resolve the subject by email (needs `subjects.lookup` in the config).
+    #[arg(long, group = "who")]
+    pub email: Option<String>,
+    /// Resolve the subject by phone number (needs `subjects.lookup` in the config).
+    #[arg(long, group = "who")]
+    pub phone: Option<String>,
+    /// The erasure request's ticket id (required; stored with the outcome).
+    #[arg(long)]
+    pub ticket: String,
+    /// Show what would be erased, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Queue an erasure request; the next `run` processes it before retention work.
+    Add {
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        ticket: String,
+    },
+    /// List erasure requests and their outcomes.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Put a subject under legal hold.
+    Add {
+        #[arg(long)]
+        subject: String,
+        /// Why (shown in `hold list` and reports; keep personal data out of it).
+        #[arg(long)]
+        reason: String,
+        /// When the hold lapses by itself (RFC 3339 or a date); default: never.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Lift a subject's hold.
+    Remove {
+        #[arg(long)]
+        subject: String,
+    },
+    /// List the holds in force.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Rebuild the Merkle tree and check every link, sequence number and checkpoint.
+    /// Exit 0 intact, 1 tampered (naming the first bad seq), 2 unreadable.
+    Verify {
+        /// A checkpoint (signed note file) kept elsewhere; the log must extend it.
+        #[arg(long, value_name = "NOTE")]
+        trusted: Option<PathBuf>,
+    },
+    /// Print an inclusion proof of entry N with its checkpoint.
+    Prove {
+        #[arg(long)]
+        seq: u64,
+    },
+    /// Print a new Ed25519 signing key (PRIVATE+KEY+…) and its verifier key.
+    Keygen {
+        /// The log's origin line, e.g. `retention.example.com/audit`.
+        #[arg(long)]
+        name: String,
+    },
+    /// Show entries, filtered by run, ticket or subject.
+    Show {
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        ticket: Option<String>,
+        /// A subject id; matched through its pseudonym.
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}

@@ -1,0 +1,44 @@
+//! The `retention` binary: parse the command line, set up logging, run the command, and
+//! map its outcome to an exit status (SPEC §5).
+
+use clap::Parser;
+use retention::cli::Cli;
+use retention::exit::{Refusal, Status};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors exit 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                Status::Invalid.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    retention::commands::init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Status::Failed.into();
+        }
+    };
+    match runtime.block_on(retention::commands::dispatch(cli)) {
+        Ok(status) => status.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let status = e
+                .downcast_ref::<Refusal>()
+                .map(Refusal::status)
+                .unwrap_or(Status::Failed);
+            status.into()
+        }
+    }
+}

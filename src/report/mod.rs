@@ -1,0 +1,1 @@
+//! Renderings of plans and runs: text, json, md, html, csv.

@@ -1,0 +1,4 @@
+//! Stores: SQL databases and object stores behind one small surface.
+
+pub mod objects;
+pub mod sql;

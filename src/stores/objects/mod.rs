@@ -1,0 +1,1 @@
+//! Object stores: S3 buckets and local directories.

@@ -1,0 +1,10 @@
+//! SQL stores: PostgreSQL, MySQL/MariaDB and SQLite through sqlx.
+//!
+//! [`SqlPool`] is a closed enum over the three drivers rather than `sqlx::Any`, so each
+//! dialect keeps its native types (timestamptz, inet, bytea) and its own SQL where that
+//! is faster or safer. Statements are built in [`dialect`] from validated identifiers;
+//! values are always bound.
+
+pub mod pool;
+
+pub use pool::{Dialect, SqlConn, SqlPool};
