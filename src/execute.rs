@@ -1,1 +1,349 @@
-//! (being built)
+//! Applying selections through the stores in batches. The executor never decides policy:
+//! the passes come from [`crate::plan`], the guard's verdict too. It owns batching, the
+//! audit entry of every batch, and carrying on past one failed target.
+//!
+//! Batches on the state store's own database commit together with their audit entry.
+//! Elsewhere an `intent` entry is written first and the outcome after, so a crash leaves
+//! an intent without an outcome, never a change without a trace.
+
+use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
+use crate::plan::{self, Guard, Inventory, Selection, Shard};
+use crate::rules::Action;
+use crate::stores::sql::batch::{self, AnonymiseContext, Keys};
+use crate::stores::sql::inventory::inventory;
+use crate::stores::sql::select::PreparedTable;
+use crate::stores::sql::SqlPool;
+use crate::workspace::{Prepared, Workspace};
+use anyhow::{anyhow, Result};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options shared by `plan` and `run`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub as_of: DateTime<Utc>,
+    pub rules: Vec<String>,
+    pub shard: Option<Shard>,
+    pub allow_mass_delete: bool,
+}
+
+/// One pass over one target: what was found, what the guard said, what was done.
+#[derive(Debug, Clone)]
+pub struct PassReport {
+    pub category: String,
+    pub source: String,
+    pub retain: String,
+    pub store: String,
+    pub target: String,
+    pub action: Action,
+    pub reason: Reason,
+    pub cutoff: Option<DateTime<Utc>>,
+    pub inventory: Inventory,
+    pub guard: Guard,
+    /// Records changed by the run (0 for a plan or dry run).
+    pub done: u64,
+    pub batches: u64,
+    /// Why the target failed, if it did (never contains row data).
+    pub error: Option<String>,
+}
+
+/// Everything a plan or run found and did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub as_of: Option<DateTime<Utc>>,
+    pub run_id: Option<String>,
+    pub passes: Vec<PassReport>,
+    /// The run was stopped by a signal before finishing.
+    pub interrupted: bool,
+}
+
+impl Report {
+    pub fn failed(&self) -> bool {
+        self.passes.iter().any(|p| p.error.is_some())
+    }
+    pub fn refused(&self) -> bool {
+        self.passes
+            .iter()
+            .any(|p| matches!(p.guard, Guard::Refused(_)))
+    }
+}
+
+/// Inventories every pass of every selected target, with the guard's verdict. Touches
+/// nothing: this is `plan` and `run --dry-run`.
+pub async fn survey(ws: &Workspace, opts: &Options, held: &[String]) -> Result<Report> {
+    let rules = ws.selected_rules(&opts.rules)?;
+    let prepared = ws.prepare(&rules).await?;
+    let mut report = Report {
+        as_of: Some(opts.as_of),
+        ..Default::default()
+    };
+    for p in &prepared {
+        for sel in plan::passes(p.rule, p.target, opts.as_of, held, opts.shard) {
+            let mut pass = new_pass(p, &sel);
+            match survey_pass(ws, p, &sel, opts).await {
+                Ok((inv, guard)) => {
+                    pass.inventory = inv;
+                    pass.guard = guard;
+                }
+                Err(e) => pass.error = Some(format!("{e:#}")),
+            }
+            report.passes.push(pass);
+        }
+    }
+    Ok(report)
+}
+
+fn new_pass(p: &Prepared<'_>, sel: &Selection) -> PassReport {
+    PassReport {
+        category: p.rule.category.clone(),
+        source: p.rule.source.clone(),
+        retain: p.rule.retain.to_string(),
+        store: p.target.store().to_owned(),
+        target: p.target.name().to_owned(),
+        action: sel.action,
+        reason: sel.reason,
+        cutoff: sel.cutoff,
+        inventory: Inventory::default(),
+        guard: Guard::Ok,
+        done: 0,
+        batches: 0,
+        error: None,
+    }
+}
+
+async fn survey_pass(
+    ws: &Workspace,
+    p: &Prepared<'_>,
+    sel: &Selection,
+    opts: &Options,
+) -> Result<(Inventory, Guard)> {
+    let table = p.table.as_ref().map_err(|e| anyhow!("{e}"))?;
+    let pool = ws
+        .sql
+        .get(p.target.store())
+        .ok_or_else(|| anyhow!("store `{}` is not connected", p.target.store()))?;
+    let inv = inventory(pool, table, sel, opts.as_of).await?;
+    let allowed = opts.allow_mass_delete || p.rule.allow_mass_delete;
+    let guard = plan::guard(sel, &inv, ws.config.defaults.max_fraction, allowed);
+    Ok((inv, guard))
+}
+
+/// Runs every pass: inventory, guard, then batches until nothing is left (or `stop` is
+/// set by a signal, in which case the current batch finishes first).
+pub async fn enforce(
+    ws: &Workspace,
+    opts: &Options,
+    held: &[String],
+    audit: &AuditLog,
+    stop: Arc<AtomicBool>,
+) -> Result<Report> {
+    let rules = ws.selected_rules(&opts.rules)?;
+    let prepared = ws.prepare(&rules).await?;
+    let mut report = Report {
+        as_of: Some(opts.as_of),
+        run_id: Some(audit.run_id().to_owned()),
+        ..Default::default()
+    };
+    let key = {
+        use secrecy::ExposeSecret;
+        ws.config
+            .audit
+            .pseudonym_key
+            .expose_secret()
+            .as_bytes()
+            .to_vec()
+    };
+    for p in &prepared {
+        for sel in plan::passes(p.rule, p.target, opts.as_of, held, opts.shard) {
+            if stop.load(Ordering::SeqCst) {
+                report.interrupted = true;
+                return Ok(report);
+            }
+            let mut pass = new_pass(p, &sel);
+            match survey_pass(ws, p, &sel, opts).await {
+                Err(e) => pass.error = Some(format!("{e:#}")),
+                Ok((inv, guard)) => {
+                    pass.inventory = inv;
+                    pass.guard = guard.clone();
+                    if inv.held > 0 || inv.blocked > 0 {
+                        let mut d = draft(p, &sel, Kind::Skip, Outcome::Held);
+                        d.held = Some(inv.held);
+                        d.locked = Some(inv.blocked);
+                        audit.append(d).await?;
+                    }
+                    if let Guard::Refused(_) = guard {
+                        audit
+                            .append(draft(p, &sel, Kind::Skip, Outcome::Refused))
+                            .await?;
+                    } else if inv.matched > 0 {
+                        let table = p.table.as_ref().map_err(|e| anyhow!("{e}"))?;
+                        let ctx = AnonymiseContext {
+                            now: opts.as_of,
+                            hmac_key: &key,
+                        };
+                        let r = batches(ws, p, table, &sel, audit, &ctx, &stop, &mut pass).await;
+                        if let Err(e) = r {
+                            tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
+                            let mut d = draft(p, &sel, Kind::Batch, Outcome::Failed);
+                            d.count = Some(0);
+                            audit.append(d).await?;
+                            pass.error = Some(format!("{e:#}"));
+                        }
+                    }
+                }
+            }
+            report.passes.push(pass);
+            if stop.load(Ordering::SeqCst) {
+                report.interrupted = true;
+                return Ok(report);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn draft(p: &Prepared<'_>, sel: &Selection, kind: Kind, outcome: Outcome) -> EntryDraft {
+    EntryDraft {
+        kind: Some(kind),
+        action: Some(sel.action),
+        reason: Some(sel.reason),
+        category: Some(p.rule.category.clone()),
+        rule_sha256: Some(p.rule.sha256.clone()),
+        store: Some(p.target.store().to_owned()),
+        target: Some(p.target.name().to_owned()),
+        cutoff: sel.cutoff,
+        outcome: Some(outcome),
+        ..Default::default()
+    }
+}
+
+/// The digest of a batch's keys: SHA-256 over each key's columns joined by U+001F, one
+/// key per line. Proves which rows went without naming them.
+pub fn keys_digest(keys: &Keys) -> String {
+    let mut h = Sha256::new();
+    for k in keys {
+        h.update(k.join("\u{1f}").as_bytes());
+        h.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Batch sizes adapt toward the configured duration, within these bounds.
+const MIN_BATCH: usize = 100;
+const MAX_BATCH: usize = 100_000;
+
+/// The next batch size: scaled toward `target` by the last batch's duration, at most
+/// four times larger or half as large as the last one.
+pub fn next_batch_size(current: usize, took: Duration, target: Duration) -> usize {
+    let took = took.as_secs_f64().max(1e-4);
+    let scaled = (current as f64 * target.as_secs_f64() / took) as usize;
+    scaled
+        .clamp(current / 2, current.saturating_mul(4))
+        .clamp(MIN_BATCH, MAX_BATCH)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn batches(
+    ws: &Workspace,
+    p: &Prepared<'_>,
+    table: &PreparedTable,
+    sel: &Selection,
+    audit: &AuditLog,
+    ctx: &AnonymiseContext<'_>,
+    stop: &AtomicBool,
+    pass: &mut PassReport,
+) -> Result<()> {
+    let pool = ws
+        .sql
+        .get(p.target.store())
+        .ok_or_else(|| anyhow!("store `{}` is not connected", p.target.store()))?;
+    let same_db = p.target.store() == ws.config.state;
+    let mut size = ws.config.defaults.batch_size.clamp(MIN_BATCH, MAX_BATCH);
+    let mut after: Vec<String> = Vec::new();
+    loop {
+        let started = Instant::now();
+        let intent = if same_db {
+            None
+        } else {
+            let mut d = draft(p, sel, Kind::Batch, Outcome::Intent);
+            d.count = Some(size as u64);
+            Some(audit.append(d).await?)
+        };
+        let keys = one_batch(pool, table, sel, &after, size, ctx, audit, p, same_db).await?;
+        if !same_db && intent.is_some() {
+            let mut d = draft(p, sel, Kind::Batch, Outcome::Ok);
+            d.count = Some(keys.len() as u64);
+            d.keys_digest = Some(keys_digest(&keys));
+            audit.append(d).await?;
+        }
+        let n = keys.len();
+        pass.done += n as u64;
+        pass.batches += 1;
+        tracing::info!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
+        match keys.into_iter().last() {
+            Some(last) if n == size => after = last,
+            _ => break,
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        size = next_batch_size(size, started.elapsed(), ws.config.defaults.batch_time);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_batch(
+    pool: &SqlPool,
+    table: &PreparedTable,
+    sel: &Selection,
+    after: &[String],
+    size: usize,
+    ctx: &AnonymiseContext<'_>,
+    audit: &AuditLog,
+    p: &Prepared<'_>,
+    same_db: bool,
+) -> Result<Keys> {
+    let mut tx = pool.begin().await?;
+    let keys = match sel.action {
+        Action::Delete => batch::delete(&mut tx.conn(), table, sel, after, size).await?,
+        Action::Anonymise => batch::anonymise(&mut tx.conn(), table, sel, after, size, ctx).await?,
+        Action::Keep => Vec::new(),
+    };
+    if same_db && !keys.is_empty() {
+        let mut d = draft(p, sel, Kind::Batch, Outcome::Ok);
+        d.count = Some(keys.len() as u64);
+        d.keys_digest = Some(keys_digest(&keys));
+        audit.append_in(tx.conn(), d).await?;
+    }
+    tx.commit().await?;
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_toward_the_target_duration_but_not_too_fast() {
+        let t = Duration::from_millis(250);
+        assert_eq!(next_batch_size(1000, Duration::from_millis(10), t), 4000);
+        assert_eq!(next_batch_size(1000, Duration::from_millis(250), t), 1000);
+        assert_eq!(next_batch_size(1000, Duration::from_secs(5), t), 500);
+        assert_eq!(
+            next_batch_size(90_000, Duration::from_millis(1), t),
+            MAX_BATCH
+        );
+    }
+
+    #[test]
+    fn the_keys_digest_depends_on_every_key_and_their_order() {
+        let a = keys_digest(&vec![vec!["1".into()], vec!["2".into()]]);
+        let b = keys_digest(&vec![vec!["2".into()], vec!["1".into()]]);
+        assert_ne!(a, b);
+        assert!(a.starts_with("sha256:"));
+    }
+}

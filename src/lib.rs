@@ -19,3 +19,4 @@ pub mod rules;
 pub mod state;
 pub mod stores;
 pub mod time;
+pub mod workspace;

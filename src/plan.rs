@@ -1,1 +1,246 @@
-//! (being built)
+//! Planning: rules + inventory + `as_of` -> what a run would do, and why. Pure: no I/O,
+//! no clock. The same [`Selection`]s drive `plan`, `run --dry-run` and `run`, so what a
+//! compliance officer reads is exactly what the run selects.
+
+use crate::audit::Reason;
+use crate::rules::{Action, Rule, Target};
+use chrono::{DateTime, Utc};
+
+/// A deterministic partition of work: this process handles shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `I/N` (0-based `I < N`).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{s}` is not a shard: write I/N with 0 <= I < N, e.g. 2/7");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Which records of one target one pass selects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub reason: Reason,
+    pub action: Action,
+    /// `expired`: records whose timestamp is before this instant.
+    pub cutoff: Option<DateTime<Utc>>,
+    /// `expired` when a `flagged` pass exists for the same target: leave flagged records
+    /// to that pass so nothing is counted twice.
+    pub exclude_flagged: bool,
+    /// `request`: the subjects named by erasure requests.
+    pub subjects: Vec<String>,
+    /// Subjects under legal hold: never selected, counted as held.
+    pub held: Vec<String>,
+    pub shard: Option<Shard>,
+}
+
+/// The passes a rule makes over one of its targets at `as_of`, in order: flagged records
+/// first, then expired ones. A `keep` action yields no pass.
+pub fn passes(
+    rule: &Rule,
+    target: &Target,
+    as_of: DateTime<Utc>,
+    held: &[String],
+    shard: Option<Shard>,
+) -> Vec<Selection> {
+    let mut out = Vec::new();
+    let flag = match target {
+        Target::Table(t) => t.erasure_flag.is_some(),
+        Target::Objects(_) => false,
+    };
+    let flagged_pass = flag && rule.on_erasure != Action::Keep;
+    if flagged_pass {
+        out.push(Selection {
+            reason: Reason::Flagged,
+            action: rule.on_erasure,
+            cutoff: None,
+            exclude_flagged: false,
+            subjects: Vec::new(),
+            held: held.to_vec(),
+            shard,
+        });
+    }
+    if rule.on_expiry != Action::Keep {
+        if let Some(cutoff) = rule.retain.cutoff(as_of) {
+            out.push(Selection {
+                reason: Reason::Expired,
+                action: rule.on_expiry,
+                cutoff: Some(cutoff),
+                exclude_flagged: flagged_pass,
+                subjects: Vec::new(),
+                held: held.to_vec(),
+                shard,
+            });
+        }
+    }
+    out
+}
+
+/// The pass an erasure request makes over one target, or `None` when the rule keeps the
+/// data (`on_erasure: keep`) or the target cannot be tied to a subject.
+pub fn request_pass(
+    rule: &Rule,
+    target: &Target,
+    subjects: &[String],
+    held: &[String],
+) -> Option<Selection> {
+    if rule.on_erasure == Action::Keep || !target.has_subject() {
+        return None;
+    }
+    Some(Selection {
+        reason: Reason::Request,
+        action: rule.on_erasure,
+        cutoff: None,
+        exclude_flagged: false,
+        subjects: subjects.to_vec(),
+        held: held.to_vec(),
+        shard: None,
+    })
+}
+
+/// What a store found for one selection.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Inventory {
+    /// Records in the table or under the prefix.
+    pub total: u64,
+    /// Records the selection would act on.
+    pub matched: u64,
+    /// Records that match but belong to a held subject.
+    pub held: u64,
+    /// Records that match but cannot be acted on: rows still referenced by child rows,
+    /// objects under Object Lock.
+    pub blocked: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    /// Records with a timestamp, and of those how many lie in the future or in 1970.
+    pub with_timestamp: u64,
+    pub in_future: u64,
+    pub in_1970: u64,
+}
+
+/// The guard's verdict for one selection (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guard {
+    Ok,
+    /// Refused, with the reason shown to the operator.
+    Refused(String),
+}
+
+impl Guard {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Guard::Ok => "ok",
+            Guard::Refused(_) => "refused",
+        }
+    }
+}
+
+/// Rows beyond which the mass-delete guard applies at all.
+pub const GUARD_MIN_ROWS: u64 = 1000;
+
+/// Decides whether a selection may run: a mass delete (more than `max_fraction` of the
+/// table and more than 1,000 rows) needs the rule's or the operator's permission, and
+/// timestamps that look like the wrong unit refuse the target outright.
+pub fn guard(sel: &Selection, inv: &Inventory, max_fraction: f64, allowed: bool) -> Guard {
+    if sel.reason == Reason::Expired && inv.with_timestamp > 0 {
+        if inv.in_future * 2 > inv.with_timestamp {
+            return Guard::Refused(format!(
+                "{} of {} timestamps lie in the future: the timestamp unit looks wrong",
+                inv.in_future, inv.with_timestamp
+            ));
+        }
+        if inv.in_1970 * 2 > inv.with_timestamp {
+            return Guard::Refused(format!(
+                "{} of {} timestamps lie in 1970: the timestamp unit looks wrong",
+                inv.in_1970, inv.with_timestamp
+            ));
+        }
+    }
+    let share = if inv.total == 0 {
+        0.0
+    } else {
+        inv.matched as f64 / inv.total as f64
+    };
+    if sel.reason != Reason::Request
+        && inv.matched > GUARD_MIN_ROWS
+        && share > max_fraction
+        && !allowed
+    {
+        return Guard::Refused(format!(
+            "{} of {} records ({:.0}%) match, above the {:.0}% guard: read the plan, then \
+             allow it with --allow-mass-delete or `allow_mass_delete: true` in the rule",
+            inv.matched,
+            inv.total,
+            share * 100.0,
+            max_fraction * 100.0
+        ));
+    }
+    Guard::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(reason: Reason) -> Selection {
+        Selection {
+            reason,
+            action: Action::Delete,
+            cutoff: None,
+            exclude_flagged: false,
+            subjects: vec![],
+            held: vec![],
+            shard: None,
+        }
+    }
+
+    fn inv(total: u64, matched: u64) -> Inventory {
+        Inventory {
+            total,
+            matched,
+            with_timestamp: total,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_guard_refuses_a_mass_delete_unless_allowed() {
+        let s = sel(Reason::Expired);
+        assert_eq!(
+            guard(&s, &inv(10_000, 6_000), 0.5, false).as_str(),
+            "refused"
+        );
+        assert_eq!(guard(&s, &inv(10_000, 6_000), 0.5, true), Guard::Ok);
+        assert_eq!(guard(&s, &inv(10_000, 4_000), 0.5, false), Guard::Ok);
+        // Small tables may be emptied: the guard starts above 1,000 rows.
+        assert_eq!(guard(&s, &inv(900, 900), 0.5, false), Guard::Ok);
+    }
+
+    #[test]
+    fn timestamps_in_the_wrong_unit_are_refused_even_when_allowed() {
+        let s = sel(Reason::Expired);
+        let mut i = inv(100, 10);
+        i.in_1970 = 90;
+        assert_eq!(guard(&s, &i, 0.5, true).as_str(), "refused");
+        let mut i = inv(100, 10);
+        i.in_future = 60;
+        assert_eq!(guard(&s, &i, 0.5, true).as_str(), "refused");
+    }
+
+    #[test]
+    fn shards_parse_and_bad_ones_are_explained() {
+        assert_eq!(Shard::parse("2/7"), Ok(Shard { index: 2, count: 7 }));
+        for bad in ["7/7", "1/0", "a/b", "3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

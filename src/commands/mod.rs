@@ -3,10 +3,17 @@
 
 pub mod audit;
 pub mod check;
+pub mod migrate;
+pub mod plan;
+pub mod run;
 
 use crate::cli::{Cli, Command, LogFormat};
-use crate::exit::Status;
+use crate::config::{Config, StoreConfig};
+use crate::exit::{Refusal, Status};
+use crate::rules::RuleSet;
 use anyhow::{bail, Result};
+use secrecy::SecretString;
+use std::path::Path;
 
 /// Sets up `tracing` on stderr: sentences for a terminal, JSON lines with `--log-format json`.
 pub fn init_logging(format: LogFormat) {
@@ -27,6 +34,34 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
     match cli.command {
         Command::Check { connect } => check::run(&cli.config, connect).await,
         Command::Audit(cmd) => audit::run(&cli.config, cmd).await,
+        Command::Migrate => migrate::run(&cli.config).await,
+        Command::Plan(args) => plan::run(&cli.config, args).await,
+        Command::Run(args) => run::run(&cli.config, args).await,
         other => bail!("`{other:?}` is not available in this build yet"),
+    }
+}
+
+/// Loads and validates the configuration; every problem becomes one exit-2 error.
+pub fn load_config(path: &Path) -> Result<Config> {
+    crate::config::load(path).map_err(|d| Refusal::Invalid(d.to_string()).into())
+}
+
+/// Loads the configuration and its rules; every problem becomes one exit-2 error.
+pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
+    let config = load_config(path)?;
+    let rules = crate::rules::load(&config).map_err(|d| Refusal::Invalid(d.to_string()))?;
+    Ok((config, rules))
+}
+
+/// The state store's name and URL.
+pub fn state_url(config: &Config) -> Result<(String, SecretString)> {
+    match config.stores.get(&config.state) {
+        Some(StoreConfig::Sql { url }) => Ok((config.state.clone(), url.clone())),
+        _ => Err(Refusal::Invalid(format!(
+            "{}: state: `{}` must name a SQL store",
+            config.path.display(),
+            config.state
+        ))
+        .into()),
     }
 }

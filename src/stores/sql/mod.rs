@@ -2,9 +2,16 @@
 //!
 //! [`SqlPool`] is a closed enum over the three drivers rather than `sqlx::Any`, so each
 //! dialect keeps its native types (timestamptz, inet, bytea) and its own SQL where that
-//! is faster or safer. Statements are built in [`dialect`] from validated identifiers;
-//! values are always bound.
+//! is faster or safer. Statements are built in [`dialect`] and [`select`] from validated
+//! identifiers; values are always bound.
 
+pub mod batch;
+pub mod catalog;
+pub mod dialect;
+pub mod exec;
+pub mod inventory;
 pub mod pool;
+pub mod select;
+pub mod value;
 
-pub use pool::{Dialect, SqlConn, SqlPool};
+pub use pool::{Dialect, SqlConn, SqlPool, SqlTx};

@@ -121,3 +121,70 @@ impl SqlPool {
         }
     }
 }
+
+/// An open transaction of the pool's dialect.
+pub enum SqlTx {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    My(sqlx::Transaction<'static, sqlx::MySql>),
+    Lite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl SqlPool {
+    /// Begins a transaction. SQLite transactions begin IMMEDIATE, taking the write lock at
+    /// once, so a batch never fails half-way on a lock upgrade.
+    pub async fn begin(&self) -> Result<SqlTx> {
+        Ok(match self {
+            SqlPool::Pg(p) => SqlTx::Pg(p.begin().await?),
+            SqlPool::My(p) => SqlTx::My(p.begin().await?),
+            SqlPool::Lite(p) => SqlTx::Lite(p.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+}
+
+impl SqlTx {
+    /// Borrows the transaction's connection.
+    pub fn conn(&mut self) -> SqlConn<'_> {
+        match self {
+            SqlTx::Pg(t) => SqlConn::Pg(t),
+            SqlTx::My(t) => SqlConn::My(t),
+            SqlTx::Lite(t) => SqlConn::Lite(t),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            SqlTx::Pg(t) => t.commit().await?,
+            SqlTx::My(t) => t.commit().await?,
+            SqlTx::Lite(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A pooled connection of the pool's dialect.
+pub enum SqlPooled {
+    Pg(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    My(sqlx::pool::PoolConnection<sqlx::MySql>),
+    Lite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+impl SqlPool {
+    /// Takes a connection from the pool (for statements outside a transaction).
+    pub async fn acquire(&self) -> Result<SqlPooled> {
+        Ok(match self {
+            SqlPool::Pg(p) => SqlPooled::Pg(p.acquire().await?),
+            SqlPool::My(p) => SqlPooled::My(p.acquire().await?),
+            SqlPool::Lite(p) => SqlPooled::Lite(p.acquire().await?),
+        })
+    }
+}
+
+impl SqlPooled {
+    pub fn conn(&mut self) -> SqlConn<'_> {
+        match self {
+            SqlPooled::Pg(c) => SqlConn::Pg(c),
+            SqlPooled::My(c) => SqlConn::My(c),
+            SqlPooled::Lite(c) => SqlConn::Lite(c),
+        }
+    }
+}

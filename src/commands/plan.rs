@@ -1,0 +1,45 @@
+//! `retention plan`: what a run would do, touching nothing.
+
+use crate::cli::{PlanArgs, ReportFormat};
+use crate::execute::{self, Options};
+use crate::exit::{Refusal, Status};
+use crate::workspace::Workspace;
+use anyhow::{Context, Result};
+use chrono::Utc;
+use std::path::Path;
+
+pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
+    let as_of = match &args.as_of {
+        Some(s) => {
+            crate::time::parse_instant(s).map_err(|e| Refusal::Invalid(format!("--as-of: {e}")))?
+        }
+        None => Utc::now(),
+    };
+    let (config, rules) = super::load(config)?;
+    let ws = Workspace::connect(config, rules).await?;
+    let held = crate::state::holds::in_force(ws.state()?, as_of).await?;
+    let opts = Options {
+        as_of,
+        rules: args.rules.clone(),
+        shard: None,
+        allow_mass_delete: false,
+    };
+    let report = execute::survey(&ws, &opts, &held).await?;
+    let text = match args.format {
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&crate::report::json::plan(&report))? + "\n"
+        }
+        _ => crate::report::text::plan(&report),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(if report.failed() {
+        Status::Failed
+    } else {
+        Status::Done
+    })
+}

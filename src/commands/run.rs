@@ -1,0 +1,172 @@
+//! `retention run`: enforce retention on every selected target, in batches, with the audit
+//! log, the run lock and the guard.
+
+use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Totals};
+use crate::cli::RunArgs;
+use crate::execute::{self, Options, Report};
+use crate::exit::{Refusal, Status};
+use crate::plan::Shard;
+use crate::rules::Action;
+use crate::state::lock::RunLock;
+use crate::workspace::Workspace;
+use anyhow::Result;
+use chrono::Utc;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The shard from `--shard`, or from a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`
+/// with the count in `RETENTION_SHARDS`.
+fn shard(arg: Option<&str>) -> Result<Option<Shard>> {
+    let from_env = || {
+        let index = std::env::var("JOB_COMPLETION_INDEX").ok()?;
+        let count = std::env::var("RETENTION_SHARDS").ok()?;
+        Some(format!("{index}/{count}"))
+    };
+    match arg.map(str::to_owned).or_else(from_env) {
+        None => Ok(None),
+        Some(s) => Shard::parse(&s)
+            .map(Some)
+            .map_err(|e| Refusal::Invalid(format!("--shard: {e}")).into()),
+    }
+}
+
+/// Sets `stop` on SIGTERM or Ctrl-C, so the run finishes its current batch and exits.
+pub fn stop_on_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::warn!("Stopping after the current batch (signal received).");
+        flag.store(true, Ordering::SeqCst);
+    });
+    stop
+}
+
+pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
+    let shard = shard(args.shard.as_deref())?;
+    let (config, rules) = super::load(config)?;
+    let ws = Workspace::connect(config, rules).await?;
+    // One clock: taken once, in UTC; every cutoff derives from it.
+    let as_of = Utc::now();
+    for (name, pool) in &ws.sql {
+        crate::state::runs::check_clock(name, pool, as_of).await?;
+    }
+    let state = ws.state()?;
+    let held = crate::state::holds::in_force(state, as_of).await?;
+    let opts = Options {
+        as_of,
+        rules: args.rules.clone(),
+        shard,
+        allow_mass_delete: args.allow_mass_delete,
+    };
+    if args.dry_run {
+        let report = execute::survey(&ws, &opts, &held).await?;
+        print!(
+            "Dry run: nothing was changed.\n\n{}",
+            crate::report::text::plan(&report)
+        );
+        return Ok(status(&report));
+    }
+
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let lock_name = match shard {
+        Some(s) => format!("run/{}of{}", s.index, s.count),
+        None => "run".to_owned(),
+    };
+    let lock = RunLock::acquire(state, &lock_name, &run_id).await?;
+    let result = enforce(&ws, &opts, &held, &run_id, shard).await;
+    lock.release().await?;
+    let report = result?;
+    print!("{}", crate::report::text::summary(&report));
+    println!("\nRun {run_id} finished.");
+    Ok(status(&report))
+}
+
+async fn enforce(
+    ws: &Workspace,
+    opts: &Options,
+    held: &[String],
+    run_id: &str,
+    shard: Option<Shard>,
+) -> Result<Report> {
+    let state = ws.state()?;
+    let audit = AuditLog::new(&ws.config.audit, state.clone(), run_id.to_owned(), false);
+    crate::state::runs::start(
+        state,
+        run_id,
+        opts.as_of,
+        "run",
+        shard.map(|s| format!("{}/{}", s.index, s.count)),
+    )
+    .await?;
+    let mut start = EntryDraft::new(Kind::RunStart);
+    start.config_sha256 = Some(ws.config.digest.clone());
+    start.rules_sha256 = Some(ws.rules.digest.clone());
+    audit.append(start).await?;
+
+    let stop = stop_on_signal();
+    let report = execute::enforce(ws, opts, held, &audit, stop).await?;
+
+    let mut end = EntryDraft::new(Kind::RunEnd);
+    end.totals = Some(totals(&report));
+    end.outcome = Some(if report.interrupted {
+        Outcome::Interrupted
+    } else if report.failed() {
+        Outcome::Failed
+    } else {
+        Outcome::Ok
+    });
+    audit.append(end).await?;
+    let s = if report.interrupted {
+        "interrupted"
+    } else if report.failed() {
+        "failed"
+    } else if report.refused() {
+        "refused"
+    } else {
+        "done"
+    };
+    crate::state::runs::finish(state, run_id, s).await?;
+    Ok(report)
+}
+
+fn totals(report: &Report) -> Totals {
+    let mut t = Totals::default();
+    for p in &report.passes {
+        match p.action {
+            Action::Delete => t.deleted += p.done,
+            Action::Anonymise => t.anonymised += p.done,
+            Action::Keep => {}
+        }
+        t.held += p.inventory.held;
+        t.locked += p.inventory.blocked;
+        if p.error.is_some() {
+            t.failed_targets += 1;
+        }
+    }
+    t
+}
+
+/// Exit status: a failure (1) outranks a refusal (3); an interrupted run is a failure.
+pub fn status(report: &Report) -> Status {
+    if report.failed() || report.interrupted {
+        Status::Failed
+    } else if report.refused() {
+        Status::Refused
+    } else {
+        Status::Done
+    }
+}

@@ -1,0 +1,37 @@
+//! `plan --format json`: one object with the field names of SPEC §5, which scripts rely on.
+
+use crate::execute::Report;
+use crate::time::rfc3339;
+use serde_json::{json, Value};
+
+/// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `blocked`,
+/// `total`, `guard_reason`, `error`) are additions scripts may ignore.
+pub fn plan(report: &Report) -> Value {
+    let targets: Vec<Value> = report
+        .passes
+        .iter()
+        .map(|p| {
+            json!({
+                "category": p.category,
+                "store": p.store,
+                "target": p.target,
+                "action": p.action.as_str(),
+                "reason": p.reason.as_str(),
+                "matched": p.inventory.matched,
+                "held": p.inventory.held,
+                "oldest": p.inventory.oldest.map(rfc3339),
+                "guard": p.guard.as_str(),
+                "cutoff": p.cutoff.map(rfc3339),
+                "blocked": p.inventory.blocked,
+                "total": p.inventory.total,
+                "guard_reason": match &p.guard { crate::plan::Guard::Refused(r) => Some(r.clone()), _ => None },
+                "error": p.error,
+            })
+        })
+        .collect();
+    json!({
+        "as_of": report.as_of.map(rfc3339),
+        "targets": targets,
+        "requests": [],
+    })
+}

@@ -1,0 +1,105 @@
+//! The `retention_runs` table: one row per real run, and the clock check made at its start.
+
+use crate::stores::sql::SqlPool;
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Records a run's start.
+pub async fn start(
+    pool: &SqlPool,
+    id: &str,
+    as_of: DateTime<Utc>,
+    command: &str,
+    shard: Option<String>,
+) -> Result<()> {
+    let pg = "INSERT INTO retention_runs (id, started_at, as_of, status, command, shard) VALUES ($1, $2, $3, 'running', $4, $5)";
+    let my = "INSERT INTO retention_runs (id, started_at, as_of, status, command, shard) VALUES (?, ?, ?, 'running', ?, ?)";
+    let now = Utc::now();
+    match pool {
+        SqlPool::Pg(p) => sqlx::query(pg)
+            .bind(id)
+            .bind(now)
+            .bind(as_of)
+            .bind(command)
+            .bind(shard)
+            .execute(p)
+            .await
+            .map(drop),
+        SqlPool::My(p) => sqlx::query(my)
+            .bind(id)
+            .bind(now)
+            .bind(as_of)
+            .bind(command)
+            .bind(shard)
+            .execute(p)
+            .await
+            .map(drop),
+        SqlPool::Lite(p) => sqlx::query(pg)
+            .bind(id)
+            .bind(now)
+            .bind(as_of)
+            .bind(command)
+            .bind(shard)
+            .execute(p)
+            .await
+            .map(drop),
+    }
+    .context("recording the run's start")
+}
+
+/// Records a run's end and status (`done`, `failed`, `refused`, `interrupted`).
+pub async fn finish(pool: &SqlPool, id: &str, status: &str) -> Result<()> {
+    let pg = "UPDATE retention_runs SET finished_at = $1, status = $2 WHERE id = $3";
+    let my = "UPDATE retention_runs SET finished_at = ?, status = ? WHERE id = ?";
+    let now = Utc::now();
+    match pool {
+        SqlPool::Pg(p) => sqlx::query(pg)
+            .bind(now)
+            .bind(status)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(drop),
+        SqlPool::My(p) => sqlx::query(my)
+            .bind(now)
+            .bind(status)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(drop),
+        SqlPool::Lite(p) => sqlx::query(pg)
+            .bind(now)
+            .bind(status)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(drop),
+    }
+    .context("recording the run's end")
+}
+
+/// The largest clock difference a run accepts between itself and a database (SPEC §6).
+pub const MAX_SKEW_SECONDS: i64 = 60;
+
+/// Refuses to start when a database's clock and ours disagree by more than a minute.
+/// SQLite shares our clock and is not asked.
+pub async fn check_clock(store: &str, pool: &SqlPool, ours: DateTime<Utc>) -> Result<()> {
+    let theirs: DateTime<Utc> = match pool {
+        SqlPool::Pg(p) => sqlx::query_scalar("SELECT now()").fetch_one(p).await?,
+        SqlPool::My(p) => {
+            let n: NaiveDateTime = sqlx::query_scalar("SELECT UTC_TIMESTAMP(6)")
+                .fetch_one(p)
+                .await?;
+            n.and_utc()
+        }
+        SqlPool::Lite(_) => return Ok(()),
+    };
+    let skew = (theirs - ours).num_seconds().abs();
+    if skew > MAX_SKEW_SECONDS {
+        bail!(
+            "store `{store}`: the database clock and this host's clock differ by {skew} s (more than {MAX_SKEW_SECONDS} s); \
+             fix NTP on one of them before running, or cutoffs would be wrong"
+        );
+    }
+    Ok(())
+}

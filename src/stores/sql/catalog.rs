@@ -1,0 +1,294 @@
+//! What the database's own catalog says about a table: columns and their types, the
+//! primary key, foreign keys in and out, and indexes.
+//!
+//! Deletes follow foreign keys read from here (children before parents), and
+//! `check --connect` compares rules against it.
+
+use super::pool::SqlPool;
+use super::value::ColumnKind;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+
+/// One column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The catalog's type name (PostgreSQL `udt_name`, MySQL `DATA_TYPE`, SQLite declared type).
+    pub type_name: String,
+    pub kind: ColumnKind,
+    pub nullable: bool,
+}
+
+/// A foreign key from `child(child_cols)` to `parent(parent_cols)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub child: String,
+    pub child_cols: Vec<String>,
+    pub parent: String,
+    pub parent_cols: Vec<String>,
+    /// The database deletes or nulls children by itself (ON DELETE CASCADE / SET NULL / SET DEFAULT).
+    pub handled_by_database: bool,
+}
+
+/// A table as the catalog describes it.
+#[derive(Debug, Clone, Default)]
+pub struct TableInfo {
+    pub name: String,
+    pub columns: BTreeMap<String, Column>,
+    pub primary_key: Vec<String>,
+    /// Each index as its column list, in order.
+    pub indexes: Vec<Vec<String>>,
+}
+
+impl TableInfo {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.get(name)
+    }
+
+    /// Whether some index starts with `column` (so lookups by it need no table scan).
+    pub fn is_indexed(&self, column: &str) -> bool {
+        self.primary_key.first().map(String::as_str) == Some(column)
+            || self
+                .indexes
+                .iter()
+                .any(|ix| ix.first().map(String::as_str) == Some(column))
+    }
+}
+
+/// Reads one table; `None` when it does not exist.
+pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
+    let cols: Vec<(String, String, bool, i64)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(
+            "SELECT c.column_name::text, c.udt_name::text, c.is_nullable = 'YES',
+                    COALESCE((SELECT k.ordinal_position FROM information_schema.table_constraints tc
+                              JOIN information_schema.key_column_usage k
+                                ON k.constraint_name = tc.constraint_name AND k.constraint_schema = tc.constraint_schema
+                              WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = c.table_schema
+                                AND tc.table_name = c.table_name AND k.column_name = c.column_name), 0)::int8
+             FROM information_schema.columns c
+             WHERE c.table_schema = current_schema() AND c.table_name = $1
+             ORDER BY c.ordinal_position",
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await?,
+        SqlPool::My(p) => sqlx::query_as(
+            "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), c.IS_NULLABLE = 'YES',
+                    CAST(COALESCE((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k
+                              WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+                                AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME), 0) AS SIGNED)
+             FROM information_schema.COLUMNS c
+             WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ?
+             ORDER BY c.ORDINAL_POSITION",
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await?,
+        SqlPool::Lite(p) => sqlx::query_as(
+            "SELECT name, type, \"notnull\" = 0, pk FROM pragma_table_info(?) ORDER BY cid",
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await?,
+    };
+    if cols.is_empty() {
+        return Ok(None);
+    }
+    let mut info = TableInfo {
+        name: name.to_owned(),
+        ..Default::default()
+    };
+    let mut pk: Vec<(i64, String)> = Vec::new();
+    for (col, type_name, nullable, pk_pos) in cols {
+        if pk_pos > 0 {
+            pk.push((pk_pos, col.clone()));
+        }
+        info.columns.insert(
+            col,
+            Column {
+                kind: ColumnKind::classify(&type_name),
+                type_name,
+                nullable,
+            },
+        );
+    }
+    pk.sort();
+    info.primary_key = pk.into_iter().map(|(_, c)| c).collect();
+    info.indexes = indexes(pool, name)
+        .await
+        .with_context(|| format!("reading the indexes of `{name}`"))?;
+    Ok(Some(info))
+}
+
+async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<Vec<String>>> {
+    let rows: Vec<(String, String)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(
+            "SELECT i.relname::text, a.attname::text
+             FROM pg_index x
+             JOIN pg_class t ON t.oid = x.indrelid
+             JOIN pg_class i ON i.oid = x.indexrelid
+             JOIN pg_namespace n ON n.oid = t.relnamespace
+             JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+             WHERE n.nspname = current_schema() AND t.relname = $1
+             ORDER BY i.relname, k.ord",
+        )
+        .bind(table)
+        .fetch_all(p)
+        .await?,
+        SqlPool::My(p) => sqlx::query_as(
+            "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        )
+        .bind(table)
+        .fetch_all(p)
+        .await?,
+        SqlPool::Lite(p) => sqlx::query_as(
+            "SELECT il.name, ii.name FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii
+             ORDER BY il.name, ii.seqno",
+        )
+        .bind(table)
+        .fetch_all(p)
+        .await?,
+    };
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (index, col) in rows {
+        match out.last_mut() {
+            Some((name, cols)) if *name == index => cols.push(col),
+            _ => out.push((index, vec![col])),
+        }
+    }
+    Ok(out.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Every foreign key between tables of the store's current schema.
+pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
+    // (constraint id, child, child col, parent, parent col, delete rule)
+    let rows: Vec<(String, String, String, String, String, String)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(
+            "SELECT c.oid::text, cl.relname::text, ca.attname::text, pl.relname::text, pa.attname::text,
+                    c.confdeltype::text
+             FROM pg_constraint c
+             JOIN pg_class cl ON cl.oid = c.conrelid
+             JOIN pg_class pl ON pl.oid = c.confrelid
+             JOIN pg_namespace n ON n.oid = cl.relnamespace
+             JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
+             JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
+             JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
+             WHERE c.contype = 'f' AND n.nspname = current_schema()
+             ORDER BY c.oid, k.ord",
+        )
+        .fetch_all(p)
+        .await?,
+        SqlPool::My(p) => sqlx::query_as(
+            "SELECT CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
+                    CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
+                    CAST(r.DELETE_RULE AS CHAR)
+             FROM information_schema.KEY_COLUMN_USAGE k
+             JOIN information_schema.REFERENTIAL_CONSTRAINTS r
+               ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
+              AND r.TABLE_NAME = k.TABLE_NAME
+             WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL
+             ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        )
+        .fetch_all(p)
+        .await?,
+        SqlPool::Lite(p) => sqlx::query_as(
+            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''), f.on_delete
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+             WHERE m.type = 'table'
+             ORDER BY m.name, f.id, f.seq",
+        )
+        .fetch_all(p)
+        .await?,
+    };
+    let mut out: Vec<(String, ForeignKey)> = Vec::new();
+    for (id, child, ccol, parent, pcol, rule) in rows {
+        let handled = matches!(
+            rule.to_ascii_uppercase().as_str(),
+            "C" | "N" | "D" | "CASCADE" | "SET NULL" | "SET DEFAULT"
+        );
+        match out.last_mut() {
+            Some((last, fk)) if *last == id => {
+                fk.child_cols.push(ccol);
+                fk.parent_cols.push(pcol);
+            }
+            _ => out.push((
+                id,
+                ForeignKey {
+                    child,
+                    child_cols: vec![ccol],
+                    parent,
+                    parent_cols: vec![pcol],
+                    handled_by_database: handled,
+                },
+            )),
+        }
+    }
+    let mut fks: Vec<ForeignKey> = out.into_iter().map(|(_, fk)| fk).collect();
+    // SQLite leaves `to` empty when the key references the parent's primary key.
+    if let SqlPool::Lite(_) = pool {
+        for fk in &mut fks {
+            if fk.parent_cols.iter().any(String::is_empty) {
+                if let Some(info) = table(pool, &fk.parent).await? {
+                    fk.parent_cols = info.primary_key.clone();
+                }
+            }
+        }
+    }
+    Ok(fks)
+}
+
+/// Orders table names so that every child comes before its parents (Kahn's algorithm over
+/// the foreign keys among them). Cycles keep their input order at the end.
+pub fn children_first(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
+    let mut remaining: Vec<String> = tables.to_vec();
+    let mut ordered = Vec::with_capacity(tables.len());
+    while !remaining.is_empty() {
+        // A table is ready when no other remaining table is its child.
+        let ready = remaining.iter().position(|t| {
+            !fks.iter()
+                .any(|fk| fk.parent == *t && fk.child != *t && remaining.contains(&fk.child))
+        });
+        match ready {
+            Some(i) => ordered.push(remaining.remove(i)),
+            None => {
+                ordered.append(&mut remaining);
+            }
+        }
+    }
+    ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fk(child: &str, parent: &str) -> ForeignKey {
+        ForeignKey {
+            child: child.into(),
+            child_cols: vec!["p".into()],
+            parent: parent.into(),
+            parent_cols: vec!["id".into()],
+            handled_by_database: false,
+        }
+    }
+
+    #[test]
+    fn children_come_before_their_parents() {
+        let tables: Vec<String> = ["accounts", "order_items", "orders"]
+            .map(String::from)
+            .to_vec();
+        let fks = [fk("orders", "accounts"), fk("order_items", "orders")];
+        assert_eq!(
+            children_first(&tables, &fks),
+            ["order_items", "orders", "accounts"]
+        );
+    }
+
+    #[test]
+    fn a_cycle_does_not_loop_forever() {
+        let tables: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let fks = [fk("a", "b"), fk("b", "a")];
+        assert_eq!(children_first(&tables, &fks).len(), 2);
+    }
+}

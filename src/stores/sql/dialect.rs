@@ -1,0 +1,146 @@
+//! Rendering SQL text for a dialect: quoted identifiers, placeholders, casts and the
+//! expressions that differ between PostgreSQL, MySQL/MariaDB and SQLite.
+//!
+//! Everything here is pure string building from validated [`Ident`]s; values are pushed
+//! as bound parameters through [`SqlText::bind`].
+
+use super::pool::Dialect;
+use super::value::{ColumnKind, Value};
+use crate::ident::Ident;
+
+impl Dialect {
+    /// Quotes a validated identifier. `Ident` cannot contain quote characters, so quoting
+    /// is only needed for reserved words and case.
+    pub fn quote(&self, ident: &Ident) -> String {
+        match self {
+            Dialect::MySql => format!("`{}`", ident.as_str()),
+            _ => format!("\"{}\"", ident.as_str()),
+        }
+    }
+
+    /// `alias.column`, quoted.
+    pub fn col(&self, alias: &str, ident: &Ident) -> String {
+        format!("{alias}.{}", self.quote(ident))
+    }
+
+    /// An expression that renders `expr` as text.
+    pub fn as_text(&self, expr: &str) -> String {
+        match self {
+            Dialect::MySql => format!("CAST({expr} AS CHAR)"),
+            _ => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
+    /// An expression giving the Unix time in seconds (a double) of a timestamp expression
+    /// of the given kind; `per_second` is set for integer epoch columns.
+    pub fn epoch_seconds(&self, expr: &str, kind: ColumnKind, per_second: Option<i64>) -> String {
+        if let Some(k) = per_second {
+            return format!("({expr} * 1.0 / {k})");
+        }
+        match (self, kind) {
+            (Dialect::Postgres, ColumnKind::Instant) => {
+                format!("CAST(EXTRACT(EPOCH FROM {expr}) AS DOUBLE PRECISION)")
+            }
+            (Dialect::Postgres, ColumnKind::Date) => format!(
+                "CAST(EXTRACT(EPOCH FROM (CAST({expr} AS TIMESTAMP) AT TIME ZONE 'UTC')) AS DOUBLE PRECISION)"
+            ),
+            (Dialect::Postgres, _) => format!(
+                "CAST(EXTRACT(EPOCH FROM ({expr} AT TIME ZONE 'UTC')) AS DOUBLE PRECISION)"
+            ),
+            (Dialect::MySql, _) => format!("CAST(UNIX_TIMESTAMP({expr}) AS DOUBLE)"),
+            (Dialect::Sqlite, _) => format!("((julianday({expr}) - 2440587.5) * 86400.0)"),
+        }
+    }
+}
+
+/// A SQL statement being built, with its bound values in placeholder order.
+#[derive(Debug, Clone)]
+pub struct SqlText {
+    pub dialect: Dialect,
+    pub sql: String,
+    pub values: Vec<Value>,
+}
+
+impl SqlText {
+    pub fn new(dialect: Dialect) -> Self {
+        SqlText {
+            dialect,
+            sql: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.sql.push_str(s);
+        self
+    }
+
+    /// Pushes a placeholder for `v` and remembers the value.
+    pub fn bind(&mut self, v: Value) -> &mut Self {
+        self.values.push(v);
+        let p = match self.dialect {
+            Dialect::Postgres => format!("${}", self.values.len()),
+            _ => "?".to_owned(),
+        };
+        self.sql.push_str(&p);
+        self
+    }
+
+    /// Pushes a placeholder for a value compared with a column of `kind`. PostgreSQL needs
+    /// an explicit cast when the value travels as text but the column is not text.
+    pub fn bind_for(&mut self, kind: ColumnKind, pg_type: &str, v: Value) -> &mut Self {
+        let needs_cast = self.dialect == Dialect::Postgres
+            && matches!(v, Value::Text(_))
+            && !matches!(kind, ColumnKind::Text)
+            && is_plain_type_name(pg_type);
+        if needs_cast {
+            self.push("CAST(");
+            self.bind(v);
+            self.push(" AS ").push(pg_type).push(")");
+        } else {
+            self.bind(v);
+        }
+        self
+    }
+}
+
+/// Catalog type names reach SQL text only if they are plain words (`int8`, `uuid`,
+/// `varchar`), never anything a catalog could smuggle in.
+fn is_plain_type_name(s: &str) -> bool {
+    !s.is_empty() && s.len() < 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let mut pg = SqlText::new(Dialect::Postgres);
+        pg.push("a = ")
+            .bind(Value::I64(1))
+            .push(" AND b = ")
+            .bind(Value::I64(2));
+        assert_eq!(pg.sql, "a = $1 AND b = $2");
+        let mut my = SqlText::new(Dialect::MySql);
+        my.push("a = ").bind(Value::I64(1));
+        assert_eq!(my.sql, "a = ?");
+    }
+
+    #[test]
+    fn text_compared_with_a_uuid_column_is_cast_on_postgres_only() {
+        let mut pg = SqlText::new(Dialect::Postgres);
+        pg.bind_for(ColumnKind::Uuid, "uuid", Value::Text("x".into()));
+        assert_eq!(pg.sql, "CAST($1 AS uuid)");
+        let mut lite = SqlText::new(Dialect::Sqlite);
+        lite.bind_for(ColumnKind::Uuid, "uuid", Value::Text("x".into()));
+        assert_eq!(lite.sql, "?");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_per_dialect() {
+        let i = Ident::parse("order").unwrap();
+        assert_eq!(Dialect::MySql.quote(&i), "`order`");
+        assert_eq!(Dialect::Postgres.quote(&i), "\"order\"");
+    }
+}

@@ -1,0 +1,107 @@
+//! Running a built [`SqlText`] on a connection of any dialect and decoding the few row
+//! shapes the tool reads back.
+
+use super::dialect::SqlText;
+use super::pool::SqlConn;
+use super::value::bind_values;
+use anyhow::Result;
+use sqlx::Row;
+
+/// Executes a statement; returns the number of rows it affected.
+pub async fn execute(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<u64> {
+    Ok(match conn {
+        SqlConn::Pg(c) => bind_values!(sqlx::query(&q.sql), &q.values)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        SqlConn::My(c) => bind_values!(sqlx::query(&q.sql), &q.values)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+        SqlConn::Lite(c) => bind_values!(sqlx::query(&q.sql), &q.values)
+            .execute(&mut **c)
+            .await?
+            .rows_affected(),
+    })
+}
+
+/// Fetches rows whose first `width` columns are text (NULL reads as `None`).
+pub async fn fetch_texts(
+    conn: &mut SqlConn<'_>,
+    q: &SqlText,
+    width: usize,
+) -> Result<Vec<Vec<Option<String>>>> {
+    fn decode<R: Row>(rows: Vec<R>, width: usize) -> Result<Vec<Vec<Option<String>>>>
+    where
+        for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        usize: sqlx::ColumnIndex<R>,
+    {
+        rows.iter()
+            .map(|r| {
+                (0..width)
+                    .map(|i| Ok(r.try_get::<Option<String>, _>(i)?))
+                    .collect()
+            })
+            .collect()
+    }
+    match conn {
+        SqlConn::Pg(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?,
+            width,
+        ),
+        SqlConn::My(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?,
+            width,
+        ),
+        SqlConn::Lite(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?,
+            width,
+        ),
+    }
+}
+
+/// Fetches one row of integer counts followed by one optional float.
+pub async fn fetch_counts(
+    conn: &mut SqlConn<'_>,
+    q: &SqlText,
+    counts: usize,
+) -> Result<(Vec<i64>, Option<f64>)> {
+    fn decode<R: Row>(row: R, counts: usize) -> Result<(Vec<i64>, Option<f64>)>
+    where
+        for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        usize: sqlx::ColumnIndex<R>,
+    {
+        let mut out = Vec::with_capacity(counts);
+        for i in 0..counts {
+            out.push(row.try_get::<i64, _>(i)?);
+        }
+        Ok((out, row.try_get::<Option<f64>, _>(counts)?))
+    }
+    match conn {
+        SqlConn::Pg(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_one(&mut **c)
+                .await?,
+            counts,
+        ),
+        SqlConn::My(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_one(&mut **c)
+                .await?,
+            counts,
+        ),
+        SqlConn::Lite(c) => decode(
+            bind_values!(sqlx::query(&q.sql), &q.values)
+                .fetch_one(&mut **c)
+                .await?,
+            counts,
+        ),
+    }
+}

@@ -1,0 +1,446 @@
+//! Turning a [`Selection`] over a table target into SQL conditions. Pure: the catalog
+//! facts it needs were read beforehand into a [`PreparedTable`].
+//!
+//! Three condition groups make every query: the *base* (filters, the reason, not yet
+//! anonymised, the shard), *held* (the row's subject is under legal hold) and *free*
+//! (no child row still references it). A batch acts on `base AND NOT held AND free`;
+//! the plan counts the other combinations.
+
+use super::catalog::{ForeignKey, TableInfo};
+use super::dialect::SqlText;
+use super::pool::Dialect;
+use super::value::{ColumnKind, Value};
+use crate::audit::Reason;
+use crate::ident::Ident;
+use crate::plan::Selection;
+use crate::rules::{Action, ColumnStrategy, FilterOp, Scalar, SubjectColumn, TableTarget};
+use anyhow::{anyhow, bail, Result};
+
+/// The alias every statement gives the target table.
+pub const T: &str = "t";
+
+/// A column with what the catalog says about it.
+#[derive(Debug, Clone)]
+pub struct TypedColumn {
+    pub name: Ident,
+    pub kind: ColumnKind,
+    pub type_name: String,
+}
+
+/// A table target resolved against the live catalog.
+#[derive(Debug, Clone)]
+pub struct PreparedTable {
+    pub dialect: Dialect,
+    pub target: TableTarget,
+    pub keys: Vec<TypedColumn>,
+    pub timestamp: Option<(TypedColumn, Option<i64>)>,
+    /// The column holding the subject id: the table's own, or the parent's for a `via` hop.
+    pub subject: Option<TypedColumn>,
+    pub marker: Option<TypedColumn>,
+    /// Child tables whose rows block deleting a parent row (no ON DELETE action).
+    pub blockers: Vec<ForeignKey>,
+    /// Kinds of the anonymised columns, in `target.anonymise` order.
+    pub anonymised: Vec<TypedColumn>,
+}
+
+fn typed(info: &TableInfo, name: &Ident, what: &str) -> Result<TypedColumn> {
+    let c = info.column(name.as_str()).ok_or_else(|| {
+        anyhow!(
+            "table `{}` has no column `{}` (named as {what})",
+            info.name,
+            name
+        )
+    })?;
+    Ok(TypedColumn {
+        name: name.clone(),
+        kind: c.kind,
+        type_name: c.type_name.clone(),
+    })
+}
+
+impl PreparedTable {
+    /// Checks the target against the catalog and keeps the facts later queries need.
+    pub fn new(
+        dialect: Dialect,
+        target: &TableTarget,
+        info: &TableInfo,
+        parent: Option<&TableInfo>,
+        fks: &[ForeignKey],
+    ) -> Result<PreparedTable> {
+        let keys = target
+            .key
+            .iter()
+            .map(|k| typed(info, k, "a key column"))
+            .collect::<Result<Vec<_>>>()?;
+        let timestamp = match &target.timestamp {
+            Some(ts) => Some((
+                typed(info, &ts.column, "the timestamp")?,
+                ts.unit.per_second(),
+            )),
+            None => None,
+        };
+        let subject = match &target.subject {
+            None => None,
+            Some(SubjectColumn::Column(c)) => Some(typed(info, c, "the subject")?),
+            Some(SubjectColumn::Via {
+                column,
+                table,
+                key,
+                subject,
+            }) => {
+                typed(info, column, "the subject's `via` column")?;
+                let p =
+                    parent.ok_or_else(|| anyhow!("the `via` table `{table}` does not exist"))?;
+                typed(p, key, "the `via` key")?;
+                Some(typed(p, subject, "the `via` subject")?)
+            }
+        };
+        let marker = match &target.marker {
+            Some(m) => Some(typed(info, m, "the marker")?),
+            None => None,
+        };
+        let anonymised = target
+            .anonymise
+            .iter()
+            .map(|(c, _)| typed(info, c, "an anonymised column"))
+            .collect::<Result<Vec<_>>>()?;
+        let blockers = fks
+            .iter()
+            .filter(|fk| fk.parent == info.name && !fk.handled_by_database && fk.child != info.name)
+            .filter(|fk| {
+                fk.child_cols
+                    .iter()
+                    .chain(&fk.parent_cols)
+                    .all(|c| Ident::parse(c).is_ok())
+            })
+            .cloned()
+            .collect();
+        Ok(PreparedTable {
+            dialect,
+            target: target.clone(),
+            keys,
+            timestamp,
+            subject,
+            marker,
+            blockers,
+            anonymised,
+        })
+    }
+
+    fn q(&self, i: &Ident) -> String {
+        self.dialect.quote(i)
+    }
+
+    /// `FROM <table> t`.
+    pub fn from(&self) -> String {
+        format!("{} {T}", self.q(&self.target.table))
+    }
+
+    /// `t.k1, t.k2`.
+    pub fn key_list(&self) -> String {
+        self.keys
+            .iter()
+            .map(|k| self.dialect.col(T, &k.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The key columns, each rendered as text (`CAST(t.k AS TEXT) AS k0, …`), read back
+    /// for the batch's digest and the next keyset bound.
+    pub fn key_texts(&self, alias: Option<&str>) -> String {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let c = match alias {
+                    Some(a) => self.dialect.col(a, &k.name),
+                    None => self.q(&k.name),
+                };
+                format!("{} AS rk{i}", self.dialect.as_text(&c))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The base conditions: filters, the reason, not yet anonymised, the shard.
+    pub fn base(&self, sel: &Selection, out: &mut SqlText) -> Result<()> {
+        out.push("(1 = 1");
+        for f in &self.target.filter {
+            let col = self.dialect.col(T, &f.column);
+            match &f.op {
+                FilterOp::Eq(v) => {
+                    out.push(" AND ").push(&col).push(" = ").bind(scalar(v));
+                }
+                FilterOp::NotEq(v) => {
+                    out.push(" AND ").push(&col).push(" <> ").bind(scalar(v));
+                }
+                FilterOp::In(vs) | FilterOp::NotIn(vs) => {
+                    let not = matches!(f.op, FilterOp::NotIn(_));
+                    if vs.is_empty() {
+                        out.push(if not { " AND 1 = 1" } else { " AND 1 = 0" });
+                        continue;
+                    }
+                    out.push(" AND ")
+                        .push(&col)
+                        .push(if not { " NOT IN (" } else { " IN (" });
+                    for (i, v) in vs.iter().enumerate() {
+                        if i > 0 {
+                            out.push(", ");
+                        }
+                        out.bind(scalar(v));
+                    }
+                    out.push(")");
+                }
+                FilterOp::IsNull => {
+                    out.push(" AND ").push(&col).push(" IS NULL");
+                }
+                FilterOp::IsNotNull => {
+                    out.push(" AND ").push(&col).push(" IS NOT NULL");
+                }
+            }
+        }
+        match sel.reason {
+            Reason::Expired => {
+                let (ts, per_second) = self
+                    .timestamp
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("an expiry pass needs a timestamp column"))?;
+                let cutoff = sel
+                    .cutoff
+                    .ok_or_else(|| anyhow!("an expiry pass needs a cutoff"))?;
+                let col = self.dialect.col(T, &ts.name);
+                match per_second {
+                    Some(k) => {
+                        // Integer epochs: a record expires when its whole unit lies before
+                        // the cutoff, so round the cutoff down (keeps data longer).
+                        let v = cutoff.timestamp_micros().div_euclid(1_000_000 / k);
+                        out.push(" AND ").push(&col).push(" < ").bind(Value::I64(v));
+                    }
+                    None if self.dialect == Dialect::Sqlite => {
+                        out.push(" AND julianday(")
+                            .push(&col)
+                            .push(") < julianday(")
+                            .bind(Value::Text(crate::time::rfc3339(cutoff)))
+                            .push(")");
+                    }
+                    None => {
+                        out.push(" AND ")
+                            .push(&col)
+                            .push(" < ")
+                            .bind(ts.kind.instant(cutoff));
+                    }
+                }
+                if sel.exclude_flagged {
+                    if let Some(flag) = &self.target.erasure_flag {
+                        out.push(" AND ")
+                            .push(&self.dialect.col(T, flag))
+                            .push(" IS NULL");
+                    }
+                }
+            }
+            Reason::Flagged => {
+                let flag = self
+                    .target
+                    .erasure_flag
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("a flagged pass needs an erasure_flag column"))?;
+                out.push(" AND ")
+                    .push(&self.dialect.col(T, flag))
+                    .push(" IS NOT NULL");
+            }
+            Reason::Request => {
+                out.push(" AND ");
+                self.subject_in(&sel.subjects, out)?;
+            }
+        }
+        if sel.action == Action::Anonymise {
+            self.not_yet_anonymised(out);
+        }
+        if let Some(shard) = sel.shard {
+            self.shard(shard.index, shard.count, out)?;
+        }
+        out.push(")");
+        Ok(())
+    }
+
+    /// `subject IN (…)`, typed to the subject column; false when no id can match.
+    pub fn subject_in(&self, subjects: &[String], out: &mut SqlText) -> Result<()> {
+        let subj = self
+            .subject
+            .as_ref()
+            .ok_or_else(|| anyhow!("the target has no subject column"))?;
+        let values: Vec<Value> = subjects
+            .iter()
+            .filter_map(|s| subj.kind.value_of(s))
+            .collect();
+        if values.is_empty() {
+            out.push("1 = 0");
+            return Ok(());
+        }
+        let list = |out: &mut SqlText, col: &str| {
+            out.push(col).push(" IN (");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    out.push(", ");
+                }
+                out.bind_for(subj.kind, &subj.type_name, v.clone());
+            }
+            out.push(")");
+        };
+        match &self.target.subject {
+            Some(SubjectColumn::Column(c)) => list(out, &self.dialect.col(T, c)),
+            Some(SubjectColumn::Via {
+                column,
+                table,
+                key,
+                subject,
+            }) => {
+                out.push(&self.dialect.col(T, column))
+                    .push(" IN (SELECT ")
+                    .push(&self.dialect.col("p", key))
+                    .push(" FROM ")
+                    .push(&self.q(table))
+                    .push(" p WHERE ");
+                list(out, &self.dialect.col("p", subject));
+                out.push(")");
+            }
+            None => bail!("the target has no subject column"),
+        }
+        Ok(())
+    }
+
+    /// True for rows of held subjects. Rows without a subject are never held.
+    pub fn held(&self, held: &[String], out: &mut SqlText) -> Result<()> {
+        if held.is_empty() || self.subject.is_none() {
+            out.push("(1 = 0)");
+            return Ok(());
+        }
+        out.push("(");
+        self.subject_in(held, out)?;
+        out.push(")");
+        Ok(())
+    }
+
+    /// True for rows no child row references (only relevant to deletes).
+    pub fn free(&self, sel: &Selection, out: &mut SqlText) {
+        out.push("(1 = 1");
+        if sel.action == Action::Delete {
+            for fk in &self.blockers {
+                let (Ok(child), Ok(cols), Ok(pcols)) = (
+                    Ident::parse(&fk.child),
+                    fk.child_cols
+                        .iter()
+                        .map(|c| Ident::parse(c))
+                        .collect::<Result<Vec<_>, _>>(),
+                    fk.parent_cols
+                        .iter()
+                        .map(|c| Ident::parse(c))
+                        .collect::<Result<Vec<_>, _>>(),
+                ) else {
+                    continue;
+                };
+                out.push(" AND NOT EXISTS (SELECT 1 FROM ")
+                    .push(&self.q(&child))
+                    .push(" c WHERE ");
+                for (i, (cc, pc)) in cols.iter().zip(&pcols).enumerate() {
+                    if i > 0 {
+                        out.push(" AND ");
+                    }
+                    out.push(&self.dialect.col("c", cc))
+                        .push(" = ")
+                        .push(&self.dialect.col(T, pc));
+                }
+                out.push(")");
+            }
+        }
+        out.push(")");
+    }
+
+    /// The full batch condition: `base AND NOT held AND free`.
+    pub fn actionable(&self, sel: &Selection, out: &mut SqlText) -> Result<()> {
+        self.base(sel, out)?;
+        out.push(" AND NOT ");
+        self.held(&sel.held, out)?;
+        out.push(" AND ");
+        self.free(sel, out);
+        Ok(())
+    }
+
+    /// Rows already anonymised are never selected again: the marker is set, or every
+    /// column already holds its recognisable anonymised value.
+    fn not_yet_anonymised(&self, out: &mut SqlText) {
+        if let Some(m) = &self.marker {
+            out.push(" AND ")
+                .push(&self.dialect.col(T, &m.name))
+                .push(" IS NULL");
+            return;
+        }
+        out.push(" AND NOT (1 = 1");
+        for (col, strategy) in &self.target.anonymise {
+            let c = self.dialect.col(T, col);
+            match strategy {
+                ColumnStrategy::Null => {
+                    out.push(" AND ").push(&c).push(" IS NULL");
+                }
+                ColumnStrategy::Replace(v) => {
+                    out.push(" AND (")
+                        .push(&c)
+                        .push(" IS NOT NULL AND ")
+                        .push(&c)
+                        .push(" = ")
+                        .bind(scalar(v))
+                        .push(")");
+                }
+                // Validation refuses targets without a marker whose strategies are not
+                // recognisable; treat one as never anonymised rather than guess.
+                _ => {
+                    out.push(" AND 1 = 0");
+                }
+            }
+        }
+        out.push(")");
+    }
+
+    fn shard(&self, index: u32, count: u32, out: &mut SqlText) -> Result<()> {
+        let key = &self.keys[0];
+        let col = self.dialect.col(T, &key.name);
+        let hashed = match (self.dialect, key.kind) {
+            (_, ColumnKind::Int) => format!("ABS({col})"),
+            (Dialect::Postgres, _) => format!("ABS(CAST(hashtext(CAST({col} AS TEXT)) AS BIGINT))"),
+            (Dialect::MySql, _) => format!("CRC32({col})"),
+            (Dialect::Sqlite, _) => bail!(
+                "sharding a SQLite table needs an integer first key column; `{}` is not one",
+                key.name
+            ),
+        };
+        out.push(" AND ")
+            .push(&format!("MOD({hashed}, {count}) = {index}"));
+        Ok(())
+    }
+
+    /// `(t.k1, t.k2) > (v1, v2)` for keyset pagination, typed to the key columns.
+    pub fn after(&self, last: &[String], out: &mut SqlText) {
+        if last.len() != self.keys.len() {
+            return;
+        }
+        out.push(" AND (").push(&self.key_list()).push(") > (");
+        for (i, (k, v)) in self.keys.iter().zip(last).enumerate() {
+            if i > 0 {
+                out.push(", ");
+            }
+            let value = k.kind.value_of(v).unwrap_or_else(|| Value::Text(v.clone()));
+            out.bind_for(k.kind, &k.type_name, value);
+        }
+        out.push(")");
+    }
+}
+
+/// A rule literal as a bound value.
+pub fn scalar(v: &Scalar) -> Value {
+    match v {
+        Scalar::Text(s) => Value::Text(s.clone()),
+        Scalar::Int(i) => Value::I64(*i),
+        Scalar::Float(f) => Value::F64(*f),
+        Scalar::Bool(b) => Value::Bool(*b),
+    }
+}

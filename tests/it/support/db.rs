@@ -1,0 +1,225 @@
+//! Fresh, isolated databases for tests: one new PostgreSQL or MariaDB database (random
+//! name) or SQLite file per test, on the real servers of the machine.
+//!
+//! Addresses come from `RETENTION_TEST_POSTGRES_URL` / `RETENTION_TEST_MYSQL_URL`
+//! (defaults: the local servers described in TESTING.md).
+
+use sqlx::{Connection, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+/// A database made for one test.
+pub struct TestDb {
+    pub kind: Db,
+    pub url: String,
+    /// Keeps a SQLite file's directory alive.
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn admin_url(kind: Db) -> String {
+    match kind {
+        Db::Postgres => std::env::var("RETENTION_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        Db::MySql => std::env::var("RETENTION_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into()),
+        Db::Sqlite => String::new(),
+    }
+}
+
+fn random_name() -> String {
+    format!("rt_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Replaces the database part of a server URL.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > base.find("//").map(|j| j + 1).unwrap_or(0) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+impl TestDb {
+    pub async fn fresh(kind: Db) -> TestDb {
+        let name = random_name();
+        match kind {
+            Db::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&admin_url(kind))
+                    .await
+                    .expect("PostgreSQL is running");
+                c.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create database");
+                TestDb {
+                    kind,
+                    url: with_database(&admin_url(kind), &name),
+                    _dir: None,
+                }
+            }
+            Db::MySql => {
+                let mut c = sqlx::MySqlConnection::connect(&admin_url(kind))
+                    .await
+                    .expect("MariaDB is running");
+                c.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create database");
+                TestDb {
+                    kind,
+                    url: with_database(&admin_url(kind), &name),
+                    _dir: None,
+                }
+            }
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("app.db").display());
+                TestDb {
+                    kind,
+                    url,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    /// Runs statements separated by `;` (no `;` inside them).
+    pub async fn exec(&self, sql: &str) {
+        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let r = match self.kind {
+                Db::Postgres => sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .unwrap()
+                    .execute(stmt)
+                    .await
+                    .map(drop),
+                Db::MySql => sqlx::MySqlConnection::connect(&self.url)
+                    .await
+                    .unwrap()
+                    .execute(stmt)
+                    .await
+                    .map(drop),
+                Db::Sqlite => sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .unwrap()
+                    .execute(stmt)
+                    .await
+                    .map(drop),
+            };
+            r.unwrap_or_else(|e| panic!("{stmt}: {e}"));
+        }
+    }
+
+    /// One integer from a query (`SELECT COUNT(*) …`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self.kind {
+            Db::Postgres => {
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut sqlx::PgConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+            Db::MySql => {
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut sqlx::MySqlConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+            Db::Sqlite => {
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut sqlx::SqliteConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Texts of the first column of a query, in order.
+    pub async fn texts(&self, sql: &str) -> Vec<Option<String>> {
+        match self.kind {
+            Db::Postgres => {
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut sqlx::PgConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+            Db::MySql => {
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut sqlx::MySqlConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+            Db::Sqlite => {
+                sqlx::query_scalar(sql)
+                    .fetch_all(&mut sqlx::SqliteConnection::connect(&self.url).await.unwrap())
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A checksum of every row of every table (the tool's own included), to prove that
+    /// something changed nothing.
+    pub async fn checksum(&self) -> String {
+        let tables: Vec<Option<String>> = match self.kind {
+            Db::Postgres => self.texts("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1").await,
+            Db::MySql => self.texts("SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1").await,
+            Db::Sqlite => self.texts("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1").await,
+        };
+        let mut all = String::new();
+        for t in tables.into_iter().flatten() {
+            let rows = match self.kind {
+                Db::Postgres => {
+                    self.texts(&format!("SELECT CAST(x AS TEXT) FROM \"{t}\" x ORDER BY 1"))
+                        .await
+                }
+                Db::MySql => {
+                    let cols = self.texts(&format!("SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{t}' ORDER BY ORDINAL_POSITION")).await;
+                    let list: Vec<String> = cols
+                        .into_iter()
+                        .flatten()
+                        .map(|c| format!("COALESCE(CAST(`{c}` AS CHAR), '<null>')"))
+                        .collect();
+                    self.texts(&format!(
+                        "SELECT CONCAT_WS('|', {}) FROM `{t}` ORDER BY 1",
+                        list.join(", ")
+                    ))
+                    .await
+                }
+                Db::Sqlite => {
+                    let cols = self
+                        .texts(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                        .await;
+                    let list: Vec<String> = cols
+                        .into_iter()
+                        .flatten()
+                        .map(|c| format!("quote(\"{c}\")"))
+                        .collect();
+                    self.texts(&format!(
+                        "SELECT {} FROM \"{t}\" ORDER BY 1",
+                        list.join(" || '|' || ")
+                    ))
+                    .await
+                }
+            };
+            all.push_str(&t);
+            for r in rows {
+                all.push_str(&r.unwrap_or_default());
+                all.push('\n');
+            }
+        }
+        format!("{:x}", sha2_digest(all.as_bytes()))
+    }
+}
+
+fn sha2_digest(b: &[u8]) -> impl std::fmt::LowerHex {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(b);
+    u128::from_be_bytes(d[..16].try_into().unwrap())
+}

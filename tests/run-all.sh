@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a machine of this kind, the way CI does.
+# Installs what is missing (quietly, only when missing) and starts what is not running:
+# PostgreSQL, MariaDB and an S3 server (moto) on 127.0.0.1. Then: fmt, clippy, the Rust
+# tests (unit + the one integration-test binary), and the Helm chart tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ensure_postgres() {
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return; fi
+  log "Starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && return; sleep 1; done
+  echo "PostgreSQL did not start" >&2; exit 1
+}
+
+ensure_mariadb() {
+  if mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then return; fi
+  log "Starting MariaDB"
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && return; sleep 1; done
+  echo "MariaDB did not start" >&2; exit 1
+}
+
+ensure_moto() {
+  export RETENTION_TEST_S3_ENDPOINT="${RETENTION_TEST_S3_ENDPOINT:-http://127.0.0.1:5000}"
+  if curl -fsS -o /dev/null "$RETENTION_TEST_S3_ENDPOINT" 2>/dev/null; then return; fi
+  if ! command -v moto_server >/dev/null 2>&1; then
+    log "Installing moto[server]"
+    python3 -m pip install -q 'moto[server]' >/dev/null
+  fi
+  log "Starting moto_server on $RETENTION_TEST_S3_ENDPOINT"
+  local port="${RETENTION_TEST_S3_ENDPOINT##*:}"
+  nohup moto_server -H 127.0.0.1 -p "$port" >/tmp/retention-moto.log 2>&1 &
+  for _ in $(seq 1 60); do curl -fsS -o /dev/null "$RETENTION_TEST_S3_ENDPOINT" 2>/dev/null && return; sleep 0.5; done
+  echo "moto_server did not start (see /tmp/retention-moto.log)" >&2; exit 1
+}
+
+ensure_postgres
+ensure_mariadb
+ensure_moto
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+log "Rust tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast
+  cargo test --doc --quiet
+else
+  cargo test --no-fail-fast
+fi
+
+if [ -x tests/helm/run.sh ] || [ -f tests/helm/run.sh ]; then
+  log "Helm chart tests"
+  bash tests/helm/run.sh
+fi
+log "All tests passed."
