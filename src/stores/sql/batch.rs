@@ -119,6 +119,18 @@ pub async fn delete(
 ) -> Result<Keys> {
     let table = p.dialect.quote(&p.target.table);
     match p.dialect {
+        Dialect::Postgres if p.integer_keys() => {
+            // Integer keys are ordered by the tool, so the database need not sort them.
+            let mut q = SqlText::new(p.dialect);
+            q.push("DELETE FROM ")
+                .push(&table)
+                .push(&format!(" AS {T} WHERE {T}.ctid = ANY(ARRAY("));
+            chosen(p, sel, after, limit, &mut q)?;
+            q.push(")) RETURNING ").push(&p.key_texts(Some(T)));
+            let mut keys = texts(conn, &q, p.keys.len()).await?;
+            sort_keys(p, &mut keys);
+            Ok(keys)
+        }
         Dialect::Postgres => {
             let mut q = SqlText::new(p.dialect);
             q.push("WITH d AS (DELETE FROM ")
@@ -172,6 +184,31 @@ pub async fn delete(
             Ok(keys)
         }
     }
+}
+
+/// PostgreSQL, expired rows with an indexed timestamp: deletes up to `limit` matching rows
+/// whose timestamp lies in `[lo, hi)`. The window, not the key, makes progress, so the
+/// database scans only the timestamp index's slice and sorts nothing.
+pub async fn delete_window(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    sel: &Selection,
+    (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+    limit: usize,
+) -> Result<Keys> {
+    let mut q = SqlText::new(p.dialect);
+    q.push("DELETE FROM ")
+        .push(&p.dialect.quote(&p.target.table))
+        .push(&format!(" AS {T} WHERE {T}.ctid = ANY(ARRAY(SELECT {T}.ctid FROM "))
+        .push(&p.from())
+        .push(" WHERE ");
+    p.actionable(sel, &mut q)?;
+    p.window(lo, hi, &mut q)?;
+    q.push(&format!(" LIMIT {limit})) RETURNING "))
+        .push(&p.key_texts(Some(T)));
+    let mut keys = texts(conn, &q, p.keys.len()).await?;
+    sort_keys(p, &mut keys);
+    Ok(keys)
 }
 
 /// Anonymises one batch; returns the anonymised keys in key order.

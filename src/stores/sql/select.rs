@@ -15,6 +15,7 @@ use crate::ident::Ident;
 use crate::plan::Selection;
 use crate::rules::{Action, ColumnStrategy, FilterOp, Scalar, SubjectColumn, TableTarget};
 use anyhow::{anyhow, bail, Result};
+use chrono::{DateTime, Utc};
 
 /// The alias every statement gives the target table.
 pub const T: &str = "t";
@@ -41,6 +42,8 @@ pub struct PreparedTable {
     pub blockers: Vec<ForeignKey>,
     /// Kinds of the anonymised columns, in `target.anonymise` order.
     pub anonymised: Vec<TypedColumn>,
+    /// Some index starts with the timestamp column, so time windows are cheap to scan.
+    pub timestamp_indexed: bool,
 }
 
 fn typed(info: &TableInfo, name: &Ident, what: &str) -> Result<TypedColumn> {
@@ -115,7 +118,11 @@ impl PreparedTable {
             })
             .cloned()
             .collect();
+        let timestamp_indexed = timestamp
+            .as_ref()
+            .is_some_and(|(c, _)| info.is_indexed(c.name.as_str()));
         Ok(PreparedTable {
+            timestamp_indexed,
             dialect,
             target: target.clone(),
             keys,
@@ -416,6 +423,28 @@ impl PreparedTable {
         out.push(" AND ")
             .push(&format!("MOD({hashed}, {count}) = {index}"));
         Ok(())
+    }
+
+    /// ` AND ts >= lo AND ts < hi`, typed to the timestamp column (not for SQLite text
+    /// timestamps, which are compared through `julianday()` and would not use an index).
+    pub fn window(&self, lo: DateTime<Utc>, hi: DateTime<Utc>, out: &mut SqlText) -> Result<()> {
+        let (ts, per_second) = self
+            .timestamp
+            .as_ref()
+            .ok_or_else(|| anyhow!("a time window needs a timestamp column"))?;
+        let col = self.dialect.col(T, &ts.name);
+        let value = |t: DateTime<Utc>| match per_second {
+            Some(k) => Value::I64(t.timestamp_micros().div_euclid(1_000_000 / k)),
+            None => ts.kind.instant(t),
+        };
+        out.push(" AND ").push(&col).push(" >= ").bind(value(lo));
+        out.push(" AND ").push(&col).push(" < ").bind(value(hi));
+        Ok(())
+    }
+
+    /// Whether every key column is an integer (keys can then be ordered by the tool).
+    pub fn integer_keys(&self) -> bool {
+        self.keys.iter().all(|k| k.kind == ColumnKind::Int)
     }
 
     /// `(t.k1, t.k2) > (v1, v2)` for keyset pagination, typed to the key columns.
