@@ -236,6 +236,7 @@ podFailurePolicy:
     - action: Ignore
       onPodConditions:
         - type: DisruptionTarget
+          status: "True"
 {{- end }}
 
 {{/* The arguments of the scheduled `retention run`, without --shard. */}}
