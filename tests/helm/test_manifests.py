@@ -13,7 +13,13 @@ MODES = list(chart.MODES)
 
 @pytest.mark.parametrize("mode", MODES)
 def test_helm_lint_reports_no_warning_or_error(mode):
-    report = helm_python.lint(str(chart.CHART_DIR), chart.MODES[mode], namespace=chart.NAMESPACE)
+    report = helm_python.lint(
+        str(chart.CHART_DIR),
+        chart.MODES[mode],
+        namespace=chart.NAMESPACE,
+        strict=True,
+        kube_version=f"v{chart.KUBERNETES_VERSION}",
+    )
 
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert problems == [] and report["errors"] == [], report
