@@ -22,8 +22,7 @@ for t in ours raw; do
   psql -q "$URL" <<SQL
 CREATE TABLE events_$t (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, payload TEXT, created_at TIMESTAMPTZ NOT NULL);
 INSERT INTO events_$t
-  SELECT g, g % 50000, md5(g::text), now() - CASE WHEN g % 2 = 0 THEN interval '400 days' ELSE interval '1 day' END
-         - (g % 1000) * interval '1 second'
+  SELECT g, g % 50000, md5(g::text), now() - CASE WHEN g % 2 = 0 THEN interval '100 days' + (g % 525600) * interval '1 minute' ELSE (g % 40000) * interval '1 minute' END
   FROM generate_series(1, $ROWS) g;
 CREATE INDEX ON events_$t (created_at);
 VACUUM ANALYZE events_$t;

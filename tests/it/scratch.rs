@@ -147,33 +147,100 @@ async fn scratch_lite() {
     go(Db::Sqlite).await
 }
 
-#[tokio::test] #[ignore] async fn scratch_bench() {
+#[tokio::test]
+#[ignore]
+async fn scratch_bench() {
     let db = TestDb::fresh(Db::Postgres).await;
     for t in ["ours", "raw"] {
         db.exec(&format!("CREATE TABLE ev_{t} (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, payload TEXT, created_at TIMESTAMPTZ NOT NULL);
-        INSERT INTO ev_{t} SELECT g, g % 50000, md5(g::text), now() - CASE WHEN g % 2 = 0 THEN interval '400 days' ELSE interval '1 day' END FROM generate_series(1, 1000000) g;
+        INSERT INTO ev_{t} SELECT g, g % 50000, md5(g::text), now() - CASE WHEN g % 2 = 0 THEN interval '100 days' + (g % 525600) * interval '1 minute' ELSE (g % 40000) * interval '1 minute' END FROM generate_series(1, 1000000) g;
         CREATE INDEX ON ev_{t} (created_at); VACUUM ANALYZE ev_{t}")).await;
     }
     let mut stores = BTreeMap::new();
-    stores.insert("app".to_string(), StoreConfig::Sql { url: db.url.clone().into() });
-    let config = Config { path: "x".into(), base_dir: ".".into(), stores, state: "app".into(),
-        audit: AuditConfig { pseudonym_key: "k".repeat(32).into(), signing_key: None, export: None, file: None },
-        rules_dir: ".".into(), subjects: None, defaults: Default::default(), digest: "sha256:0".into() };
-    let target = TableTarget { store: "app".into(), table: id("ev_ours"), key: vec![id("id")],
-        timestamp: Some(TimestampColumn { column: id("created_at"), unit: TimeUnit::Native }), subject: None,
-        erasure_flag: None, filter: vec![], anonymise: vec![], marker: None };
-    let rules = RuleSet { rules: vec![Rule { category: "ev".into(), file: "f".into(), description: String::new(), source: String::new(),
-        retain: "30d".parse().unwrap(), on_expiry: Action::Delete, on_erasure: Action::Delete, keep_reason: None, schedule: None, allow_mass_delete: true, sha256: "sha256:1".into(), targets: vec![Target::Table(target)] }], digest: "x".into() };
-    let ws = retention::workspace::Workspace::connect(config, rules).await.unwrap();
-    retention::state::migrate::migrate(ws.state().unwrap()).await.unwrap();
-    let opts = retention::execute::Options { as_of: chrono::Utc::now(), rules: vec![], shard: None, allow_mass_delete: false };
-    let audit = retention::audit::AuditLog::new(&ws.config.audit, ws.state().unwrap().clone(), "run1".into(), false);
+    stores.insert(
+        "app".to_string(),
+        StoreConfig::Sql {
+            url: db.url.clone().into(),
+        },
+    );
+    let config = Config {
+        path: "x".into(),
+        base_dir: ".".into(),
+        stores,
+        state: "app".into(),
+        audit: AuditConfig {
+            pseudonym_key: "k".repeat(32).into(),
+            signing_key: None,
+            export: None,
+            file: None,
+        },
+        rules_dir: ".".into(),
+        subjects: None,
+        defaults: Default::default(),
+        digest: "sha256:0".into(),
+    };
+    let target = TableTarget {
+        store: "app".into(),
+        table: id("ev_ours"),
+        key: vec![id("id")],
+        timestamp: Some(TimestampColumn {
+            column: id("created_at"),
+            unit: TimeUnit::Native,
+        }),
+        subject: None,
+        erasure_flag: None,
+        filter: vec![],
+        anonymise: vec![],
+        marker: None,
+    };
+    let rules = RuleSet {
+        rules: vec![Rule {
+            category: "ev".into(),
+            file: "f".into(),
+            description: String::new(),
+            source: String::new(),
+            retain: "30d".parse().unwrap(),
+            on_expiry: Action::Delete,
+            on_erasure: Action::Delete,
+            keep_reason: None,
+            schedule: None,
+            allow_mass_delete: true,
+            sha256: "sha256:1".into(),
+            targets: vec![Target::Table(target)],
+        }],
+        digest: "x".into(),
+    };
+    let ws = retention::workspace::Workspace::connect(config, rules)
+        .await
+        .unwrap();
+    retention::state::migrate::migrate(ws.state().unwrap())
+        .await
+        .unwrap();
+    let opts = retention::execute::Options {
+        as_of: chrono::Utc::now(),
+        rules: vec![],
+        shard: None,
+        allow_mass_delete: false,
+    };
+    let audit = retention::audit::AuditLog::new(
+        &ws.config.audit,
+        ws.state().unwrap().clone(),
+        "run1".into(),
+        false,
+    );
     let t0 = std::time::Instant::now();
-    let r = retention::execute::enforce(&ws, &opts, &[], &audit, Default::default()).await.unwrap();
+    let _ = retention::execute::survey(&ws, &opts, &[]).await.unwrap();
+    println!("survey {:?}", t0.elapsed());
+    let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+    let t0 = std::time::Instant::now();
+    let r = retention::execute::enforce(&ws, &opts, &[], &audit, Default::default())
+        .await
+        .unwrap();
     let ours = t0.elapsed();
     println!("{}", retention::report::text::summary(&r));
     let t0 = std::time::Instant::now();
-    db.exec("DELETE FROM ev_raw WHERE created_at < now() - interval '30 days'").await;
+    db.exec("DELETE FROM ev_raw WHERE created_at < now() - interval '30 days'")
+        .await;
     let raw = t0.elapsed();
     println!("ours {ours:?} raw {raw:?} batches {}", r.passes[0].batches);
 }

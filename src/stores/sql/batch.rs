@@ -186,26 +186,31 @@ pub async fn delete(
     }
 }
 
-/// PostgreSQL, expired rows with an indexed timestamp: deletes up to `limit` matching rows
-/// whose timestamp lies in `[lo, hi)`. The window, not the key, makes progress, so the
-/// database scans only the timestamp index's slice and sorts nothing.
+/// PostgreSQL, expired rows with an indexed timestamp: deletes the matching rows whose
+/// timestamp lies in `[lo, hi)` — at most `limit` of them when a limit is given. The
+/// window, not the key, makes progress, so the database reads only the timestamp index's
+/// slice and sorts nothing; without a limit the statement is as cheap as a raw DELETE.
 pub async fn delete_window(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
     (lo, hi): (DateTime<Utc>, DateTime<Utc>),
-    limit: usize,
+    limit: Option<usize>,
 ) -> Result<Keys> {
     let mut q = SqlText::new(p.dialect);
-    q.push("DELETE FROM ")
-        .push(&p.dialect.quote(&p.target.table))
-        .push(&format!(" AS {T} WHERE {T}.ctid = ANY(ARRAY(SELECT {T}.ctid FROM "))
-        .push(&p.from())
-        .push(" WHERE ");
-    p.actionable(sel, &mut q)?;
-    p.window(lo, hi, &mut q)?;
-    q.push(&format!(" LIMIT {limit})) RETURNING "))
-        .push(&p.key_texts(Some(T)));
+    q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
+    if let Some(limit) = limit {
+        q.push(&format!("{T}.ctid = ANY(ARRAY(SELECT {T}.ctid FROM "))
+            .push(&p.from())
+            .push(" WHERE ");
+        p.actionable(sel, &mut q)?;
+        p.window(lo, hi, &mut q)?;
+        q.push(&format!(" LIMIT {limit}))"));
+    } else {
+        p.actionable(sel, &mut q)?;
+        p.window(lo, hi, &mut q)?;
+    }
+    q.push(" RETURNING ").push(&p.key_texts(Some(T)));
     let mut keys = texts(conn, &q, p.keys.len()).await?;
     sort_keys(p, &mut keys);
     Ok(keys)
@@ -479,6 +484,15 @@ async fn texts(conn: &mut SqlConn<'_>, q: &SqlText, width: usize) -> Result<Keys
 
 /// Sorts keys the way SQLite orders them: integers numerically, text bytewise (BINARY).
 fn sort_keys(p: &PreparedTable, keys: &mut Keys) {
+    if p.integer_keys() {
+        // Parse once, not once per comparison.
+        keys.sort_by_cached_key(|k| {
+            k.iter()
+                .map(|v| v.parse::<i64>().unwrap_or(i64::MAX))
+                .collect::<Vec<_>>()
+        });
+        return;
+    }
     keys.sort_by(|a, b| {
         for ((x, y), k) in a.iter().zip(b).zip(&p.keys) {
             let o = match (k.kind, x.parse::<i64>(), y.parse::<i64>()) {

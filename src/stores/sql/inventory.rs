@@ -3,8 +3,8 @@
 use super::dialect::SqlText;
 use super::exec::fetch_counts;
 use super::pool::{Dialect, SqlPool};
-use super::value::Value;
 use super::select::PreparedTable;
+use super::value::Value;
 use crate::plan::{Inventory, Selection};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -22,44 +22,6 @@ fn cast_double(d: Dialect, expr: &str) -> String {
     }
 }
 
-/// Names the inner query's first seven columns `c0`…`c6`, so the outer query can refer to
-/// them (the inner SELECT list is built as `COUNT(…), …`).
-fn number_columns(inner: &str) -> String {
-    let mut out = String::with_capacity(inner.len() + 32);
-    let mut depth = 0usize;
-    let mut column = 0usize;
-    let body = inner.strip_prefix("SELECT ").unwrap_or(inner);
-    let from = top_level_from(body);
-    let (list, rest) = body.split_at(from);
-    for ch in list.chars() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 && column < 6 => {
-                out.push_str(&format!(" AS c{column}"));
-                column += 1;
-            }
-            _ => {}
-        }
-        out.push(ch);
-    }
-    format!("SELECT {out}{rest}")
-}
-
-fn top_level_from(body: &str) -> usize {
-    let mut depth = 0usize;
-    let bytes = body.as_bytes();
-    for i in 0..bytes.len() {
-        match bytes[i] {
-            b'(' => depth += 1,
-            b')' => depth = depth.saturating_sub(1),
-            b' ' if depth == 0 && body[i..].starts_with(" FROM ") => return i,
-            _ => {}
-        }
-    }
-    body.len()
-}
-
 /// Counts, in one statement, the rows a selection would act on, the held and blocked ones,
 /// the oldest matched timestamp and the timestamp sanity figures.
 pub async fn inventory(
@@ -70,19 +32,19 @@ pub async fn inventory(
 ) -> Result<Inventory> {
     let d = p.dialect;
     let mut q = SqlText::new(d);
-    q.push("SELECT COUNT(*), COUNT(CASE WHEN ");
+    q.push("SELECT COUNT(*) AS c0, COUNT(CASE WHEN ");
     p.actionable(sel, &mut q)?;
-    q.push(" THEN 1 END), COUNT(CASE WHEN ");
+    q.push(" THEN 1 END) AS c1, COUNT(CASE WHEN ");
     p.base(sel, &mut q)?;
     q.push(" AND ");
     p.held(&sel.held, &mut q)?;
-    q.push(" THEN 1 END), COUNT(CASE WHEN ");
+    q.push(" THEN 1 END) AS c2, COUNT(CASE WHEN ");
     p.base(sel, &mut q)?;
     q.push(" AND NOT ");
     p.held(&sel.held, &mut q)?;
     q.push(" AND NOT ");
     p.free(sel, &mut q);
-    q.push(" THEN 1 END)");
+    q.push(" THEN 1 END) AS c3");
     // Sanity counts compare the column with typed bounds (no per-row conversion); only
     // the oldest matched value is converted to epoch seconds, once, outside the scan.
     match &p.timestamp {
@@ -94,19 +56,22 @@ pub async fn inventory(
                 None => c.kind.instant(t),
             };
             let cmp = |op: &str| match (d, per) {
-                (Dialect::Sqlite, None) => format!("{}", d.epoch_seconds(&col, c.kind, None) + " " + op + " "),
+                (Dialect::Sqlite, None) => format!("{} {op} ", d.epoch_seconds(&col, c.kind, None)),
                 _ => format!("{col} {op} "),
             };
-            q.push(&format!(", COUNT({col}), COUNT(CASE WHEN {}", cmp(">")))
-                .bind(bound(as_of + Duration::days(1)))
-                .push(&format!(" THEN 1 END), COUNT(CASE WHEN {}", cmp("<")))
-                .bind(bound(epoch_1971()))
-                .push(" THEN 1 END), MIN(CASE WHEN ");
+            q.push(&format!(
+                ", COUNT({col}) AS c4, COUNT(CASE WHEN {}",
+                cmp(">")
+            ))
+            .bind(bound(as_of + Duration::days(1)))
+            .push(&format!(" THEN 1 END) AS c5, COUNT(CASE WHEN {}", cmp("<")))
+            .bind(bound(epoch_1971()))
+            .push(" THEN 1 END) AS c6, MIN(CASE WHEN ");
             p.actionable(sel, &mut q)?;
             q.push(&format!(" THEN {col} END) AS oldest"));
         }
         None => {
-            q.push(", 0, 0, 0, NULL AS oldest");
+            q.push(", 0 AS c4, 0 AS c5, 0 AS c6, NULL AS oldest");
         }
     }
     q.push(" FROM ").push(&p.from());
@@ -117,7 +82,7 @@ pub async fn inventory(
     q.sql = format!(
         "SELECT c0, c1, c2, c3, c4, c5, c6, {} FROM ({}) x",
         cast_double(d, &oldest),
-        number_columns(&q.sql)
+        q.sql
     );
     let mut conn = pool.acquire().await?;
     let (c, oldest) = fetch_counts(&mut conn.conn(), &q, 7)
