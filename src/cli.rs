@@ -75,7 +75,17 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Stay up and run each rule on its cron `schedule`, never overlapping itself.
-    Schedule,
+    ///
+    /// Rules without a `schedule` are not run by this command. Runs happen one at a time
+    /// in this process; a tick that falls during a run is taken when the run ends.
+    Schedule {
+        /// Exit after this many runs (default: run until SIGTERM).
+        #[arg(long)]
+        max_runs: Option<u64>,
+        /// Also write Prometheus metrics after every run (see `run --metrics-file`).
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
+    },
     /// Create or upgrade the tool's own tables in the state store.
     Migrate,
     /// A self-contained run on SQLite and a local directory, with synthetic data.
@@ -126,6 +136,10 @@ pub struct RunArgs {
     /// Let targets through the mass-delete guard (SPEC §6). Use after reading the plan.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// Write Prometheus metrics (rows deleted, anonymised, held, blocked, errors, duration,
+    /// last success) to this file after the run, for node_exporter's textfile collector.
+    #[arg(long, value_name = "FILE", env = "RETENTION_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

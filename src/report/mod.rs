@@ -2,4 +2,5 @@
 //! formats compliance officers forward (md, html, csv).
 
 pub mod json;
+pub mod metrics;
 pub mod text;
