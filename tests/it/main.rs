@@ -1,0 +1,7 @@
+//! The one integration-test binary (one link step for every suite). Each module is a
+//! suite; shared helpers live in `support`.
+
+mod audit;
+mod audit_file;
+mod audit_property;
+mod support;
