@@ -226,11 +226,12 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
     const ENTRIES: &str = "SELECT seq, line, leaf_hash FROM retention_audit ORDER BY seq";
     const CHECKPOINTS: &str = "SELECT size, note FROM retention_checkpoints ORDER BY size";
     const HEAD: &str = "SELECT seq, leaf_hash FROM retention_audit_head WHERE id = 1";
-    let (entries, checkpoints, head): (
+    type Rows = (
         Vec<(i64, Vec<u8>, Vec<u8>)>,
         Vec<(i64, String)>,
         Option<(i64, Vec<u8>)>,
-    ) = each_pool!(pool, p => (
+    );
+    let (entries, checkpoints, head): Rows = each_pool!(pool, p => (
         sqlx::query_as(ENTRIES).fetch_all(p).await.context("cannot read retention_audit")?,
         sqlx::query_as(CHECKPOINTS).fetch_all(p).await.context("cannot read retention_checkpoints")?,
         sqlx::query_as(HEAD).fetch_optional(p).await.context("cannot read retention_audit_head")?,
