@@ -591,3 +591,187 @@ on_every_dialect!(
     a_printed_proof_verifies_offline,
     show_finds_a_subjects_entries_by_pseudonym_only,
 );
+
+mod command {
+    //! `audit verify|prove|show|keygen` through [`run_loaded`], with a loaded configuration
+    //! (the config file loader is wired by the binary).
+    use super::*;
+    use retention::cli::{AuditCommand, ReportFormat};
+    use retention::commands::audit::run_loaded;
+    use retention::config::{Config, Defaults, StoreConfig};
+    use retention::exit::Status;
+
+    fn config(s: &Scenario) -> Config {
+        Config {
+            path: s.file.with_file_name("retention.yaml"),
+            base_dir: s.file.parent().unwrap().to_owned(),
+            stores: [(
+                "app".to_owned(),
+                StoreConfig::Sql {
+                    url: SecretString::from(s.store.url.clone()),
+                },
+            )]
+            .into(),
+            state: "app".into(),
+            audit: s.config.clone(),
+            rules_dir: s.file.with_file_name("rules"),
+            subjects: None,
+            defaults: Defaults::default(),
+            digest: String::new(),
+        }
+    }
+
+    async fn run(config: &Config, cmd: AuditCommand) -> (Status, String) {
+        let mut out = Vec::new();
+        let status = run_loaded(config, cmd, &mut out).await.unwrap();
+        (status, String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn verify_exits_0_when_intact_1_when_tampered_naming_the_seq_and_2_when_unreadable() {
+        let s = scenario(Dialect::Sqlite).await;
+        let config = config(&s);
+        let (status, out) = run(&config, AuditCommand::Verify { trusted: None }).await;
+        assert_eq!(status, Status::Done, "{out}");
+        assert_eq!(
+            out.matches("intact: 14 entries, 2 checkpoints (signatures checked)")
+                .count(),
+            2,
+            "{out}"
+        );
+
+        disable_guards(s.pool()).await;
+        exec(s.pool(), "DELETE FROM retention_audit WHERE seq = 9", &[])
+            .await
+            .unwrap();
+        let (status, out) = run(&config, AuditCommand::Verify { trusted: None }).await;
+        assert_eq!(status, Status::Failed, "{out}");
+        assert!(out.contains("tampered: seq 9: removed"), "{out}");
+
+        let missing = s.file.with_file_name("elsewhere.note");
+        let (status, _) = run(
+            &config,
+            AuditCommand::Verify {
+                trusted: Some(missing),
+            },
+        )
+        .await;
+        assert_eq!(status, Status::Invalid);
+        std::fs::remove_file(&s.file).unwrap();
+        let mut lost_file = config.clone();
+        lost_file.audit.file = Some(s.file.with_file_name("gone.jsonl"));
+        let (status, out) = run(&lost_file, AuditCommand::Verify { trusted: None }).await;
+        assert_eq!(status, Status::Invalid, "{out}");
+        assert!(out.contains("cannot read the audit log"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn prove_prints_json_that_checks_out_and_show_prints_the_exact_lines() {
+        let s = scenario(Dialect::Sqlite).await;
+        let config = config(&s);
+        let (status, out) = run(&config, AuditCommand::Prove { seq: 11 }).await;
+        assert_eq!(status, Status::Done);
+        let proof: Proof = serde_json::from_str(&out).unwrap();
+        check_proof(&proof, &s.verifiers()).unwrap();
+
+        let (status, out) = run(
+            &config,
+            AuditCommand::Show {
+                run: None,
+                ticket: None,
+                subject: Some(SUBJECT.into()),
+                format: ReportFormat::Json,
+            },
+        )
+        .await;
+        assert_eq!(status, Status::Done);
+        let all = lines(s.pool()).await;
+        let want = [
+            all[3].clone(),
+            b"\n".to_vec(),
+            all[10].clone(),
+            b"\n".to_vec(),
+        ]
+        .concat();
+        assert_eq!(out.as_bytes(), want.as_slice());
+
+        let (_, text) = run(
+            &config,
+            AuditCommand::Show {
+                run: Some("run-0".into()),
+                ticket: None,
+                subject: None,
+                format: ReportFormat::Text,
+            },
+        )
+        .await;
+        assert!(text.starts_with("seq  time"), "{text}");
+        assert!(text.ends_with("7 entries\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn keygen_prints_a_private_key_and_its_verifier_key() {
+        let s = scenario(Dialect::Sqlite).await;
+        let (status, out) = run(
+            &config(&s),
+            AuditCommand::Keygen {
+                name: "example.com/retention".into(),
+            },
+        )
+        .await;
+        assert_eq!(status, Status::Done);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let signer = CheckpointSigner::from_private_key(lines[0]).unwrap();
+        assert_eq!(signer.verifier_key(), lines[1]);
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_is_signed_every_thousand_entries_and_at_every_run_end() {
+    let store = fresh_store(Dialect::Sqlite).await;
+    let (skey, vkey) = checkpoint::keygen(ORIGIN).unwrap();
+    let config = AuditConfig {
+        pseudonym_key: SecretString::from("p".repeat(32)),
+        signing_key: Some(SecretString::from(skey)),
+        export: None,
+        file: None,
+    };
+    let log = AuditLog::new(&config, store.pool.clone(), "long".into(), false);
+    for i in 0..1001u64 {
+        let a = log.append(batch(i, None, None)).await.unwrap();
+        assert_eq!(a.checkpoint.is_some(), a.seq == 1000, "seq {}", a.seq);
+    }
+    let end = log.append(EntryDraft::new(Kind::RunEnd)).await.unwrap();
+    assert_eq!(end.checkpoint.map(|c| c.size), Some(1002));
+    let stored = read_log(&store.pool).await.unwrap();
+    let sizes: Vec<u64> = stored.checkpoints.iter().map(|c| c.size).collect();
+    assert_eq!(sizes, vec![1000, 1002]);
+    let report = verify(&store.pool, &Verifiers::from_keys(&[vkey]).unwrap(), None)
+        .await
+        .unwrap();
+    assert!(report.intact(), "{report}");
+}
+
+#[tokio::test]
+async fn an_unusable_signing_key_stops_the_first_append() {
+    let store = fresh_store(Dialect::Sqlite).await;
+    let config = AuditConfig {
+        pseudonym_key: SecretString::from("p".repeat(32)),
+        signing_key: Some(SecretString::from("PRIVATE+KEY+oops".to_owned())),
+        export: None,
+        file: None,
+    };
+    let log = AuditLog::new(&config, store.pool.clone(), "r".into(), false);
+    let err = log
+        .append(EntryDraft::new(Kind::RunStart))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("audit.signing_key"), "{err:#}");
+    assert!(
+        !format!("{err:#}").contains("oops"),
+        "the key leaked: {err:#}"
+    );
+    assert!(read_log(&store.pool).await.unwrap().entries.is_empty());
+    assert!(AuditLog::open(&config, store.pool.clone(), "r".into(), false).is_err());
+}
