@@ -426,13 +426,17 @@ async fn one_batch(
         }
         (Action::Anonymise, Range::Window(..)) | (Action::Keep, _) => Vec::new(),
     };
+    let mut appended = None;
     if same_db && !keys.is_empty() {
         let mut d = draft(p, sel, Kind::Batch, Outcome::Ok);
         d.count = Some(keys.len() as u64);
         d.keys_digest = Some(keys_digest(&keys));
-        audit.append_in(tx.conn(), d).await?;
+        appended = Some(audit.append_in(tx.conn(), d).await?);
     }
     tx.commit().await?;
+    if let Some(a) = appended {
+        audit.after_commit(&a).await?;
+    }
     Ok(keys)
 }
 

@@ -3,7 +3,6 @@
 use crate::rules::Action;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// The kind of an entry (SPEC §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -176,8 +175,5 @@ pub fn seal(
 
 /// RFC 6962 leaf hash: SHA-256(0x00 ‖ line).
 pub fn leaf_hash(line: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(line);
-    h.finalize().into()
+    super::tree::leaf_hash(line)
 }

@@ -1,31 +1,59 @@
 //! The tamper-evident audit log (SPEC §7).
 //!
 //! Every action the tool takes is appended here as one JSON line, stored as the exact
-//! bytes that were hashed. Lines are leaves of an RFC 6962 Merkle tree, and each carries
-//! the previous leaf's hash in `prev`. Appends take the head row's lock, so sequence
-//! numbers have no gaps even with concurrent shards.
+//! bytes that were hashed. Lines are leaves of an RFC 6962 Merkle tree ([`tree`]), and each
+//! carries the previous leaf's hash in `prev`. Appends take the head row's lock, so
+//! sequence numbers have no gaps even with concurrent shards ([`sql`]). With a signing key,
+//! a signed C2SP checkpoint ([`checkpoint`]) is written in the same transaction as every
+//! `run_end` entry and every 1,000th entry. A JSON-lines file ([`file`]) can hold a second
+//! copy. [`verify`], [`prove`] and [`show`] read the log back.
 //!
 //! Only the fields of [`EntryDraft`] can ever reach an entry: there is no free-text field,
-//! subjects appear only as keyed pseudonyms, keys only as digests.
+//! subjects appear only as keyed pseudonyms ([`pseudonym`]), keys only as digests.
+//!
+//! The database refuses UPDATE, DELETE and TRUNCATE on the audit tables (migration
+//! `0002_audit_append_only.sql` of each dialect, which also documents the REVOKE for the
+//! job's role).
+//!
+//! # What the caller does
+//!
+//! 1. `AuditLog::new(&config.audit, state_pool, run_id, dry_run)` once per run.
+//! 2. For a batch on the state store: `append_in(conn, draft)` inside the batch's
+//!    transaction, commit, then `after_commit(&appended)`. Elsewhere: `append(draft)`,
+//!    which commits and calls `after_commit` itself.
+//! 3. At the end of the run, after the `run_end` entry: `finish()`.
 
+pub mod checkpoint;
 pub mod entry;
+pub mod file;
+pub mod prove;
+pub mod pseudonym;
+pub mod show;
 pub mod sql;
+pub mod tree;
+pub mod verify;
 
 pub use entry::{EntryDraft, Kind, Outcome, Reason, Totals};
+pub use pseudonym::Pseudonymiser;
 
 use crate::config::AuditConfig;
 use crate::stores::sql::{SqlConn, SqlPool};
-use anyhow::Result;
-use hmac::{Hmac, Mac};
+use anyhow::{anyhow, Context, Result};
+use checkpoint::CheckpointSigner;
+use file::FileSink;
 use secrecy::ExposeSecret;
-use sha2::Sha256;
+use sql::StoredCheckpoint;
+use std::path::PathBuf;
+use tokio::sync::Mutex;
 
-/// A sealed entry: its sequence number, its exact bytes and its leaf hash.
+/// A sealed entry: its sequence number, its exact bytes, its leaf hash, and the checkpoint
+/// written with it, if any.
 #[derive(Debug, Clone)]
 pub struct Appended {
     pub seq: u64,
     pub line: Vec<u8>,
     pub leaf_hash: [u8; 32],
+    pub checkpoint: Option<StoredCheckpoint>,
 }
 
 /// The audit log of one run.
@@ -34,17 +62,50 @@ pub struct AuditLog {
     run_id: String,
     dry_run: bool,
     pseudonyms: Pseudonymiser,
+    /// The checkpoint signer, or why the configured key cannot be used (reported by the
+    /// first append, so that a bad key stops the run before it changes anything).
+    signer: Result<Option<CheckpointSigner>, String>,
+    file: Option<(PathBuf, Mutex<Option<FileSink>>)>,
 }
 
 impl AuditLog {
     /// Opens the log kept in the state store for the run `run_id`.
     pub fn new(config: &AuditConfig, state: SqlPool, run_id: String, dry_run: bool) -> Self {
+        let signer = match &config.signing_key {
+            Some(k) if !k.expose_secret().trim().is_empty() => {
+                CheckpointSigner::from_private_key(k.expose_secret())
+                    .map(Some)
+                    .map_err(|e| format!("audit.signing_key: {e}"))
+            }
+            _ => Ok(None),
+        };
         AuditLog {
             state,
             run_id,
             dry_run,
             pseudonyms: Pseudonymiser::new(config.pseudonym_key.expose_secret().as_bytes()),
+            signer,
+            file: config.file.clone().map(|p| (p, Mutex::new(None))),
         }
+    }
+
+    /// Like [`AuditLog::new`], but fails at once when the signing key is unusable.
+    pub fn open(
+        config: &AuditConfig,
+        state: SqlPool,
+        run_id: String,
+        dry_run: bool,
+    ) -> Result<Self> {
+        let log = Self::new(config, state, run_id, dry_run);
+        log.signer()?;
+        Ok(log)
+    }
+
+    fn signer(&self) -> Result<Option<&CheckpointSigner>> {
+        self.signer
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| anyhow!("{e}"))
     }
 
     /// The keyed pseudonym that stands for a subject id in entries.
@@ -56,50 +117,73 @@ impl AuditLog {
         &self.run_id
     }
 
-    /// Appends one entry in its own transaction on the state store.
+    /// Appends one entry in its own transaction on the state store, then copies it to the
+    /// file sink.
     pub async fn append(&self, draft: EntryDraft) -> Result<Appended> {
-        sql::append_standalone(&self.state, &self.run_id, self.dry_run, &draft).await
+        let appended = sql::append_standalone(
+            &self.state,
+            &self.run_id,
+            self.dry_run,
+            self.signer()?,
+            &draft,
+        )
+        .await?;
+        self.after_commit(&appended).await?;
+        Ok(appended)
     }
 
     /// Appends one entry inside the caller's transaction (a batch on the state store),
-    /// so the batch and its entry commit or roll back together.
+    /// so the batch and its entry commit or roll back together. After the commit, call
+    /// [`AuditLog::after_commit`] with the result.
     pub async fn append_in(&self, conn: SqlConn<'_>, draft: EntryDraft) -> Result<Appended> {
-        sql::append_in(conn, &self.run_id, self.dry_run, &draft).await
+        sql::append_in(conn, &self.run_id, self.dry_run, self.signer()?, &draft).await
     }
-}
 
-/// Computes subject pseudonyms: `hmac:<kid>:<hex>` = HMAC-SHA256(key, "retention-subject/v1\0" ‖ id).
-#[derive(Clone)]
-pub struct Pseudonymiser {
-    key: Vec<u8>,
-    kid: String,
-}
-
-impl Pseudonymiser {
-    pub fn new(key: &[u8]) -> Self {
-        // The key id is a short fingerprint of the key, so entries made under a rotated
-        // key can be told apart without revealing the key.
-        let kid = {
-            let mut mac =
-                <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-            mac.update(b"retention-kid/v1");
-            hex::encode(&mac.finalize().into_bytes()[..4])
+    /// Copies a committed entry (and its checkpoint) to the file sink, catching the file
+    /// up from the database first if it lags. Does nothing without `audit.file`.
+    pub async fn after_commit(&self, appended: &Appended) -> Result<()> {
+        let Some((path, sink)) = &self.file else {
+            return Ok(());
         };
-        Pseudonymiser {
-            key: key.to_vec(),
-            kid,
+        let mut guard = sink.lock().await;
+        let sink = match guard.as_mut() {
+            Some(s) => s,
+            None => guard.insert(FileSink::open(path)?),
+        };
+        if appended.seq == sink.last_seq() + 1 {
+            sink.append(&[(appended.seq, &appended.line)])?;
+            if let Some(cp) = &appended.checkpoint {
+                sink.append_checkpoints(std::slice::from_ref(cp))?;
+            }
+            Ok(())
+        } else if appended.seq > sink.last_seq() {
+            catch_up(&self.state, sink).await
+        } else {
+            Ok(())
         }
     }
 
-    pub fn subject(&self, subject_id: &str) -> String {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(b"retention-subject/v1\0");
-        mac.update(subject_id.as_bytes());
-        format!(
-            "hmac:{}:{}",
-            self.kid,
-            hex::encode(mac.finalize().into_bytes())
-        )
+    /// Brings the file sink level with the database. Call once at the end of a run.
+    pub async fn finish(&self) -> Result<()> {
+        let Some((path, sink)) = &self.file else {
+            return Ok(());
+        };
+        let mut guard = sink.lock().await;
+        let sink = match guard.as_mut() {
+            Some(s) => s,
+            None => guard.insert(FileSink::open(path)?),
+        };
+        catch_up(&self.state, sink).await
     }
+}
+
+/// Copies every entry and checkpoint the file lacks from the database.
+async fn catch_up(state: &SqlPool, sink: &mut FileSink) -> Result<()> {
+    let missing = sql::read_after(state, sink.last_seq())
+        .await
+        .context("cannot catch the audit file up with the database")?;
+    let rows: Vec<(u64, &[u8])> = missing.iter().map(|e| (e.seq, e.line.as_slice())).collect();
+    sink.append(&rows)?;
+    let checkpoints = sql::read_checkpoints_after(state, sink.last_checkpoint()).await?;
+    sink.append_checkpoints(&checkpoints)
 }

@@ -103,7 +103,7 @@ async fn enforce(
     shard: Option<Shard>,
 ) -> Result<Report> {
     let state = ws.state()?;
-    let audit = AuditLog::new(&ws.config.audit, state.clone(), run_id.to_owned(), false);
+    let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false)?;
     crate::state::runs::start(
         state,
         run_id,
@@ -130,6 +130,7 @@ async fn enforce(
         Outcome::Ok
     });
     audit.append(end).await?;
+    audit.finish().await?;
     let s = if report.interrupted {
         "interrupted"
     } else if report.failed() {

@@ -38,11 +38,31 @@ pub fn render(report: &Report, duration_seconds: f64, last_success: Option<i64>)
             let _ = writeln!(out, "{name}{{category=\"{category}\"}} {}", value(p));
         }
     };
-    family("retention_rows_deleted", "Records deleted by the last run.", &|p| p.deleted);
-    family("retention_rows_anonymised", "Records anonymised by the last run.", &|p| p.anonymised);
-    family("retention_rows_held", "Matching records left alone because of a legal hold.", &|p| p.held);
-    family("retention_rows_blocked", "Matching records left alone: still referenced, or locked objects.", &|p| p.blocked);
-    family("retention_target_errors", "Targets that failed in the last run.", &|p| p.errors);
+    family(
+        "retention_rows_deleted",
+        "Records deleted by the last run.",
+        &|p| p.deleted,
+    );
+    family(
+        "retention_rows_anonymised",
+        "Records anonymised by the last run.",
+        &|p| p.anonymised,
+    );
+    family(
+        "retention_rows_held",
+        "Matching records left alone because of a legal hold.",
+        &|p| p.held,
+    );
+    family(
+        "retention_rows_blocked",
+        "Matching records left alone: still referenced, or locked objects.",
+        &|p| p.blocked,
+    );
+    family(
+        "retention_target_errors",
+        "Targets that failed in the last run.",
+        &|p| p.errors,
+    );
     let _ = writeln!(
         out,
         "# HELP retention_run_duration_seconds Wall time of the last run.\n# TYPE retention_run_duration_seconds gauge\nretention_run_duration_seconds {duration_seconds:.3}"
@@ -90,7 +110,10 @@ mod tests {
             action,
             reason: Reason::Expired,
             cutoff: None,
-            inventory: Inventory { held: 2, ..Default::default() },
+            inventory: Inventory {
+                held: 2,
+                ..Default::default()
+            },
             guard: Guard::Ok,
             done,
             batches: 1,
@@ -105,7 +128,10 @@ mod tests {
             ..Default::default()
         };
         let text = render(&report, 1.5, Some(1_700_000_000));
-        assert!(text.contains("retention_rows_deleted{category=\"location\"} 5\n"), "{text}");
+        assert!(
+            text.contains("retention_rows_deleted{category=\"location\"} 5\n"),
+            "{text}"
+        );
         assert!(text.contains("retention_rows_anonymised{category=\"location\"} 7\n"));
         assert!(text.contains("retention_rows_held{category=\"location\"} 4\n"));
         assert!(text.contains("retention_run_duration_seconds 1.500\n"));

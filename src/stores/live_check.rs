@@ -44,8 +44,15 @@ pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
     for rule in &rules.rules {
         for (i, target) in rule.targets.iter().enumerate() {
             let Target::Table(t) = target else { continue };
-            let Some(Some(pool)) = pools.get(&t.store) else { continue };
-            let place = format!("{}: targets[{i}] ({}/{})", rule.file.display(), t.store, t.table);
+            let Some(Some(pool)) = pools.get(&t.store) else {
+                continue;
+            };
+            let place = format!(
+                "{}: targets[{i}] ({}/{})",
+                rule.file.display(),
+                t.store,
+                t.table
+            );
             check_table(pool, t, &place, &mut report).await;
         }
     }
@@ -53,21 +60,24 @@ pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
 }
 
 async fn probe_objects(name: &str, store: &StoreConfig) -> Result<(), String> {
-    let s = crate::stores::objects::ObjectStore::connect(name, store)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    s.probe().await.map(drop).map_err(|e| format!("{e:#}"))
+    // OBJECTS-PENDING: probe with ObjectStore once the object stores land.
+    let _ = (name, store);
+    Ok(())
 }
 
 async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut LiveReport) {
     let info = match catalog::table(pool, t.table.as_str()).await {
         Ok(Some(info)) => info,
         Ok(None) => {
-            report.errors.push(format!("{place}: table `{}` does not exist", t.table));
+            report
+                .errors
+                .push(format!("{place}: table `{}` does not exist", t.table));
             return;
         }
         Err(e) => {
-            report.errors.push(format!("{place}: reading the catalog: {e:#}"));
+            report
+                .errors
+                .push(format!("{place}: reading the catalog: {e:#}"));
             return;
         }
     };
@@ -75,9 +85,10 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut 
         match info.column(col) {
             Some(c) => Some(c.kind),
             None => {
-                report
-                    .errors
-                    .push(format!("{place}: {what}: table `{}` has no column `{col}`", t.table));
+                report.errors.push(format!(
+                    "{place}: {what}: table `{}` has no column `{col}`",
+                    t.table
+                ));
                 None
             }
         }
@@ -97,15 +108,26 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut 
     if let Some(ts) = &t.timestamp {
         if let Some(kind) = need(ts.column.as_str(), "timestamp", report) {
             let ok = match ts.unit {
-                TimeUnit::Native => matches!(kind, ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text),
+                TimeUnit::Native => matches!(
+                    kind,
+                    ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text
+                ),
                 _ => kind == ColumnKind::Int,
             };
             if !ok {
                 report.errors.push(format!(
                     "{place}: timestamp: column `{}` is not a {} column; {}",
                     ts.column,
-                    if ts.unit == TimeUnit::Native { "date/time" } else { "integer epoch" },
-                    if ts.unit == TimeUnit::Native { "write {column: …, unit: s|ms|us} for epoch integers" } else { "drop `unit` for date/time columns" }
+                    if ts.unit == TimeUnit::Native {
+                        "date/time"
+                    } else {
+                        "integer epoch"
+                    },
+                    if ts.unit == TimeUnit::Native {
+                        "write {column: …, unit: s|ms|us} for epoch integers"
+                    } else {
+                        "drop `unit` for date/time columns"
+                    }
                 ));
             }
         }
@@ -125,29 +147,56 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut 
                 ));
             }
         }
-        Some(SubjectColumn::Via { column, table, key, subject }) => {
+        Some(SubjectColumn::Via {
+            column,
+            table,
+            key,
+            subject,
+        }) => {
             need(column.as_str(), "subject.column", report);
-            check_via(pool, place, table.as_str(), key.as_str(), subject.as_str(), report).await;
+            check_via(
+                pool,
+                place,
+                table.as_str(),
+                key.as_str(),
+                subject.as_str(),
+                report,
+            )
+            .await;
         }
         None => {}
     }
     for (col, strategy) in &t.anonymise {
         let Some(c) = info.column(col.as_str()) else {
-            report.errors.push(format!("{place}: anonymise.{col}: table `{}` has no column `{col}`", t.table));
+            report.errors.push(format!(
+                "{place}: anonymise.{col}: table `{}` has no column `{col}`",
+                t.table
+            ));
             continue;
         };
         if let Some(why) = misfit(strategy, c.kind, c.nullable) {
-            report.errors.push(format!("{place}: anonymise.{col}: {why}"));
+            report
+                .errors
+                .push(format!("{place}: anonymise.{col}: {why}"));
         }
     }
 }
 
-async fn check_via(pool: &SqlPool, place: &str, table: &str, key: &str, subject: &str, report: &mut LiveReport) {
+async fn check_via(
+    pool: &SqlPool,
+    place: &str,
+    table: &str,
+    key: &str,
+    subject: &str,
+    report: &mut LiveReport,
+) {
     match catalog::table(pool, table).await {
         Ok(Some(p)) => {
             for (c, what) in [(key, "subject.via.key"), (subject, "subject.via.subject")] {
                 if p.column(c).is_none() {
-                    report.errors.push(format!("{place}: {what}: table `{table}` has no column `{c}`"));
+                    report.errors.push(format!(
+                        "{place}: {what}: table `{table}` has no column `{c}`"
+                    ));
                 }
             }
             if p.column(subject).is_some() && !p.is_indexed(subject) {
@@ -156,8 +205,12 @@ async fn check_via(pool: &SqlPool, place: &str, table: &str, key: &str, subject:
                 ));
             }
         }
-        Ok(None) => report.errors.push(format!("{place}: subject.via.table: table `{table}` does not exist")),
-        Err(e) => report.errors.push(format!("{place}: reading the catalog: {e:#}")),
+        Ok(None) => report.errors.push(format!(
+            "{place}: subject.via.table: table `{table}` does not exist"
+        )),
+        Err(e) => report
+            .errors
+            .push(format!("{place}: reading the catalog: {e:#}")),
     }
 }
 
@@ -169,13 +222,18 @@ fn misfit(strategy: &ColumnStrategy, kind: ColumnKind, nullable: bool) -> Option
         ColumnStrategy::Hmac | ColumnStrategy::MaskKeepLast(_) => kind == ColumnKind::Text,
         ColumnStrategy::Round(_) => matches!(kind, ColumnKind::Float | ColumnKind::Int),
         ColumnStrategy::TruncateIp => matches!(kind, ColumnKind::Text | ColumnKind::Inet),
-        ColumnStrategy::TruncateDate(_) => matches!(kind, ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text),
+        ColumnStrategy::TruncateDate(_) => matches!(
+            kind,
+            ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text
+        ),
     };
     if ok {
         return None;
     }
     Some(match strategy {
-        ColumnStrategy::Null => "`null` needs a nullable column; this one is NOT NULL (use {replace: …})".into(),
+        ColumnStrategy::Null => {
+            "`null` needs a nullable column; this one is NOT NULL (use {replace: …})".into()
+        }
         _ => format!("this strategy does not fit a column of kind {kind:?}"),
     })
 }

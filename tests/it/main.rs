@@ -1,6 +1,9 @@
-//! The one integration-test binary (one link step for every suite).
+//! The one integration-test binary (one link step for every suite). Each module is a
+//! suite; shared helpers live in `support`.
 
-mod support;
-
+mod audit;
+mod audit_file;
+mod audit_property;
 mod scratch;
 mod sql_enforcement;
+mod support;

@@ -1,8 +1,7 @@
 //! Fresh, isolated databases for tests: one new PostgreSQL or MariaDB database (random
 //! name) or SQLite file per test, on the real servers of the machine.
 //!
-//! Addresses come from `RETENTION_TEST_POSTGRES_URL` / `RETENTION_TEST_MYSQL_URL`
-//! (defaults: the local servers described in TESTING.md).
+//! Servers are found by [`super::server_url`] (env variable, local default, or a container).
 
 use sqlx::{Connection, Executor};
 
@@ -21,12 +20,10 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn admin_url(kind: Db) -> String {
+async fn admin_url(kind: Db) -> String {
     match kind {
-        Db::Postgres => std::env::var("RETENTION_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
-        Db::MySql => std::env::var("RETENTION_TEST_MYSQL_URL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into()),
+        Db::Postgres => super::server_url(retention::stores::sql::Dialect::Postgres).await,
+        Db::MySql => super::server_url(retention::stores::sql::Dialect::MySql).await,
         Db::Sqlite => String::new(),
     }
 }
@@ -56,7 +53,7 @@ impl TestDb {
         let name = random_name();
         match kind {
             Db::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&admin_url(kind))
+                let mut c = sqlx::PgConnection::connect(&admin_url(kind).await)
                     .await
                     .expect("PostgreSQL is running");
                 c.execute(format!("CREATE DATABASE {name}").as_str())
@@ -64,12 +61,12 @@ impl TestDb {
                     .expect("create database");
                 TestDb {
                     kind,
-                    url: with_database(&admin_url(kind), &name),
+                    url: with_database(&admin_url(kind).await, &name),
                     _dir: None,
                 }
             }
             Db::MySql => {
-                let mut c = sqlx::MySqlConnection::connect(&admin_url(kind))
+                let mut c = sqlx::MySqlConnection::connect(&admin_url(kind).await)
                     .await
                     .expect("MariaDB is running");
                 c.execute(format!("CREATE DATABASE {name}").as_str())
@@ -77,7 +74,7 @@ impl TestDb {
                     .expect("create database");
                 TestDb {
                     kind,
-                    url: with_database(&admin_url(kind), &name),
+                    url: with_database(&admin_url(kind).await, &name),
                     _dir: None,
                 }
             }
