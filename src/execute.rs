@@ -245,6 +245,28 @@ pub fn next_batch_size(current: usize, took: Duration, target: Duration) -> usiz
         .clamp(MIN_BATCH, MAX_BATCH)
 }
 
+/// A progress bar for one pass, when the terminal wants one.
+fn progress_bar(pass: &PassReport) -> Option<indicatif::ProgressBar> {
+    if !crate::commands::progress_bars() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(pass.inventory.matched);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:40} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(format!(
+        "{} {} {}/{}",
+        pass.action.as_str(),
+        pass.category,
+        pass.store,
+        pass.target
+    ));
+    Some(bar)
+}
+
 /// Where the next batch starts: after a key (keyset pagination), or inside a time window.
 enum Range {
     After(Vec<String>),
@@ -270,6 +292,7 @@ async fn batches(
     let target = ws.config.defaults.batch_time;
     let mut size = ws.config.defaults.batch_size.clamp(MIN_BATCH, MAX_BATCH);
     let mut windows = time_windows(table, sel, &pass.inventory, size);
+    let bar = progress_bar(pass);
     let mut range = match &windows {
         Some(w) => Range::Window(w.lo, w.hi()),
         None => Range::After(Vec::new()),
@@ -297,7 +320,10 @@ async fn batches(
         let n = keys.len();
         pass.done += n as u64;
         pass.batches += 1;
-        tracing::info!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
+        if let Some(b) = &bar {
+            b.set_position(pass.done);
+        }
+        tracing::debug!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -312,6 +338,10 @@ async fn batches(
         };
         size = next_batch_size(size.max(n), took, target);
     }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(category = %pass.category, store = %pass.store, target = %pass.target, action = sel.action.as_str(), reason = sel.reason.as_str(), count = pass.done, batches = pass.batches, "Finished a target.");
     Ok(())
 }
 

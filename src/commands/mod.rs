@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod check;
+pub mod demo;
 pub mod migrate;
 pub mod plan;
 pub mod run;
+pub mod schedule;
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{Config, StoreConfig};
@@ -15,8 +17,21 @@ use anyhow::{bail, Result};
 use secrecy::SecretString;
 use std::path::Path;
 
+/// Whether long work shows a progress bar: only on a terminal, and not with JSON logs
+/// (a pod has no terminal; its logs are read by machines).
+pub fn progress_bars() -> bool {
+    PROGRESS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Sets up `tracing` on stderr: sentences for a terminal, JSON lines with `--log-format json`.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    PROGRESS.store(
+        format == LogFormat::Text && std::io::stderr().is_terminal(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("RETENTION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -37,6 +52,11 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
         Command::Migrate => migrate::run(&cli.config).await,
         Command::Plan(args) => plan::run(&cli.config, args).await,
         Command::Run(args) => run::run(&cli.config, args).await,
+        Command::Schedule {
+            max_runs,
+            metrics_file,
+        } => schedule::run(&cli.config, max_runs, metrics_file).await,
+        Command::Demo { dir } => demo::run(dir).await,
         other => bail!("`{other:?}` is not available in this build yet"),
     }
 }

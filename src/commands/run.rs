@@ -87,12 +87,26 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         None => "run".to_owned(),
     };
     let lock = RunLock::acquire(state, &lock_name, &run_id).await?;
+    let started = std::time::Instant::now();
     let result = enforce(&ws, &opts, &held, &run_id, shard).await;
     lock.release().await?;
     let report = result?;
     print!("{}", crate::report::text::summary(&report));
     println!("\nRun {run_id} finished.");
-    Ok(status(&report))
+    let status = status(&report);
+    if let Some(path) = &args.metrics_file {
+        use crate::report::metrics;
+        let last_success = if status == Status::Done {
+            Some(Utc::now().timestamp())
+        } else {
+            metrics::previous_success(path)
+        };
+        metrics::write(
+            path,
+            &metrics::render(&report, started.elapsed().as_secs_f64(), last_success),
+        )?;
+    }
+    Ok(status)
 }
 
 async fn enforce(
