@@ -9,6 +9,7 @@ mod objects_faults;
 mod objects_gps;
 mod objects_s3;
 mod objects_throttle;
+mod operations;
 mod scratch;
 mod sql_enforcement;
 mod support;
