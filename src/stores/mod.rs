@@ -1,4 +1,7 @@
 //! Stores: SQL databases and object stores behind one small surface.
 
+mod live_check;
 pub mod objects;
 pub mod sql;
+
+pub use live_check::check_live;
