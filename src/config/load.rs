@@ -76,10 +76,21 @@ pub fn parse(
     let audit = top
         .require(&mut d, "audit", "at least `pseudonym_key: ${RETENTION_PSEUDONYM_KEY}`")
         .and_then(|node| decode_audit(&mut d, node, &stores, &base_dir));
-    let rules_dir = match top.get("rules") {
+    let rules_node = top.get("rules");
+    let rules_dir = match rules_node {
         Some(node) => d.text(node, "rules").map(|p| base_dir.join(p)),
         None => Some(base_dir.join("rules")),
     };
+    if let Some(dir) = rules_dir.as_ref().filter(|dir| !dir.is_dir()) {
+        d.err(
+            rules_node.map_or(root.line, |n| n.line),
+            "rules",
+            format!(
+                "the rules directory {} does not exist; set `rules:` to the directory of rule files (relative to this file)",
+                dir.display()
+            ),
+        );
+    }
     let subjects = top
         .get("subjects")
         .and_then(|node| decode_subjects(&mut d, node, &stores));
@@ -494,27 +505,28 @@ mod tests {
         }
     }
 
-    fn parse_ok(text: &str) -> Config {
-        parse(Path::new("/etc/retention/retention.yaml"), text.as_bytes(), &env)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
     #[test]
     fn a_full_config_resolves_paths_against_its_directory() {
-        let c = parse_ok(
-            "stores:\n  app: {url: 'sqlite://data/app.db'}\n  pg: {url: '${DB}'}\n  media: {dir: ./media}\n  s3:\n    s3: {bucket: b, endpoint: '${S3_ENDPOINT:-}', path_style: true}\n\
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("rules")).unwrap();
+        let base = std::path::absolute(tmp.path()).unwrap();
+        let text = "stores:\n  app: {url: 'sqlite://data/app.db'}\n  pg: {url: '${DB}'}\n  media: {dir: ./media}\n  s3:\n    s3: {bucket: b, endpoint: '${S3_ENDPOINT:-}', path_style: true}\n\
              state: app\naudit:\n  pseudonym_key: ${KEY}\n  file: audit.jsonl\n  export: {store: s3, prefix: audit/, object_lock_days: 7}\n\
              rules: ./rules\nsubjects:\n  lookup: {store: pg, table: accounts, key: id, by: [email, phone]}\n\
-             defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25}\n",
-        );
+             defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25}\n";
+        let c = parse(&tmp.path().join("retention.yaml"), text.as_bytes(), &env)
+            .unwrap_or_else(|e| panic!("{e}"));
         let StoreConfig::Sql { url } = &c.stores["app"] else { panic!() };
-        assert_eq!(url.expose_secret(), "sqlite:///etc/retention/data/app.db?mode=rwc");
+        assert_eq!(
+            url.expose_secret(),
+            format!("sqlite://{}?mode=rwc", base.join("data/app.db").display())
+        );
         let StoreConfig::Dir { path } = &c.stores["media"] else { panic!() };
-        assert_eq!(path, Path::new("/etc/retention/./media"));
+        assert_eq!(path, &base.join("./media"));
         let StoreConfig::S3(s3) = &c.stores["s3"] else { panic!() };
         assert_eq!(s3.endpoint, None);
-        assert_eq!(c.rules_dir, Path::new("/etc/retention/./rules"));
-        assert_eq!(c.audit.file.as_deref(), Some(Path::new("/etc/retention/audit.jsonl")));
+        assert_eq!(c.rules_dir, base.join("./rules"));
+        assert_eq!(c.audit.file, Some(base.join("audit.jsonl")));
         assert_eq!(c.defaults.batch_time, Duration::from_secs(2));
         assert!(c.digest.starts_with("sha256:") && c.digest.len() == 71);
     }

@@ -28,3 +28,60 @@ pub const FILES: &[(&str, &str)] = &[
     ("sim_activation.yaml", include_str!("../../rules/sim_activation.yaml")),
     ("user_experience.yaml", include_str!("../../rules/user_experience.yaml")),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::FILES;
+    use crate::config::StoreConfig;
+    use secrecy::SecretString;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn stores() -> BTreeMap<String, StoreConfig> {
+        BTreeMap::from([
+            (
+                "app".to_owned(),
+                StoreConfig::Sql {
+                    url: SecretString::from("sqlite://demo.db".to_owned()),
+                },
+            ),
+            (
+                "media".to_owned(),
+                StoreConfig::Dir {
+                    path: PathBuf::from("media"),
+                },
+            ),
+        ])
+    }
+
+    #[test]
+    fn the_shipped_rules_load_without_a_single_diagnostic() {
+        let files: Vec<(PathBuf, Vec<u8>)> = FILES
+            .iter()
+            .map(|(name, text)| (PathBuf::from("rules").join(name), text.as_bytes().to_vec()))
+            .collect();
+        let set = crate::rules::parse(&files, &stores()).unwrap_or_else(|d| panic!("{d}"));
+        assert!(set.rules.len() >= 12, "only {} rules", set.rules.len());
+        assert!(set.rules.iter().all(|r| !r.source.is_empty() && !r.description.is_empty()));
+    }
+
+    #[test]
+    fn the_embedded_rule_set_is_the_rules_directory() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                (p.file_name().unwrap().to_string_lossy().into_owned(), text)
+            })
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<(String, String)> = FILES
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(embedded, on_disk, "update src/rules/shipped.rs after changing rules/");
+    }
+}
