@@ -85,7 +85,8 @@ impl Diagnostics {
         if self.0.is_empty() {
             Ok(value)
         } else {
-            self.0.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+            self.0
+                .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
             Err(self)
         }
     }

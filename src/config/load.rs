@@ -64,22 +64,36 @@ pub fn parse(
         return Err(d.finish());
     };
 
-    let stores = match top.require(&mut d, "stores", "name at least one store, e.g. `app: {url: ${APP_DATABASE_URL}}`") {
+    let stores = match top.require(
+        &mut d,
+        "stores",
+        "name at least one store, e.g. `app: {url: ${APP_DATABASE_URL}}`",
+    ) {
         Some(node) => decode_stores(&mut d, node, &base_dir),
         None => BTreeMap::new(),
     };
-    let state = top.require(&mut d, "state", "name the SQL store that holds the tool's own tables").and_then(|node| {
-        let name = d.text(node, "state")?;
-        check_store_ref(&mut d, &stores, &name, node.line, "state", StoreKind::Sql);
-        Some(name)
-    });
+    let state = top
+        .require(
+            &mut d,
+            "state",
+            "name the SQL store that holds the tool's own tables",
+        )
+        .and_then(|node| {
+            let name = d.text(node, "state")?;
+            check_store_ref(&mut d, &stores, &name, node.line, "state", StoreKind::Sql);
+            Some(name)
+        });
     let audit = top
-        .require(&mut d, "audit", "at least `pseudonym_key: ${RETENTION_PSEUDONYM_KEY}`")
+        .require(
+            &mut d,
+            "audit",
+            "at least `pseudonym_key: ${RETENTION_PSEUDONYM_KEY}`",
+        )
         .and_then(|node| decode_audit(&mut d, node, &stores, &base_dir));
     let rules_node = top.get("rules");
     let rules_dir = match rules_node {
-        Some(node) => d.text(node, "rules").map(|p| base_dir.join(p)),
-        None => Some(base_dir.join("rules")),
+        Some(node) => d.text(node, "rules").map(|p| anchor(&base_dir, &p)),
+        None => Some(anchor(&base_dir, "rules")),
     };
     if let Some(dir) = rules_dir.as_ref().filter(|dir| !dir.is_dir()) {
         d.err(
@@ -148,6 +162,12 @@ fn base_dir(path: &Path) -> PathBuf {
     std::path::absolute(&parent).unwrap_or(parent)
 }
 
+/// `rel` resolved against `base`, with `.` components dropped so messages show clean
+/// paths. An absolute `rel` stays as it is.
+fn anchor(base: &Path, rel: &str) -> PathBuf {
+    base.join(rel).components().collect()
+}
+
 /// Expands `${…}` in every scalar value (not in keys: keys are names, not data).
 fn expand_tree(d: &mut Decoder, node: &mut Node, path: &str, env: &dyn Fn(&str) -> Option<String>) {
     match &mut node.kind {
@@ -179,7 +199,11 @@ fn decode_stores(d: &mut Decoder, node: &Node, base: &Path) -> BTreeMap<String, 
         return stores;
     };
     if fields.entries().is_empty() {
-        d.err(node.line, "stores", "no stores are defined; name at least one");
+        d.err(
+            node.line,
+            "stores",
+            "no stores are defined; name at least one",
+        );
     }
     for e in fields.entries() {
         let path = join("stores", &e.key);
@@ -208,7 +232,9 @@ fn decode_store(d: &mut Decoder, node: &Node, path: &str, base: &Path) -> Option
         (Some(url), None, None) => {
             let p = join(path, "url");
             let text = d.text(url, &p)?;
-            let url = resolve_sql_url(&text, base).map_err(|m| d.err(url.line, &p, m)).ok()?;
+            let url = resolve_sql_url(&text, base)
+                .map_err(|m| d.err(url.line, &p, m))
+                .ok()?;
             StoreConfig::Sql {
                 url: SecretString::from(url),
             }
@@ -218,11 +244,15 @@ fn decode_store(d: &mut Decoder, node: &Node, path: &str, base: &Path) -> Option
             let p = join(path, "dir");
             let text = d.text(dir, &p)?;
             if text.trim().is_empty() {
-                d.err(dir.line, &p, "the directory is empty; write a path such as ./data/exports");
+                d.err(
+                    dir.line,
+                    &p,
+                    "the directory is empty; write a path such as ./data/exports",
+                );
                 return None;
             }
             StoreConfig::Dir {
-                path: base.join(text),
+                path: anchor(base, &text),
             }
         }
         _ => {
@@ -257,7 +287,7 @@ fn resolve_sql_url(url: &str, base: &Path) -> Result<String, String> {
         let file = if file == ":memory:" || Path::new(file).is_absolute() {
             file.to_owned()
         } else {
-            base.join(file).to_string_lossy().into_owned()
+            anchor(base, file).to_string_lossy().into_owned()
         };
         let has_mode = query.split('&').any(|kv| kv.starts_with("mode="));
         let query = match (query.is_empty(), has_mode) {
@@ -270,7 +300,10 @@ fn resolve_sql_url(url: &str, base: &Path) -> Result<String, String> {
     let scheme = url.split_once("://").map(|(s, _)| s);
     match scheme {
         Some("postgres" | "postgresql" | "mysql" | "mariadb") => Ok(url.to_owned()),
-        _ => Err("the URL must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite://".to_owned()),
+        _ => Err(
+            "the URL must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite://"
+                .to_owned(),
+        ),
     }
 }
 
@@ -279,7 +312,9 @@ fn decode_s3(d: &mut Decoder, node: &Node, path: &str) -> Option<S3Config> {
     let bucket = f
         .require(d, "bucket", "the bucket name")
         .and_then(|n| d.text(n, &join(path, "bucket")));
-    let region = f.get("region").and_then(|n| d.text(n, &join(path, "region")));
+    let region = f
+        .get("region")
+        .and_then(|n| d.text(n, &join(path, "region")));
     let endpoint = f
         .get("endpoint")
         .and_then(|n| d.text(n, &join(path, "endpoint")))
@@ -332,11 +367,19 @@ fn check_store_ref(
             false
         }
         (Some(s), StoreKind::Sql) if !s.is_sql() => {
-            d.err(line, field, format!("store `{name}` is not a SQL database; name a store with a `url:`"));
+            d.err(
+                line,
+                field,
+                format!("store `{name}` is not a SQL database; name a store with a `url:`"),
+            );
             false
         }
         (Some(s), StoreKind::Objects) if !s.is_objects() => {
-            d.err(line, field, format!("store `{name}` is a SQL database; name an `s3:` or `dir:` store"));
+            d.err(
+                line,
+                field,
+                format!("store `{name}` is a SQL database; name an `s3:` or `dir:` store"),
+            );
             false
         }
         _ => true,
@@ -367,7 +410,9 @@ fn decode_audit(
     let signing_key = match f.get("signing_key") {
         Some(n) => match d.text(n, "audit.signing_key") {
             Some(k) if k.trim().is_empty() => Some(None),
-            Some(k) if k.trim().starts_with("PRIVATE+KEY+") => Some(Some(SecretString::from(k.trim().to_owned()))),
+            Some(k) if k.trim().starts_with("PRIVATE+KEY+") => {
+                Some(Some(SecretString::from(k.trim().to_owned())))
+            }
             Some(_) => {
                 d.err(n.line, "audit.signing_key", "expected a signed-note private key (PRIVATE+KEY+…) as printed by `retention audit keygen`");
                 None
@@ -381,7 +426,7 @@ fn decode_audit(
         None => Some(None),
     };
     let file = match f.get("file") {
-        Some(n) => d.text(n, "audit.file").map(|p| Some(base.join(p))),
+        Some(n) => d.text(n, "audit.file").map(|p| Some(anchor(base, &p))),
         None => Some(None),
     };
     f.finish(d);
@@ -393,12 +438,26 @@ fn decode_audit(
     })
 }
 
-fn decode_export(d: &mut Decoder, node: &Node, stores: &BTreeMap<String, StoreConfig>) -> Option<AuditExport> {
+fn decode_export(
+    d: &mut Decoder,
+    node: &Node,
+    stores: &BTreeMap<String, StoreConfig>,
+) -> Option<AuditExport> {
     let mut f = d.map(node, "audit.export", "the audit export")?;
-    let store = f.require(d, "store", "the object store the audit log is exported to").and_then(|n| {
-        let name = d.text(n, "audit.export.store")?;
-        check_store_ref(d, stores, &name, n.line, "audit.export.store", StoreKind::Objects).then_some(name)
-    });
+    let store = f
+        .require(d, "store", "the object store the audit log is exported to")
+        .and_then(|n| {
+            let name = d.text(n, "audit.export.store")?;
+            check_store_ref(
+                d,
+                stores,
+                &name,
+                n.line,
+                "audit.export.store",
+                StoreKind::Objects,
+            )
+            .then_some(name)
+        });
     let prefix = match f.get("prefix") {
         Some(n) => d.text(n, "audit.export.prefix"),
         None => Some("audit/".to_owned()),
@@ -417,19 +476,40 @@ fn decode_export(d: &mut Decoder, node: &Node, stores: &BTreeMap<String, StoreCo
     })
 }
 
-fn decode_subjects(d: &mut Decoder, node: &Node, stores: &BTreeMap<String, StoreConfig>) -> Option<SubjectLookup> {
+fn decode_subjects(
+    d: &mut Decoder,
+    node: &Node,
+    stores: &BTreeMap<String, StoreConfig>,
+) -> Option<SubjectLookup> {
     let mut f = d.map(node, "subjects", "the subject lookup")?;
-    let lookup = f.require(d, "lookup", "e.g. `lookup: {store: app, table: accounts, key: id, by: [email, phone]}`");
+    let lookup = f.require(
+        d,
+        "lookup",
+        "e.g. `lookup: {store: app, table: accounts, key: id, by: [email, phone]}`",
+    );
     f.finish(d);
     let mut f = d.map(lookup?, "subjects.lookup", "the subject lookup")?;
     let p = "subjects.lookup";
-    let store = f.require(d, "store", "the SQL store with the accounts table").and_then(|n| {
-        let name = d.text(n, &join(p, "store"))?;
-        check_store_ref(d, stores, &name, n.line, &join(p, "store"), StoreKind::Sql).then_some(name)
-    });
-    let table = f.require(d, "table", "the table that maps emails or phones to subject ids").and_then(|n| d.ident(n, &join(p, "table")));
-    let key = f.require(d, "key", "the subject id column").and_then(|n| d.ident(n, &join(p, "key")));
-    let by = f.require(d, "by", "the columns to search, e.g. [email, phone]").and_then(|n| d.idents(n, &join(p, "by")));
+    let store = f
+        .require(d, "store", "the SQL store with the accounts table")
+        .and_then(|n| {
+            let name = d.text(n, &join(p, "store"))?;
+            check_store_ref(d, stores, &name, n.line, &join(p, "store"), StoreKind::Sql)
+                .then_some(name)
+        });
+    let table = f
+        .require(
+            d,
+            "table",
+            "the table that maps emails or phones to subject ids",
+        )
+        .and_then(|n| d.ident(n, &join(p, "table")));
+    let key = f
+        .require(d, "key", "the subject id column")
+        .and_then(|n| d.ident(n, &join(p, "key")));
+    let by = f
+        .require(d, "by", "the columns to search, e.g. [email, phone]")
+        .and_then(|n| d.idents(n, &join(p, "by")));
     f.finish(d);
     Some(SubjectLookup {
         store: store?,
@@ -443,17 +523,28 @@ fn decode_defaults(d: &mut Decoder, node: &Node) -> Option<Defaults> {
     let mut f = d.map(node, "defaults", "the defaults")?;
     let base = Defaults::default();
     let batch_size = match f.get("batch_size") {
-        Some(n) => d.uint(n, "defaults.batch_size", 1, 1_000_000).map(|v| v as usize),
+        Some(n) => d
+            .uint(n, "defaults.batch_size", 1, 1_000_000)
+            .map(|v| v as usize),
         None => Some(base.batch_size),
     };
     let batch_time = match f.get("batch_time") {
-        Some(n) => d.text(n, "defaults.batch_time").and_then(|t| match parse_batch_time(&t) {
-            Some(v) => Some(v),
-            None => {
-                d.err(n.line, "defaults.batch_time", format!("`{}` is not a duration; write e.g. 250ms, 2s or 1m", t.escape_default()));
-                None
-            }
-        }),
+        Some(n) => d
+            .text(n, "defaults.batch_time")
+            .and_then(|t| match parse_batch_time(&t) {
+                Some(v) => Some(v),
+                None => {
+                    d.err(
+                        n.line,
+                        "defaults.batch_time",
+                        format!(
+                            "`{}` is not a duration; write e.g. 250ms, 2s or 1m",
+                            t.escape_default()
+                        ),
+                    );
+                    None
+                }
+            }),
         None => Some(base.batch_time),
     };
     let max_fraction = match f.get("max_fraction") {
@@ -461,7 +552,11 @@ fn decode_defaults(d: &mut Decoder, node: &Node) -> Option<Defaults> {
             if v > 0.0 && v <= 1.0 {
                 Some(v)
             } else {
-                d.err(n.line, "defaults.max_fraction", "must be above 0 and at most 1 (a share of the table, e.g. 0.5)");
+                d.err(
+                    n.line,
+                    "defaults.max_fraction",
+                    "must be above 0 and at most 1 (a share of the table, e.g. 0.5)",
+                );
                 None
             }
         }),
@@ -516,14 +611,20 @@ mod tests {
              defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25}\n";
         let c = parse(&tmp.path().join("retention.yaml"), text.as_bytes(), &env)
             .unwrap_or_else(|e| panic!("{e}"));
-        let StoreConfig::Sql { url } = &c.stores["app"] else { panic!() };
+        let StoreConfig::Sql { url } = &c.stores["app"] else {
+            panic!()
+        };
         assert_eq!(
             url.expose_secret(),
             format!("sqlite://{}?mode=rwc", base.join("data/app.db").display())
         );
-        let StoreConfig::Dir { path } = &c.stores["media"] else { panic!() };
+        let StoreConfig::Dir { path } = &c.stores["media"] else {
+            panic!()
+        };
         assert_eq!(path, &base.join("./media"));
-        let StoreConfig::S3(s3) = &c.stores["s3"] else { panic!() };
+        let StoreConfig::S3(s3) = &c.stores["s3"] else {
+            panic!()
+        };
         assert_eq!(s3.endpoint, None);
         assert_eq!(c.rules_dir, base.join("./rules"));
         assert_eq!(c.audit.file, Some(base.join("audit.jsonl")));
@@ -534,9 +635,18 @@ mod tests {
     #[test]
     fn sqlite_urls_keep_an_explicit_mode_and_absolute_paths() {
         let base = Path::new("/b");
-        assert_eq!(resolve_sql_url("sqlite:x.db?mode=ro", base).unwrap(), "sqlite:///b/x.db?mode=ro");
-        assert_eq!(resolve_sql_url("sqlite:///abs/x.db", base).unwrap(), "sqlite:///abs/x.db?mode=rwc");
-        assert_eq!(resolve_sql_url("sqlite://x.db?cache=shared", base).unwrap(), "sqlite:///b/x.db?cache=shared&mode=rwc");
+        assert_eq!(
+            resolve_sql_url("sqlite:x.db?mode=ro", base).unwrap(),
+            "sqlite:///b/x.db?mode=ro"
+        );
+        assert_eq!(
+            resolve_sql_url("sqlite:///abs/x.db", base).unwrap(),
+            "sqlite:///abs/x.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve_sql_url("sqlite://x.db?cache=shared", base).unwrap(),
+            "sqlite:///b/x.db?cache=shared&mode=rwc"
+        );
         assert!(resolve_sql_url("redis://x", base).is_err());
     }
 

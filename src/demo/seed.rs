@@ -57,9 +57,11 @@ const ACCOUNTS: i64 = 50;
 pub async fn seed(dir: &Path, as_of: DateTime<Utc>) -> Result<DemoPaths> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let config = dir.join("retention.yaml");
-    std::fs::write(&config, CONFIG).with_context(|| format!("cannot write {}", config.display()))?;
+    std::fs::write(&config, CONFIG)
+        .with_context(|| format!("cannot write {}", config.display()))?;
     let rules = dir.join("rules");
-    std::fs::create_dir_all(&rules).with_context(|| format!("cannot create {}", rules.display()))?;
+    std::fs::create_dir_all(&rules)
+        .with_context(|| format!("cannot create {}", rules.display()))?;
     for (name, text) in shipped::FILES {
         let path = rules.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
@@ -79,7 +81,10 @@ pub async fn seed(dir: &Path, as_of: DateTime<Utc>) -> Result<DemoPaths> {
     let mut conn = SqliteConnection::connect_with(&options)
         .await
         .with_context(|| format!("cannot create {}", database.display()))?;
-    let mut tx = conn.begin().await.context("cannot start the demo transaction")?;
+    let mut tx = conn
+        .begin()
+        .await
+        .context("cannot start the demo transaction")?;
     for statement in SCHEMA.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         sqlx::query(statement)
             .execute(&mut *tx)
@@ -87,10 +92,15 @@ pub async fn seed(dir: &Path, as_of: DateTime<Utc>) -> Result<DemoPaths> {
             .with_context(|| format!("cannot create the demo schema: {statement}"))?;
     }
     let mut rng = StdRng::seed_from_u64(17);
-    let mut g = Gen { rng: &mut rng, as_of };
+    let mut g = Gen {
+        rng: &mut rng,
+        as_of,
+    };
     rows(&mut g, &mut tx).await?;
     tx.commit().await.context("cannot commit the demo data")?;
-    conn.close().await.context("cannot close the demo database")?;
+    conn.close()
+        .await
+        .context("cannot close the demo database")?;
 
     let media = dir.join("media");
     objects(&media, as_of, &mut rng)?;
@@ -176,13 +186,25 @@ impl Gen<'_> {
     }
 
     fn digits(&mut self, n: usize) -> String {
-        (0..n).map(|_| char::from(b'0' + self.rng.gen_range(0..10u8))).collect()
+        (0..n)
+            .map(|_| char::from(b'0' + self.rng.gen_range(0..10u8)))
+            .collect()
     }
 }
 
-const FIRST: &[&str] = &["Ada", "Ben", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kofi", "Lena"];
-const LAST: &[&str] = &["Abbot", "Berg", "Costa", "Dube", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jansen"];
-const STREETS: &[&str] = &["Harbour Road", "Mill Lane", "Station Street", "Park Avenue", "Church Walk"];
+const FIRST: &[&str] = &[
+    "Ada", "Ben", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kofi", "Lena",
+];
+const LAST: &[&str] = &[
+    "Abbot", "Berg", "Costa", "Dube", "Evans", "Fischer", "Garcia", "Haddad", "Ito", "Jansen",
+];
+const STREETS: &[&str] = &[
+    "Harbour Road",
+    "Mill Lane",
+    "Station Street",
+    "Park Avenue",
+    "Church Walk",
+];
 const MODELS: &[&str] = &["Mi 11", "Redmi Note 10", "POCO X3", "Mi 10T", "Redmi 9"];
 
 fn name(g: &mut Gen, i: i64) -> String {
@@ -194,10 +216,18 @@ fn address(g: &mut Gen) -> String {
     format!("{n} {}, Testville", g.pick(STREETS))
 }
 
-async fn insert(tx: &mut Transaction<'_, Sqlite>, table: &str, columns: &[&str], rows: Vec<Vec<V>>) -> Result<()> {
+async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<V>>,
+) -> Result<()> {
     // Table and column names are literals of this module, never input.
     let marks = vec!["?"; columns.len()].join(", ");
-    let sql = format!("INSERT INTO {table} ({}) VALUES ({marks})", columns.join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES ({marks})",
+        columns.join(", ")
+    );
     for row in rows {
         let mut q = sqlx::query(&sql);
         for v in row {
@@ -224,8 +254,16 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
     for id in 1..=ACCOUNTS {
         let days = g.rng.gen_range(400.0..2000.0);
         let created = g.ago(days);
-        let closed = if g.rng.gen_bool(0.3) { Some(g.aged(30.0)) } else { None };
-        let birthday = NaiveDate::from_ymd_opt(1960 + (id as i32 % 40), 1 + (id as u32 % 12), 1 + (id as u32 % 28));
+        let closed = if g.rng.gen_bool(0.3) {
+            Some(g.aged(30.0))
+        } else {
+            None
+        };
+        let birthday = NaiveDate::from_ymd_opt(
+            1960 + (id as i32 % 40),
+            1 + (id as u32 % 12),
+            1 + (id as u32 % 28),
+        );
         rs.push(vec![
             V::Int(id),
             t(format!("user{id}@example.test")),
@@ -240,7 +278,25 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
             g.flag(0.06),
         ]);
     }
-    insert(tx, "accounts", &["id", "email", "phone", "display_name", "birthday", "gender", "security_question", "password_hash", "created_at", "closed_at", "erase_requested_at"], rs).await?;
+    insert(
+        tx,
+        "accounts",
+        &[
+            "id",
+            "email",
+            "phone",
+            "display_name",
+            "birthday",
+            "gender",
+            "security_question",
+            "password_hash",
+            "created_at",
+            "closed_at",
+            "erase_requested_at",
+        ],
+        rs,
+    )
+    .await?;
 
     // Devices; each has a few SIM activation failures dated near its last sighting, so a
     // failure never outlives its device.
@@ -254,7 +310,12 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
             V::Int(account),
             t(format!("86{}", g.digits(13))),
             t(format!("460{}", g.digits(12))),
-            t(format!("02:00:5e:{:02x}:{:02x}:{:02x}", g.rng.gen::<u8>(), g.rng.gen::<u8>(), g.rng.gen::<u8>())),
+            t(format!(
+                "02:00:5e:{:02x}:{:02x}:{:02x}",
+                g.rng.gen::<u8>(),
+                g.rng.gen::<u8>(),
+                g.rng.gen::<u8>()
+            )),
             t(g.digits(16)),
             t(g.pick(MODELS)),
             t("MIUI 12.5"),
@@ -279,78 +340,374 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
     // Recent failures too, so the table is not all expired.
     for _ in 0..40 {
         let failed = g.aged(30.0);
-        failures.push(vec![V::Int(g.rng.gen_range(1..=120)), t(format!("460{}", g.digits(12))), t("234"), t("10"), V::Int(1234), V::Int(54321), V::Time(failed)]);
+        failures.push(vec![
+            V::Int(g.rng.gen_range(1..=120)),
+            t(format!("460{}", g.digits(12))),
+            t("234"),
+            t("10"),
+            V::Int(1234),
+            V::Int(54321),
+            V::Time(failed),
+        ]);
     }
-    insert(tx, "device_registrations", &["id", "account_id", "imei", "imsi", "mac_address", "android_id", "model", "miui_version", "network_operator", "registered_at", "last_seen_at", "erase_requested_at"], devices).await?;
-    insert(tx, "sim_activation_failures", &["device_registration_id", "imsi", "mcc", "mnc", "location_area_code", "cell_id", "failed_at"], failures).await?;
+    insert(
+        tx,
+        "device_registrations",
+        &[
+            "id",
+            "account_id",
+            "imei",
+            "imsi",
+            "mac_address",
+            "android_id",
+            "model",
+            "miui_version",
+            "network_operator",
+            "registered_at",
+            "last_seen_at",
+            "erase_requested_at",
+        ],
+        devices,
+    )
+    .await?;
+    insert(
+        tx,
+        "sim_activation_failures",
+        &[
+            "device_registration_id",
+            "imsi",
+            "mcc",
+            "mnc",
+            "location_area_code",
+            "cell_id",
+            "failed_at",
+        ],
+        failures,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..300 {
         let at = g.aged(90.0);
-        let (lat, lon) = (51.0 + g.rng.gen_range(0.0..1.0), -0.5 + g.rng.gen_range(0.0..1.0));
-        rs.push(vec![V::Int(g.account()), V::Time(at), V::Real(lat), V::Real(lon), V::Int(g.rng.gen_range(10_000..99_999)), V::Int(g.rng.gen_range(1000..9000)), t("234"), t("15"), t("GB"), t("LON"), t(g.pick(&["gps", "gps", "network", "manual"]))]);
+        let (lat, lon) = (
+            51.0 + g.rng.gen_range(0.0..1.0),
+            -0.5 + g.rng.gen_range(0.0..1.0),
+        );
+        rs.push(vec![
+            V::Int(g.account()),
+            V::Time(at),
+            V::Real(lat),
+            V::Real(lon),
+            V::Int(g.rng.gen_range(10_000..99_999)),
+            V::Int(g.rng.gen_range(1000..9000)),
+            t("234"),
+            t("15"),
+            t("GB"),
+            t("LON"),
+            t(g.pick(&["gps", "gps", "network", "manual"])),
+        ]);
     }
-    insert(tx, "device_locations", &["account_id", "recorded_at", "latitude", "longitude", "cell_id", "location_area_code", "mcc", "mnc", "country_code", "city_code", "source"], rs).await?;
+    insert(
+        tx,
+        "device_locations",
+        &[
+            "account_id",
+            "recorded_at",
+            "latitude",
+            "longitude",
+            "cell_id",
+            "location_area_code",
+            "mcc",
+            "mnc",
+            "country_code",
+            "city_code",
+            "source",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..200 {
         let at = g.aged(7.0);
-        rs.push(vec![V::Int(g.account()), t(format!("dev-{}", g.digits(6))), V::Real(51.5 + g.rng.gen_range(-0.1..0.1)), V::Real(g.rng.gen_range(-0.2..0.2)), V::Int(g.rng.gen_range(5..500)), V::Time(at)]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(format!("dev-{}", g.digits(6))),
+            V::Real(51.5 + g.rng.gen_range(-0.1..0.1)),
+            V::Real(g.rng.gen_range(-0.2..0.2)),
+            V::Int(g.rng.gen_range(5..500)),
+            V::Time(at),
+        ]);
     }
-    insert(tx, "find_device_locations", &["account_id", "device_id", "latitude", "longitude", "accuracy_m", "located_at"], rs).await?;
+    insert(
+        tx,
+        "find_device_locations",
+        &[
+            "account_id",
+            "device_id",
+            "latitude",
+            "longitude",
+            "accuracy_m",
+            "located_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..400 {
         let at = g.aged(90.0);
-        let account = if g.rng.gen_bool(0.3) { V::Null } else { V::Int(g.account()) };
-        rs.push(vec![account, t(g.ip()), t("Mozilla/5.0 (Linux; Android 11)"), t("GET"), t(g.pick(&["/", "/shop", "/account", "/support"])), V::Int(200), t("https://www.example.test/"), V::Time(at)]);
+        let account = if g.rng.gen_bool(0.3) {
+            V::Null
+        } else {
+            V::Int(g.account())
+        };
+        rs.push(vec![
+            account,
+            t(g.ip()),
+            t("Mozilla/5.0 (Linux; Android 11)"),
+            t("GET"),
+            t(g.pick(&["/", "/shop", "/account", "/support"])),
+            V::Int(200),
+            t("https://www.example.test/"),
+            V::Time(at),
+        ]);
     }
-    insert(tx, "web_access_logs", &["account_id", "ip_address", "user_agent", "method", "path", "status", "referrer", "logged_at"], rs).await?;
+    insert(
+        tx,
+        "web_access_logs",
+        &[
+            "account_id",
+            "ip_address",
+            "user_agent",
+            "method",
+            "path",
+            "status",
+            "referrer",
+            "logged_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..300 {
         let at = g.aged(90.0);
-        rs.push(vec![V::Int(g.account()), t(g.pick(&["info", "warn", "error"])), t(g.pick(&["sync", "auth", "push"])), t("request handled"), V::Int(at.timestamp_millis())]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(g.pick(&["info", "warn", "error"])),
+            t(g.pick(&["sync", "auth", "push"])),
+            t("request handled"),
+            V::Int(at.timestamp_millis()),
+        ]);
     }
-    insert(tx, "system_logs", &["account_id", "level", "component", "message", "logged_ms"], rs).await?;
+    insert(
+        tx,
+        "system_logs",
+        &["account_id", "level", "component", "message", "logged_ms"],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..250 {
         let at = g.aged(395.0);
-        rs.push(vec![V::Int(g.account()), t(format!("ck_{}", g.digits(12))), t(g.ip()), t(g.pick(&["all", "necessary", "analytics"])), V::Time(at), V::Time(at + Duration::days(395))]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(format!("ck_{}", g.digits(12))),
+            t(g.ip()),
+            t(g.pick(&["all", "necessary", "analytics"])),
+            V::Time(at),
+            V::Time(at + Duration::days(395)),
+        ]);
     }
-    insert(tx, "web_cookies", &["account_id", "cookie_id", "ip_address", "consent", "created_at", "expires_at"], rs).await?;
+    insert(
+        tx,
+        "web_cookies",
+        &[
+            "account_id",
+            "cookie_id",
+            "ip_address",
+            "consent",
+            "created_at",
+            "expires_at",
+        ],
+        rs,
+    )
+    .await?;
 
     // Orders with items, deliveries and invoices. Items share their order's time;
     // deliveries arrive within days; invoices are issued on the order day.
-    let (mut orders, mut items, mut deliveries, mut invoices) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut orders, mut items, mut deliveries, mut invoices) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for id in 1..=200 {
         let account = g.account();
         // Half the orders are within the 2-year delivery window, the rest spread over 14
         // years so that some pass the 7-year tax period.
-        let placed = if g.rng.gen_bool(0.5) { g.aged(730.0) } else { g.aged(2557.0) };
+        let placed = if g.rng.gen_bool(0.5) {
+            g.aged(730.0)
+        } else {
+            g.aged(2557.0)
+        };
         let number = format!("SO-{}", 100_000 + id);
         let customer = name(g, account);
-        orders.push(vec![V::Int(id), V::Int(account), t(number.clone()), V::Time(placed), V::Int(g.rng.gen_range(999..99_999)), t("GBP"), t(customer.clone()), t(format!("user{account}@example.test")), t(g.phone()), t(address(g)), t(g.ip())]);
+        orders.push(vec![
+            V::Int(id),
+            V::Int(account),
+            t(number.clone()),
+            V::Time(placed),
+            V::Int(g.rng.gen_range(999..99_999)),
+            t("GBP"),
+            t(customer.clone()),
+            t(format!("user{account}@example.test")),
+            t(g.phone()),
+            t(address(g)),
+            t(g.ip()),
+        ]);
         for _ in 0..g.rng.gen_range(1..4) {
-            let gift = if g.rng.gen_bool(0.2) { t("Happy birthday!") } else { V::Null };
-            items.push(vec![V::Int(id), t(format!("SKU-{}", g.digits(5))), t(g.pick(MODELS)), V::Int(g.rng.gen_range(1..3)), V::Int(g.rng.gen_range(999..49_999)), gift, V::Time(placed)]);
+            let gift = if g.rng.gen_bool(0.2) {
+                t("Happy birthday!")
+            } else {
+                V::Null
+            };
+            items.push(vec![
+                V::Int(id),
+                t(format!("SKU-{}", g.digits(5))),
+                t(g.pick(MODELS)),
+                V::Int(g.rng.gen_range(1..3)),
+                V::Int(g.rng.gen_range(999..49_999)),
+                gift,
+                V::Time(placed),
+            ]);
         }
         // Undelivered parcels (NULL delivered_at) are kept until they arrive.
-        let delivered = (!g.rng.gen_bool(0.05)).then(|| placed + Duration::days(g.rng.gen_range(1..5)));
-        deliveries.push(vec![V::Int(id), t(g.pick(&["DPD", "Royal Mail", "UPS"])), t(format!("TRK{}", g.digits(10))), t(customer.clone()), t(address(g)), t(format!("TV{} 1AB", g.rng.gen_range(1..9))), t(g.phone()), V::Time(placed + Duration::hours(20)), opt_time(delivered)]);
-        invoices.push(vec![V::Int(account), t(number), t(format!("INV-{}", 500_000 + id)), V::Time(placed), t(customer), t(address(g)), V::Int(g.rng.gen_range(999..80_000)), V::Int(g.rng.gen_range(100..16_000))]);
+        let delivered =
+            (!g.rng.gen_bool(0.05)).then(|| placed + Duration::days(g.rng.gen_range(1..5)));
+        deliveries.push(vec![
+            V::Int(id),
+            t(g.pick(&["DPD", "Royal Mail", "UPS"])),
+            t(format!("TRK{}", g.digits(10))),
+            t(customer.clone()),
+            t(address(g)),
+            t(format!("TV{} 1AB", g.rng.gen_range(1..9))),
+            t(g.phone()),
+            V::Time(placed + Duration::hours(20)),
+            opt_time(delivered),
+        ]);
+        invoices.push(vec![
+            V::Int(account),
+            t(number),
+            t(format!("INV-{}", 500_000 + id)),
+            V::Time(placed),
+            t(customer),
+            t(address(g)),
+            V::Int(g.rng.gen_range(999..80_000)),
+            V::Int(g.rng.gen_range(100..16_000)),
+        ]);
     }
-    insert(tx, "orders", &["id", "account_id", "order_number", "placed_at", "total_cents", "currency", "customer_name", "email", "phone", "billing_address", "ip_address"], orders).await?;
-    insert(tx, "order_items", &["order_id", "sku", "description", "quantity", "unit_price_cents", "gift_message", "created_at"], items).await?;
-    insert(tx, "deliveries", &["order_id", "carrier", "tracking_number", "recipient_name", "address", "postal_code", "phone", "shipped_at", "delivered_at"], deliveries).await?;
-    insert(tx, "invoices", &["account_id", "order_number", "invoice_number", "issued_at", "billing_name", "billing_address", "net_cents", "vat_cents"], invoices).await?;
+    insert(
+        tx,
+        "orders",
+        &[
+            "id",
+            "account_id",
+            "order_number",
+            "placed_at",
+            "total_cents",
+            "currency",
+            "customer_name",
+            "email",
+            "phone",
+            "billing_address",
+            "ip_address",
+        ],
+        orders,
+    )
+    .await?;
+    insert(
+        tx,
+        "order_items",
+        &[
+            "order_id",
+            "sku",
+            "description",
+            "quantity",
+            "unit_price_cents",
+            "gift_message",
+            "created_at",
+        ],
+        items,
+    )
+    .await?;
+    insert(
+        tx,
+        "deliveries",
+        &[
+            "order_id",
+            "carrier",
+            "tracking_number",
+            "recipient_name",
+            "address",
+            "postal_code",
+            "phone",
+            "shipped_at",
+            "delivered_at",
+        ],
+        deliveries,
+    )
+    .await?;
+    insert(
+        tx,
+        "invoices",
+        &[
+            "account_id",
+            "order_number",
+            "invoice_number",
+            "issued_at",
+            "billing_name",
+            "billing_address",
+            "net_cents",
+            "vat_cents",
+        ],
+        invoices,
+    )
+    .await?;
 
     // Mi Cloud: live items have deleted_at NULL; deleted ones sit in the recycle bin.
     for (table, columns) in [
-        ("cloud_contacts", ["account_id", "display_name", "phone", "email", "synced_at", "deleted_at"]),
-        ("cloud_call_logs", ["account_id", "number", "direction", "duration_s", "synced_at", "deleted_at"]),
-        ("cloud_sms", ["account_id", "counterpart", "body", "sent_at", "synced_at", "deleted_at"]),
+        (
+            "cloud_contacts",
+            [
+                "account_id",
+                "display_name",
+                "phone",
+                "email",
+                "synced_at",
+                "deleted_at",
+            ],
+        ),
+        (
+            "cloud_call_logs",
+            [
+                "account_id",
+                "number",
+                "direction",
+                "duration_s",
+                "synced_at",
+                "deleted_at",
+            ],
+        ),
+        (
+            "cloud_sms",
+            [
+                "account_id",
+                "counterpart",
+                "body",
+                "sent_at",
+                "synced_at",
+                "deleted_at",
+            ],
+        ),
     ] {
         let mut rs = Vec::new();
         for i in 0..250 {
@@ -372,7 +729,14 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
                 "cloud_contacts" => t(name(g, i)),
                 _ => t(g.phone()),
             };
-            rs.push(vec![V::Int(account), first, second, third, V::Time(synced), opt_time(deleted)]);
+            rs.push(vec![
+                V::Int(account),
+                first,
+                second,
+                third,
+                V::Time(synced),
+                opt_time(deleted),
+            ]);
         }
         insert(tx, table, &columns, rs).await?;
     }
@@ -380,75 +744,264 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
     let mut rs = Vec::new();
     for _ in 0..300 {
         let at = g.aged(365.0);
-        rs.push(vec![t(format!("conv-{}", g.rng.gen_range(1..60))), V::Int(g.account()), t(g.phone()), t("Are we still on for Saturday?"), V::Time(at), g.flag(0.05)]);
+        rs.push(vec![
+            t(format!("conv-{}", g.rng.gen_range(1..60))),
+            V::Int(g.account()),
+            t(g.phone()),
+            t("Are we still on for Saturday?"),
+            V::Time(at),
+            g.flag(0.05),
+        ]);
     }
-    insert(tx, "chat_messages", &["conversation_id", "sender_account_id", "recipient_phone", "body", "sent_at", "erase_requested_at"], rs).await?;
+    insert(
+        tx,
+        "chat_messages",
+        &[
+            "conversation_id",
+            "sender_account_id",
+            "recipient_phone",
+            "body",
+            "sent_at",
+            "erase_requested_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for i in 0..300 {
         let at = g.aged(30.0);
-        rs.push(vec![t(format!("msg-{i}")), V::Int(g.account()), t(g.phone()), t(g.phone()), V::Int(at.timestamp())]);
+        rs.push(vec![
+            t(format!("msg-{i}")),
+            V::Int(g.account()),
+            t(g.phone()),
+            t(g.phone()),
+            V::Int(at.timestamp()),
+        ]);
     }
-    insert(tx, "message_routes", &["message_id", "sender_account_id", "sender_phone", "recipient_phone", "routed_at"], rs).await?;
+    insert(
+        tx,
+        "message_routes",
+        &[
+            "message_id",
+            "sender_account_id",
+            "sender_phone",
+            "recipient_phone",
+            "routed_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let (mut feedback, mut replies) = (Vec::new(), Vec::new());
     for id in 1..=150 {
         let account = g.account();
         let at = g.aged(730.0);
         let resolved = g.rng.gen_bool(0.7).then(|| at + Duration::days(3));
-        feedback.push(vec![V::Int(id), V::Int(account), t(format!("user{account}@example.test")), t(g.pick(MODELS)), t("The camera app freezes when I switch to night mode."), V::Time(at), opt_time(resolved)]);
+        feedback.push(vec![
+            V::Int(id),
+            V::Int(account),
+            t(format!("user{account}@example.test")),
+            t(g.pick(MODELS)),
+            t("The camera app freezes when I switch to night mode."),
+            V::Time(at),
+            opt_time(resolved),
+        ]);
         for n in 0..g.rng.gen_range(0..3) {
-            replies.push(vec![V::Int(id), t("support agent"), t("Thanks, could you send a log?"), V::Time(at + Duration::hours(4 + 20 * n))]);
+            replies.push(vec![
+                V::Int(id),
+                t("support agent"),
+                t("Thanks, could you send a log?"),
+                V::Time(at + Duration::hours(4 + 20 * n)),
+            ]);
         }
     }
-    insert(tx, "feedback", &["id", "account_id", "email", "device_model", "body", "submitted_at", "resolved_at"], feedback).await?;
-    insert(tx, "feedback_replies", &["feedback_id", "agent", "body", "sent_at"], replies).await?;
+    insert(
+        tx,
+        "feedback",
+        &[
+            "id",
+            "account_id",
+            "email",
+            "device_model",
+            "body",
+            "submitted_at",
+            "resolved_at",
+        ],
+        feedback,
+    )
+    .await?;
+    insert(
+        tx,
+        "feedback_replies",
+        &["feedback_id", "agent", "body", "sent_at"],
+        replies,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..250 {
         let at = g.aged(90.0);
-        rs.push(vec![V::Int(g.account()), t(g.pick(MODELS)), t("12.5.1"), t("java.lang.NullPointerException at com.example.Camera"), t(g.ip()), V::Time(at)]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(g.pick(MODELS)),
+            t("12.5.1"),
+            t("java.lang.NullPointerException at com.example.Camera"),
+            t(g.ip()),
+            V::Time(at),
+        ]);
     }
-    insert(tx, "crash_reports", &["account_id", "device_model", "app_version", "stack_trace", "ip_address", "reported_at"], rs).await?;
+    insert(
+        tx,
+        "crash_reports",
+        &[
+            "account_id",
+            "device_model",
+            "app_version",
+            "stack_trace",
+            "ip_address",
+            "reported_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..400 {
         let at = g.aged(395.0);
-        rs.push(vec![V::Int(g.account()), t(g.pick(&["app_open", "page_view", "session_end"])), t(g.pick(&["home", "settings", "gallery"])), t(format!("s-{}", g.digits(8))), V::Int(at.timestamp_millis())]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(g.pick(&["app_open", "page_view", "session_end"])),
+            t(g.pick(&["home", "settings", "gallery"])),
+            t(format!("s-{}", g.digits(8))),
+            V::Int(at.timestamp_millis()),
+        ]);
     }
-    insert(tx, "ux_events", &["account_id", "event_name", "page", "session_id", "occurred_ms"], rs).await?;
+    insert(
+        tx,
+        "ux_events",
+        &[
+            "account_id",
+            "event_name",
+            "page",
+            "session_id",
+            "occurred_ms",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..200 {
         let used = g.aged(365.0);
-        rs.push(vec![V::Int(g.account()), t(format!("86{}", g.digits(13))), t(format!("tok_{}", g.digits(24))), V::Time(used - Duration::days(200)), V::Time(used), g.flag(0.08)]);
+        rs.push(vec![
+            V::Int(g.account()),
+            t(format!("86{}", g.digits(13))),
+            t(format!("tok_{}", g.digits(24))),
+            V::Time(used - Duration::days(200)),
+            V::Time(used),
+            g.flag(0.08),
+        ]);
     }
-    insert(tx, "push_registrations", &["account_id", "imei", "push_token", "created_at", "last_used_at", "opted_out_at"], rs).await?;
+    insert(
+        tx,
+        "push_registrations",
+        &[
+            "account_id",
+            "imei",
+            "push_token",
+            "created_at",
+            "last_used_at",
+            "opted_out_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..300 {
         let at = g.aged(365.0);
         let account = g.account();
         let opened = g.rng.gen_bool(0.3).then(|| at + Duration::hours(5));
-        rs.push(vec![V::Int(account), t(g.pick(&["spring-sale", "new-phone", "newsletter"])), t(g.pick(&["email", "sms", "push", "notice"])), t(format!("user{account}@example.test")), V::Time(at), opt_time(opened)]);
+        rs.push(vec![
+            V::Int(account),
+            t(g.pick(&["spring-sale", "new-phone", "newsletter"])),
+            t(g.pick(&["email", "sms", "push", "notice"])),
+            t(format!("user{account}@example.test")),
+            V::Time(at),
+            opt_time(opened),
+        ]);
     }
-    insert(tx, "marketing_sends", &["account_id", "campaign", "kind", "email", "sent_at", "opened_at"], rs).await?;
+    insert(
+        tx,
+        "marketing_sends",
+        &[
+            "account_id",
+            "campaign",
+            "kind",
+            "email",
+            "sent_at",
+            "opened_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for account in 1..=ACCOUNTS {
         let days = g.rng.gen_range(200.0..3000.0);
         let given = g.ago(days);
         let withdrawn = g.aged_or_null(1095.0, 0.5);
-        rs.push(vec![V::Int(account), t(g.pick(&["email", "sms"])), t(format!("user{account}@example.test")), t(g.phone()), V::Time(given), opt_time(withdrawn)]);
+        rs.push(vec![
+            V::Int(account),
+            t(g.pick(&["email", "sms"])),
+            t(format!("user{account}@example.test")),
+            t(g.phone()),
+            V::Time(given),
+            opt_time(withdrawn),
+        ]);
     }
-    insert(tx, "marketing_consents", &["account_id", "channel", "email", "phone", "consented_at", "withdrawn_at"], rs).await?;
+    insert(
+        tx,
+        "marketing_consents",
+        &[
+            "account_id",
+            "channel",
+            "email",
+            "phone",
+            "consented_at",
+            "withdrawn_at",
+        ],
+        rs,
+    )
+    .await?;
 
     let mut rs = Vec::new();
     for _ in 0..300 {
         let at = g.aged(182.0);
-        rs.push(vec![V::Int(g.account()), V::Int(g.rng.gen_range(1..40)), t("Has anyone tried the new camera update?"), t(g.ip()), t("Mozilla/5.0 (Linux; Android 11)"), V::Time(at)]);
+        rs.push(vec![
+            V::Int(g.account()),
+            V::Int(g.rng.gen_range(1..40)),
+            t("Has anyone tried the new camera update?"),
+            t(g.ip()),
+            t("Mozilla/5.0 (Linux; Android 11)"),
+            V::Time(at),
+        ]);
     }
-    insert(tx, "forum_posts", &["author_account_id", "thread_id", "body", "ip_address", "user_agent", "posted_at"], rs).await?;
+    insert(
+        tx,
+        "forum_posts",
+        &[
+            "author_account_id",
+            "thread_id",
+            "body",
+            "ip_address",
+            "user_agent",
+            "posted_at",
+        ],
+        rs,
+    )
+    .await?;
     Ok(())
 }
 
@@ -459,22 +1012,43 @@ const TINY_JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xD9];
 /// around each rule's cutoff.
 fn objects(media: &Path, as_of: DateTime<Utc>, rng: &mut StdRng) -> Result<()> {
     if media.exists() {
-        std::fs::remove_dir_all(media).with_context(|| format!("cannot replace {}", media.display()))?;
+        std::fs::remove_dir_all(media)
+            .with_context(|| format!("cannot replace {}", media.display()))?;
     }
     let mut g = Gen { rng, as_of };
     for account in 1..=20 {
         for n in 0..3 {
             let age = g.aged(90.0);
-            write_object(media, &format!("photos/{account}/IMG_{n:04}.jpg"), TINY_JPEG, age)?;
+            write_object(
+                media,
+                &format!("photos/{account}/IMG_{n:04}.jpg"),
+                TINY_JPEG,
+                age,
+            )?;
             let age = g.aged(365.0);
-            write_object(media, &format!("chat-attachments/{account}/{n}.jpg"), TINY_JPEG, age)?;
+            write_object(
+                media,
+                &format!("chat-attachments/{account}/{n}.jpg"),
+                TINY_JPEG,
+                age,
+            )?;
         }
         let age = g.aged(180.0);
-        write_object(media, &format!("cloud-backups/{account}/backup-1.tar"), b"demo backup archive", age)?;
+        write_object(
+            media,
+            &format!("cloud-backups/{account}/backup-1.tar"),
+            b"demo backup archive",
+            age,
+        )?;
     }
     for n in 0..30 {
         let age = g.aged(90.0);
-        write_object(media, &format!("crash-dumps/{n:04}.dmp"), b"demo crash dump", age)?;
+        write_object(
+            media,
+            &format!("crash-dumps/{n:04}.dmp"),
+            b"demo crash dump",
+            age,
+        )?;
     }
     Ok(())
 }
@@ -482,7 +1056,8 @@ fn objects(media: &Path, as_of: DateTime<Utc>, rng: &mut StdRng) -> Result<()> {
 fn write_object(media: &Path, key: &str, bytes: &[u8], modified: DateTime<Utc>) -> Result<()> {
     let path = media.join(key);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     let file = std::fs::File::options()

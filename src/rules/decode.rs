@@ -95,7 +95,10 @@ impl Decoder {
                 self.err(
                     node.line,
                     path,
-                    format!("expected {what} (a mapping of fields), found {}", shape(node)),
+                    format!(
+                        "expected {what} (a mapping of fields), found {}",
+                        shape(node)
+                    ),
                 );
                 None
             }
@@ -139,7 +142,11 @@ impl Decoder {
         match Ident::parse(&text) {
             Ok(id) => Some(id),
             Err(e) => {
-                self.err(node.line, path, format!("{e}; rename it or pick another column"));
+                self.err(
+                    node.line,
+                    path,
+                    format!("{e}; rename it or pick another column"),
+                );
                 None
             }
         }
@@ -150,7 +157,11 @@ impl Decoder {
         match &node.kind {
             Kind::Seq(items) => {
                 if items.is_empty() {
-                    self.err(node.line, path, "the list is empty; name at least one column");
+                    self.err(
+                        node.line,
+                        path,
+                        "the list is empty; name at least one column",
+                    );
                     return None;
                 }
                 let mut out = Vec::new();
@@ -285,6 +296,14 @@ impl<'n> Fields<'n> {
             );
         }
         node
+    }
+
+    /// The line of `key` itself (a block mapping value starts on the next line).
+    pub fn key_line(&self, key: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.key_line)
     }
 
     /// The path of one of this mapping's fields.

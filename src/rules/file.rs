@@ -27,7 +27,11 @@ pub fn decode(
     sha256: String,
 ) -> Option<Decoded> {
     let mut f = d.map(root, "", "a rule")?;
-    let category_node = f.require(d, "category", "the data category this file is about, e.g. `category: location`");
+    let category_node = f.require(
+        d,
+        "category",
+        "the data category this file is about, e.g. `category: location`",
+    );
     let category = category_node.and_then(|n| {
         let c = d.text(n, "category")?;
         let ok = !c.is_empty()
@@ -39,12 +43,20 @@ pub fn decode(
         ok.then_some(c)
     });
     let description = f
-        .require(d, "description", "what data this category covers, in the policy's words")
+        .require(
+            d,
+            "description",
+            "what data this category covers, in the policy's words",
+        )
         .and_then(|n| non_empty(d, n, "description"));
     let source = f
         .require(d, "source", "where the privacy policy makes the promise, e.g. \"Privacy Policy, 'Location information'\"")
         .and_then(|n| non_empty(d, n, "source"));
-    let retain_node = f.require(d, "retain", "how long the data is kept: 12h, 30d, 8w, 6mo, 7y or `forever`");
+    let retain_node = f.require(
+        d,
+        "retain",
+        "how long the data is kept: 12h, 30d, 8w, 6mo, 7y or `forever`",
+    );
     let retain = retain_node.and_then(|n| {
         let text = d.text(n, "retain")?;
         match text.parse::<Retain>() {
@@ -60,7 +72,11 @@ pub fn decode(
         Some(n) => action(d, n, "on_expiry"),
         None if forever => Some(Action::Keep),
         None => {
-            d.err(f.line, "on_expiry", "this field is required: what happens to expired data — delete, anonymise or keep");
+            d.err(
+                f.line,
+                "on_expiry",
+                "this field is required: what happens to expired data — delete, anonymise or keep",
+            );
             None
         }
     };
@@ -88,11 +104,17 @@ pub fn decode(
         Some(n) => d.bool(n, "allow_mass_delete"),
         None => Some(false),
     };
-    let targets_node = f.require(d, "targets", "the tables and object prefixes holding this category's data");
+    let targets_node = f.require(
+        d,
+        "targets",
+        "the tables and object prefixes holding this category's data",
+    );
     f.finish(d);
 
     if on_erasure == Some(Action::Keep) && keep_reason.as_deref() == Some("") {
-        let line = keep_reason_node.or(on_erasure_node).map_or(root.line, |n| n.line);
+        let line = keep_reason_node
+            .or(on_erasure_node)
+            .map_or(root.line, |n| n.line);
         d.err(line, "keep_reason", "`on_erasure: keep` needs the legal obligation that requires keeping the data, e.g. \"Tax law: invoices are kept 7 years\"");
     }
 
@@ -160,11 +182,22 @@ fn action(d: &mut Decoder, n: &Node, field: &str) -> Option<Action> {
         "anonymise" => Some(Action::Anonymise),
         "keep" => Some(Action::Keep),
         "anonymize" => {
-            d.err(n.line, field, "write `anonymise` (the tool uses the British spelling)");
+            d.err(
+                n.line,
+                field,
+                "write `anonymise` (the tool uses the British spelling)",
+            );
             None
         }
         other => {
-            d.err(n.line, field, format!("`{}` is not an action; use delete, anonymise or keep", other.escape_default()));
+            d.err(
+                n.line,
+                field,
+                format!(
+                    "`{}` is not an action; use delete, anonymise or keep",
+                    other.escape_default()
+                ),
+            );
             None
         }
     }
@@ -202,10 +235,23 @@ mod tests {
 
     #[test]
     fn cron_accepts_five_six_and_seven_fields() {
-        for ok in ["0 3 * * *", "*/15 * * * *", "0 0 3 * * *", "0 0 3 * * Mon 2030", "0 3 * * Sun"] {
+        for ok in [
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0 0 3 * * *",
+            "0 0 3 * * Mon 2030",
+            "0 3 * * Sun",
+        ] {
             assert!(cron(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "* * * *", "61 3 * * *", "0 25 * * *", "not cron at all x", "0 3 * * * * * *"] {
+        for bad in [
+            "",
+            "* * * *",
+            "61 3 * * *",
+            "0 25 * * *",
+            "not cron at all x",
+            "0 3 * * * * * *",
+        ] {
             assert!(cron(bad).is_err(), "{bad}");
         }
     }

@@ -29,7 +29,10 @@ pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
     let mut names: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let path = entry.map_err(unreadable)?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let is_rule = (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
         if is_rule && path.is_file() {
             names.push(path);
@@ -41,11 +44,21 @@ pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
     for path in names {
         match std::fs::read(&path) {
             Ok(bytes) => files.push((path, bytes)),
-            Err(e) => diags.push(Diagnostic::new(&path, 0, "", format!("cannot read the rule file: {e}"))),
+            Err(e) => diags.push(Diagnostic::new(
+                &path,
+                0,
+                "",
+                format!("cannot read the rule file: {e}"),
+            )),
         }
     }
     if files.is_empty() && diags.is_empty() {
-        diags.push(Diagnostic::new(dir, 0, "", "the rules directory holds no *.yaml rule files; add one file per data category"));
+        diags.push(Diagnostic::new(
+            dir,
+            0,
+            "",
+            "the rules directory holds no *.yaml rule files; add one file per data category",
+        ));
     }
     match parse(&files, &config.stores) {
         Ok(set) if diags.is_empty() => Ok(set),
@@ -59,13 +72,19 @@ pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
 
 /// Decodes and validates rule files already read, in the order given, against the
 /// configured stores.
-pub fn parse(files: &[(PathBuf, Vec<u8>)], stores: &BTreeMap<String, StoreConfig>) -> Result<RuleSet, Diagnostics> {
+pub fn parse(
+    files: &[(PathBuf, Vec<u8>)],
+    stores: &BTreeMap<String, StoreConfig>,
+) -> Result<RuleSet, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut rules = Vec::new();
     let mut seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
     let mut digest = Sha256::new();
     for (path, bytes) in files {
-        let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default();
         digest.update(name);
         digest.update([0u8]);
         digest.update(bytes);

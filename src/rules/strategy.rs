@@ -34,7 +34,14 @@ pub fn column(d: &mut Decoder, node: &Node, path: &str) -> Option<ColumnStrategy
                 None
             }
             other => {
-                d.err(node.line, path, format!("unknown strategy `{}`; use one of: {COLUMN_STRATEGIES}", other.escape_default()));
+                d.err(
+                    node.line,
+                    path,
+                    format!(
+                        "unknown strategy `{}`; use one of: {COLUMN_STRATEGIES}",
+                        other.escape_default()
+                    ),
+                );
                 None
             }
         },
@@ -43,10 +50,16 @@ pub fn column(d: &mut Decoder, node: &Node, path: &str) -> Option<ColumnStrategy
             let p = join(path, &e.key);
             let v = &e.value;
             match e.key.as_str() {
-                "round" => d.uint(v, &p, 0, MAX_ROUND).map(|n| ColumnStrategy::Round(n as u32)),
+                "round" => d
+                    .uint(v, &p, 0, MAX_ROUND)
+                    .map(|n| ColumnStrategy::Round(n as u32)),
                 "replace" => {
                     if v.is_null() {
-                        d.err(v.line, &p, "to set NULL, write the strategy `null` instead of {replace: null}");
+                        d.err(
+                            v.line,
+                            &p,
+                            "to set NULL, write the strategy `null` instead of {replace: null}",
+                        );
                         return None;
                     }
                     d.scalar(v, &p).map(ColumnStrategy::Replace)
@@ -56,26 +69,48 @@ pub fn column(d: &mut Decoder, node: &Node, path: &str) -> Option<ColumnStrategy
                     "month" => Some(ColumnStrategy::TruncateDate(DatePart::Month)),
                     "year" => Some(ColumnStrategy::TruncateDate(DatePart::Year)),
                     other => {
-                        d.err(v.line, &p, format!("`{}` is not a period to truncate to; use day, month or year", other.escape_default()));
+                        d.err(
+                            v.line,
+                            &p,
+                            format!(
+                                "`{}` is not a period to truncate to; use day, month or year",
+                                other.escape_default()
+                            ),
+                        );
                         None
                     }
                 },
                 "mask" => {
                     let mut f = d.map(v, &p, "the mask settings, e.g. {keep_last: 4}")?;
                     let keep = f
-                        .require(d, "keep_last", "how many trailing characters stay visible, e.g. 4")
+                        .require(
+                            d,
+                            "keep_last",
+                            "how many trailing characters stay visible, e.g. 4",
+                        )
                         .and_then(|n| d.uint(n, &join(&p, "keep_last"), 0, 16));
                     f.finish(d);
                     keep.map(|n| ColumnStrategy::MaskKeepLast(n as u32))
                 }
                 other => {
-                    d.err(e.key_line, &p, format!("unknown strategy `{}`; use one of: {COLUMN_STRATEGIES}", other.escape_default()));
+                    d.err(
+                        e.key_line,
+                        &p,
+                        format!(
+                            "unknown strategy `{}`; use one of: {COLUMN_STRATEGIES}",
+                            other.escape_default()
+                        ),
+                    );
                     None
                 }
             }
         }
         _ => {
-            d.err(node.line, path, format!("expected one strategy; use one of: {COLUMN_STRATEGIES}"));
+            d.err(
+                node.line,
+                path,
+                format!("expected one strategy; use one of: {COLUMN_STRATEGIES}"),
+            );
             None
         }
     }
@@ -92,7 +127,14 @@ pub fn object(d: &mut Decoder, node: &Node, path: &str) -> Option<ObjectStrategy
                 None
             }
             other => {
-                d.err(node.line, path, format!("unknown object strategy `{}`; use one of: {OBJECT_STRATEGIES}", other.escape_default()));
+                d.err(
+                    node.line,
+                    path,
+                    format!(
+                        "unknown object strategy `{}`; use one of: {OBJECT_STRATEGIES}",
+                        other.escape_default()
+                    ),
+                );
                 None
             }
         },
@@ -101,7 +143,11 @@ pub fn object(d: &mut Decoder, node: &Node, path: &str) -> Option<ObjectStrategy
             None
         }
         _ => {
-            d.err(node.line, path, format!("expected one object strategy: {OBJECT_STRATEGIES}"));
+            d.err(
+                node.line,
+                path,
+                format!("expected one object strategy: {OBJECT_STRATEGIES}"),
+            );
             None
         }
     }

@@ -35,7 +35,11 @@ pub fn decode(d: &mut Decoder, node: &Node, path: &str, ctx: &RuleContext) -> Op
         }
         (false, false) => {
             let _ = f.get("store");
-            d.err(node.line, path, "a target needs `table: NAME` (a SQL table) or `prefix: PATH/` (objects)");
+            d.err(
+                node.line,
+                path,
+                "a target needs `table: NAME` (a SQL table) or `prefix: PATH/` (objects)",
+            );
             None
         }
     }
@@ -43,13 +47,25 @@ pub fn decode(d: &mut Decoder, node: &Node, path: &str, ctx: &RuleContext) -> Op
 
 /// The target's store, which must exist and be of the kind the target needs.
 fn store(d: &mut Decoder, f: &mut Fields, ctx: &RuleContext, sql: bool) -> Option<String> {
-    let node = f.require(d, "store", "the store this target lives in, as named under `stores:` in retention.yaml")?;
+    let node = f.require(
+        d,
+        "store",
+        "the store this target lives in, as named under `stores:` in retention.yaml",
+    )?;
     let field = f.field("store");
     let name = d.text(node, &field)?;
     match ctx.stores.get(&name) {
         None => {
             let known: Vec<&str> = ctx.stores.keys().map(String::as_str).collect();
-            d.err(node.line, &field, format!("there is no store `{}` in the configuration; use one of: {}", name.escape_default(), known.join(", ")));
+            d.err(
+                node.line,
+                &field,
+                format!(
+                    "there is no store `{}` in the configuration; use one of: {}",
+                    name.escape_default(),
+                    known.join(", ")
+                ),
+            );
             None
         }
         Some(s) if sql && !s.is_sql() => {
@@ -68,8 +84,12 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
     let path = f.path.clone();
     let line = f.line;
     let store = store(d, &mut f, ctx, true);
-    let table = f.require(d, "table", "the table name").and_then(|n| d.ident(n, &f.field("table")));
-    let key = f.require(d, "key", "the primary-key columns, e.g. [id]").and_then(|n| d.idents(n, &f.field("key")));
+    let table = f
+        .require(d, "table", "the table name")
+        .and_then(|n| d.ident(n, &f.field("table")));
+    let key = f
+        .require(d, "key", "the primary-key columns, e.g. [id]")
+        .and_then(|n| d.idents(n, &f.field("key")));
     let timestamp = match f.get("timestamp") {
         Some(n) => Some(table_timestamp(d, n, &f.field("timestamp"))),
         None if ctx.forever => Some(None),
@@ -91,6 +111,7 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         None => Some(Vec::new()),
     };
     let anonymise_node = f.get_raw("anonymise");
+    let anonymise_line = f.key_line("anonymise").unwrap_or(line);
     let anonymise = match anonymise_node {
         Some(n) if !n.is_null() => columns(d, n, &f.field("anonymise")),
         _ => Some(Vec::new()),
@@ -104,13 +125,15 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
     let (key, anonymise, marker) = (key?, anonymise?, marker?);
     for (column, _) in &anonymise {
         if key.contains(column) {
-            let l = anonymise_node.and_then(|n| n.lookup(column.as_str())).map_or(line, |n| n.line);
+            let l = anonymise_node
+                .and_then(|n| n.lookup(column.as_str()))
+                .map_or(line, |n| n.line);
             d.err(l, &join(&join(&path, "anonymise"), column.as_str()), "a primary-key column cannot be anonymised: batches walk the key; anonymise the other columns, or delete the row");
         }
     }
     if ctx.anonymises {
         let field = join(&path, "anonymise");
-        let l = anonymise_node.map_or(line, |n| n.line);
+        let l = anonymise_line;
         if anonymise.is_empty() {
             d.err(l, &field, "the rule anonymises (on_expiry or on_erasure is `anonymise`), so list the columns and strategies, e.g. `anonymise: {ip_address: truncate_ip, email: null}`");
         } else if marker.is_none() {
@@ -144,7 +167,9 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
 fn table_timestamp(d: &mut Decoder, node: &Node, path: &str) -> Option<TimestampColumn> {
     if let Kind::Map(_) = node.kind {
         let mut f = d.map(node, path, "a timestamp")?;
-        let column = f.require(d, "column", "the column holding the time").and_then(|n| d.ident(n, &f.field("column")));
+        let column = f
+            .require(d, "column", "the column holding the time")
+            .and_then(|n| d.ident(n, &f.field("column")));
         let unit = match f.get("unit") {
             None => Some(TimeUnit::Native),
             Some(n) => match d.text(n, &f.field("unit")).as_deref() {
@@ -159,7 +184,10 @@ fn table_timestamp(d: &mut Decoder, node: &Node, path: &str) -> Option<Timestamp
             },
         };
         f.finish(d);
-        return Some(TimestampColumn { column: column?, unit: unit? });
+        return Some(TimestampColumn {
+            column: column?,
+            unit: unit?,
+        });
     }
     d.ident(node, path).map(|column| TimestampColumn {
         column,
@@ -173,17 +201,37 @@ fn table_subject(d: &mut Decoder, node: &Node, path: &str) -> Option<SubjectColu
         return d.ident(node, path).map(SubjectColumn::Column);
     }
     let mut f = d.map(node, path, "a subject")?;
-    let column = f.require(d, "column", "the column of this table that leads to the subject").and_then(|n| d.ident(n, &f.field("column")));
+    let column = f
+        .require(
+            d,
+            "column",
+            "the column of this table that leads to the subject",
+        )
+        .and_then(|n| d.ident(n, &f.field("column")));
     let via = f.get("via");
     f.finish(d);
     let Some(via) = via else {
         return column.map(SubjectColumn::Column);
     };
     let vp = join(path, "via");
-    let mut v = d.map(via, &vp, "one hop to another table, e.g. {table: orders, key: id, subject: account_id}")?;
-    let table = v.require(d, "table", "the table `column` refers to").and_then(|n| d.ident(n, &v.field("table")));
-    let key = v.require(d, "key", "that table's column `column` refers to, e.g. id").and_then(|n| d.ident(n, &v.field("key")));
-    let subject = v.require(d, "subject", "that table's subject id column, e.g. account_id").and_then(|n| d.ident(n, &v.field("subject")));
+    let mut v = d.map(
+        via,
+        &vp,
+        "one hop to another table, e.g. {table: orders, key: id, subject: account_id}",
+    )?;
+    let table = v
+        .require(d, "table", "the table `column` refers to")
+        .and_then(|n| d.ident(n, &v.field("table")));
+    let key = v
+        .require(d, "key", "that table's column `column` refers to, e.g. id")
+        .and_then(|n| d.ident(n, &v.field("key")));
+    let subject = v
+        .require(
+            d,
+            "subject",
+            "that table's subject id column, e.g. account_id",
+        )
+        .and_then(|n| d.ident(n, &v.field("subject")));
     v.finish(d);
     Some(SubjectColumn::Via {
         column: column?,
@@ -214,8 +262,14 @@ fn filters(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<Filter>> {
 const FILTER_OPS: &str = "eq, ne, in, not_in, is_null";
 
 fn filter(d: &mut Decoder, node: &Node, path: &str) -> Option<Filter> {
-    let mut f = d.map(node, path, "a filter such as {column: source, not_in: [manual]}")?;
-    let column = f.require(d, "column", "the column to filter on").and_then(|n| d.ident(n, &f.field("column")));
+    let mut f = d.map(
+        node,
+        path,
+        "a filter such as {column: source, not_in: [manual]}",
+    )?;
+    let column = f
+        .require(d, "column", "the column to filter on")
+        .and_then(|n| d.ident(n, &f.field("column")));
     let ops: Vec<(&'static str, &Node)> = ["eq", "ne", "in", "not_in", "is_null"]
         .into_iter()
         .filter_map(|k| f.get_raw(k).map(|n| (k, n)))
@@ -240,26 +294,53 @@ fn filter(d: &mut Decoder, node: &Node, path: &str) -> Option<Filter> {
                         .collect::<Vec<_>>()
                         .into_iter()
                         .collect();
-                    values.map(|v| if *k == "in" { FilterOp::In(v) } else { FilterOp::NotIn(v) })
+                    values.map(|v| {
+                        if *k == "in" {
+                            FilterOp::In(v)
+                        } else {
+                            FilterOp::NotIn(v)
+                        }
+                    })
                 }
-                _ => d.bool(n, &p).map(|b| if b { FilterOp::IsNull } else { FilterOp::IsNotNull }),
+                _ => d.bool(n, &p).map(|b| {
+                    if b {
+                        FilterOp::IsNull
+                    } else {
+                        FilterOp::IsNotNull
+                    }
+                }),
             }
         }
         [] => {
-            d.err(node.line, path, format!("a filter needs one condition: {FILTER_OPS}"));
+            d.err(
+                node.line,
+                path,
+                format!("a filter needs one condition: {FILTER_OPS}"),
+            );
             None
         }
         _ => {
-            d.err(node.line, path, "a filter has exactly one condition; write a list of filters to combine several");
+            d.err(
+                node.line,
+                path,
+                "a filter has exactly one condition; write a list of filters to combine several",
+            );
             None
         }
     };
-    Some(Filter { column: column?, op: op? })
+    Some(Filter {
+        column: column?,
+        op: op?,
+    })
 }
 
 /// `anonymise:` of a table: column -> strategy, in file order.
 fn columns(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<(Ident, ColumnStrategy)>> {
-    let f = d.map(node, path, "columns and their strategies, e.g. {latitude: {round: 1}}")?;
+    let f = d.map(
+        node,
+        path,
+        "columns and their strategies, e.g. {latitude: {round: 1}}",
+    )?;
     let mut out = Vec::new();
     let mut ok = true;
     for e in f.entries() {
@@ -267,7 +348,11 @@ fn columns(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<(Ident, Colum
         let column = match Ident::parse(&e.key) {
             Ok(c) => Some(c),
             Err(err) => {
-                d.err(e.key_line, &p, format!("{err}; rename it or pick another column"));
+                d.err(
+                    e.key_line,
+                    &p,
+                    format!("{err}; rename it or pick another column"),
+                );
                 None
             }
         };
@@ -330,15 +415,28 @@ fn objects(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<ObjectTa
 }
 
 /// `{key: "photos/{subject}/"}`, `{metadata: account-id}` or `{tag: subject}`.
-fn object_subject(d: &mut Decoder, node: &Node, path: &str, prefix: Option<&str>) -> Option<ObjectSubject> {
-    let mut f = d.map(node, path, "where the subject id is, e.g. {key: \"photos/{subject}/\"}")?;
+fn object_subject(
+    d: &mut Decoder,
+    node: &Node,
+    path: &str,
+    prefix: Option<&str>,
+) -> Option<ObjectSubject> {
+    let mut f = d.map(
+        node,
+        path,
+        "where the subject id is, e.g. {key: \"photos/{subject}/\"}",
+    )?;
     let found: Vec<(&'static str, &Node)> = ["key", "metadata", "tag"]
         .into_iter()
         .filter_map(|k| f.get(k).map(|n| (k, n)))
         .collect();
     f.finish(d);
     let [(kind, n)] = found.as_slice() else {
-        d.err(node.line, path, "name exactly one of {key: \"prefix/{subject}/\"}, {metadata: NAME} or {tag: NAME}");
+        d.err(
+            node.line,
+            path,
+            "name exactly one of {key: \"prefix/{subject}/\"}, {metadata: NAME} or {tag: NAME}",
+        );
         return None;
     };
     let p = join(path, kind);
@@ -372,14 +470,27 @@ fn object_subject(d: &mut Decoder, node: &Node, path: &str, prefix: Option<&str>
 fn object_timestamp(d: &mut Decoder, node: &Node, path: &str) -> Option<ObjectTimestamp> {
     if let Kind::Map(_) = node.kind {
         let mut f = d.map(node, path, "a timestamp")?;
-        let name = f.require(d, "metadata", "the user-metadata field holding RFC 3339 or epoch seconds").and_then(|n| d.text(n, &f.field("metadata")));
+        let name = f
+            .require(
+                d,
+                "metadata",
+                "the user-metadata field holding RFC 3339 or epoch seconds",
+            )
+            .and_then(|n| d.text(n, &f.field("metadata")));
         f.finish(d);
         return name.map(ObjectTimestamp::Metadata);
     }
     match d.text(node, path)?.as_str() {
         "last_modified" => Some(ObjectTimestamp::LastModified),
         other => {
-            d.err(node.line, path, format!("`{}` is not an object timestamp; write `last_modified` or {{metadata: NAME}}", other.escape_default()));
+            d.err(
+                node.line,
+                path,
+                format!(
+                    "`{}` is not an object timestamp; write `last_modified` or {{metadata: NAME}}",
+                    other.escape_default()
+                ),
+            );
             None
         }
     }

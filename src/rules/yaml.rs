@@ -29,7 +29,10 @@ pub struct Node {
 /// because only plain scalars may mean null, a boolean or a number.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order; each key keeps its own line.
     Map(Vec<Entry>),
@@ -136,7 +139,10 @@ impl Builder {
     fn push(&mut self, node: Node, anchor: usize) {
         self.nodes += node_count(&node);
         if self.nodes > MAX_NODES {
-            self.fail(node.line, "the document is too large (aliases expand to more than 100,000 nodes)");
+            self.fail(
+                node.line,
+                "the document is too large (aliases expand to more than 100,000 nodes)",
+            );
             return;
         }
         if anchor > 0 {
@@ -154,7 +160,10 @@ impl Builder {
                     Kind::Scalar { text, .. } => *pending = Some((text, node.line)),
                     _ => {
                         let line = node.line;
-                        self.fail(line, "mapping keys must be plain names, not lists or mappings");
+                        self.fail(
+                            line,
+                            "mapping keys must be plain names, not lists or mappings",
+                        );
                     }
                 },
                 Some((key, key_line)) => {
@@ -232,7 +241,10 @@ impl MarkedEventReceiver for Builder {
                     node.line = line;
                     self.push(node, 0);
                 }
-                None => self.fail(line, "an alias refers to an anchor that is not defined before it"),
+                None => self.fail(
+                    line,
+                    "an alias refers to an anchor that is not defined before it",
+                ),
             },
             Event::Nothing
             | Event::StreamStart
@@ -270,7 +282,10 @@ targets:
         assert_eq!(line("targets[1].anonymise.latitude.round"), Some(8));
         assert_eq!(line("targets[1].anonymise.cell_id"), Some(9));
         assert_eq!(line("targets[2]"), None);
-        assert!(root.lookup("targets[1].anonymise.cell_id").unwrap().is_null());
+        assert!(root
+            .lookup("targets[1].anonymise.cell_id")
+            .unwrap()
+            .is_null());
     }
 
     #[test]
@@ -287,7 +302,10 @@ targets:
         assert_eq!(root.lookup("b").unwrap().line, 2);
         assert!(root.lookup("b.k").is_some());
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for (name, p) in ["b", "c", "d", "e", "f", "g"].into_iter().zip(["a", "b", "c", "d", "e", "f"]) {
+        for (name, p) in ["b", "c", "d", "e", "f", "g"]
+            .into_iter()
+            .zip(["a", "b", "c", "d", "e", "f"])
+        {
             let items = vec![format!("*{p}"); 10].join(", ");
             bomb.push_str(&format!("{name}: &{name} [{items}]\n"));
         }

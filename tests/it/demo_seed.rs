@@ -21,7 +21,9 @@ async fn columns(conn: &mut SqliteConnection, table: &str) -> BTreeSet<String> {
 async fn every_table_and_column_named_by_the_shipped_rules_exists_in_the_demo_database() {
     let dir = tempfile::tempdir().unwrap();
     let as_of: DateTime<Utc> = "2026-11-23T03:00:00Z".parse().unwrap();
-    let paths = retention::demo::seed::seed(dir.path(), as_of).await.expect("seed");
+    let paths = retention::demo::seed::seed(dir.path(), as_of)
+        .await
+        .expect("seed");
 
     let config = retention::config::load(&paths.config).unwrap_or_else(|d| panic!("{d}"));
     let rules = retention::rules::load(&config).unwrap_or_else(|d| panic!("{d}"));
@@ -43,7 +45,12 @@ async fn every_table_and_column_named_by_the_shipped_rules_exists_in_the_demo_da
                     want.extend(t.anonymise.iter().map(|(c, _)| c.to_string()));
                     match &t.subject {
                         Some(SubjectColumn::Column(c)) => want.push(c.to_string()),
-                        Some(SubjectColumn::Via { column, table, key, subject }) => {
+                        Some(SubjectColumn::Via {
+                            column,
+                            table,
+                            key,
+                            subject,
+                        }) => {
                             want.push(column.to_string());
                             let other = columns(&mut conn, table.as_str()).await;
                             for c in [key, subject] {
@@ -59,10 +66,11 @@ async fn every_table_and_column_named_by_the_shipped_rules_exists_in_the_demo_da
                             missing.push(format!("{}: {}.{c}", rule.category, t.table));
                         }
                     }
-                    let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", t.table))
-                        .fetch_one(&mut conn)
-                        .await
-                        .unwrap();
+                    let rows: i64 =
+                        sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\"", t.table))
+                            .fetch_one(&mut conn)
+                            .await
+                            .unwrap();
                     assert!(rows >= 20, "{} has only {rows} rows", t.table);
                 }
                 Target::Objects(o) => {
@@ -85,25 +93,32 @@ async fn every_table_and_column_named_by_the_shipped_rules_exists_in_the_demo_da
 async fn the_demo_data_holds_expired_fresh_flagged_and_undated_rows() {
     let dir = tempfile::tempdir().unwrap();
     let as_of: DateTime<Utc> = "2026-11-23T03:00:00Z".parse().unwrap();
-    let paths = retention::demo::seed::seed(dir.path(), as_of).await.expect("seed");
+    let paths = retention::demo::seed::seed(dir.path(), as_of)
+        .await
+        .expect("seed");
     let url = format!("sqlite://{}?mode=ro", paths.database.display());
     let mut conn = SqliteConnection::connect(&url).await.unwrap();
     let cutoff: DateTime<Utc> = "2026-08-25T03:00:00Z".parse().unwrap(); // 90 days
     let count = |sql: &'static str| sql;
-    let expired: i64 = sqlx::query_scalar(count("SELECT count(*) FROM device_locations WHERE recorded_at < ?"))
-        .bind(cutoff)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let fresh: i64 = sqlx::query_scalar(count("SELECT count(*) FROM device_locations WHERE recorded_at >= ?"))
-        .bind(cutoff)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let flagged: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE erase_requested_at IS NOT NULL")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let expired: i64 = sqlx::query_scalar(count(
+        "SELECT count(*) FROM device_locations WHERE recorded_at < ?",
+    ))
+    .bind(cutoff)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let fresh: i64 = sqlx::query_scalar(count(
+        "SELECT count(*) FROM device_locations WHERE recorded_at >= ?",
+    ))
+    .bind(cutoff)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let flagged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM accounts WHERE erase_requested_at IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     let open: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE closed_at IS NULL")
         .fetch_one(&mut conn)
         .await
@@ -114,12 +129,22 @@ async fn the_demo_data_holds_expired_fresh_flagged_and_undated_rows() {
 
     // The same as_of gives the same data.
     let again = tempfile::tempdir().unwrap();
-    let paths2 = retention::demo::seed::seed(again.path(), as_of).await.unwrap();
-    let mut conn2 = SqliteConnection::connect(&format!("sqlite://{}?mode=ro", paths2.database.display()))
+    let paths2 = retention::demo::seed::seed(again.path(), as_of)
         .await
         .unwrap();
-    let digest = "SELECT group_concat(email || coalesce(closed_at, '-'), ',') FROM accounts ORDER BY id";
-    let a: String = sqlx::query_scalar(digest).fetch_one(&mut conn).await.unwrap();
-    let b: String = sqlx::query_scalar(digest).fetch_one(&mut conn2).await.unwrap();
+    let mut conn2 =
+        SqliteConnection::connect(&format!("sqlite://{}?mode=ro", paths2.database.display()))
+            .await
+            .unwrap();
+    let digest =
+        "SELECT group_concat(email || coalesce(closed_at, '-'), ',') FROM accounts ORDER BY id";
+    let a: String = sqlx::query_scalar(digest)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let b: String = sqlx::query_scalar(digest)
+        .fetch_one(&mut conn2)
+        .await
+        .unwrap();
     assert_eq!(a, b);
 }

@@ -77,7 +77,7 @@ cases! {
     allow_mass_delete_must_be_a_boolean: edit(7, "allow_mass_delete: maybe", 7, "allow_mass_delete");
     targets_must_be_a_list: rule(without_lines(GOOD_RULE, 9, 22).replace("targets:", "targets: app"), 8, "targets");
     a_field_given_twice_is_refused: edit(7, "retain: 30d", 7, "retain");
-    an_unclosed_quote_is_a_syntax_error_on_its_line: edit(2, "description: \"Location samples", 3, "");
+    an_unclosed_quote_is_a_syntax_error_on_its_line: edit(2, "description: \"Location samples", 2, "");
     bad_indentation_is_a_syntax_error_on_its_line: edit(4, "   retain: 90d", 4, "");
 }
 
@@ -100,11 +100,19 @@ fn every_problem_in_every_file_is_reported_at_once() {
     let sandbox = crate::support::Sandbox::new();
     let config = sandbox.write("retention.yaml", BASE_CONFIG);
     sandbox.write("rules/a.yaml", &with_line(GOOD_RULE, 4, "retain: soon"));
-    let b = with_line(&with_line(GOOD_RULE, 1, "category: other"), 10, "    table: \"x y\"");
+    let b = with_line(
+        &with_line(GOOD_RULE, 1, "category: other"),
+        10,
+        "    table: \"x y\"",
+    );
     sandbox.write("rules/b.yaml", &with_line(&b, 22, "    anonymise: blur"));
     let out = sandbox.retention(&["--config", &config.to_string_lossy(), "check"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    for want in ["a.yaml:4: retain: ", "b.yaml:10: targets[0].table: ", "b.yaml:22: targets[1].anonymise: "] {
+    for want in [
+        "a.yaml:4: retain: ",
+        "b.yaml:10: targets[0].table: ",
+        "b.yaml:22: targets[1].anonymise: ",
+    ] {
         assert!(out.stderr.contains(want), "missing {want}:\n{}", out.stderr);
     }
 }

@@ -10,8 +10,18 @@ use std::path::{Path, PathBuf};
 
 fn stores() -> BTreeMap<String, StoreConfig> {
     BTreeMap::from([
-        ("app".to_owned(), StoreConfig::Sql { url: SecretString::from("sqlite://x.db".to_owned()) }),
-        ("media".to_owned(), StoreConfig::Dir { path: PathBuf::from("media") }),
+        (
+            "app".to_owned(),
+            StoreConfig::Sql {
+                url: SecretString::from("sqlite://x.db".to_owned()),
+            },
+        ),
+        (
+            "media".to_owned(),
+            StoreConfig::Dir {
+                path: PathBuf::from("media"),
+            },
+        ),
     ])
 }
 
@@ -38,7 +48,8 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let yamlish = prop::sample::select(vec![
-        ':', '-', ' ', '\n', '{', '}', '[', ']', '"', '\'', '&', '*', '!', '#', '|', '>', '\t', 'x', '0', 'а', '%', '@', '`', ';',
+        ':', '-', ' ', '\n', '{', '}', '[', ']', '"', '\'', '&', '*', '!', '#', '|', '>', '\t',
+        'x', '0', 'а', '%', '@', '`', ';',
     ]);
     prop_oneof![
         any::<usize>().prop_map(Mutation::Delete),

@@ -151,7 +151,11 @@ pub fn check_invalid(case: &Invalid) {
     } else {
         format!("{}:{}: {}: ", case.file, case.line, case.field)
     };
-    assert_eq!(out.code, 2, "exit code for {want}\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 2,
+        "exit code for {want}\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
     assert!(
         out.stderr.lines().any(|l| l.contains(&want)),
         "stderr does not name `{want}`:\n{}",
