@@ -175,7 +175,7 @@ fn expand_tree(d: &mut Decoder, node: &mut Node, path: &str, env: &dyn Fn(&str) 
             if text.contains('$') {
                 match env::expand(text, env) {
                     Ok(expanded) => *text = expanded,
-                    Err(message) => d.err(node.line, path, message),
+                    Err(message) => d.poison(node.line, path, message),
                 }
             }
         }

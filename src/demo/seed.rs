@@ -47,7 +47,7 @@ subjects:
 defaults:
   batch_size: 100
   batch_time: 250ms
-  max_fraction: 0.9
+  max_fraction: 0.5
 ";
 
 const ACCOUNTS: i64 = 50;

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 pub struct Decoder {
     file: PathBuf,
     diags: Diagnostics,
+    /// Fields already reported as unusable (an environment variable that could not be
+    /// expanded): later checks of the same value would only repeat the problem in a
+    /// misleading way, so they are not reported.
+    poisoned: Vec<String>,
 }
 
 /// `parent.key`, or `key` at the top level.
@@ -47,6 +51,7 @@ impl Decoder {
         Decoder {
             file: file.to_path_buf(),
             diags: Diagnostics::new(),
+            poisoned: Vec::new(),
         }
     }
 
@@ -56,8 +61,18 @@ impl Decoder {
 
     /// Records a problem.
     pub fn err(&mut self, line: usize, field: &str, message: impl Into<String>) {
+        if self.poisoned.iter().any(|p| p == field) {
+            return;
+        }
         self.diags
             .push(Diagnostic::new(&self.file, line, field, message));
+    }
+
+    /// Records a problem that makes the field's value meaningless, and keeps quiet
+    /// about that field from now on.
+    pub fn poison(&mut self, line: usize, field: &str, message: impl Into<String>) {
+        self.err(line, field, message);
+        self.poisoned.push(field.to_owned());
     }
 
     pub fn has_errors(&self) -> bool {

@@ -135,9 +135,11 @@ impl Builder {
         }
     }
 
-    /// Places a finished node into its parent (or as the root).
-    fn push(&mut self, node: Node, anchor: usize) {
-        self.nodes += node_count(&node);
+    /// Places a finished node into its parent (or as the root). `weight` is how many
+    /// nodes it adds: 1 for a scalar or a collection whose items were already counted,
+    /// the whole subtree for an alias's copy.
+    fn push(&mut self, node: Node, anchor: usize, weight: usize) {
+        self.nodes += weight;
         if self.nodes > MAX_NODES {
             self.fail(
                 node.line,
@@ -203,6 +205,7 @@ impl MarkedEventReceiver for Builder {
                         kind: Kind::Scalar { text, plain },
                     },
                     anchor,
+                    1,
                 );
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -231,7 +234,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Open::Seq(node, anchor)) | Some(Open::Map(node, anchor, _)) => {
-                    self.push(node, anchor)
+                    self.push(node, anchor, 1)
                 }
                 None => self.fail(line, "unbalanced YAML collection"),
             },
@@ -239,7 +242,8 @@ impl MarkedEventReceiver for Builder {
                 // The copy takes the alias's line, so messages point where it is used.
                 Some(mut node) => {
                     node.line = line;
-                    self.push(node, 0);
+                    let weight = node_count(&node);
+                    self.push(node, 0, weight);
                 }
                 None => self.fail(
                     line,

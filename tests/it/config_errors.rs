@@ -94,3 +94,23 @@ fn relative_paths_are_resolved_against_the_config_directory_not_the_working_dire
     let out = sandbox.retention(&["--config", "conf/retention.yaml", "check"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn an_unset_variable_is_reported_once_and_not_also_as_a_bad_value() {
+    let sandbox = crate::support::Sandbox::new();
+    let text = with_line(
+        BASE_CONFIG,
+        6,
+        "  pseudonym_key: ${RETENTION_TEST_UNSET_KEY}",
+    );
+    let config = sandbox.write("retention.yaml", &text);
+    sandbox.write("rules/location.yaml", GOOD_RULE);
+    let out = sandbox.retention(&["--config", &config.to_string_lossy(), "check"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("RETENTION_TEST_UNSET_KEY is not set"),
+        "{}",
+        out.stderr
+    );
+}
