@@ -5,6 +5,11 @@
 //! relative paths are anchored at the config file's directory and secrets are wrapped so
 //! they never reach a log line.
 
+mod env;
+mod load;
+
+pub use load::{load, parse, parse_batch_time};
+
 use crate::ident::Ident;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
@@ -44,6 +49,18 @@ pub enum StoreConfig {
     Dir {
         path: PathBuf,
     },
+}
+
+impl StoreConfig {
+    /// Whether the store is a SQL database (tables live there).
+    pub fn is_sql(&self) -> bool {
+        matches!(self, StoreConfig::Sql { .. })
+    }
+
+    /// Whether the store holds objects (an S3 bucket or a directory).
+    pub fn is_objects(&self) -> bool {
+        !self.is_sql()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,8 +119,3 @@ impl Default for Defaults {
         }
     }
 }
-// SHIM-BEGIN
-pub fn load(_p: &std::path::Path) -> Result<Config, String> {
-    Err("shim".into())
-}
-// SHIM-END

@@ -63,13 +63,13 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
 
 /// Loads and validates the configuration; every problem becomes one exit-2 error.
 pub fn load_config(path: &Path) -> Result<Config> {
-    crate::config::load(path).map_err(|d| Refusal::Invalid(d.to_string()).into())
+    crate::config::load(path).map_err(|d| Refusal::from(d).into())
 }
 
 /// Loads the configuration and its rules; every problem becomes one exit-2 error.
 pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
     let config = load_config(path)?;
-    let rules = crate::rules::load(&config).map_err(|d| Refusal::Invalid(d.to_string()))?;
+    let rules = crate::rules::load(&config).map_err(Refusal::from)?;
     Ok((config, rules))
 }
 

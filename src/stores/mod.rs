@@ -3,3 +3,5 @@
 pub mod live_check;
 pub mod objects;
 pub mod sql;
+
+pub use live_check::check_live;

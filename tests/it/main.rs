@@ -1,15 +1,19 @@
 //! The one integration-test binary (one link step for every suite). Each module is a
-//! suite against real services; shared helpers live in `support`.
+//! suite against real files and services; shared helpers live in `support`.
 
 mod audit;
 mod audit_file;
 mod audit_property;
+mod config_errors;
+mod demo_seed;
 mod objects;
 mod objects_faults;
 mod objects_gps;
 mod objects_s3;
 mod objects_throttle;
 mod operations;
-mod scratch;
+mod rules_errors;
+mod rules_fuzz;
+mod rules_shipped;
 mod sql_enforcement;
 mod support;

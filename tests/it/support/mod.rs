@@ -12,6 +12,9 @@ pub mod db;
 pub mod images;
 pub mod objects;
 pub mod s3;
+pub mod sandbox;
+
+pub use sandbox::*;
 
 use retention::stores::sql::{Dialect, SqlPool};
 use std::path::Path;
