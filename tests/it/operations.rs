@@ -123,7 +123,7 @@ async fn remaining(db: &TestDb) -> Vec<i64> {
         .await
         .into_iter()
         .flatten()
-        .map(|s| s.parse().unwrap())
+        .map(|s| s.trim().parse().unwrap())
         .collect()
 }
 

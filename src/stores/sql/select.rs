@@ -420,8 +420,9 @@ impl PreparedTable {
                 key.name
             ),
         };
+        // `%` rather than MOD(): SQLite has no MOD function unless built with math functions.
         out.push(" AND ")
-            .push(&format!("MOD({hashed}, {count}) = {index}"));
+            .push(&format!("({hashed}) % {count} = {index}"));
         Ok(())
     }
 
