@@ -114,7 +114,7 @@ pub struct BucketKind {
 impl Bucket {
     pub async fn new(kind: BucketKind) -> Bucket {
         let client = client().await;
-        let name = format!("rt-{}", uuid::Uuid::new_v4().simple());
+        let name = format!("rt-{}", uuid::Uuid::now_v7().simple());
         client
             .create_bucket()
             .bucket(&name)
