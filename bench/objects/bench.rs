@@ -86,7 +86,11 @@ async fn delete(endpoint: &str, bucket: &str, prefix: &str) -> anyhow::Result<()
         if pending.len() >= DELETE_CHUNK || token.is_none() {
             let report = store.delete(&pending).await?;
             if !report.failed.is_empty() {
-                bail!("{} objects failed: {}", report.failed.len(), report.failed[0].1);
+                bail!(
+                    "{} objects failed: {}",
+                    report.failed.len(),
+                    report.failed[0].1
+                );
             }
             deleted += report.done.len();
             pending.clear();

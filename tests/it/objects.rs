@@ -59,10 +59,29 @@ fn expiry(cutoff: &str) -> ObjectFilter {
 }
 
 async fn expired_objects_go_and_fresh_ones_stay(f: &Fixture) {
-    f.put("crash/old.dmp", b"x", &captured("2024-01-01T00:00:00Z"), &[]).await;
-    f.put("crash/epoch.dmp", b"x", &captured("1700000000"), &[]).await;
-    f.put("crash/fresh.dmp", b"x", &captured("2026-06-01T00:00:00Z"), &[]).await;
-    f.put("crashes-elsewhere/old.dmp", b"x", &captured("2024-01-01T00:00:00Z"), &[]).await;
+    f.put(
+        "crash/old.dmp",
+        b"x",
+        &captured("2024-01-01T00:00:00Z"),
+        &[],
+    )
+    .await;
+    f.put("crash/epoch.dmp", b"x", &captured("1700000000"), &[])
+        .await;
+    f.put(
+        "crash/fresh.dmp",
+        b"x",
+        &captured("2026-06-01T00:00:00Z"),
+        &[],
+    )
+    .await;
+    f.put(
+        "crashes-elsewhere/old.dmp",
+        b"x",
+        &captured("2024-01-01T00:00:00Z"),
+        &[],
+    )
+    .await;
     let store = f.store().await;
     let t = target("crash/", None, by_capture_time());
 
@@ -70,19 +89,32 @@ async fn expired_objects_go_and_fresh_ones_stay(f: &Fixture) {
 
     assert_eq!(report.done.len(), 2, "{report:?}");
     assert!(report.failed.is_empty() && report.locked.is_empty());
-    assert_eq!(f.keys().await, keys(&["crash/fresh.dmp", "crashes-elsewhere/old.dmp"]));
+    assert_eq!(
+        f.keys().await,
+        keys(&["crash/fresh.dmp", "crashes-elsewhere/old.dmp"])
+    );
 }
 
 async fn an_object_without_a_usable_timestamp_never_expires(f: &Fixture) {
     f.put("crash/none.dmp", b"x", &[], &[]).await;
-    f.put("crash/garbage.dmp", b"x", &captured("last tuesday"), &[]).await;
-    f.put("crash/old.dmp", b"x", &captured("2020-01-01T00:00:00Z"), &[]).await;
+    f.put("crash/garbage.dmp", b"x", &captured("last tuesday"), &[])
+        .await;
+    f.put(
+        "crash/old.dmp",
+        b"x",
+        &captured("2020-01-01T00:00:00Z"),
+        &[],
+    )
+    .await;
     let store = f.store().await;
     let t = target("crash/", None, by_capture_time());
 
     delete_matching(&store, &t, &expiry("2026-01-01T00:00:00Z")).await;
 
-    assert_eq!(f.keys().await, keys(&["crash/garbage.dmp", "crash/none.dmp"]));
+    assert_eq!(
+        f.keys().await,
+        keys(&["crash/garbage.dmp", "crash/none.dmp"])
+    );
 }
 
 async fn age_can_be_measured_from_last_modified(f: &Fixture) {
@@ -102,7 +134,9 @@ async fn age_can_be_measured_from_last_modified(f: &Fixture) {
     let scan = scan_all(&store, &t, &after).await;
 
     assert_eq!(scan.keys(), keys(&["logs/a.log"]));
-    let stamp = scan.matched[0].timestamp.expect("last_modified is a timestamp");
+    let stamp = scan.matched[0]
+        .timestamp
+        .expect("last_modified is a timestamp");
     assert!((Utc::now() - stamp).num_minutes().abs() < 10);
 }
 
@@ -112,7 +146,11 @@ async fn subjects_are_found_by_key_pattern(f: &Fixture) {
     f.put("photos/420/c.jpg", b"x", &[], &[]).await;
     f.put("photos/loose.jpg", b"x", &[], &[]).await;
     let store = f.store().await;
-    let t = target("photos/", Some(ObjectSubject::KeyPattern("photos/{subject}/".into())), None);
+    let t = target(
+        "photos/",
+        Some(ObjectSubject::KeyPattern("photos/{subject}/".into())),
+        None,
+    );
     let request = ObjectFilter {
         subjects: Some(BTreeSet::from(["42".to_string()])),
         ..ObjectFilter::default()
@@ -121,9 +159,15 @@ async fn subjects_are_found_by_key_pattern(f: &Fixture) {
     let scan = scan_all(&store, &t, &request).await;
 
     assert_eq!(scan.keys(), keys(&["photos/42/a.jpg", "photos/42/b.jpg"]));
-    assert!(scan.matched.iter().all(|o| o.subject.as_deref() == Some("42")));
+    assert!(scan
+        .matched
+        .iter()
+        .all(|o| o.subject.as_deref() == Some("42")));
     store.delete(&scan.matched).await.expect("delete");
-    assert_eq!(f.keys().await, keys(&["photos/420/c.jpg", "photos/loose.jpg"]));
+    assert_eq!(
+        f.keys().await,
+        keys(&["photos/420/c.jpg", "photos/loose.jpg"])
+    );
 }
 
 async fn subjects_are_found_by_metadata(f: &Fixture) {
@@ -131,7 +175,11 @@ async fn subjects_are_found_by_metadata(f: &Fixture) {
     f.put("sync/b.bin", b"x", &[("account-id", "8")], &[]).await;
     f.put("sync/c.bin", b"x", &[], &[]).await;
     let store = f.store().await;
-    let t = target("sync/", Some(ObjectSubject::Metadata("Account-Id".into())), None);
+    let t = target(
+        "sync/",
+        Some(ObjectSubject::Metadata("Account-Id".into())),
+        None,
+    );
     let request = ObjectFilter {
         subjects: Some(BTreeSet::from(["7".to_string()])),
         ..ObjectFilter::default()
@@ -144,11 +192,18 @@ async fn subjects_are_found_by_metadata(f: &Fixture) {
 }
 
 async fn subjects_are_found_by_tag(f: &Fixture) {
-    f.put("feedback/a.txt", b"x", &[], &[("subject", "7")]).await;
-    f.put("feedback/b.txt", b"x", &[], &[("subject", "8")]).await;
-    f.put("feedback/c.txt", b"x", &[("subject", "7")], &[]).await;
+    f.put("feedback/a.txt", b"x", &[], &[("subject", "7")])
+        .await;
+    f.put("feedback/b.txt", b"x", &[], &[("subject", "8")])
+        .await;
+    f.put("feedback/c.txt", b"x", &[("subject", "7")], &[])
+        .await;
     let store = f.store().await;
-    let t = target("feedback/", Some(ObjectSubject::Tag("subject".into())), None);
+    let t = target(
+        "feedback/",
+        Some(ObjectSubject::Tag("subject".into())),
+        None,
+    );
     let request = ObjectFilter {
         subjects: Some(BTreeSet::from(["7".to_string()])),
         ..ObjectFilter::default()
@@ -162,7 +217,8 @@ async fn subjects_are_found_by_tag(f: &Fixture) {
 async fn objects_of_held_subjects_are_never_selected_but_counted(f: &Fixture) {
     for subject in ["1", "2", "3"] {
         let key = format!("photos/{subject}/a.jpg");
-        f.put(&key, b"x", &captured("2020-01-01T00:00:00Z"), &[]).await;
+        f.put(&key, b"x", &captured("2020-01-01T00:00:00Z"), &[])
+            .await;
     }
     let store = f.store().await;
     let t = target(
@@ -183,7 +239,13 @@ async fn objects_of_held_subjects_are_never_selected_but_counted(f: &Fixture) {
 }
 
 async fn anonymised_objects_are_never_selected_again(f: &Fixture) {
-    f.put("sync/a.bin", b"x", &[("account-id", "7")], &[("owner", "7")]).await;
+    f.put(
+        "sync/a.bin",
+        b"x",
+        &[("account-id", "7")],
+        &[("owner", "7")],
+    )
+    .await;
     f.put("sync/b.bin", b"x", &[("account-id", "8")], &[]).await;
     let store = f.store().await;
     // Age from last_modified, which anonymising leaves in the past: only the marker can keep
@@ -259,6 +321,10 @@ async fn a_prefix_larger_than_one_page_is_listed_completely(f: &Fixture) {
     let scan = scan_all(&store, &t, &ObjectFilter::default()).await;
 
     assert_eq!(scan.scanned, all.len() as u64);
-    assert_eq!(scan.matched.len(), all.len(), "a key was listed twice or not at all");
+    assert_eq!(
+        scan.matched.len(),
+        all.len(),
+        "a key was listed twice or not at all"
+    );
     assert_eq!(scan.keys(), all);
 }

@@ -6,9 +6,15 @@ use retention::config::{S3Config, StoreConfig};
 use retention::stores::objects::{ObjectFilter, ObjectStore};
 
 async fn scan_error(config: StoreConfig) -> String {
-    let store = ObjectStore::connect("media", &config).await.expect("connect builds a client");
+    let store = ObjectStore::connect("media", &config)
+        .await
+        .expect("connect builds a client");
     let err = store
-        .scan_page(&target("photos/", None, None), &ObjectFilter::default(), None)
+        .scan_page(
+            &target("photos/", None, None),
+            &ObjectFilter::default(),
+            None,
+        )
         .await
         .expect_err("the scan must fail");
     format!("{err:#}")
@@ -35,7 +41,10 @@ async fn an_unreachable_s3_endpoint_is_a_clear_error_naming_the_store() {
     let message = scan_error(s3_config("media", &endpoint)).await;
 
     assert!(message.contains("store `media`"), "{message}");
-    assert!(message.contains("cannot reach") && message.contains(&endpoint), "{message}");
+    assert!(
+        message.contains("cannot reach") && message.contains(&endpoint),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -45,7 +54,10 @@ async fn a_missing_bucket_is_a_clear_error_naming_the_store_and_bucket() {
     let message = scan_error(s3_config(&bucket, s3::endpoint())).await;
 
     assert!(message.contains("store `media`"), "{message}");
-    assert!(message.contains(&format!("bucket `{bucket}` does not exist")), "{message}");
+    assert!(
+        message.contains(&format!("bucket `{bucket}` does not exist")),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +77,9 @@ async fn a_sql_store_is_refused_as_an_object_store() {
         url: secrecy::SecretString::from("sqlite://x.db".to_string()),
     };
 
-    let err = ObjectStore::connect("app", &config).await.expect_err("not an object store");
+    let err = ObjectStore::connect("app", &config)
+        .await
+        .expect_err("not an object store");
 
     assert!(format!("{err:#}").contains("store `app` is a SQL database"));
 }
@@ -78,14 +92,26 @@ async fn the_directory_store_never_follows_symlinks_out_of_its_root() {
     let root = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(root.path().join("photos")).expect("mkdir");
     std::os::unix::fs::symlink(outside.path(), root.path().join("photos/link")).expect("symlink");
-    std::os::unix::fs::symlink(outside.path().join("secret.jpg"), root.path().join("photos/file.jpg"))
-        .expect("symlink");
-    let store = ObjectStore::connect("media", &StoreConfig::Dir { path: root.path().to_owned() })
-        .await
-        .expect("open");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.jpg"),
+        root.path().join("photos/file.jpg"),
+    )
+    .expect("symlink");
+    let store = ObjectStore::connect(
+        "media",
+        &StoreConfig::Dir {
+            path: root.path().to_owned(),
+        },
+    )
+    .await
+    .expect("open");
 
     let page = store
-        .scan_page(&target("photos/", None, None), &ObjectFilter::default(), None)
+        .scan_page(
+            &target("photos/", None, None),
+            &ObjectFilter::default(),
+            None,
+        )
         .await
         .expect("scan");
     assert_eq!(page.scanned, 0);

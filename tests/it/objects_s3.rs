@@ -26,9 +26,17 @@ fn photos() -> retention::rules::model::ObjectTarget {
 
 #[tokio::test]
 async fn erasure_removes_every_version_and_delete_marker_of_the_subjects_objects() {
-    let bucket = Bucket::new(BucketKind { versioned: true, object_lock: false }).await;
-    bucket.put("photos/42/a.jpg", b"v1".to_vec(), &[], &[]).await;
-    bucket.put("photos/42/a.jpg", b"v2".to_vec(), &[], &[]).await;
+    let bucket = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: false,
+    })
+    .await;
+    bucket
+        .put("photos/42/a.jpg", b"v1".to_vec(), &[], &[])
+        .await;
+    bucket
+        .put("photos/42/a.jpg", b"v2".to_vec(), &[], &[])
+        .await;
     bucket
         .client
         .delete_object()
@@ -37,31 +45,58 @@ async fn erasure_removes_every_version_and_delete_marker_of_the_subjects_objects
         .send()
         .await
         .expect("leave a delete marker");
-    bucket.put("photos/42/a.jpg", b"v3".to_vec(), &[], &[]).await;
-    bucket.put("photos/42/a.jpg.bak", b"other key".to_vec(), &[], &[]).await;
-    bucket.put("photos/43/a.jpg", b"v1".to_vec(), &[], &[]).await;
-    bucket.put("photos/43/a.jpg", b"v2".to_vec(), &[], &[]).await;
+    bucket
+        .put("photos/42/a.jpg", b"v3".to_vec(), &[], &[])
+        .await;
+    bucket
+        .put("photos/42/a.jpg.bak", b"other key".to_vec(), &[], &[])
+        .await;
+    bucket
+        .put("photos/43/a.jpg", b"v1".to_vec(), &[], &[])
+        .await;
+    bucket
+        .put("photos/43/a.jpg", b"v2".to_vec(), &[], &[])
+        .await;
     let store = bucket.store().await;
 
     let scan = scan_all(&store, &photos(), &erase("42")).await;
     let report = store.delete(&scan.matched).await.expect("delete");
 
     assert_eq!(report.done.len(), 2, "{report:?}");
-    let left: Vec<String> = bucket.versions().await.into_iter().map(|(k, _)| k).collect();
-    assert_eq!(left, vec!["photos/43/a.jpg".to_string(), "photos/43/a.jpg".to_string()]);
+    let left: Vec<String> = bucket
+        .versions()
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        left,
+        vec!["photos/43/a.jpg".to_string(), "photos/43/a.jpg".to_string()]
+    );
 }
 
 #[tokio::test]
 async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_reported_locked() {
-    let bucket = Bucket::new(BucketKind { versioned: true, object_lock: true }).await;
-    assert!(bucket.has_object_lock().await, "the server did not enable Object Lock");
+    let bucket = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: true,
+    })
+    .await;
+    assert!(
+        bucket.has_object_lock().await,
+        "the server did not enable Object Lock"
+    );
     bucket.put("logs/held.log", b"x".to_vec(), &[], &[]).await;
     bucket
         .client
         .put_object_legal_hold()
         .bucket(&bucket.name)
         .key("logs/held.log")
-        .legal_hold(ObjectLockLegalHold::builder().status(ObjectLockLegalHoldStatus::On).build())
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
         .send()
         .await
         .expect("set legal hold");
@@ -71,7 +106,9 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
         .bucket(&bucket.name)
         .key("logs/retained.log")
         .object_lock_mode(ObjectLockMode::Compliance)
-        .object_lock_retain_until_date(S3DateTime::from_secs((Utc::now() + Duration::days(1)).timestamp()))
+        .object_lock_retain_until_date(S3DateTime::from_secs(
+            (Utc::now() + Duration::days(1)).timestamp(),
+        ))
         .body(ByteStream::from_static(b"x"))
         .send()
         .await
@@ -93,7 +130,13 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
     // Even when asked directly, locked objects are reported locked, never failed or gone.
     let direct: Vec<ObjectRef> = ["logs/held.log", "logs/retained.log"]
         .into_iter()
-        .map(|key| ObjectRef { key: key.into(), subject: None, timestamp: None, size: 1, locked: false })
+        .map(|key| ObjectRef {
+            key: key.into(),
+            subject: None,
+            timestamp: None,
+            size: 1,
+            locked: false,
+        })
         .collect();
     let report = store.delete(&direct).await.expect("delete");
     assert!(report.failed.is_empty(), "{report:?}");
@@ -106,7 +149,11 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
 
 #[tokio::test]
 async fn the_audit_export_is_written_once_under_compliance_retention() {
-    let bucket = Bucket::new(BucketKind { versioned: true, object_lock: true }).await;
+    let bucket = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: true,
+    })
+    .await;
     let store = bucket.store().await;
     let entries = b"{\"v\":1,\"seq\":1}\n".to_vec();
 
@@ -125,9 +172,15 @@ async fn the_audit_export_is_written_once_under_compliance_retention() {
         .await
         .expect("head the export");
     assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
-    let until = head.object_lock_retain_until_date().expect("a retain-until date").secs();
+    let until = head
+        .object_lock_retain_until_date()
+        .expect("a retain-until date")
+        .secs();
     let expected = (Utc::now() + Duration::days(30)).timestamp();
-    assert!((until - expected).abs() < 3600, "retain-until is not 30 days ahead");
+    assert!(
+        (until - expected).abs() < 3600,
+        "retain-until is not 30 days ahead"
+    );
     let body = bucket
         .client
         .get_object()
@@ -137,7 +190,15 @@ async fn the_audit_export_is_written_once_under_compliance_retention() {
         .await
         .expect("read back");
     let version = body.version_id().map(str::to_owned);
-    assert_eq!(body.body.collect().await.expect("body").into_bytes().to_vec(), entries);
+    assert_eq!(
+        body.body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec(),
+        entries
+    );
     let removal = bucket
         .client
         .delete_object()
@@ -146,7 +207,10 @@ async fn the_audit_export_is_written_once_under_compliance_retention() {
         .set_version_id(version)
         .send()
         .await;
-    assert!(removal.is_err(), "a compliance-locked export could be deleted");
+    assert!(
+        removal.is_err(),
+        "a compliance-locked export could be deleted"
+    );
 }
 
 #[tokio::test]
@@ -160,14 +224,21 @@ async fn a_write_once_export_to_a_bucket_without_object_lock_is_refused_naming_t
         .expect_err("no Object Lock on the bucket");
 
     let message = format!("{err:#}");
-    assert!(message.contains("store `media`") && message.contains("Object Lock"), "{message}");
+    assert!(
+        message.contains("store `media`") && message.contains("Object Lock"),
+        "{message}"
+    );
     assert!(bucket.keys().await.is_empty());
 }
 
 #[tokio::test]
 async fn probe_reports_versioning_and_object_lock() {
     let plain = Bucket::new(BucketKind::default()).await;
-    let locked = Bucket::new(BucketKind { versioned: true, object_lock: true }).await;
+    let locked = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: true,
+    })
+    .await;
 
     let plain = plain.store().await.probe().await.expect("probe");
     let locked = locked.store().await.probe().await.expect("probe");

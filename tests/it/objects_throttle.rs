@@ -30,15 +30,23 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Ful
 
 /// Starts the proxy on a free local port in front of `upstream`; returns its endpoint.
 async fn start_proxy(upstream: String, faults: Arc<Faults>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
     let endpoint = format!("http://{}", listener.local_addr().expect("proxy address"));
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (client, upstream, faults) = (client.clone(), upstream.clone(), Arc::clone(&faults));
+            let (client, upstream, faults) =
+                (client.clone(), upstream.clone(), Arc::clone(&faults));
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
-                    proxy(request, client.clone(), upstream.clone(), Arc::clone(&faults))
+                    proxy(
+                        request,
+                        client.clone(),
+                        upstream.clone(),
+                        Arc::clone(&faults),
+                    )
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -64,18 +72,30 @@ async fn proxy(
         return Ok(xml(503, "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"));
     }
     let is_delete_objects = parts.method == hyper::Method::POST
-        && parts.uri.query().is_some_and(|q| q.split('&').any(|p| p == "delete" || p == "delete="));
+        && parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "delete" || p == "delete="));
     // Every other DeleteObjects that gets through: 200, but every key throttled.
     if is_delete_objects && n % 2 == 0 {
         faults.per_key_slow_downs.fetch_add(1, Ordering::Relaxed);
         return Ok(xml(200, &every_key_slowed_down(&body)));
     }
-    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let uri = format!(
+        "{upstream}{}",
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
     let mut forward = Request::builder().method(parts.method).uri(uri);
     for (name, value) in &parts.headers {
         forward = forward.header(name, value);
     }
-    let forward = forward.body(Full::new(body)).expect("a valid forwarded request");
+    let forward = forward
+        .body(Full::new(body))
+        .expect("a valid forwarded request");
     let answer = match client.request(forward).await {
         Ok(answer) => answer,
         Err(_) => return Ok(xml(502, "<Error><Code>BadGateway</Code></Error>")),
@@ -114,15 +134,25 @@ async fn deletion_under_throttling_completes_and_deletes_exactly_what_it_should(
     for i in 0..2400 {
         let subject = i % 4;
         let key = format!("sync/{subject}/{i:05}.bin");
-        if subject == 3 { kept.insert(key) } else { erased.insert(key) };
+        if subject == 3 {
+            kept.insert(key)
+        } else {
+            erased.insert(key)
+        };
     }
     futures::stream::iter(erased.iter().chain(&kept))
         .for_each_concurrent(16, |key| bucket.put(key, b"x".to_vec(), &[], &[]))
         .await;
     let faults = Arc::new(Faults::default());
     let proxy = start_proxy(s3::endpoint().to_owned(), Arc::clone(&faults)).await;
-    let store = ObjectStore::connect("media", &bucket.config_at(&proxy)).await.expect("connect");
-    let t = target("sync/", Some(ObjectSubject::KeyPattern("sync/{subject}/".into())), None);
+    let store = ObjectStore::connect("media", &bucket.config_at(&proxy))
+        .await
+        .expect("connect");
+    let t = target(
+        "sync/",
+        Some(ObjectSubject::KeyPattern("sync/{subject}/".into())),
+        None,
+    );
     let filter = ObjectFilter {
         subjects: Some(["0", "1", "2"].into_iter().map(String::from).collect()),
         ..ObjectFilter::default()
@@ -132,9 +162,19 @@ async fn deletion_under_throttling_completes_and_deletes_exactly_what_it_should(
     assert_eq!(scan.matched.len(), erased.len());
     let report = store.delete(&scan.matched).await.expect("delete");
 
-    assert!(report.failed.is_empty(), "{:?}", &report.failed[..report.failed.len().min(3)]);
+    assert!(
+        report.failed.is_empty(),
+        "{:?}",
+        &report.failed[..report.failed.len().min(3)]
+    );
     assert_eq!(report.done.len(), erased.len());
-    assert!(faults.slow_downs.load(Ordering::Relaxed) > 0, "the proxy never throttled");
-    assert!(faults.per_key_slow_downs.load(Ordering::Relaxed) > 0, "no per-key throttling");
+    assert!(
+        faults.slow_downs.load(Ordering::Relaxed) > 0,
+        "the proxy never throttled"
+    );
+    assert!(
+        faults.per_key_slow_downs.load(Ordering::Relaxed) > 0,
+        "no per-key throttling"
+    );
     assert_eq!(bucket.keys().await, kept);
 }

@@ -18,8 +18,8 @@
 
 use super::gps::strip_gps;
 use super::select::{self, Candidate, Verdict, ANONYMISED_TAG};
-use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
 use super::PAGE_SIZE;
+use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -235,7 +235,9 @@ impl Inner {
             match self.delete_one(key) {
                 Ok(Outcome::Done) => report.done.push(key.clone()),
                 Ok(Outcome::Locked) => report.locked.push(key.clone()),
-                Err(err) => report.failed.push((key.clone(), self.failure(key, "delete", &err))),
+                Err(err) => report
+                    .failed
+                    .push((key.clone(), self.failure(key, "delete", &err))),
             }
         }
         report
@@ -281,11 +283,9 @@ impl Inner {
             match self.anonymise_one(key, how) {
                 Ok(Outcome::Done) => report.done.push(key.clone()),
                 Ok(Outcome::Locked) => report.locked.push(key.clone()),
-                Err(err) => {
-                    report
-                        .failed
-                        .push((key.clone(), self.failure(key, "anonymise", &err)))
-                }
+                Err(err) => report
+                    .failed
+                    .push((key.clone(), self.failure(key, "anonymise", &err))),
             }
         }
         report

@@ -122,7 +122,10 @@ fn remove_gps_ifd(blob: &mut [u8]) -> Result<bool, StripGpsError> {
         Some(b"MM") => false,
         _ => return Err(StripGpsError::BadExif("no TIFF byte-order mark")),
     };
-    let mut tiff = Tiff { bytes: blob, little };
+    let mut tiff = Tiff {
+        bytes: blob,
+        little,
+    };
     if tiff.u16_at(2)? != 42 {
         return Err(StripGpsError::BadExif("no TIFF magic number"));
     }
@@ -215,7 +218,7 @@ mod tests {
         b.extend_from_slice(&44u32.to_le_bytes());
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(b"Canon\0"); // 38..44
-        // GPS IFD at 44: 1 entry, ends at 44 + 18 = 62; latitude values at 62..86.
+                                         // GPS IFD at 44: 1 entry, ends at 44 + 18 = 62; latitude values at 62..86.
         b.extend_from_slice(&1u16.to_le_bytes());
         b.extend_from_slice(&2u16.to_le_bytes()); // GPSLatitude
         b.extend_from_slice(&5u16.to_le_bytes());
@@ -248,6 +251,9 @@ mod tests {
         assert_eq!(strip_gps(b"hello, world"), Err(StripGpsError::NotAnImage));
         let mut blob = exif_with_gps();
         blob.truncate(30);
-        assert!(matches!(remove_gps_ifd(&mut blob), Err(StripGpsError::BadExif(_))));
+        assert!(matches!(
+            remove_gps_ifd(&mut blob),
+            Err(StripGpsError::BadExif(_))
+        ));
     }
 }

@@ -8,8 +8,8 @@
 //! itself is retried with jittered exponential backoff. Other errors are returned at once;
 //! the SDK's own retry policy has already handled transient network errors by then.
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use rand::Rng;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -19,8 +19,8 @@
 use super::gps::strip_gps;
 use super::pace::{backoff, is_throttling_code, Pace};
 use super::select::{self, Candidate, Verdict, ANONYMISED_TAG};
-use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
 use super::PAGE_SIZE;
+use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
 use crate::config::S3Config;
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
 use anyhow::Context;
@@ -264,7 +264,9 @@ impl S3Store {
                 inner.bucket
             );
             let until = Utc::now() + chrono::Duration::days(i64::from(days));
-            lock = Some(aws_sdk_s3::primitives::DateTime::from_secs(until.timestamp()));
+            lock = Some(aws_sdk_s3::primitives::DateTime::from_secs(
+                until.timestamp(),
+            ));
         }
         let bytes = bytes::Bytes::from(bytes);
         inner
@@ -357,7 +359,9 @@ impl Inner {
                 Some(ObjectLockEnabled::Enabled)
             ),
             Err(err) if err.code() == Some("ObjectLockConfigurationNotFoundError") => false,
-            Err(err) => return Err(self.error("reading the bucket's Object Lock configuration", err)),
+            Err(err) => {
+                return Err(self.error("reading the bucket's Object Lock configuration", err))
+            }
         };
         Ok(BucketInfo {
             versioned,
@@ -481,7 +485,11 @@ impl Inner {
                 .iter()
                 .filter(|m| m.key() == Some(key))
                 .map(|m| m.version_id());
-            found.extend(versions.chain(markers).map(|v| (key.to_owned(), v.map(str::to_owned))));
+            found.extend(
+                versions
+                    .chain(markers)
+                    .map(|v| (key.to_owned(), v.map(str::to_owned))),
+            );
             // Keys sharing this key as a prefix sort after it, so once the listing moves
             // past the key itself nothing more of it can come.
             let past = out.next_key_marker().is_some_and(|k| k != key);
@@ -506,10 +514,8 @@ impl Inner {
         for (key, _) in &identifiers {
             tally.entry(key.clone()).or_default().sent += 1;
         }
-        let batches: Vec<Vec<(String, Option<String>)>> = identifiers
-            .chunks(PAGE_SIZE)
-            .map(<[_]>::to_vec)
-            .collect();
+        let batches: Vec<Vec<(String, Option<String>)>> =
+            identifiers.chunks(PAGE_SIZE).map(<[_]>::to_vec).collect();
         let results: Vec<BatchResult> = futures::stream::iter(batches)
             .map(|batch| self.delete_batch(batch, info))
             .buffer_unordered(DELETE_CONCURRENCY)
@@ -583,7 +589,8 @@ impl Inner {
                         .build()
                 })
                 .collect();
-            let delete = objects.and_then(|o| Delete::builder().set_objects(Some(o)).quiet(false).build());
+            let delete =
+                objects.and_then(|o| Delete::builder().set_objects(Some(o)).quiet(false).build());
             let delete = match delete {
                 Ok(delete) => delete,
                 Err(err) => {
@@ -632,7 +639,9 @@ impl Inner {
                     // Object Lock refuses deletion of a locked version with AccessDenied.
                     result.locked.push(key.to_owned());
                 } else {
-                    result.failed.push((key.to_owned(), format!("S3 error {code}")));
+                    result
+                        .failed
+                        .push((key.to_owned(), format!("S3 error {code}")));
                 }
             }
             if throttled {
@@ -661,7 +670,13 @@ impl Inner {
     ) -> anyhow::Result<Outcome> {
         let head = self
             .pace
-            .run(|| self.client.head_object().bucket(&self.bucket).key(key).send())
+            .run(|| {
+                self.client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+            })
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         if is_locked(
@@ -691,7 +706,13 @@ impl Inner {
     ) -> anyhow::Result<Option<String>> {
         let object = self
             .pace
-            .run(|| self.client.get_object().bucket(&self.bucket).key(key).send())
+            .run(|| {
+                self.client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+            })
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         let original = object
@@ -880,14 +901,20 @@ fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> String {
     match err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            format!("the endpoint could not be reached ({})", DisplayErrorContext(err))
+            format!(
+                "the endpoint could not be reached ({})",
+                DisplayErrorContext(err)
+            )
         }
         _ => {
             let status = err
                 .raw_response()
                 .map(|r| r.status().as_u16().to_string())
                 .unwrap_or_else(|| "no response".to_owned());
-            format!("S3 error {} (HTTP {status})", err.code().unwrap_or("unknown"))
+            format!(
+                "S3 error {} (HTTP {status})",
+                err.code().unwrap_or("unknown")
+            )
         }
     }
 }
@@ -957,7 +984,10 @@ mod tests {
     fn keys_and_tags_are_percent_encoded_for_headers() {
         assert_eq!(percent_encode("a b/ü.jpg", true), "a%20b/%C3%BC.jpg");
         assert_eq!(percent_encode("a/b", false), "a%2Fb");
-        let tags = BTreeMap::from([("k 1".to_owned(), "v&2".to_owned()), ("z".to_owned(), "".to_owned())]);
+        let tags = BTreeMap::from([
+            ("k 1".to_owned(), "v&2".to_owned()),
+            ("z".to_owned(), "".to_owned()),
+        ]);
         assert_eq!(encode_tags(&tags), "k%201=v%262&z=");
     }
 }

@@ -232,14 +232,24 @@ mod tests {
             ("no placeholder", "p/42", None),
         ];
         for (pattern, key, expected) in cases {
-            assert_eq!(subject_from_key(pattern, key), expected, "{pattern} on {key}");
+            assert_eq!(
+                subject_from_key(pattern, key),
+                expected,
+                "{pattern} on {key}"
+            );
         }
     }
 
     #[test]
     fn metadata_timestamps_are_rfc3339_or_epoch_seconds_and_nothing_else() {
-        assert_eq!(parse_timestamp("2026-05-07T12:00:00Z"), Some(at("2026-05-07T12:00:00Z")));
-        assert_eq!(parse_timestamp("1778155200"), Some(at("2026-05-07T12:00:00Z")));
+        assert_eq!(
+            parse_timestamp("2026-05-07T12:00:00Z"),
+            Some(at("2026-05-07T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp("1778155200"),
+            Some(at("2026-05-07T12:00:00Z"))
+        );
         assert_eq!(parse_timestamp("last tuesday"), None);
         assert_eq!(parse_timestamp(""), None);
     }

@@ -46,7 +46,9 @@ pub fn exif_with_gps() -> Vec<u8> {
 }
 
 fn picture() -> image::RgbImage {
-    image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8]))
+    image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8])
+    })
 }
 
 /// A JPEG photo with [`exif_with_gps`] in its APP1 segment.
@@ -77,7 +79,10 @@ fn with_exif(encoded: Vec<u8>) -> Vec<u8> {
 
 /// The decoded pixels of an image.
 pub fn pixels(bytes: &[u8]) -> Vec<u8> {
-    image::load_from_memory(bytes).expect("a valid image").to_rgb8().into_raw()
+    image::load_from_memory(bytes)
+        .expect("a valid image")
+        .to_rgb8()
+        .into_raw()
 }
 
 /// The EXIF fields of an image as (IFD context, tag number) pairs, plus the Make value.

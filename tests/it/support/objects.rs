@@ -8,7 +8,7 @@
 use super::s3::{Bucket, BucketKind};
 use chrono::{DateTime, Utc};
 use retention::config::StoreConfig;
-use retention::rules::model::{ObjectTarget, ObjectTimestamp, ObjectSubject};
+use retention::rules::model::{ObjectSubject, ObjectTarget, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectRef, ObjectReport, ObjectStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -44,7 +44,13 @@ impl Fixture {
     }
 
     /// Puts an object with user metadata and tags (in the sidecar for the directory store).
-    pub async fn put(&self, key: &str, body: &[u8], metadata: &[(&str, &str)], tags: &[(&str, &str)]) {
+    pub async fn put(
+        &self,
+        key: &str,
+        body: &[u8],
+        metadata: &[(&str, &str)],
+        tags: &[(&str, &str)],
+    ) {
         match self {
             Fixture::S3(bucket) => bucket.put(key, body.to_vec(), metadata, tags).await,
             Fixture::Dir(dir) => put_file(dir.path(), key, body, metadata, tags),
@@ -66,7 +72,10 @@ fn put_file(root: &Path, key: &str, body: &[u8], metadata: &[(&str, &str)], tags
     std::fs::write(&path, body).expect("write object");
     if !metadata.is_empty() || !tags.is_empty() {
         let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         let sidecar = serde_json::json!({"metadata": map(metadata), "tags": map(tags)});
         let mut name = path.into_os_string();
@@ -90,7 +99,11 @@ fn walk(root: &Path, dir: &Path) -> BTreeSet<String> {
 }
 
 /// An object target as a rule file would declare it.
-pub fn target(prefix: &str, subject: Option<ObjectSubject>, timestamp: Option<ObjectTimestamp>) -> ObjectTarget {
+pub fn target(
+    prefix: &str,
+    subject: Option<ObjectSubject>,
+    timestamp: Option<ObjectTimestamp>,
+) -> ObjectTarget {
     ObjectTarget {
         store: "media".into(),
         prefix: prefix.into(),
@@ -142,7 +155,11 @@ pub async fn scan_all(store: &ObjectStore, target: &ObjectTarget, filter: &Objec
 }
 
 /// Scans a whole target, then deletes everything it matched.
-pub async fn delete_matching(store: &ObjectStore, target: &ObjectTarget, filter: &ObjectFilter) -> ObjectReport {
+pub async fn delete_matching(
+    store: &ObjectStore,
+    target: &ObjectTarget,
+    filter: &ObjectFilter,
+) -> ObjectReport {
     let scan = scan_all(store, target, filter).await;
     store.delete(&scan.matched).await.expect("delete")
 }

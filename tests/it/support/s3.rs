@@ -159,7 +159,13 @@ impl Bucket {
     }
 
     /// Puts an object with user metadata and tags.
-    pub async fn put(&self, key: &str, body: Vec<u8>, metadata: &[(&str, &str)], tags: &[(&str, &str)]) {
+    pub async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        metadata: &[(&str, &str)],
+        tags: &[(&str, &str)],
+    ) {
         let mut request = self
             .client
             .put_object()
@@ -179,7 +185,12 @@ impl Bucket {
                 .put_object_tagging()
                 .bucket(&self.name)
                 .key(key)
-                .tagging(Tagging::builder().set_tag_set(Some(tag_set)).build().expect("tagging"))
+                .tagging(
+                    Tagging::builder()
+                        .set_tag_set(Some(tag_set))
+                        .build()
+                        .expect("tagging"),
+                )
                 .send()
                 .await
                 .expect("tag object");
@@ -212,14 +223,18 @@ impl Bucket {
             .send()
             .await
             .expect("list versions");
-        let versions = out
-            .versions()
-            .iter()
-            .map(|v| (v.key().unwrap_or_default().to_owned(), v.version_id().unwrap_or_default().to_owned()));
-        let markers = out
-            .delete_markers()
-            .iter()
-            .map(|m| (m.key().unwrap_or_default().to_owned(), format!("marker:{}", m.version_id().unwrap_or_default())));
+        let versions = out.versions().iter().map(|v| {
+            (
+                v.key().unwrap_or_default().to_owned(),
+                v.version_id().unwrap_or_default().to_owned(),
+            )
+        });
+        let markers = out.delete_markers().iter().map(|m| {
+            (
+                m.key().unwrap_or_default().to_owned(),
+                format!("marker:{}", m.version_id().unwrap_or_default()),
+            )
+        });
         versions.chain(markers).collect()
     }
 
@@ -231,7 +246,10 @@ impl Bucket {
             .send()
             .await
             .ok()
-            .and_then(|o| o.object_lock_configuration().and_then(|c| c.object_lock_enabled().cloned()))
+            .and_then(|o| {
+                o.object_lock_configuration()
+                    .and_then(|c| c.object_lock_enabled().cloned())
+            })
             == Some(ObjectLockEnabled::Enabled)
     }
 }
