@@ -341,7 +341,12 @@ async fn dir_write_once_export_is_read_only_never_overwritten_and_reported_locke
     let again = store
         .put_write_once("audit/2026/run-1.jsonl", b"tampered".to_vec(), None)
         .await;
-    let scan = scan_all(&store, &target("audit/", None, None), &ObjectFilter::default()).await;
+    let scan = scan_all(
+        &store,
+        &target("audit/", None, None),
+        &ObjectFilter::default(),
+    )
+    .await;
     let forged = retention::stores::objects::ObjectRef {
         key: "audit/2026/run-1.jsonl".into(),
         subject: None,
@@ -357,8 +362,13 @@ async fn dir_write_once_export_is_read_only_never_overwritten_and_reported_locke
     assert!(scan.matched.is_empty());
     assert_eq!(report.locked.len(), 1, "{report:?}");
     assert_eq!(f.keys().await, keys(&["audit/2026/run-1.jsonl"]));
-    let Fixture::Dir(dir) = &f else { unreachable!() };
+    let Fixture::Dir(dir) = &f else {
+        panic!("a directory fixture")
+    };
     let path = dir.path().join("audit/2026/run-1.jsonl");
     assert_eq!(std::fs::read(&path).expect("read export"), b"{}\n");
-    assert!(std::fs::metadata(&path).expect("stat").permissions().readonly());
+    assert!(std::fs::metadata(&path)
+        .expect("stat")
+        .permissions()
+        .readonly());
 }
