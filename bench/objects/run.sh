@@ -54,6 +54,7 @@ elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 
 echo "retention delete…" >&2
 t_retention=$("$BIN" delete "$ENDPOINT" "${bucket[retention]}" "$PREFIX")
+echo "retention: $t_retention s" >&2
 
 echo "rclone delete…" >&2
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other
@@ -61,13 +62,17 @@ export RCLONE_CONFIG_BENCH_ENDPOINT=$ENDPOINT RCLONE_CONFIG_BENCH_FORCE_PATH_STY
 export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 export RCLONE_CONFIG_BENCH_REGION=us-east-1
 start=$(now)
-rclone delete "bench:${bucket[rclone]}/$PREFIX"
+# rclone cannot combine a custom CA bundle with its own transport; the bench speaks plain
+# HTTP to a local server, so the variable is dropped for it.
+env -u AWS_CA_BUNDLE rclone delete "bench:${bucket[rclone]}/$PREFIX"
 t_rclone=$(elapsed "$start" "$(now)")
+echo "rclone: $t_rclone s" >&2
 
 echo "aws s3 rm --recursive…" >&2
 start=$(now)
 aws_s3 rm --recursive --quiet "s3://${bucket[aws]}/$PREFIX"
 t_aws=$(elapsed "$start" "$(now)")
+echo "aws: $t_aws s" >&2
 
 for tool in retention rclone aws; do
     left=$(aws_s3 ls --recursive "s3://${bucket[$tool]}/$PREFIX" | wc -l)

@@ -328,3 +328,47 @@ async fn a_prefix_larger_than_one_page_is_listed_completely(f: &Fixture) {
     );
     assert_eq!(scan.keys(), all);
 }
+
+#[tokio::test]
+async fn dir_write_once_export_is_read_only_never_overwritten_and_reported_locked() {
+    let f = Fixture::dir().await;
+    let store = f.store().await;
+
+    store
+        .put_write_once("audit/2026/run-1.jsonl", b"{}\n".to_vec(), Some(30))
+        .await
+        .expect("export");
+    let again = store
+        .put_write_once("audit/2026/run-1.jsonl", b"tampered".to_vec(), None)
+        .await;
+    let scan = scan_all(
+        &store,
+        &target("audit/", None, None),
+        &ObjectFilter::default(),
+    )
+    .await;
+    let forged = retention::stores::objects::ObjectRef {
+        key: "audit/2026/run-1.jsonl".into(),
+        subject: None,
+        timestamp: None,
+        size: 3,
+        locked: false,
+    };
+    let report = store.delete(&[forged]).await.expect("delete");
+
+    let message = format!("{:#}", again.expect_err("the export exists already"));
+    assert!(message.contains("store `media`"), "{message}");
+    assert_eq!(scan.locked, 1);
+    assert!(scan.matched.is_empty());
+    assert_eq!(report.locked.len(), 1, "{report:?}");
+    assert_eq!(f.keys().await, keys(&["audit/2026/run-1.jsonl"]));
+    let Fixture::Dir(dir) = &f else {
+        panic!("a directory fixture")
+    };
+    let path = dir.path().join("audit/2026/run-1.jsonl");
+    assert_eq!(std::fs::read(&path).expect("read export"), b"{}\n");
+    assert!(std::fs::metadata(&path)
+        .expect("stat")
+        .permissions()
+        .readonly());
+}

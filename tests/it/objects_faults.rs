@@ -49,7 +49,7 @@ async fn an_unreachable_s3_endpoint_is_a_clear_error_naming_the_store() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error_naming_the_store_and_bucket() {
-    let bucket = format!("rt-missing-{}", uuid::Uuid::new_v4().simple());
+    let bucket = format!("rt-missing-{}", uuid::Uuid::now_v7().simple());
 
     let message = scan_error(s3_config(&bucket, s3::endpoint())).await;
 

@@ -3,9 +3,7 @@
 use crate::support::objects::{scan_all, target};
 use crate::support::s3::{Bucket, BucketKind};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as S3DateTime};
-use aws_sdk_s3::types::{
-    ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectLockRetentionMode,
-};
+use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode};
 use chrono::{Duration, Utc};
 use retention::rules::model::{ObjectSubject, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectRef};
@@ -164,18 +162,18 @@ async fn the_audit_export_is_written_once_under_compliance_retention() {
         .await
         .expect("export");
 
-    let retention = bucket
+    // HeadObject carries the lock (moto's GetObjectRetention answers with the object itself).
+    let head = bucket
         .client
-        .get_object_retention()
+        .head_object()
         .bucket(&bucket.name)
         .key("audit/run-1.jsonl")
         .send()
         .await
-        .expect("read retention");
-    let retention = retention.retention().expect("a retention is set");
-    assert_eq!(retention.mode(), Some(&ObjectLockRetentionMode::Compliance));
-    let until = retention
-        .retain_until_date()
+        .expect("head the export");
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    let until = head
+        .object_lock_retain_until_date()
         .expect("a retain-until date")
         .secs();
     let expected = (Utc::now() + Duration::days(30)).timestamp();

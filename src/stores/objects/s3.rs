@@ -324,7 +324,7 @@ impl Inner {
     }
 
     async fn read_bucket_info(&self) -> anyhow::Result<BucketInfo> {
-        let versioning = self
+        let versioned = match self
             .pace
             .run(|| {
                 self.client
@@ -333,11 +333,16 @@ impl Inner {
                     .send()
             })
             .await
-            .map_err(|e| self.error("reading the bucket's versioning", e))?;
-        let versioned = matches!(
-            versioning.status(),
-            Some(BucketVersioningStatus::Enabled | BucketVersioningStatus::Suspended)
-        );
+        {
+            Ok(out) => matches!(
+                out.status(),
+                Some(BucketVersioningStatus::Enabled | BucketVersioningStatus::Suspended)
+            ),
+            Err(err) => match versioning_from_raw_body(&err) {
+                Some(versioned) => versioned,
+                None => return Err(self.error("reading the bucket's versioning", err)),
+            },
+        };
         let object_lock = match self
             .pace
             .run(|| {
@@ -912,6 +917,18 @@ fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
             )
         }
     }
+}
+
+/// Some S3-compatible servers (moto among them) answer GetBucketVersioning with a root
+/// element the SDK does not accept, so it reports an unparseable 200. The status is then
+/// read from the raw body: only `Enabled` or `Suspended` mean old versions may exist.
+fn versioning_from_raw_body<E>(err: &SdkError<E, HttpResponse>) -> Option<bool> {
+    let raw = err.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    Some(body.contains("<Status>Enabled</Status>") || body.contains("<Status>Suspended</Status>"))
 }
 
 fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {

@@ -51,6 +51,9 @@ fn start_moto() -> String {
          while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m",
         parent = std::process::id()
     );
+    // The watchdog outlives this function on purpose: it stops moto once the test binary
+    // has exited, and init reaps it then, so there is nothing to wait for here.
+    #[allow(clippy::zombie_processes)]
     std::process::Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -114,7 +117,7 @@ pub struct BucketKind {
 impl Bucket {
     pub async fn new(kind: BucketKind) -> Bucket {
         let client = client().await;
-        let name = format!("rt-{}", uuid::Uuid::new_v4().simple());
+        let name = format!("rt-{}", uuid::Uuid::now_v7().simple());
         client
             .create_bucket()
             .bucket(&name)
