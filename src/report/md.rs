@@ -13,7 +13,7 @@ pub fn plan(report: &Report, extras: &Extras) -> String {
     let w = &mut out;
     let _ = writeln!(w, "# Retention plan\n");
     if let Some(t) = v.as_of {
-        let _ = writeln!(w, "As of **{}**. ", instant(t));
+        let _ = write!(w, "As of **{}**. ", instant(t));
     }
     let _ = writeln!(
         w,
@@ -56,8 +56,9 @@ fn overview(w: &mut String, v: &PlanView<'_>) {
     );
     let _ = writeln!(
         w,
-        "- **{}** targets refused by the safety guard, **{}** failed.\n",
-        t.refused, t.failed
+        "- **{}** refused by the safety guard, **{}** failed.\n",
+        view::plural(t.refused as i64, "target"),
+        t.failed
     );
 }
 

@@ -325,7 +325,8 @@ pub fn age(d: Duration) -> String {
     }
 }
 
-fn plural(n: i64, unit: &str) -> String {
+/// `1 target`, `2 targets`.
+pub fn plural(n: i64, unit: &str) -> String {
     if n == 1 {
         format!("1 {unit}")
     } else {

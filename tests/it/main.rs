@@ -2,5 +2,7 @@
 
 mod support;
 
+mod report;
+mod report_browser;
 mod scratch;
 mod sql_enforcement;
