@@ -9,10 +9,10 @@ use super::view::{age, count, CategoryView, Status};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 920.0;
 /// Where the bars start, after the target labels.
-const BAR_X: f64 = 176.0;
-const BAR_W: f64 = 372.0;
+const BAR_X: f64 = 210.0;
+const BAR_W: f64 = 480.0;
 const ROW: f64 = 26.0;
 const CHANGE: &str = "#2f6fde";
 const REFUSED: &str = "#b42318";
@@ -43,7 +43,7 @@ pub fn category(c: &CategoryView<'_>, as_of: Option<DateTime<Utc>>) -> String {
             "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"12\" fill=\"{INK}\">{}</text>",
             BAR_X - 8.0,
             y + 11.0,
-            esc(&truncate(&format!("{}/{}", t.store, t.target), 26))
+            esc(&truncate(&format!("{}/{}", t.store, t.target), 30))
         );
         let _ = write!(
             svg,

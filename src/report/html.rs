@@ -93,7 +93,7 @@ fn summary(w: &mut String, v: &PlanView<'_>) {
     for c in &v.categories {
         let _ = write!(
             w,
-            "<tr><td><a href=\"#cat-{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+            "<tr><td><a href=\"#cat-{}\">{}</a></td><td>{}</td><td class=\"nw\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             anchor(c.name),
             esc(c.name),
@@ -360,7 +360,8 @@ td{border-bottom:1px solid var(--line)}
 .badge.intent{background:#fff4db;color:#8a5a00}
 .note{margin:6px 0;padding:8px 12px;border-left:4px solid var(--bad);background:#fdf3f2;font-size:13.5px}
 .quiet{color:var(--muted)}
-.chart{display:block;width:100%;height:auto;margin:8px 0 4px}
+.nw{white-space:nowrap}
+.chart{display:block;max-width:100%;height:auto;margin:8px 0 4px}
 .chart text{font-family:inherit}
 .problems{padding-left:20px}.problems li{margin:4px 0}
 .problems li.error strong{color:var(--bad)}.problems li.warning strong{color:#8a5a00}

@@ -358,7 +358,7 @@ pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
             };
             let _ = write!(
                 w,
-                "<tr><td>{}</td><td><code>{}/{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
+                "<tr><td>{}</td><td><code>{}/{}</code></td><td>{}</td><td>{}</td><td class=\"nw\">{}</td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
                  <td><span class=\"badge {class}\">{outcome}</span></td></tr>",
                 esc(r.category),
@@ -414,9 +414,9 @@ pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
 fn facts(v: &RunView<'_>) -> Vec<(&'static str, String)> {
     let mut f = vec![("Run", v.runs.join(", "))];
     if let Some(t) = v.started {
-        f.push(("Started", instant(t)));
+        f.push(("Started", precise(t)));
     }
-    f.push(("Ended", v.ended.map(instant).unwrap_or_else(|| "–".into())));
+    f.push(("Ended", v.ended.map(precise).unwrap_or_else(|| "–".into())));
     f.push(("Status", v.status().to_owned()));
     if let (Some(a), Some(b)) = (v.first_seq, v.last_seq) {
         f.push(("Audit entries", format!("seq {a} to {b}")));
@@ -428,6 +428,11 @@ fn facts(v: &RunView<'_>) -> Vec<(&'static str, String)> {
         f.push(("Rules digest", short(d)));
     }
     f
+}
+
+/// A run's start and end to the second: runs often take less than a minute.
+fn precise(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// A digest shortened for reading (`sha256:0123456789ab…`); the full one is in the log.

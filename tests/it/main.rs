@@ -4,5 +4,6 @@ mod support;
 
 mod report;
 mod report_browser;
+mod report_cli;
 mod scratch;
 mod sql_enforcement;

@@ -87,10 +87,12 @@ fn category(
 }
 
 const LOCATION_SOURCE: &str = "Privacy Policy, 'What personal information is collected' (\"Location information\") and 'Providing location based services'";
-const MESSAGES_SOURCE: &str = "Privacy Policy, 'Providing messaging functions (e.g. Mi Talk, Mi Message)'";
+const MESSAGES_SOURCE: &str =
+    "Privacy Policy, 'Providing messaging functions (e.g. Mi Talk, Mi Message)'";
 const LOGS_SOURCE: &str = "Privacy Policy, 'Cookies and other technologies' (\"Log Files\")";
 const ORDERS_SOURCE: &str = "Privacy Policy, 'Processing your purchase orders'";
-const INVOICES_SOURCE: &str = "Privacy Policy, 'Processing your purchase orders' and 'Retention Policy'";
+const INVOICES_SOURCE: &str =
+    "Privacy Policy, 'Processing your purchase orders' and 'Retention Policy'";
 
 /// A realistic plan of the shipped rule set at a fixed instant: ordinary expiry, flagged
 /// records, held subjects, object-locked attachments, rows still referenced, a mass delete
@@ -100,14 +102,126 @@ pub fn plan_fixture() -> (Report, Extras) {
     use Action::*;
     use Reason::*;
     let mut passes = vec![
-        Pass { category: "location", retain: "90d", store: "app", target: "device_locations", action: Anonymise, reason: Expired, cutoff: Some("2026-08-25T03:00:00Z"), total: 48_210, matched: 1_200, held: 3, blocked: 0, oldest: Some("2025-01-02T10:00:00Z") }.build(LOCATION_SOURCE),
-        Pass { category: "messages", retain: "1y", store: "app", target: "chat_messages", action: Delete, reason: Flagged, cutoff: None, total: 310_442, matched: 37, held: 0, blocked: 0, oldest: Some("2026-11-02T08:15:00Z") }.build(MESSAGES_SOURCE),
-        Pass { category: "messages", retain: "1y", store: "app", target: "chat_messages", action: Delete, reason: Expired, cutoff: Some("2025-11-23T03:00:00Z"), total: 310_442, matched: 18_950, held: 12, blocked: 0, oldest: Some("2025-03-14T16:40:00Z") }.build(MESSAGES_SOURCE),
-        Pass { category: "messages", retain: "1y", store: "media", target: "chat-attachments/", action: Delete, reason: Expired, cutoff: Some("2025-11-23T03:00:00Z"), total: 9_870, matched: 2_301, held: 4, blocked: 14, oldest: Some("2025-06-01T00:00:00Z") }.build(MESSAGES_SOURCE),
-        Pass { category: "logs", retain: "90d", store: "app", target: "web_access_logs", action: Delete, reason: Expired, cutoff: Some("2026-08-25T03:00:00Z"), total: 2_400_000, matched: 1_900_000, held: 0, blocked: 0, oldest: Some("2019-04-30T22:10:00Z") }.build(LOGS_SOURCE),
-        Pass { category: "logs", retain: "90d", store: "app", target: "system_logs", action: Delete, reason: Expired, cutoff: Some("2026-08-25T03:00:00Z"), total: 0, matched: 0, held: 0, blocked: 0, oldest: None }.build(LOGS_SOURCE),
-        Pass { category: "orders", retain: "7y", store: "app", target: "orders", action: Delete, reason: Expired, cutoff: Some("2019-11-23T03:00:00Z"), total: 91_000, matched: 412, held: 0, blocked: 5, oldest: Some("2018-05-30T12:00:00Z") }.build(ORDERS_SOURCE),
-        Pass { category: "invoices", retain: "7y", store: "app", target: "invoices", action: Delete, reason: Expired, cutoff: Some("2019-11-23T03:00:00Z"), total: 88_000, matched: 0, held: 0, blocked: 0, oldest: None }.build(INVOICES_SOURCE),
+        Pass {
+            category: "location",
+            retain: "90d",
+            store: "app",
+            target: "device_locations",
+            action: Anonymise,
+            reason: Expired,
+            cutoff: Some("2026-08-25T03:00:00Z"),
+            total: 48_210,
+            matched: 1_200,
+            held: 3,
+            blocked: 0,
+            oldest: Some("2025-01-02T10:00:00Z"),
+        }
+        .build(LOCATION_SOURCE),
+        Pass {
+            category: "messages",
+            retain: "1y",
+            store: "app",
+            target: "chat_messages",
+            action: Delete,
+            reason: Flagged,
+            cutoff: None,
+            total: 310_442,
+            matched: 37,
+            held: 0,
+            blocked: 0,
+            oldest: Some("2026-11-02T08:15:00Z"),
+        }
+        .build(MESSAGES_SOURCE),
+        Pass {
+            category: "messages",
+            retain: "1y",
+            store: "app",
+            target: "chat_messages",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2025-11-23T03:00:00Z"),
+            total: 310_442,
+            matched: 18_950,
+            held: 12,
+            blocked: 0,
+            oldest: Some("2025-03-14T16:40:00Z"),
+        }
+        .build(MESSAGES_SOURCE),
+        Pass {
+            category: "messages",
+            retain: "1y",
+            store: "media",
+            target: "chat-attachments/",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2025-11-23T03:00:00Z"),
+            total: 9_870,
+            matched: 2_301,
+            held: 4,
+            blocked: 14,
+            oldest: Some("2025-06-01T00:00:00Z"),
+        }
+        .build(MESSAGES_SOURCE),
+        Pass {
+            category: "logs",
+            retain: "90d",
+            store: "app",
+            target: "web_access_logs",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2026-08-25T03:00:00Z"),
+            total: 2_400_000,
+            matched: 1_900_000,
+            held: 0,
+            blocked: 0,
+            oldest: Some("2019-04-30T22:10:00Z"),
+        }
+        .build(LOGS_SOURCE),
+        Pass {
+            category: "logs",
+            retain: "90d",
+            store: "app",
+            target: "system_logs",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2026-08-25T03:00:00Z"),
+            total: 0,
+            matched: 0,
+            held: 0,
+            blocked: 0,
+            oldest: None,
+        }
+        .build(LOGS_SOURCE),
+        Pass {
+            category: "orders",
+            retain: "7y",
+            store: "app",
+            target: "orders",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2019-11-23T03:00:00Z"),
+            total: 91_000,
+            matched: 412,
+            held: 0,
+            blocked: 5,
+            oldest: Some("2018-05-30T12:00:00Z"),
+        }
+        .build(ORDERS_SOURCE),
+        Pass {
+            category: "invoices",
+            retain: "7y",
+            store: "app",
+            target: "invoices",
+            action: Delete,
+            reason: Expired,
+            cutoff: Some("2019-11-23T03:00:00Z"),
+            total: 88_000,
+            matched: 0,
+            held: 0,
+            blocked: 0,
+            oldest: None,
+        }
+        .build(INVOICES_SOURCE),
     ];
     passes[4].guard = Guard::Refused(
         "1900000 of 2400000 records (79%) match, above the 50% guard: read the plan, then \
@@ -204,7 +318,8 @@ fn the_json_plan_matches_its_snapshot() {
 
 #[test]
 fn the_markdown_run_report_matches_its_snapshot() {
-    expect_file!["snapshots/run.md"].assert_eq(&report::run::md(&run_fixture(), Some(RUN_CHECKPOINT)));
+    expect_file!["snapshots/run.md"]
+        .assert_eq(&report::run::md(&run_fixture(), Some(RUN_CHECKPOINT)));
 }
 
 #[test]
@@ -239,15 +354,26 @@ fn an_html_plan_loads_nothing_from_the_network_and_runs_no_script() {
     assert!(!without_svg_namespace.contains("http://"));
     assert!(!without_svg_namespace.contains("https://"));
     assert!(html.contains("@media print"));
-    assert_eq!(html.matches("<svg").count(), 5, "one chart per category with targets");
+    assert_eq!(
+        html.matches("<svg").count(),
+        5,
+        "one chart per category with targets"
+    );
 }
 
 #[test]
 fn a_refused_target_is_explained_and_not_counted_as_changed() {
     let (r, e) = plan_fixture();
     let md = report::md::plan(&r, &e);
-    assert!(md.contains("| logs | delete after 90d; delete on erasure | 2026-08-25 03:00 UTC | 2,400,000 | 0 |"), "{md}");
-    assert!(md.contains("> **refused** `app/web_access_logs`: 1900000 of 2400000 records (79%) match"));
+    assert!(
+        md.contains(
+            "| logs | delete after 90d; delete on erasure | 2026-08-25 03:00 UTC | 2,400,000 | 0 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("> **refused** `app/web_access_logs`: 1900000 of 2400000 records (79%) match")
+    );
     assert!(md.contains("**22,900** records would be deleted or anonymised"));
 }
 
@@ -284,6 +410,9 @@ fn a_run_without_its_end_entry_is_reported_as_unfinished() {
     let mut entries = run_fixture();
     entries.retain(|e| e.kind != "run_end" && e.seq != 807);
     let md = report::run::md(&entries, None);
-    assert!(md.contains("**Status:** no run_end entry: interrupted, or still running"), "{md}");
+    assert!(
+        md.contains("**Status:** no run_end entry: interrupted, or still running"),
+        "{md}"
+    );
     assert!(md.contains("| messages | `media/chat-attachments/` | delete | expired | 0 | 0 | 0 | 0 | unfinished |"), "{md}");
 }
