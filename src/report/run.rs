@@ -62,6 +62,21 @@ pub struct RunTotals {
     pub failed_targets: u64,
 }
 
+/// The checkpoint that seals a run: the first one (smallest tree size) whose tree holds
+/// the run's last entry. `checkpoints` are (tree size, signed note) pairs as the audit log
+/// stores them. `None` when no checkpoint reaches that far yet.
+pub fn covering_checkpoint<'a>(
+    entries: &[RunEntry],
+    checkpoints: impl IntoIterator<Item = (u64, &'a str)>,
+) -> Option<&'a str> {
+    let last = entries.iter().map(|e| e.seq).max()?;
+    checkpoints
+        .into_iter()
+        .filter(|(size, _)| *size >= last)
+        .min_by_key(|(size, _)| *size)
+        .map(|(_, note)| note)
+}
+
 /// A run's entries, summarised.
 #[derive(Debug, Default)]
 struct RunView<'a> {

@@ -306,7 +306,11 @@ fn the_markdown_plan_matches_its_snapshot() {
 #[test]
 fn the_csv_plan_matches_its_snapshot() {
     let (r, _) = plan_fixture();
-    expect_file!["snapshots/plan.csv"].assert_eq(&report::csv::plan(&r));
+    let csv = report::csv::plan(&r);
+    // RFC 4180 ends records with CRLF; the snapshot file is kept with plain newlines
+    // (expect-test reads files with normalised line endings).
+    assert!(csv.ends_with("\r\n") && !csv.replace("\r\n", "").contains('\n'));
+    expect_file!["snapshots/plan.csv"].assert_eq(&csv.replace("\r\n", "\n"));
 }
 
 #[test]
@@ -415,4 +419,23 @@ fn a_run_without_its_end_entry_is_reported_as_unfinished() {
         "{md}"
     );
     assert!(md.contains("| messages | `media/chat-attachments/` | delete | expired | 0 | 0 | 0 | 0 | unfinished |"), "{md}");
+}
+
+#[test]
+fn a_run_is_sealed_by_the_first_checkpoint_that_holds_its_last_entry() {
+    let entries = run_fixture();
+    let notes = [
+        (800, "before"),
+        (1000, "later"),
+        (809, "sealing"),
+        (5, "old"),
+    ];
+    assert_eq!(
+        report::run::covering_checkpoint(&entries, notes),
+        Some("sealing")
+    );
+    assert_eq!(
+        report::run::covering_checkpoint(&entries, [(800, "before")]),
+        None
+    );
 }
