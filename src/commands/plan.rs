@@ -3,6 +3,7 @@
 use crate::cli::{PlanArgs, ReportFormat};
 use crate::execute::{self, Options};
 use crate::exit::{Refusal, Status};
+use crate::report::{self, CategoryInfo, Extras};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -26,15 +27,32 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
     };
     let report = execute::survey(&ws, &opts, &held).await?;
     let text = match args.format {
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&crate::report::json::plan(&report))? + "\n"
+        ReportFormat::Text => report::text::plan(&report),
+        ReportFormat::Json => serde_json::to_string_pretty(&report::json::plan(&report))? + "\n",
+        ReportFormat::Csv => report::csv::plan(&report),
+        ReportFormat::Md | ReportFormat::Html => {
+            let extras = Extras {
+                categories: ws
+                    .selected_rules(&opts.rules)?
+                    .into_iter()
+                    .map(CategoryInfo::from_rule)
+                    .collect(),
+                // The request queue is read by the DSAR module; until it hands its
+                // pending requests over, the report says it did not read them.
+                requests: None,
+                holds: Some(crate::state::holds::reasons_in_force(ws.state()?, as_of).await?),
+                problems: Vec::new(),
+            };
+            if args.format == ReportFormat::Md {
+                report::md::plan(&report, &extras)
+            } else {
+                report::html::plan(&report, &extras)
+            }
         }
-        _ => crate::report::text::plan(&report),
     };
     match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("writing the plan to {}", path.display()))?,
         None => print!("{text}"),
     }
     Ok(if report.failed() {

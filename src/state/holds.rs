@@ -29,3 +29,46 @@ pub async fn in_force(pool: &SqlPool, as_of: DateTime<Utc>) -> Result<Vec<String
     .context("reading legal holds (run `retention migrate` first if the state store is new)")?;
     Ok(rows.into_iter().map(|(s,)| s).collect())
 }
+
+/// Holds in force at `as_of`, grouped by reason: how many subjects, and the latest
+/// `until` (`None` when any of them is indefinite). For reports: no subject ids.
+pub async fn reasons_in_force(
+    pool: &SqlPool,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<crate::report::HoldGroup>> {
+    // COUNT(*) - COUNT(until_at) counts the indefinite holds; COUNT is a 64-bit integer
+    // on every dialect, which a CASE expression is not.
+    const SELECT: &str = "SELECT reason, COUNT(*), COUNT(*) - COUNT(until_at), MAX(until_at) \
+         FROM retention_holds WHERE until_at IS NULL OR until_at > ";
+    const GROUP: &str = " GROUP BY reason ORDER BY reason";
+    type Row = (String, i64, i64, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = match pool {
+        SqlPool::Pg(p) => {
+            sqlx::query_as(&format!("{SELECT}$1{GROUP}"))
+                .bind(as_of)
+                .fetch_all(p)
+                .await
+        }
+        SqlPool::My(p) => {
+            sqlx::query_as(&format!("{SELECT}?{GROUP}"))
+                .bind(as_of)
+                .fetch_all(p)
+                .await
+        }
+        SqlPool::Lite(p) => {
+            sqlx::query_as(&format!("{SELECT}?{GROUP}"))
+                .bind(as_of)
+                .fetch_all(p)
+                .await
+        }
+    }
+    .context("reading the reasons of legal holds")?;
+    Ok(rows
+        .into_iter()
+        .map(|(reason, n, indefinite, until)| crate::report::HoldGroup {
+            reason,
+            subjects: u64::try_from(n).unwrap_or(0),
+            until: if indefinite > 0 { None } else { until },
+        })
+        .collect())
+}

@@ -228,7 +228,11 @@ async fn enforces_retention_and_erasure_flags(kind: Db) {
     let anonymised = db
         .texts("SELECT CAST(id AS CHAR(20)) FROM device_locations WHERE anonymised_at IS NOT NULL ORDER BY id")
         .await;
-    let anonymised: Vec<String> = anonymised.into_iter().flatten().map(|s| s.trim().to_owned()).collect();
+    let anonymised: Vec<String> = anonymised
+        .into_iter()
+        .flatten()
+        .map(|s| s.trim().to_owned())
+        .collect();
     assert_eq!(anonymised, ["20"]);
     assert_eq!(db.count("SELECT COUNT(*) FROM device_locations WHERE id = 20 AND cell_id IS NULL AND latitude = 51.5").await, 1);
     assert_eq!(

@@ -1,0 +1,181 @@
+//! The HTML reports in a real browser: headless Chromium, with every network request
+//! refused, opens the plan and run reports of the fixed scenario, and the test checks
+//! that the page rendered (the expected headings and charts in the dumped DOM, a
+//! screenshot that is not blank). The screenshots are kept under `target/artifacts/`
+//! for a person to look at.
+//!
+//! Chromium is installed with `apt-get install -y chromium` when missing. The test skips,
+//! saying why, only when that is impossible; under CI (`CI=true`) it fails instead.
+
+use crate::report::{plan_fixture, run_fixture, RUN_CHECKPOINT};
+use retention::report;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn find_chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("which").arg(name).output().ok()?;
+            let path = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+            (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+        })
+}
+
+/// Chromium, installed quietly if it is missing; `None` when it cannot be.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = find_chromium() {
+        return Some(p);
+    }
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if installed {
+        find_chromium()
+    } else {
+        None
+    }
+}
+
+fn artifacts() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target>/tmp; the artefacts sit beside it.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target directory")
+        .join("artifacts");
+    std::fs::create_dir_all(&dir).expect("target/artifacts can be created");
+    dir
+}
+
+/// Runs headless Chromium on a local file with the network off; returns its stdout.
+fn headless(chromium: &Path, page: &Path, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            // Any request the page might make goes nowhere: a self-contained page does
+            // not notice, a page that needs the network renders without it.
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    // A safety net, not an assertion: a browser that hangs must not hang the suite.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    loop {
+        if let Some(status) = child.try_wait().expect("chromium can be waited for") {
+            assert!(status.success(), "chromium exited with {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish with {}", page.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    reader.join().expect("the reader thread")
+}
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    (be(&png[16..20]), be(&png[20..24]))
+}
+
+fn check_page(chromium: &Path, name: &str, html: &str, headings: &[&str]) {
+    let dir = artifacts();
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, html).unwrap();
+    let dom = headless(chromium, &page, &["--dump-dom"]);
+    for h in headings {
+        assert!(
+            dom.contains(&format!(">{h}</h")),
+            "heading `{h}` missing from the rendered {name} page"
+        );
+    }
+    let shot = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        chromium,
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2400",
+        ],
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
+    assert_eq!(png_size(&png), (1280, 2400));
+    // A blank page of this size compresses to a few kilobytes; text, tables and charts
+    // do not.
+    assert!(
+        png.len() > 40_000,
+        "the {name} screenshot looks blank ({} bytes)",
+        png.len()
+    );
+    eprintln!("Kept {} and {}.", page.display(), shot.display());
+}
+
+#[test]
+fn the_html_reports_render_in_a_browser_with_the_network_off() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required under CI: apt-get install -y chromium"
+        );
+        eprintln!(
+            "SKIPPED: chromium is not installed and `apt-get install -y chromium` failed; \
+             the HTML reports were not checked in a browser."
+        );
+        return;
+    };
+    let (plan, extras) = plan_fixture();
+    let dom_plan = report::html::plan(&plan, &extras);
+    check_page(
+        &chromium,
+        "plan",
+        &dom_plan,
+        &[
+            "Retention plan",
+            "Summary",
+            "Categories",
+            "location",
+            "messages",
+            "logs",
+            "Pending erasure requests",
+            "Legal holds in force",
+            "Rule problems",
+            "Sign-off",
+        ],
+    );
+    check_page(
+        &chromium,
+        "run",
+        &report::run::html(&run_fixture(), Some(RUN_CHECKPOINT)),
+        &[
+            "Retention run report",
+            "What was done",
+            "Erasure requests",
+            "Checkpoint",
+        ],
+    );
+}
