@@ -84,10 +84,28 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             match format {
                 ReportFormat::Text => out.extend_from_slice(show::render_text(&found).as_bytes()),
                 ReportFormat::Json => out.extend_from_slice(&show::render_json(&found)),
-                other => {
-                    return Err(Refusal::Invalid(format!(
-                        "`audit show` prints text or json, not {other:?}"
-                    ))
+                ReportFormat::Md | ReportFormat::Html => {
+                    // A run report for compliance officers: what the run did, sealed by
+                    // the first checkpoint that covers its last entry.
+                    let entries = found
+                        .iter()
+                        .map(|e| crate::report::run::RunEntry::parse(&e.line))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| anyhow::anyhow!("an audit entry is not valid JSON: {e}"))?;
+                    let cp = crate::report::run::covering_checkpoint(
+                        &entries,
+                        log.checkpoints.iter().map(|c| (c.size, c.note.as_str())),
+                    );
+                    let text = match format {
+                        ReportFormat::Md => crate::report::run::md(&entries, cp),
+                        _ => crate::report::run::html(&entries, cp),
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                }
+                ReportFormat::Csv => {
+                    return Err(Refusal::Invalid(
+                        "`audit show` prints text, json, md or html; csv is for plans".into(),
+                    )
                     .into())
                 }
             }

@@ -162,8 +162,9 @@ async fn shards_together_equal_one_run(kind: Db) {
 }
 
 async fn sigterm_finishes_the_batch_and_a_rerun_completes(kind: Db) {
-    let db = seeded(kind, 6000).await;
-    // Tiny batches, so the run is still busy when the signal comes.
+    // 20,000 expired rows in batches of 100: hundreds of batches, so the run is still
+    // busy when the signal comes.
+    let db = seeded(kind, 60_000).await;
     let dir = workdir(&db, "batch_size: 100\n  batch_time: 1ms", "");
     cli(&dir, &db, &["migrate"]).expect_code(0);
     let child = spawn(&dir, &db, &["run"]);
@@ -188,13 +189,13 @@ async fn sigterm_finishes_the_batch_and_a_rerun_completes(kind: Db) {
         "the summary says the run was interrupted:\n{stdout}"
     );
     assert!(
-        remaining(&db).await.len() > 4000,
+        remaining(&db).await.len() > 40_000,
         "the run stopped early, not at the end"
     );
     cli(&dir, &db, &["run"]).expect_code(0);
     assert_eq!(
         remaining(&db).await.len(),
-        4000,
+        40_000,
         "the rerun finished the job"
     );
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);

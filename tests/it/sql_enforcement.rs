@@ -176,6 +176,7 @@ async fn ids(db: &TestDb, table: &str) -> Vec<String> {
     .await
     .into_iter()
     .flatten()
+    .map(|s| s.trim().to_owned())
     .collect()
 }
 
