@@ -155,7 +155,7 @@ async fn insert(
 
 async fn current(pool: &SqlPool, name: &str) -> Result<Option<(String, String, DateTime<Utc>)>> {
     let q = "SELECT run_id, holder, heartbeat_at FROM retention_lock WHERE name = $1";
-    Ok(match pool {
+    match pool {
         SqlPool::Pg(p) => sqlx::query_as(q).bind(name).fetch_optional(p).await,
         SqlPool::My(p) => {
             sqlx::query_as(&q.replace("$1", "?"))
@@ -165,7 +165,7 @@ async fn current(pool: &SqlPool, name: &str) -> Result<Option<(String, String, D
         }
         SqlPool::Lite(p) => sqlx::query_as(q).bind(name).fetch_optional(p).await,
     }
-    .context("reading the run lock")?)
+    .context("reading the run lock")
 }
 
 async fn remove(pool: &SqlPool, name: &str, run_id: &str) -> Result<()> {

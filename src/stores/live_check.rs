@@ -140,14 +140,15 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut 
         need(m.as_str(), "marker", report);
     }
     match &t.subject {
-        Some(SubjectColumn::Column(c)) => {
-            if need(c.as_str(), "subject", report).is_some() && !info.is_indexed(c.as_str()) {
-                report.warnings.push(format!(
-                    "{place}: subject: column `{c}` has no index; erasure requests will scan the whole table (CREATE INDEX ON {} ({c}))",
-                    t.table
-                ));
-            }
+        Some(SubjectColumn::Column(c))
+            if need(c.as_str(), "subject", report).is_some() && !info.is_indexed(c.as_str()) =>
+        {
+            report.warnings.push(format!(
+                "{place}: subject: column `{c}` has no index; erasure requests will scan the whole table (CREATE INDEX ON {} ({c}))",
+                t.table
+            ));
         }
+        Some(SubjectColumn::Column(_)) => {}
         Some(SubjectColumn::Via {
             column,
             table,
