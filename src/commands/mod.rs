@@ -3,8 +3,12 @@
 
 pub mod audit;
 pub mod check;
+pub mod erase;
+pub mod export;
+pub mod hold;
 pub mod migrate;
 pub mod plan;
+pub mod request;
 pub mod run;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -37,6 +41,10 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
         Command::Migrate => migrate::run(&cli.config).await,
         Command::Plan(args) => plan::run(&cli.config, args).await,
         Command::Run(args) => run::run(&cli.config, args).await,
+        Command::Erase(args) => erase::run(&cli.config, args).await,
+        Command::Request(cmd) => request::run(&cli.config, cmd).await,
+        Command::Hold(cmd) => hold::run(&cli.config, cmd).await,
+        Command::Export { subject, out } => export::run(&cli.config, subject, out).await,
         other => bail!("`{other:?}` is not available in this build yet"),
     }
 }

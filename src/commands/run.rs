@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Totals};
 use crate::cli::RunArgs;
+use crate::dsar::erase::Erasure;
 use crate::execute::{self, Options, Report};
 use crate::exit::{Refusal, Status};
 use crate::plan::Shard;
@@ -89,10 +90,25 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
     let lock = RunLock::acquire(state, &lock_name, &run_id).await?;
     let result = enforce(&ws, &opts, &held, &run_id, shard).await;
     lock.release().await?;
-    let report = result?;
+    let (report, requests) = result?;
+    for e in &requests {
+        println!("{}", e.render_text());
+    }
     print!("{}", crate::report::text::summary(&report));
     println!("\nRun {run_id} finished.");
+    if requests
+        .iter()
+        .any(|e| crate::commands::erase::status(e) == Status::Failed)
+    {
+        return Ok(Status::Failed);
+    }
     Ok(status(&report))
+}
+
+/// Erasure requests are processed by a run over every rule, and by only one shard of a
+/// sharded run: a request must reach every category, and exactly once.
+fn takes_requests(opts: &Options, shard: Option<Shard>) -> bool {
+    opts.rules.is_empty() && shard.map_or(true, |s| s.index == 0)
 }
 
 async fn enforce(
@@ -101,7 +117,7 @@ async fn enforce(
     held: &[String],
     run_id: &str,
     shard: Option<Shard>,
-) -> Result<Report> {
+) -> Result<(Report, Vec<Erasure>)> {
     let state = ws.state()?;
     let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false)?;
     crate::state::runs::start(
@@ -118,13 +134,31 @@ async fn enforce(
     audit.append(start).await?;
 
     let stop = stop_on_signal();
+    // Queued erasure requests come before retention work (SPEC §5).
+    let requests = if takes_requests(opts, shard) {
+        crate::dsar::erase::process_pending(ws, opts.as_of, held, &audit, stop.clone()).await?
+    } else {
+        Vec::new()
+    };
     let report = execute::enforce(ws, opts, held, &audit, stop).await?;
+    let requests_failed = requests
+        .iter()
+        .any(|e| e.status() == crate::dsar::requests::Status::Failed);
 
     let mut end = EntryDraft::new(Kind::RunEnd);
-    end.totals = Some(totals(&report));
+    let mut t = totals(&report);
+    for e in &requests {
+        let c = e.counts();
+        t.deleted += c.deleted;
+        t.anonymised += c.anonymised;
+        t.held += c.held;
+        t.locked += c.locked;
+        t.failed_targets += c.failed;
+    }
+    end.totals = Some(t);
     end.outcome = Some(if report.interrupted {
         Outcome::Interrupted
-    } else if report.failed() {
+    } else if report.failed() || requests_failed {
         Outcome::Failed
     } else {
         Outcome::Ok
@@ -133,7 +167,7 @@ async fn enforce(
     audit.finish().await?;
     let s = if report.interrupted {
         "interrupted"
-    } else if report.failed() {
+    } else if report.failed() || requests_failed {
         "failed"
     } else if report.refused() {
         "refused"
@@ -141,7 +175,7 @@ async fn enforce(
         "done"
     };
     crate::state::runs::finish(state, run_id, s).await?;
-    Ok(report)
+    Ok((report, requests))
 }
 
 fn totals(report: &Report) -> Totals {
