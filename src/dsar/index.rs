@@ -26,14 +26,15 @@ pub async fn subject_index_warnings(ws: &Workspace) -> Vec<String> {
             };
             match &t.subject {
                 None => {}
-                Some(SubjectColumn::Column(c)) => {
-                    if info.column(c.as_str()).is_some() && !info.is_indexed(c.as_str()) {
-                        out.push(format!(
-                            "{place}: subject: column `{c}` has no index; every erasure request scans `{}` (CREATE INDEX ON {} ({c}))",
-                            t.table, t.table
-                        ));
-                    }
+                Some(SubjectColumn::Column(c))
+                    if info.column(c.as_str()).is_some() && !info.is_indexed(c.as_str()) =>
+                {
+                    out.push(format!(
+                        "{place}: subject: column `{c}` has no index; every erasure request scans `{}` (CREATE INDEX ON {} ({c}))",
+                        t.table, t.table
+                    ));
                 }
+                Some(SubjectColumn::Column(_)) => {}
                 Some(SubjectColumn::Via {
                     column,
                     table,

@@ -62,7 +62,7 @@ pub enum LookupError {
 }
 
 /// The columns `by` searches for this kind of value.
-pub fn columns<'a>(lookup: &'a SubjectLookup, by: By) -> Vec<&'a Ident> {
+pub fn columns(lookup: &SubjectLookup, by: By) -> Vec<&Ident> {
     let fitting: Vec<&Ident> = lookup.by.iter().filter(|c| by.fits(c.as_str())).collect();
     if fitting.is_empty() {
         lookup.by.iter().collect()

@@ -4,6 +4,7 @@
 mod audit;
 mod audit_file;
 mod audit_property;
+mod dsar;
 mod scratch;
 mod sql_enforcement;
 mod support;

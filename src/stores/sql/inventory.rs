@@ -71,7 +71,9 @@ pub async fn inventory(
             q.push(&format!(" THEN {col} END) AS oldest"));
         }
         None => {
-            q.push(", 0 AS c4, 0 AS c5, 0 AS c6, NULL AS oldest");
+            // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
+            // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
+            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, NULL AS oldest");
         }
     }
     q.push(" FROM ").push(&p.from());
