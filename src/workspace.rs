@@ -4,6 +4,7 @@
 
 use crate::config::{Config, StoreConfig};
 use crate::rules::{Rule, RuleSet, Target};
+use crate::stores::objects::ObjectStore;
 use crate::stores::sql::catalog::{self, ForeignKey};
 use crate::stores::sql::select::PreparedTable;
 use crate::stores::sql::SqlPool;
@@ -16,6 +17,8 @@ pub struct Workspace {
     pub config: Config,
     pub rules: RuleSet,
     pub sql: BTreeMap<String, SqlPool>,
+    /// S3 buckets and directories (connecting checks nothing yet; the first request does).
+    pub objects: BTreeMap<String, ObjectStore>,
 }
 
 /// One target of one rule, ready to query.
@@ -31,13 +34,24 @@ impl Workspace {
     /// Connects to every SQL store the config names.
     pub async fn connect(config: Config, rules: RuleSet) -> Result<Workspace> {
         let mut sql = BTreeMap::new();
+        let mut objects = BTreeMap::new();
         for (name, store) in &config.stores {
-            if let StoreConfig::Sql { url } = store {
-                let pool = SqlPool::connect(name, url.expose_secret()).await?;
-                sql.insert(name.clone(), pool);
+            match store {
+                StoreConfig::Sql { url } => {
+                    let pool = SqlPool::connect(name, url.expose_secret()).await?;
+                    sql.insert(name.clone(), pool);
+                }
+                other => {
+                    objects.insert(name.clone(), ObjectStore::connect(name, other).await?);
+                }
             }
         }
-        Ok(Workspace { config, rules, sql })
+        Ok(Workspace {
+            config,
+            rules,
+            sql,
+            objects,
+        })
     }
 
     /// The state store's pool.

@@ -46,6 +46,7 @@ pub async fn run(dir: Option<PathBuf>) -> Result<Status> {
             rules: Vec::new(),
             shard: None,
             allow_mass_delete: true,
+            metrics_file: None,
         },
     )
     .await?;
@@ -66,7 +67,8 @@ fn step(title: &str) {
 
 /// A fresh directory that outlives the process, so the user can look at what the demo did.
 fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("retention-demo-{}", uuid::Uuid::now_v7().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("retention-demo-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod demo;
 pub mod erase;
 pub mod export;
 pub mod hold;
@@ -10,17 +11,31 @@ pub mod migrate;
 pub mod plan;
 pub mod request;
 pub mod run;
+pub mod schedule;
 
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{Config, StoreConfig};
 use crate::exit::{Refusal, Status};
 use crate::rules::RuleSet;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use secrecy::SecretString;
 use std::path::Path;
 
+/// Whether long work shows a progress bar: only on a terminal, and not with JSON logs
+/// (a pod has no terminal; its logs are read by machines).
+pub fn progress_bars() -> bool {
+    PROGRESS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Sets up `tracing` on stderr: sentences for a terminal, JSON lines with `--log-format json`.
 pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    PROGRESS.store(
+        format == LogFormat::Text && std::io::stderr().is_terminal(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("RETENTION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -45,7 +60,11 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
         Command::Request(cmd) => request::run(&cli.config, cmd).await,
         Command::Hold(cmd) => hold::run(&cli.config, cmd).await,
         Command::Export { subject, out } => export::run(&cli.config, subject, out).await,
-        other => bail!("`{other:?}` is not available in this build yet"),
+        Command::Schedule {
+            max_runs,
+            metrics_file,
+        } => schedule::run(&cli.config, max_runs, metrics_file).await,
+        Command::Demo { dir } => demo::run(dir).await,
     }
 }
 

@@ -88,6 +88,7 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         None => "run".to_owned(),
     };
     let lock = RunLock::acquire(state, &lock_name, &run_id).await?;
+    let started = std::time::Instant::now();
     let result = enforce(&ws, &opts, &held, &run_id, shard).await;
     lock.release().await?;
     let (report, requests) = result?;
@@ -96,13 +97,27 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
     }
     print!("{}", crate::report::text::summary(&report));
     println!("\nRun {run_id} finished.");
-    if requests
+    let requests_failed = requests
         .iter()
-        .any(|e| crate::commands::erase::status(e) == Status::Failed)
-    {
-        return Ok(Status::Failed);
+        .any(|e| crate::commands::erase::status(e) == Status::Failed);
+    let status = if requests_failed {
+        Status::Failed
+    } else {
+        status(&report)
+    };
+    if let Some(path) = &args.metrics_file {
+        use crate::report::metrics;
+        let last_success = if status == Status::Done {
+            Some(Utc::now().timestamp())
+        } else {
+            metrics::previous_success(path)
+        };
+        metrics::write(
+            path,
+            &metrics::render(&report, started.elapsed().as_secs_f64(), last_success),
+        )?;
     }
-    Ok(status(&report))
+    Ok(status)
 }
 
 /// Erasure requests are processed by a run over every rule, and by only one shard of a

@@ -60,9 +60,10 @@ pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
 }
 
 async fn probe_objects(name: &str, store: &StoreConfig) -> Result<(), String> {
-    // OBJECTS-PENDING: probe with ObjectStore once the object stores land.
-    let _ = (name, store);
-    Ok(())
+    let s = crate::stores::objects::ObjectStore::connect(name, store)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    s.probe().await.map(drop).map_err(|e| format!("{e:#}"))
 }
 
 async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut LiveReport) {

@@ -9,6 +9,9 @@
 
 pub mod cli;
 pub mod db;
+pub mod images;
+pub mod objects;
+pub mod s3;
 
 use retention::stores::sql::{Dialect, SqlPool};
 use std::path::Path;

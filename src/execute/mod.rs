@@ -6,6 +6,8 @@
 //! Elsewhere an `intent` entry is written first and the outcome after, so a crash leaves
 //! an intent without an outcome, never a change without a trace.
 
+pub mod objects;
+
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
 use crate::plan::{self, Guard, Inventory, Selection, Shard};
 use crate::rules::Action;
@@ -120,14 +122,51 @@ async fn survey_pass(
     sel: &Selection,
     opts: &Options,
 ) -> Result<(Inventory, Guard)> {
+    let allowed = opts.allow_mass_delete || p.rule.allow_mass_delete;
+    if let crate::rules::Target::Objects(o) = p.target {
+        let store = ws
+            .objects
+            .get(&o.store)
+            .ok_or_else(|| anyhow!("store `{}` is not an object store", o.store))?;
+        let inv = objects::inventory(store, o, sel).await?;
+        let whole = match sel.shard {
+            Some(_) => {
+                objects::inventory(
+                    store,
+                    o,
+                    &Selection {
+                        shard: None,
+                        ..sel.clone()
+                    },
+                )
+                .await?
+            }
+            None => inv,
+        };
+        return Ok((
+            inv,
+            plan::guard(sel, &whole, ws.config.defaults.max_fraction, allowed),
+        ));
+    }
     let table = p.table.as_ref().map_err(|e| anyhow!("{e}"))?;
     let pool = ws
         .sql
         .get(p.target.store())
         .ok_or_else(|| anyhow!("store `{}` is not connected", p.target.store()))?;
     let inv = inventory(pool, table, sel, opts.as_of).await?;
-    let allowed = opts.allow_mass_delete || p.rule.allow_mass_delete;
-    let guard = plan::guard(sel, &inv, ws.config.defaults.max_fraction, allowed);
+    // The guard judges the target as a whole, so every shard reaches the same verdict
+    // and sharding cannot slip a mass delete past it.
+    let whole = match sel.shard {
+        Some(_) => {
+            let unsharded = Selection {
+                shard: None,
+                ..sel.clone()
+            };
+            inventory(pool, table, &unsharded, opts.as_of).await?
+        }
+        None => inv,
+    };
+    let guard = plan::guard(sel, &whole, ws.config.defaults.max_fraction, allowed);
     Ok((inv, guard))
 }
 
@@ -264,12 +303,45 @@ async fn apply<'p, 'a: 'p>(
                         .append(draft(p, &sel, who, Kind::Skip, Outcome::Refused))
                         .await?;
                 } else if inv.matched > 0 {
-                    let table = p.table.as_ref().map_err(|e| anyhow!("{e}"))?;
-                    let ctx = AnonymiseContext {
-                        now: opts.as_of,
-                        hmac_key: &key,
+                    let r = match p.target {
+                        crate::rules::Target::Objects(o) => {
+                            let bar = progress_bar(&pass);
+                            let r = match ws.objects.get(&o.store) {
+                                Some(store) => {
+                                    objects::enforce(
+                                        store,
+                                        p,
+                                        o,
+                                        &sel,
+                                        who,
+                                        audit,
+                                        stop,
+                                        &mut pass,
+                                        bar.as_ref(),
+                                    )
+                                    .await
+                                }
+                                None => Err(anyhow!("store `{}` is not an object store", o.store)),
+                            };
+                            if let Some(b) = bar {
+                                b.finish_and_clear();
+                            }
+                            r
+                        }
+                        crate::rules::Target::Table(_) => {
+                            let ctx = AnonymiseContext {
+                                now: opts.as_of,
+                                hmac_key: &key,
+                            };
+                            match p.table.as_ref() {
+                                Ok(table) => {
+                                    batches(ws, p, table, &sel, who, audit, &ctx, stop, &mut pass)
+                                        .await
+                                }
+                                Err(e) => Err(anyhow!("{e}")),
+                            }
+                        }
                     };
-                    let r = batches(ws, p, table, &sel, who, audit, &ctx, stop, &mut pass).await;
                     if let Err(e) = r {
                         tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
                         let mut d = draft(p, &sel, who, Kind::Batch, Outcome::Failed);
@@ -337,6 +409,28 @@ pub fn next_batch_size(current: usize, took: Duration, target: Duration) -> usiz
         .clamp(MIN_BATCH, MAX_BATCH)
 }
 
+/// A progress bar for one pass, when the terminal wants one.
+fn progress_bar(pass: &PassReport) -> Option<indicatif::ProgressBar> {
+    if !crate::commands::progress_bars() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(pass.inventory.matched);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:40} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(format!(
+        "{} {} {}/{}",
+        pass.action.as_str(),
+        pass.category,
+        pass.store,
+        pass.target
+    ));
+    Some(bar)
+}
+
 /// Where the next batch starts: after a key (keyset pagination), or inside a time window.
 enum Range {
     After(Vec<String>),
@@ -363,6 +457,7 @@ async fn batches(
     let target = ws.config.defaults.batch_time;
     let mut size = ws.config.defaults.batch_size.clamp(MIN_BATCH, MAX_BATCH);
     let mut windows = time_windows(table, sel, &pass.inventory, size);
+    let bar = progress_bar(pass);
     let mut range = match &windows {
         Some(w) => Range::Window(w.lo, w.hi()),
         None => Range::After(Vec::new()),
@@ -390,7 +485,10 @@ async fn batches(
         let n = keys.len();
         pass.done += n as u64;
         pass.batches += 1;
-        tracing::info!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
+        if let Some(b) = &bar {
+            b.set_position(pass.done);
+        }
+        tracing::debug!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
         if stop.load(Ordering::SeqCst) {
             break;
         }
@@ -405,6 +503,10 @@ async fn batches(
         };
         size = next_batch_size(size.max(n), took, target);
     }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    tracing::info!(category = %pass.category, store = %pass.store, target = %pass.target, action = sel.action.as_str(), reason = sel.reason.as_str(), count = pass.done, batches = pass.batches, "Finished a target.");
     Ok(())
 }
 

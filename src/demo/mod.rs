@@ -1,0 +1,3 @@
+//! The embedded demo: synthetic data for the shipped rule set.
+
+pub mod seed;

@@ -1,0 +1,127 @@
+//! `strip_gps` on real images in both stores: the location goes, the picture and the rest of
+//! the EXIF stay, and a file that is not an image fails alone.
+
+use crate::support::images::{exif_fields, jpeg_with_gps, non_exif_parts, pixels, png_with_gps};
+use crate::support::objects::{scan_all, target, Fixture};
+use retention::rules::model::{ObjectStrategy, ObjectTimestamp};
+use retention::stores::objects::{ObjectFilter, ObjectStore};
+
+async fn stripped(fixture: &Fixture, store: &ObjectStore, key: &str) -> Vec<u8> {
+    match fixture {
+        Fixture::S3(bucket) => bucket
+            .client
+            .get_object()
+            .bucket(&bucket.name)
+            .key(key)
+            .send()
+            .await
+            .expect("get object")
+            .body
+            .collect()
+            .await
+            .expect("read body")
+            .into_bytes()
+            .to_vec(),
+        Fixture::Dir(dir) => {
+            let _ = store;
+            std::fs::read(dir.path().join(key)).expect("read file")
+        }
+    }
+}
+
+async fn gps_goes_and_pixels_and_other_exif_stay(f: Fixture) {
+    let jpeg = jpeg_with_gps();
+    let png = png_with_gps();
+    assert!(
+        exif_fields(&jpeg).0.iter().any(|(ctx, _)| ctx == "Gps"),
+        "fixture lacks GPS"
+    );
+    f.put("photos/42/a.jpg", &jpeg, &[], &[("album", "holiday")])
+        .await;
+    f.put("photos/42/b.png", &png, &[], &[]).await;
+    let store = f.store().await;
+    let t = target("photos/", None, Some(ObjectTimestamp::LastModified));
+    let filter = ObjectFilter {
+        skip_anonymised: true,
+        cutoff: Some(chrono::Utc::now() + chrono::Duration::days(1)),
+        ..ObjectFilter::default()
+    };
+
+    let scan = scan_all(&store, &t, &filter).await;
+    let report = store
+        .anonymise(&scan.matched, ObjectStrategy::StripGps)
+        .await
+        .expect("anonymise");
+    assert_eq!(report.done.len(), 2, "{report:?}");
+
+    for (key, before) in [("photos/42/a.jpg", &jpeg), ("photos/42/b.png", &png)] {
+        let after = stripped(&f, &store, key).await;
+        assert_eq!(pixels(&after), pixels(before), "{key}: pixels changed");
+        assert_eq!(
+            non_exif_parts(&after),
+            non_exif_parts(before),
+            "{key}: non-EXIF bytes changed"
+        );
+        let (fields, make) = exif_fields(&after);
+        assert!(
+            !fields.iter().any(|(ctx, _)| ctx == "Gps"),
+            "{key}: GPS left: {fields:?}"
+        );
+        assert!(
+            fields.iter().any(|(_, tag)| *tag == 0x9003),
+            "{key}: DateTimeOriginal lost"
+        );
+        assert_eq!(make.as_deref(), Some("\"Canon\""), "{key}: Make lost");
+    }
+    assert!(
+        scan_all(&store, &t, &filter).await.matched.is_empty(),
+        "anonymised again"
+    );
+}
+
+async fn a_non_image_fails_alone_without_naming_its_key(f: Fixture) {
+    f.put("photos/42/notes.txt", b"not a picture", &[], &[])
+        .await;
+    f.put("photos/42/a.jpg", &jpeg_with_gps(), &[], &[]).await;
+    let store = f.store().await;
+    let t = target("photos/", None, None);
+
+    let scan = scan_all(&store, &t, &ObjectFilter::default()).await;
+    let report = store
+        .anonymise(&scan.matched, ObjectStrategy::StripGps)
+        .await
+        .expect("anonymise");
+
+    assert_eq!(report.done, vec!["photos/42/a.jpg".to_string()]);
+    assert_eq!(report.failed.len(), 1);
+    let (key, message) = &report.failed[0];
+    assert_eq!(key, "photos/42/notes.txt");
+    assert!(
+        message.contains("store `media`") && message.contains("not an image"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("notes.txt") && !message.contains("photos/42"),
+        "key leaked: {message}"
+    );
+}
+
+#[tokio::test]
+async fn s3_strip_gps_removes_location_and_keeps_pixels_and_other_exif() {
+    gps_goes_and_pixels_and_other_exif_stay(Fixture::s3().await).await;
+}
+
+#[tokio::test]
+async fn dir_strip_gps_removes_location_and_keeps_pixels_and_other_exif() {
+    gps_goes_and_pixels_and_other_exif_stay(Fixture::dir().await).await;
+}
+
+#[tokio::test]
+async fn s3_a_non_image_under_strip_gps_fails_alone() {
+    a_non_image_fails_alone_without_naming_its_key(Fixture::s3().await).await;
+}
+
+#[tokio::test]
+async fn dir_a_non_image_under_strip_gps_fails_alone() {
+    a_non_image_fails_alone_without_naming_its_key(Fixture::dir().await).await;
+}

@@ -1,0 +1,255 @@
+//! A real S3 server for tests: moto, started once per test binary, and a fresh random bucket
+//! per test.
+//!
+//! `RETENTION_TEST_S3_ENDPOINT` names a running server (CI, or a developer's MinIO). When it
+//! is unset, `moto_server` (from `pip install 'moto[server]'`) is started on a free port of
+//! 127.0.0.1 under a small shell watchdog that stops it when the test binary exits, and the
+//! helper waits until it answers HTTP.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, ObjectLockEnabled, Tag, Tagging, VersioningConfiguration,
+};
+use aws_sdk_s3::Client;
+use retention::config::{S3Config, StoreConfig};
+use retention::stores::objects::ObjectStore;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The S3 endpoint every test of this binary uses, e.g. `http://127.0.0.1:41234`.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        // moto accepts any credentials; the store reads them from the default chain.
+        for (var, value) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            if std::env::var_os(var).is_none() {
+                std::env::set_var(var, value);
+            }
+        }
+        match std::env::var("RETENTION_TEST_S3_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => endpoint,
+            _ => start_moto(),
+        }
+    })
+}
+
+fn start_moto() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port();
+    let script = format!(
+        "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $m",
+        parent = std::process::id()
+    );
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server could not be started: pip install 'moto[server]'");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until_answering(port);
+    endpoint
+}
+
+fn wait_until_answering(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            let mut answer = [0u8; 12];
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_exact(&mut answer).is_ok()
+                && answer.starts_with(b"HTTP/1.")
+            {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("moto_server did not answer on port {port} within 60 s");
+}
+
+/// A raw S3 client for the test endpoint (for arranging and inspecting buckets).
+pub async fn client() -> Client {
+    client_for(endpoint()).await
+}
+
+/// A raw S3 client for any endpoint (the throttling proxy, say).
+pub async fn client_for(endpoint: &str) -> Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A fresh bucket with a random name.
+pub struct Bucket {
+    pub name: String,
+    pub client: Client,
+}
+
+/// How to create a test bucket.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BucketKind {
+    pub versioned: bool,
+    pub object_lock: bool,
+}
+
+impl Bucket {
+    pub async fn new(kind: BucketKind) -> Bucket {
+        let client = client().await;
+        let name = format!("rt-{}", uuid::Uuid::new_v4().simple());
+        client
+            .create_bucket()
+            .bucket(&name)
+            .object_lock_enabled_for_bucket(kind.object_lock)
+            .send()
+            .await
+            .expect("create bucket");
+        if kind.versioned && !kind.object_lock {
+            client
+                .put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("enable versioning");
+        }
+        Bucket { name, client }
+    }
+
+    /// The store configuration a user would write for this bucket.
+    pub fn config(&self) -> StoreConfig {
+        self.config_at(endpoint())
+    }
+
+    pub fn config_at(&self, endpoint: &str) -> StoreConfig {
+        StoreConfig::S3(S3Config {
+            bucket: self.name.clone(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(endpoint.to_owned()),
+            path_style: true,
+        })
+    }
+
+    pub async fn store(&self) -> ObjectStore {
+        ObjectStore::connect("media", &self.config())
+            .await
+            .expect("connect to the test bucket")
+    }
+
+    /// Puts an object with user metadata and tags.
+    pub async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        metadata: &[(&str, &str)],
+        tags: &[(&str, &str)],
+    ) {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.name)
+            .key(key)
+            .body(ByteStream::from(body));
+        for (k, v) in metadata {
+            request = request.metadata(*k, *v);
+        }
+        request.send().await.expect("put object");
+        if !tags.is_empty() {
+            let tag_set = tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build().expect("tag"))
+                .collect();
+            self.client
+                .put_object_tagging()
+                .bucket(&self.name)
+                .key(key)
+                .tagging(
+                    Tagging::builder()
+                        .set_tag_set(Some(tag_set))
+                        .build()
+                        .expect("tagging"),
+                )
+                .send()
+                .await
+                .expect("tag object");
+        }
+    }
+
+    /// The current keys of the bucket.
+    pub async fn keys(&self) -> BTreeSet<String> {
+        let mut keys = BTreeSet::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.expect("list objects").contents() {
+                keys.insert(object.key().unwrap_or_default().to_owned());
+            }
+        }
+        keys
+    }
+
+    /// Every (key, version id) of versions and delete markers left in the bucket.
+    pub async fn versions(&self) -> Vec<(String, String)> {
+        let out = self
+            .client
+            .list_object_versions()
+            .bucket(&self.name)
+            .send()
+            .await
+            .expect("list versions");
+        let versions = out.versions().iter().map(|v| {
+            (
+                v.key().unwrap_or_default().to_owned(),
+                v.version_id().unwrap_or_default().to_owned(),
+            )
+        });
+        let markers = out.delete_markers().iter().map(|m| {
+            (
+                m.key().unwrap_or_default().to_owned(),
+                format!("marker:{}", m.version_id().unwrap_or_default()),
+            )
+        });
+        versions.chain(markers).collect()
+    }
+
+    /// Whether the bucket reports Object Lock enabled (sanity check for lock tests).
+    pub async fn has_object_lock(&self) -> bool {
+        self.client
+            .get_object_lock_configuration()
+            .bucket(&self.name)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.object_lock_configuration()
+                    .and_then(|c| c.object_lock_enabled().cloned())
+            })
+            == Some(ObjectLockEnabled::Enabled)
+    }
+}
