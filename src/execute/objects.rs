@@ -57,6 +57,7 @@ pub async fn inventory(
 
 /// Acts on every matched object, a page at a time. Per-object failures do not stop the
 /// target; they are counted and make the target fail at the end.
+#[allow(clippy::too_many_arguments)]
 pub async fn enforce(
     store: &ObjectStore,
     p: &Prepared<'_>,
