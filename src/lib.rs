@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod diagnostics;
+pub mod dsar;
 pub mod execute;
 pub mod exit;
 pub mod ident;

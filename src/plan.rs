@@ -111,7 +111,8 @@ pub fn request_pass(
 /// What a store found for one selection.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Inventory {
-    /// Records in the table or under the prefix.
+    /// Records in the table or under the prefix (for an erasure request on a table: the
+    /// subject's records, since requests are not judged by their share of the table).
     pub total: u64,
     /// Records the selection would act on.
     pub matched: u64,

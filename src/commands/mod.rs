@@ -4,8 +4,12 @@
 pub mod audit;
 pub mod check;
 pub mod demo;
+pub mod erase;
+pub mod export;
+pub mod hold;
 pub mod migrate;
 pub mod plan;
+pub mod request;
 pub mod run;
 pub mod schedule;
 
@@ -13,7 +17,7 @@ use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{Config, StoreConfig};
 use crate::exit::{Refusal, Status};
 use crate::rules::RuleSet;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use secrecy::SecretString;
 use std::path::Path;
 
@@ -52,12 +56,15 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
         Command::Migrate => migrate::run(&cli.config).await,
         Command::Plan(args) => plan::run(&cli.config, args).await,
         Command::Run(args) => run::run(&cli.config, args).await,
+        Command::Erase(args) => erase::run(&cli.config, args).await,
+        Command::Request(cmd) => request::run(&cli.config, cmd).await,
+        Command::Hold(cmd) => hold::run(&cli.config, cmd).await,
+        Command::Export { subject, out } => export::run(&cli.config, subject, out).await,
         Command::Schedule {
             max_runs,
             metrics_file,
         } => schedule::run(&cli.config, max_runs, metrics_file).await,
         Command::Demo { dir } => demo::run(dir).await,
-        other => bail!("`{other:?}` is not available in this build yet"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Totals};
 use crate::cli::RunArgs;
+use crate::dsar::erase::Erasure;
 use crate::execute::{self, Options, Report};
 use crate::exit::{Refusal, Status};
 use crate::plan::Shard;
@@ -90,10 +91,20 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
     let started = std::time::Instant::now();
     let result = enforce(&ws, &opts, &held, &run_id, shard).await;
     lock.release().await?;
-    let report = result?;
+    let (report, requests) = result?;
+    for e in &requests {
+        println!("{}", e.render_text());
+    }
     print!("{}", crate::report::text::summary(&report));
     println!("\nRun {run_id} finished.");
-    let status = status(&report);
+    let requests_failed = requests
+        .iter()
+        .any(|e| crate::commands::erase::status(e) == Status::Failed);
+    let status = if requests_failed {
+        Status::Failed
+    } else {
+        status(&report)
+    };
     if let Some(path) = &args.metrics_file {
         use crate::report::metrics;
         let last_success = if status == Status::Done {
@@ -109,13 +120,19 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
     Ok(status)
 }
 
+/// Erasure requests are processed by a run over every rule, and by only one shard of a
+/// sharded run: a request must reach every category, and exactly once.
+fn takes_requests(opts: &Options, shard: Option<Shard>) -> bool {
+    opts.rules.is_empty() && shard.map_or(true, |s| s.index == 0)
+}
+
 async fn enforce(
     ws: &Workspace,
     opts: &Options,
     held: &[String],
     run_id: &str,
     shard: Option<Shard>,
-) -> Result<Report> {
+) -> Result<(Report, Vec<Erasure>)> {
     let state = ws.state()?;
     let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false)?;
     crate::state::runs::start(
@@ -132,13 +149,31 @@ async fn enforce(
     audit.append(start).await?;
 
     let stop = stop_on_signal();
+    // Queued erasure requests come before retention work (SPEC §5).
+    let requests = if takes_requests(opts, shard) {
+        crate::dsar::erase::process_pending(ws, opts.as_of, held, &audit, stop.clone()).await?
+    } else {
+        Vec::new()
+    };
     let report = execute::enforce(ws, opts, held, &audit, stop).await?;
+    let requests_failed = requests
+        .iter()
+        .any(|e| e.status() == crate::dsar::requests::Status::Failed);
 
     let mut end = EntryDraft::new(Kind::RunEnd);
-    end.totals = Some(totals(&report));
+    let mut t = totals(&report);
+    for e in &requests {
+        let c = e.counts();
+        t.deleted += c.deleted;
+        t.anonymised += c.anonymised;
+        t.held += c.held;
+        t.locked += c.locked;
+        t.failed_targets += c.failed;
+    }
+    end.totals = Some(t);
     end.outcome = Some(if report.interrupted {
         Outcome::Interrupted
-    } else if report.failed() {
+    } else if report.failed() || requests_failed {
         Outcome::Failed
     } else {
         Outcome::Ok
@@ -147,7 +182,7 @@ async fn enforce(
     audit.finish().await?;
     let s = if report.interrupted {
         "interrupted"
-    } else if report.failed() {
+    } else if report.failed() || requests_failed {
         "failed"
     } else if report.refused() {
         "refused"
@@ -155,7 +190,7 @@ async fn enforce(
         "done"
     };
     crate::state::runs::finish(state, run_id, s).await?;
-    Ok(report)
+    Ok((report, requests))
 }
 
 fn totals(report: &Report) -> Totals {

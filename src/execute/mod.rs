@@ -170,6 +170,14 @@ async fn survey_pass(
     Ok((inv, guard))
 }
 
+/// Who a request's entries are about: the subject's pseudonym (never the id) and the
+/// ticket. Empty for retention work.
+#[derive(Debug, Clone, Default)]
+pub struct Attribution {
+    pub subject: Option<String>,
+    pub ticket: Option<String>,
+}
+
 /// Runs every pass: inventory, guard, then batches until nothing is left (or `stop` is
 /// set by a signal, in which case the current batch finishes first).
 pub async fn enforce(
@@ -181,6 +189,84 @@ pub async fn enforce(
 ) -> Result<Report> {
     let rules = ws.selected_rules(&opts.rules)?;
     let prepared = ws.prepare(&rules).await?;
+    let work = prepared.iter().flat_map(|p| {
+        plan::passes(p.rule, p.target, opts.as_of, held, opts.shard)
+            .into_iter()
+            .map(move |sel| (p, sel))
+    });
+    apply(ws, opts, work, audit, &stop, &Attribution::default()).await
+}
+
+/// The passes of one erasure request over every target with a subject, children first.
+/// Rules whose `on_erasure` is `keep` yield none (the caller reports them as kept).
+pub fn request_work<'p, 'a>(
+    prepared: &'p [Prepared<'a>],
+    subject: &str,
+    held: &[String],
+) -> Vec<(&'p Prepared<'a>, Selection)> {
+    let subjects = [subject.to_owned()];
+    prepared
+        .iter()
+        .filter_map(|p| plan::request_pass(p.rule, p.target, &subjects, held).map(|s| (p, s)))
+        .collect()
+}
+
+/// Inventories one erasure request's passes, touching nothing (`erase --dry-run`).
+pub async fn survey_request(
+    ws: &Workspace,
+    opts: &Options,
+    subject: &str,
+    held: &[String],
+) -> Result<Report> {
+    let rules = ws.selected_rules(&opts.rules)?;
+    let prepared = ws.prepare(&rules).await?;
+    let mut report = Report {
+        as_of: Some(opts.as_of),
+        ..Default::default()
+    };
+    for (p, sel) in request_work(&prepared, subject, held) {
+        let mut pass = new_pass(p, &sel);
+        match survey_pass(ws, p, &sel, opts).await {
+            Ok((inv, guard)) => {
+                pass.inventory = inv;
+                pass.guard = guard;
+            }
+            Err(e) => pass.error = Some(format!("{e:#}")),
+        }
+        report.passes.push(pass);
+    }
+    Ok(report)
+}
+
+/// Applies one erasure request: the same passes, batches and audit entries as retention
+/// work, with every entry carrying the subject's pseudonym and the ticket.
+pub async fn enforce_request(
+    ws: &Workspace,
+    opts: &Options,
+    subject: &str,
+    ticket: &str,
+    held: &[String],
+    audit: &AuditLog,
+    stop: Arc<AtomicBool>,
+) -> Result<Report> {
+    let rules = ws.selected_rules(&opts.rules)?;
+    let prepared = ws.prepare(&rules).await?;
+    let who = Attribution {
+        subject: Some(audit.pseudonym(subject)),
+        ticket: Some(ticket.to_owned()),
+    };
+    let work = request_work(&prepared, subject, held);
+    apply(ws, opts, work, audit, &stop, &who).await
+}
+
+async fn apply<'p, 'a: 'p>(
+    ws: &Workspace,
+    opts: &Options,
+    work: impl IntoIterator<Item = (&'p Prepared<'a>, Selection)>,
+    audit: &AuditLog,
+    stop: &AtomicBool,
+    who: &Attribution,
+) -> Result<Report> {
     let mut report = Report {
         as_of: Some(opts.as_of),
         run_id: Some(audit.run_id().to_owned()),
@@ -195,91 +281,96 @@ pub async fn enforce(
             .as_bytes()
             .to_vec()
     };
-    for p in &prepared {
-        for sel in plan::passes(p.rule, p.target, opts.as_of, held, opts.shard) {
-            if stop.load(Ordering::SeqCst) {
-                report.interrupted = true;
-                return Ok(report);
-            }
-            let mut pass = new_pass(p, &sel);
-            match survey_pass(ws, p, &sel, opts).await {
-                Err(e) => pass.error = Some(format!("{e:#}")),
-                Ok((inv, guard)) => {
-                    pass.inventory = inv;
-                    pass.guard = guard.clone();
-                    if inv.held > 0 || inv.blocked > 0 {
-                        let mut d = draft(p, &sel, Kind::Skip, Outcome::Held);
-                        d.held = Some(inv.held);
-                        d.locked = Some(inv.blocked);
-                        audit.append(d).await?;
-                    }
-                    if let Guard::Refused(_) = guard {
-                        audit
-                            .append(draft(p, &sel, Kind::Skip, Outcome::Refused))
-                            .await?;
-                    } else if inv.matched > 0 {
-                        let r = match p.target {
-                            crate::rules::Target::Objects(o) => {
-                                let bar = progress_bar(&pass);
-                                let r = match ws.objects.get(&o.store) {
-                                    Some(store) => {
-                                        objects::enforce(
-                                            store,
-                                            p,
-                                            o,
-                                            &sel,
-                                            audit,
-                                            &stop,
-                                            &mut pass,
-                                            bar.as_ref(),
-                                        )
-                                        .await
-                                    }
-                                    None => {
-                                        Err(anyhow!("store `{}` is not an object store", o.store))
-                                    }
-                                };
-                                if let Some(b) = bar {
-                                    b.finish_and_clear();
+    for (p, sel) in work {
+        if stop.load(Ordering::SeqCst) {
+            report.interrupted = true;
+            return Ok(report);
+        }
+        let mut pass = new_pass(p, &sel);
+        match survey_pass(ws, p, &sel, opts).await {
+            Err(e) => pass.error = Some(format!("{e:#}")),
+            Ok((inv, guard)) => {
+                pass.inventory = inv;
+                pass.guard = guard.clone();
+                if inv.held > 0 || inv.blocked > 0 {
+                    let mut d = draft(p, &sel, who, Kind::Skip, Outcome::Held);
+                    d.held = Some(inv.held);
+                    d.locked = Some(inv.blocked);
+                    audit.append(d).await?;
+                }
+                if let Guard::Refused(_) = guard {
+                    audit
+                        .append(draft(p, &sel, who, Kind::Skip, Outcome::Refused))
+                        .await?;
+                } else if inv.matched > 0 {
+                    let r = match p.target {
+                        crate::rules::Target::Objects(o) => {
+                            let bar = progress_bar(&pass);
+                            let r = match ws.objects.get(&o.store) {
+                                Some(store) => {
+                                    objects::enforce(
+                                        store,
+                                        p,
+                                        o,
+                                        &sel,
+                                        who,
+                                        audit,
+                                        stop,
+                                        &mut pass,
+                                        bar.as_ref(),
+                                    )
+                                    .await
                                 }
-                                r
+                                None => Err(anyhow!("store `{}` is not an object store", o.store)),
+                            };
+                            if let Some(b) = bar {
+                                b.finish_and_clear();
                             }
-                            crate::rules::Target::Table(_) => {
-                                let ctx = AnonymiseContext {
-                                    now: opts.as_of,
-                                    hmac_key: &key,
-                                };
-                                match p.table.as_ref() {
-                                    Ok(table) => {
-                                        batches(ws, p, table, &sel, audit, &ctx, &stop, &mut pass)
-                                            .await
-                                    }
-                                    Err(e) => Err(anyhow!("{e}")),
-                                }
-                            }
-                        };
-                        if let Err(e) = r {
-                            tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
-                            let mut d = draft(p, &sel, Kind::Batch, Outcome::Failed);
-                            d.count = Some(0);
-                            audit.append(d).await?;
-                            pass.error = Some(format!("{e:#}"));
+                            r
                         }
+                        crate::rules::Target::Table(_) => {
+                            let ctx = AnonymiseContext {
+                                now: opts.as_of,
+                                hmac_key: &key,
+                            };
+                            match p.table.as_ref() {
+                                Ok(table) => {
+                                    batches(ws, p, table, &sel, who, audit, &ctx, stop, &mut pass)
+                                        .await
+                                }
+                                Err(e) => Err(anyhow!("{e}")),
+                            }
+                        }
+                    };
+                    if let Err(e) = r {
+                        tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
+                        let mut d = draft(p, &sel, who, Kind::Batch, Outcome::Failed);
+                        d.count = Some(0);
+                        audit.append(d).await?;
+                        pass.error = Some(format!("{e:#}"));
                     }
                 }
             }
-            report.passes.push(pass);
-            if stop.load(Ordering::SeqCst) {
-                report.interrupted = true;
-                return Ok(report);
-            }
+        }
+        report.passes.push(pass);
+        if stop.load(Ordering::SeqCst) {
+            report.interrupted = true;
+            return Ok(report);
         }
     }
     Ok(report)
 }
 
-fn draft(p: &Prepared<'_>, sel: &Selection, kind: Kind, outcome: Outcome) -> EntryDraft {
+fn draft(
+    p: &Prepared<'_>,
+    sel: &Selection,
+    who: &Attribution,
+    kind: Kind,
+    outcome: Outcome,
+) -> EntryDraft {
     EntryDraft {
+        subject: who.subject.clone(),
+        ticket: who.ticket.clone(),
         kind: Some(kind),
         action: Some(sel.action),
         reason: Some(sel.reason),
@@ -352,6 +443,7 @@ async fn batches(
     p: &Prepared<'_>,
     table: &PreparedTable,
     sel: &Selection,
+    who: &Attribution,
     audit: &AuditLog,
     ctx: &AnonymiseContext<'_>,
     stop: &AtomicBool,
@@ -379,13 +471,13 @@ async fn batches(
         let intent = if same_db {
             None
         } else {
-            let mut d = draft(p, sel, Kind::Batch, Outcome::Intent);
+            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Intent);
             d.count = limit.map(|l| l as u64);
             Some(audit.append(d).await?)
         };
-        let keys = one_batch(pool, table, sel, &range, limit, ctx, audit, p, same_db).await?;
+        let keys = one_batch(pool, table, sel, who, &range, limit, ctx, audit, p, same_db).await?;
         if !same_db && intent.is_some() {
-            let mut d = draft(p, sel, Kind::Batch, Outcome::Ok);
+            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
             d.count = Some(keys.len() as u64);
             d.keys_digest = Some(keys_digest(&keys));
             audit.append(d).await?;
@@ -508,6 +600,7 @@ async fn one_batch(
     pool: &SqlPool,
     table: &PreparedTable,
     sel: &Selection,
+    who: &Attribution,
     range: &Range,
     limit: Option<usize>,
     ctx: &AnonymiseContext<'_>,
@@ -531,7 +624,7 @@ async fn one_batch(
     };
     let mut appended = None;
     if same_db && !keys.is_empty() {
-        let mut d = draft(p, sel, Kind::Batch, Outcome::Ok);
+        let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
         d.count = Some(keys.len() as u64);
         d.keys_digest = Some(keys_digest(&keys));
         appended = Some(audit.append_in(tx.conn(), d).await?);

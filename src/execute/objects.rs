@@ -2,7 +2,7 @@
 //! Each page's deletes or anonymisations get an `intent` entry before and an outcome entry
 //! after, since an object store cannot share a transaction with the audit log.
 
-use super::{draft, keys_digest, PassReport};
+use super::{draft, keys_digest, Attribution, PassReport};
 use crate::audit::{AuditLog, Kind, Outcome, Reason};
 use crate::plan::{Inventory, Selection};
 use crate::rules::{Action, ObjectTarget};
@@ -63,6 +63,7 @@ pub async fn enforce(
     p: &Prepared<'_>,
     target: &ObjectTarget,
     sel: &Selection,
+    who: &Attribution,
     audit: &AuditLog,
     stop: &AtomicBool,
     pass: &mut PassReport,
@@ -75,7 +76,7 @@ pub async fn enforce(
     loop {
         let page = store.scan_page(target, &f, token).await?;
         if !page.matched.is_empty() {
-            let mut intent = draft(p, sel, Kind::Batch, Outcome::Intent);
+            let mut intent = draft(p, sel, who, Kind::Batch, Outcome::Intent);
             intent.count = Some(page.matched.len() as u64);
             audit.append(intent).await?;
             let report = match sel.action {
@@ -93,6 +94,7 @@ pub async fn enforce(
             let mut done = draft(
                 p,
                 sel,
+                who,
                 Kind::Batch,
                 if report.failed.is_empty() {
                     Outcome::Ok

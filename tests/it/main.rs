@@ -6,6 +6,7 @@ mod audit_file;
 mod audit_property;
 mod config_errors;
 mod demo_seed;
+mod dsar;
 mod objects;
 mod objects_faults;
 mod objects_gps;

@@ -5,6 +5,7 @@ use super::exec::fetch_counts;
 use super::pool::{Dialect, SqlPool};
 use super::select::PreparedTable;
 use super::value::Value;
+use crate::audit::Reason;
 use crate::plan::{Inventory, Selection};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -71,10 +72,19 @@ pub async fn inventory(
             q.push(&format!(" THEN {col} END) AS oldest"));
         }
         None => {
-            q.push(", 0 AS c4, 0 AS c5, 0 AS c6, NULL AS oldest");
+            // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
+            // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
+            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, NULL AS oldest");
         }
     }
     q.push(" FROM ").push(&p.from());
+    if sel.reason == Reason::Request {
+        // An erasure request counts only the subject's rows, through the subject index:
+        // the guard does not judge requests by their share of the table, so a full scan
+        // for the total would only make one erasure cost as much as the table is large.
+        q.push(" WHERE ");
+        p.base(sel, &mut q)?;
+    }
     let oldest = match &p.timestamp {
         Some((c, per)) => d.epoch_seconds("x.oldest", c.kind, *per),
         None => "NULL".to_owned(),

@@ -1,0 +1,108 @@
+//! `retention hold add --subject ID --reason TEXT [--until TIME] | hold remove --subject ID
+//! | hold list`: legal holds. A held subject's records are never deleted or anonymised.
+
+use crate::cli::HoldCommand;
+use crate::config::Config;
+use crate::dsar::holds;
+use crate::exit::{Refusal, Status};
+use anyhow::{Context, Result};
+use chrono::Utc;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+pub async fn run(config: &Path, cmd: HoldCommand) -> Result<Status> {
+    let config = super::load_config(config)?;
+    let mut out = Vec::new();
+    let status = run_loaded(&config, cmd, &mut out).await;
+    std::io::stdout()
+        .write_all(&out)
+        .context("cannot write to stdout")?;
+    status
+}
+
+/// Runs a `hold` subcommand against a loaded configuration, writing to `out`.
+pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) -> Result<Status> {
+    let now = Utc::now();
+    match cmd {
+        HoldCommand::Add {
+            subject,
+            reason,
+            until,
+        } => {
+            holds::validate(&subject, &reason).map_err(|e| Refusal::Invalid(e.to_string()))?;
+            let until = match until {
+                None => None,
+                Some(s) => {
+                    let t = crate::time::parse_instant(&s)
+                        .map_err(|e| Refusal::Invalid(format!("--until: {e}")))?;
+                    if t <= now {
+                        return Err(Refusal::Invalid(format!(
+                            "--until: {} has already passed; a hold must end in the future",
+                            crate::time::rfc3339(t)
+                        ))
+                        .into());
+                    }
+                    Some(t)
+                }
+            };
+            let pool = super::request::state_pool(config).await?;
+            holds::add(&pool, &subject, &reason, until, now).await?;
+            match until {
+                Some(t) => writeln!(out, "Hold added until {}.", crate::time::rfc3339(t))?,
+                None => writeln!(out, "Hold added until it is removed.")?,
+            }
+            Ok(Status::Done)
+        }
+        HoldCommand::Remove { subject } => {
+            let pool = super::request::state_pool(config).await?;
+            if holds::remove(&pool, &subject).await? {
+                writeln!(out, "Hold removed.")?;
+                Ok(Status::Done)
+            } else {
+                writeln!(out, "No hold to remove: that subject is not held.")?;
+                Ok(Status::Failed)
+            }
+        }
+        HoldCommand::List => {
+            let pool = super::request::state_pool(config).await?;
+            let list = holds::list(&pool).await?;
+            out.extend_from_slice(render(&list, now).as_bytes());
+            Ok(Status::Done)
+        }
+    }
+}
+
+fn render(list: &[holds::Hold], now: chrono::DateTime<Utc>) -> String {
+    let t = |v: Option<chrono::DateTime<Utc>>, none: &str| {
+        v.map(crate::time::rfc3339).unwrap_or_else(|| none.into())
+    };
+    let mut rows = vec![["subject", "until", "created", "state", "reason"].map(str::to_owned)];
+    for h in list {
+        let state = match h.until {
+            Some(u) if u <= now => "lapsed",
+            _ => "in force",
+        };
+        rows.push([
+            h.subject.clone(),
+            t(h.until, "removed"),
+            t(h.created_at, "-"),
+            state.to_owned(),
+            h.reason.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{} holds", list.len());
+    out
+}

@@ -1,0 +1,101 @@
+//! `retention request add --subject ID --ticket T | request list`: the erasure request
+//! queue that `run` processes before retention work (docs/requests.md).
+
+use crate::cli::RequestCommand;
+use crate::config::Config;
+use crate::dsar::requests::{self, BadRequest};
+use crate::exit::{Refusal, Status};
+use crate::stores::sql::SqlPool;
+use anyhow::{Context, Result};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+pub async fn run(config: &Path, cmd: RequestCommand) -> Result<Status> {
+    let config = super::load_config(config)?;
+    let mut out = Vec::new();
+    let status = run_loaded(&config, cmd, &mut out).await;
+    std::io::stdout()
+        .write_all(&out)
+        .context("cannot write to stdout")?;
+    status
+}
+
+/// Connects to the state store alone (these commands touch no data store).
+pub async fn state_pool(config: &Config) -> Result<SqlPool> {
+    let (name, url) = super::state_url(config)?;
+    SqlPool::connect(&name, url.expose_secret()).await
+}
+
+/// Runs a `request` subcommand against a loaded configuration, writing to `out`.
+pub async fn run_loaded(config: &Config, cmd: RequestCommand, out: &mut Vec<u8>) -> Result<Status> {
+    match cmd {
+        RequestCommand::Add { subject, ticket } => {
+            requests::validate(&ticket, &subject).map_err(|e| Refusal::Invalid(e.to_string()))?;
+            let pool = state_pool(config).await?;
+            match requests::add(&pool, &ticket, &subject, Utc::now()).await {
+                Ok(()) => {}
+                Err(e) => {
+                    return match e.downcast::<BadRequest>() {
+                        Ok(bad) => Err(Refusal::Invalid(bad.to_string()).into()),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+            writeln!(
+                out,
+                "Queued erasure request {ticket}; the next `retention run` processes it."
+            )?;
+            Ok(Status::Done)
+        }
+        RequestCommand::List => {
+            let pool = state_pool(config).await?;
+            let list = requests::list(&pool).await?;
+            out.extend_from_slice(render(&list).as_bytes());
+            Ok(Status::Done)
+        }
+    }
+}
+
+fn render(list: &[requests::Request]) -> String {
+    let t = |v: Option<chrono::DateTime<Utc>>| {
+        v.map(crate::time::rfc3339).unwrap_or_else(|| "-".into())
+    };
+    let mut rows = vec![[
+        "ticket",
+        "subject",
+        "status",
+        "created",
+        "processed",
+        "run",
+        "outcome",
+    ]
+    .map(str::to_owned)];
+    for r in list {
+        rows.push([
+            r.ticket.clone(),
+            r.subject.clone(),
+            r.status.clone(),
+            t(r.created_at),
+            t(r.processed_at),
+            r.run_id.clone().unwrap_or_else(|| "-".into()),
+            r.outcome.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{} requests", list.len());
+    out
+}
