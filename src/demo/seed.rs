@@ -41,6 +41,8 @@ audit:
   # A fixed DEMO key, public in the source code. Never use it for real data: take the
   # key from the environment, e.g. pseudonym_key: ${RETENTION_PSEUDONYM_KEY}.
   pseudonym_key: demo-pseudonym-key-not-secret-0123456789abcdef
+  # A signing key made for this demo directory, so the log gets signed checkpoints.
+  signing_key: {signing_key}
 rules: ./rules
 subjects:
   lookup: {store: app, table: accounts, key: id, by: [email, phone]}
@@ -57,7 +59,11 @@ const ACCOUNTS: i64 = 50;
 pub async fn seed(dir: &Path, as_of: DateTime<Utc>) -> Result<DemoPaths> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let config = dir.join("retention.yaml");
-    std::fs::write(&config, CONFIG)
+    // A fresh Ed25519 key per demo directory: checkpoints get signed, and no key is
+    // shared between demos.
+    let (signing_key, _verifier) = crate::audit::checkpoint::keygen("retention-demo")
+        .map_err(|e| anyhow::anyhow!("making the demo's signing key: {e}"))?;
+    std::fs::write(&config, CONFIG.replace("{signing_key}", &signing_key))
         .with_context(|| format!("cannot write {}", config.display()))?;
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules)
@@ -1008,6 +1014,10 @@ async fn rows(g: &mut Gen<'_>, tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
 /// A JPEG that is only a start and end marker: enough for tools that sniff the type.
 const TINY_JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xD9];
 
+/// A small real photo (64×48) whose EXIF carries a GPS position, so the demo's
+/// `strip_gps` has something to remove.
+const PHOTO_WITH_GPS: &[u8] = include_bytes!("photo-with-gps.jpg");
+
 /// Files under the object prefixes the rules name, with modification times spread
 /// around each rule's cutoff.
 fn objects(media: &Path, as_of: DateTime<Utc>, rng: &mut StdRng) -> Result<()> {
@@ -1022,7 +1032,7 @@ fn objects(media: &Path, as_of: DateTime<Utc>, rng: &mut StdRng) -> Result<()> {
             write_object(
                 media,
                 &format!("photos/{account}/IMG_{n:04}.jpg"),
-                TINY_JPEG,
+                PHOTO_WITH_GPS,
                 age,
             )?;
             let age = g.aged(365.0);

@@ -13,9 +13,6 @@
 pub mod erase;
 pub mod export;
 pub mod holds;
-pub mod index;
 pub mod lookup;
 pub mod requests;
 mod timestamps;
-
-pub use index::subject_index_warnings;
