@@ -28,7 +28,15 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
     let report = execute::survey(&ws, &opts, &held).await?;
     let text = match args.format {
         ReportFormat::Text => report::text::plan(&report),
-        ReportFormat::Json => serde_json::to_string_pretty(&report::json::plan(&report))? + "\n",
+        ReportFormat::Json => {
+            let mut requests = Vec::new();
+            for r in crate::dsar::requests::pending(ws.state()?).await? {
+                let survey = execute::survey_request(&ws, &opts, &r.subject, &held).await?;
+                requests.push(report::json::RequestPlan::from_survey(&r.ticket, &survey));
+            }
+            serde_json::to_string_pretty(&report::json::plan_with_requests(&report, &requests))?
+                + "\n"
+        }
         ReportFormat::Csv => report::csv::plan(&report),
         ReportFormat::Md | ReportFormat::Html => {
             let extras = Extras {
@@ -37,9 +45,17 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
                     .into_iter()
                     .map(CategoryInfo::from_rule)
                     .collect(),
-                // The request queue is read by the DSAR module; until it hands its
-                // pending requests over, the report says it did not read them.
-                requests: None,
+                // Pending erasure requests by ticket only: the subject stays out of reports.
+                requests: Some(
+                    crate::dsar::requests::pending(ws.state()?)
+                        .await?
+                        .into_iter()
+                        .map(|r| report::PendingRequest {
+                            ticket: r.ticket,
+                            created_at: r.created_at.unwrap_or(as_of),
+                        })
+                        .collect(),
+                ),
                 holds: Some(crate::state::holds::reasons_in_force(ws.state()?, as_of).await?),
                 problems: Vec::new(),
             };

@@ -7,6 +7,38 @@ use serde_json::{json, Value};
 /// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `blocked`,
 /// `total`, `guard_reason`, `error`) are additions scripts may ignore.
 pub fn plan(report: &Report) -> Value {
+    plan_with_requests(report, &[])
+}
+
+/// One pending erasure request as the plan shows it: its ticket and what erasing would
+/// touch (never the subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestPlan {
+    pub ticket: String,
+    /// Targets with at least one matching record.
+    pub targets: u64,
+    pub matched: u64,
+    pub held: u64,
+}
+
+impl RequestPlan {
+    /// Sums a request's survey.
+    pub fn from_survey(ticket: &str, survey: &Report) -> RequestPlan {
+        RequestPlan {
+            ticket: ticket.to_owned(),
+            targets: survey
+                .passes
+                .iter()
+                .filter(|p| p.inventory.matched > 0)
+                .count() as u64,
+            matched: survey.passes.iter().map(|p| p.inventory.matched).sum(),
+            held: survey.passes.iter().map(|p| p.inventory.held).sum(),
+        }
+    }
+}
+
+/// The plan with its pending erasure requests (SPEC §5 `requests`).
+pub fn plan_with_requests(report: &Report, requests: &[RequestPlan]) -> Value {
     let targets: Vec<Value> = report
         .passes
         .iter()
@@ -32,6 +64,9 @@ pub fn plan(report: &Report) -> Value {
     json!({
         "as_of": report.as_of.map(rfc3339),
         "targets": targets,
-        "requests": [],
+        "requests": requests
+            .iter()
+            .map(|r| json!({"ticket": r.ticket, "targets": r.targets, "matched": r.matched, "held": r.held}))
+            .collect::<Vec<_>>(),
     })
 }

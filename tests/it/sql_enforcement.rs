@@ -303,6 +303,29 @@ async fn refuses_a_mass_delete(kind: Db) {
     assert_eq!(db.count("SELECT COUNT(*) FROM sessions").await, 500);
 }
 
+async fn plan_lists_pending_requests(kind: Db) {
+    let db = TestDb::fresh(kind).await;
+    seed(&db).await;
+    let (dir, env) = setup(&db);
+    run(&dir, &env, &["migrate"]).expect_code(0);
+    run(
+        &dir,
+        &env,
+        &["request", "add", "--subject", "2", "--ticket", "DSAR-77"],
+    )
+    .expect_code(0);
+    let plan = plan_json(&dir, &env);
+    let requests = plan["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{plan}");
+    assert_eq!(requests[0]["ticket"], "DSAR-77");
+    // Subject 2 has a session and two locations; the account itself still has that
+    // session, so the plan counts it as blocked (a run erases the session first).
+    assert_eq!(requests[0]["matched"], 3, "{plan}");
+    assert_eq!(requests[0]["targets"], 2, "{plan}");
+    assert_eq!(requests[0]["held"], 0);
+    assert!(!plan.to_string().contains("fresh@example.test"));
+}
+
 macro_rules! on_every_dialect {
     ($($name:ident => $body:ident;)*) => {
         mod postgres {
@@ -320,4 +343,5 @@ macro_rules! on_every_dialect {
 on_every_dialect! {
     expired_rows_go_fresh_rows_stay_and_flags_and_foreign_keys_are_followed => enforces_retention_and_erasure_flags;
     the_guard_refuses_a_mass_delete_with_exit_3_and_deletes_nothing => refuses_a_mass_delete;
+    the_plan_lists_pending_erasure_requests_by_ticket => plan_lists_pending_requests;
 }
