@@ -612,6 +612,99 @@ async fn the_export_holds_exactly_the_subjects_rows_and_nobody_elses(kind: Db) {
     }
 }
 
+/// The shop plus a versioned S3 bucket of photos under `photos/{subject}/`.
+async fn shop_with_photos(kind: Db) -> (Shop, crate::support::s3::Bucket) {
+    use crate::support::s3::{Bucket, BucketKind};
+    let mut shop = shop(kind).await;
+    let bucket = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: false,
+    })
+    .await;
+    for subject in ["1", "2", "3"] {
+        for n in 0..2 {
+            let key = format!("photos/{subject}/IMG_{n}.jpg");
+            // Two versions each: erasure must remove the old one too.
+            bucket.put(&key, b"old".to_vec(), &[], &[]).await;
+            bucket.put(&key, b"new".to_vec(), &[], &[]).await;
+        }
+    }
+    shop.config.stores.insert("media".into(), bucket.config());
+    shop.rules.rules.push(Rule {
+        category: "photos".into(),
+        file: "rules/photos.yaml".into(),
+        description: String::new(),
+        source: "Privacy Policy, 'photos'".into(),
+        retain: "forever".parse().unwrap(),
+        on_expiry: Action::Keep,
+        on_erasure: Action::Delete,
+        keep_reason: None,
+        schedule: None,
+        allow_mass_delete: false,
+        sha256: "sha256:photos".into(),
+        targets: vec![Target::Objects(ObjectTarget {
+            store: "media".into(),
+            prefix: "photos/".into(),
+            subject: Some(ObjectSubject::KeyPattern("photos/{subject}/".into())),
+            timestamp: None,
+            anonymise: None,
+        })],
+    });
+    (shop, bucket)
+}
+
+async fn erasing_a_subject_removes_every_version_of_their_objects_but_not_the_held_or_others(
+    kind: Db,
+) {
+    let (shop, bucket) = shop_with_photos(kind).await;
+    shop.hold(HoldCommand::Add {
+        subject: "3".into(),
+        reason: "litigation".into(),
+        until: None,
+    })
+    .await;
+    let (r, out) = shop
+        .erase(erase_args(Some("1"), None, "DSAR-S3-1", false))
+        .await;
+    assert_eq!(r.unwrap(), Status::Done, "{out}");
+    let versions: Vec<String> = bucket
+        .versions()
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        !versions.iter().any(|k| k.starts_with("photos/1/")),
+        "every version of the erased subject's photos is gone: {versions:?}"
+    );
+    for other in ["photos/2/IMG_0.jpg", "photos/3/IMG_1.jpg"] {
+        assert_eq!(
+            versions.iter().filter(|k| k.as_str() == other).count(),
+            2,
+            "{other}: the bystander's and the held subject's versions stay"
+        );
+    }
+    assert_eq!(
+        shop.n("SELECT COUNT(*) FROM accounts WHERE id = 1").await,
+        0
+    );
+    // Erasing the held subject touches none of their objects.
+    let (r, out) = shop
+        .erase(erase_args(Some("3"), None, "DSAR-S3-3", false))
+        .await;
+    assert!(r.is_ok(), "{out}");
+    assert_eq!(
+        bucket
+            .keys()
+            .await
+            .iter()
+            .filter(|k| k.starts_with("photos/3/"))
+            .count(),
+        2,
+        "a held subject's objects stay"
+    );
+}
+
 macro_rules! on_every_dialect {
     ($($name:ident),* $(,)?) => {
         mod postgres {
@@ -636,4 +729,5 @@ on_every_dialect!(
     a_ticket_is_unique_and_belongs_to_one_subject,
     a_queued_request_is_processed_by_the_next_run_and_its_outcome_recorded,
     the_export_holds_exactly_the_subjects_rows_and_nobody_elses,
+    erasing_a_subject_removes_every_version_of_their_objects_but_not_the_held_or_others,
 );
