@@ -38,9 +38,20 @@ ensure_moto() {
   echo "moto_server did not start (see /tmp/retention-moto.log)" >&2; exit 1
 }
 
+ensure_chromium() {
+  # The HTML report is checked in a real headless browser.
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  log "Installing chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+  }
+}
+
 ensure_postgres
 ensure_mariadb
 ensure_moto
+ensure_chromium
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 
