@@ -5,7 +5,7 @@
 # database, deletes the expired half of one with `retention run` and of the other with
 # `DELETE FROM … WHERE ts < cutoff`, in the same run, and prints both times, the
 # throughput ratio (raw time / our time: 1.0 means as fast as the raw statement) and the
-# tool's peak RSS. Usage: bench/sql/run.sh [ROWS]
+# tool's peak RSS. Usage: [PROFILE=dev] bench/sql/run.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
@@ -15,8 +15,15 @@ psql -q "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
 trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
 URL="${PGURL%/*}/$DB"
 
-cargo build --release --quiet
-BIN=target/release/retention
+# PROFILE=dev measures the debug build (quicker to build; slower, so the ratio is a floor).
+PROFILE="${PROFILE:-release}"
+if [ "$PROFILE" = release ]; then
+  cargo build --release --quiet
+  BIN=target/release/retention
+else
+  cargo build --quiet
+  BIN=target/debug/retention
+fi
 
 for t in ours raw; do
   psql -q "$URL" <<SQL
