@@ -2,6 +2,7 @@
 //! suite against real files and services; shared helpers live in `support`.
 
 mod audit;
+mod audit_crash;
 mod audit_file;
 mod audit_property;
 mod config_errors;
