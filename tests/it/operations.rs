@@ -226,6 +226,14 @@ async fn schedule_runs_twice_without_overlap(kind: Db) {
         .map(|(a, b)| (a.unwrap_or_default(), b.unwrap_or_default()))
         .collect();
     assert_eq!(spans.len(), 2, "two scheduled runs happened: {spans:?}");
+    // A run without an end time would compare as "" and pass the overlap check below
+    // vacuously: both runs must have finished.
+    assert!(
+        spans
+            .iter()
+            .all(|(start, end)| !start.is_empty() && !end.is_empty()),
+        "both scheduled runs recorded a start and an end: {spans:?}"
+    );
     assert!(
         spans[0].1 <= spans[1].0,
         "the second run started after the first ended: {spans:?}"
