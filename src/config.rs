@@ -108,6 +108,10 @@ pub struct Defaults {
     pub batch_time: Duration,
     /// The guard: a target matching more than this share of its table is refused.
     pub max_fraction: f64,
+    /// How many batches of one target may run at once, each its own short transaction
+    /// (PostgreSQL expiry deletes over an indexed timestamp, whose time windows are
+    /// disjoint; everything else runs one batch at a time).
+    pub batches_in_flight: usize,
 }
 
 impl Default for Defaults {
@@ -116,6 +120,7 @@ impl Default for Defaults {
             batch_size: 1000,
             batch_time: Duration::from_millis(250),
             max_fraction: 0.5,
+            batches_in_flight: 2,
         }
     }
 }

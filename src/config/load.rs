@@ -562,11 +562,18 @@ fn decode_defaults(d: &mut Decoder, node: &Node) -> Option<Defaults> {
         }),
         None => Some(base.max_fraction),
     };
+    let batches_in_flight = match f.get("batches_in_flight") {
+        Some(n) => d
+            .uint(n, "defaults.batches_in_flight", 1, 16)
+            .map(|v| v as usize),
+        None => Some(base.batches_in_flight),
+    };
     f.finish(d);
     Some(Defaults {
         batch_size: batch_size?,
         batch_time: batch_time?,
         max_fraction: max_fraction?,
+        batches_in_flight: batches_in_flight?,
     })
 }
 
@@ -608,7 +615,7 @@ mod tests {
         let text = "stores:\n  app: {url: 'sqlite://data/app.db'}\n  pg: {url: '${DB}'}\n  media: {dir: ./media}\n  s3:\n    s3: {bucket: b, endpoint: '${S3_ENDPOINT:-}', path_style: true}\n\
              state: app\naudit:\n  pseudonym_key: ${KEY}\n  file: audit.jsonl\n  export: {store: s3, prefix: audit/, object_lock_days: 7}\n\
              rules: ./rules\nsubjects:\n  lookup: {store: pg, table: accounts, key: id, by: [email, phone]}\n\
-             defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25}\n";
+             defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25, batches_in_flight: 3}\n";
         let c = parse(&tmp.path().join("retention.yaml"), text.as_bytes(), &env)
             .unwrap_or_else(|e| panic!("{e}"));
         let StoreConfig::Sql { url } = &c.stores["app"] else {
@@ -629,6 +636,7 @@ mod tests {
         assert_eq!(c.rules_dir, base.join("./rules"));
         assert_eq!(c.audit.file, Some(base.join("audit.jsonl")));
         assert_eq!(c.defaults.batch_time, Duration::from_secs(2));
+        assert_eq!(c.defaults.batches_in_flight, 3);
         assert!(c.digest.starts_with("sha256:") && c.digest.len() == 71);
     }
 

@@ -7,21 +7,20 @@
 //! an intent without an outcome, never a change without a trace.
 
 pub mod objects;
+mod table;
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
 use crate::plan::{self, Guard, Inventory, Selection, Shard};
 use crate::rules::Action;
-use crate::stores::sql::batch::{self, AnonymiseContext, Keys};
+use crate::stores::sql::batch::{AnonymiseContext, Keys};
 use crate::stores::sql::inventory::inventory;
-use crate::stores::sql::select::PreparedTable;
-use crate::stores::sql::SqlPool;
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Options shared by `plan` and `run`.
 #[derive(Debug, Clone)]
@@ -335,8 +334,18 @@ async fn apply<'p, 'a: 'p>(
                             };
                             match p.table.as_ref() {
                                 Ok(table) => {
-                                    batches(ws, p, table, &sel, who, audit, &ctx, stop, &mut pass)
-                                        .await
+                                    table::TablePass {
+                                        ws,
+                                        p,
+                                        table,
+                                        sel: &sel,
+                                        who,
+                                        audit,
+                                        ctx: &ctx,
+                                        stop,
+                                    }
+                                    .run(&mut pass)
+                                    .await
                                 }
                                 Err(e) => Err(anyhow!("{e}")),
                             }
@@ -429,211 +438,6 @@ fn progress_bar(pass: &PassReport) -> Option<indicatif::ProgressBar> {
         pass.target
     ));
     Some(bar)
-}
-
-/// Where the next batch starts: after a key (keyset pagination), or inside a time window.
-enum Range {
-    After(Vec<String>),
-    Window(DateTime<Utc>, DateTime<Utc>),
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn batches(
-    ws: &Workspace,
-    p: &Prepared<'_>,
-    table: &PreparedTable,
-    sel: &Selection,
-    who: &Attribution,
-    audit: &AuditLog,
-    ctx: &AnonymiseContext<'_>,
-    stop: &AtomicBool,
-    pass: &mut PassReport,
-) -> Result<()> {
-    let pool = ws
-        .sql
-        .get(p.target.store())
-        .ok_or_else(|| anyhow!("store `{}` is not connected", p.target.store()))?;
-    let same_db = p.target.store() == ws.config.state;
-    let target = ws.config.defaults.batch_time;
-    let mut size = ws.config.defaults.batch_size.clamp(MIN_BATCH, MAX_BATCH);
-    let mut windows = time_windows(table, sel, &pass.inventory, size);
-    let bar = progress_bar(pass);
-    let mut range = match &windows {
-        Some(w) => Range::Window(w.lo, w.hi()),
-        None => Range::After(Vec::new()),
-    };
-    loop {
-        let started = Instant::now();
-        let limit = match &windows {
-            Some(w) => w.limit(),
-            None => Some(size),
-        };
-        let intent = if same_db {
-            None
-        } else {
-            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Intent);
-            d.count = limit.map(|l| l as u64);
-            Some(audit.append(d).await?)
-        };
-        let keys = one_batch(pool, table, sel, who, &range, limit, ctx, audit, p, same_db).await?;
-        if !same_db && intent.is_some() {
-            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
-            d.count = Some(keys.len() as u64);
-            d.keys_digest = Some(keys_digest(&keys));
-            audit.append(d).await?;
-        }
-        let n = keys.len();
-        pass.done += n as u64;
-        pass.batches += 1;
-        if let Some(b) = &bar {
-            b.set_position(pass.done);
-        }
-        tracing::debug!(category = %pass.category, target = %pass.target, action = sel.action.as_str(), count = n, "Finished a batch.");
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let took = started.elapsed();
-        range = match (&mut windows, keys.into_iter().last()) {
-            (Some(w), _) => match w.advance(n, took, target) {
-                Some((lo, hi)) => Range::Window(lo, hi),
-                None => break,
-            },
-            (None, Some(last)) if Some(n) == limit => Range::After(last),
-            (None, _) => break,
-        };
-        size = next_batch_size(size.max(n), took, target);
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    tracing::info!(category = %pass.category, store = %pass.store, target = %pass.target, action = sel.action.as_str(), reason = sel.reason.as_str(), count = pass.done, batches = pass.batches, "Finished a target.");
-    Ok(())
-}
-
-/// Time windows over an indexed timestamp, from the oldest matched record to the cutoff,
-/// widened or narrowed so each batch takes about the target duration.
-struct Windows {
-    lo: DateTime<Utc>,
-    width: chrono::Duration,
-    end: DateTime<Utc>,
-    /// Rows per second seen in the last window, once a window has held rows.
-    density: Option<f64>,
-    /// The last batch hit its limit: the window holds more than one batch.
-    saturated: bool,
-}
-
-impl Windows {
-    /// A window whose row count is known to be small enough runs without a limit (as
-    /// cheap as a raw DELETE); a first or crowded window is capped at one batch.
-    fn limit(&self) -> Option<usize> {
-        let width = self.width.num_milliseconds() as f64 / 1000.0;
-        match self.density {
-            Some(d) if !self.saturated && d * width <= (MAX_BATCH / 2) as f64 => None,
-            _ => Some(MAX_BATCH),
-        }
-    }
-
-    fn hi(&self) -> DateTime<Utc> {
-        (self.lo + self.width).min(self.end)
-    }
-
-    /// Moves on after a batch of `n` rows (or stays, when the window held more than one
-    /// batch); `None` when the cutoff is reached.
-    fn advance(
-        &mut self,
-        n: usize,
-        took: Duration,
-        target: Duration,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        self.saturated = self.limit() == Some(n);
-        if !self.saturated {
-            let secs = (self.hi() - self.lo).num_milliseconds().max(1) as f64 / 1000.0;
-            self.density = Some(n as f64 / secs);
-            self.lo = self.hi();
-        }
-        if self.lo >= self.end {
-            return None;
-        }
-        let factor = if n == 0 {
-            4.0
-        } else {
-            (next_batch_size(n, took, target) as f64 / n as f64).clamp(0.25, 4.0)
-        };
-        let micros = (self.width.num_microseconds().unwrap_or(i64::MAX) as f64 * factor) as i64;
-        self.width = chrono::Duration::microseconds(micros.max(1_000_000));
-        Some((self.lo, self.hi()))
-    }
-}
-
-/// Window mode applies to expiry deletes on PostgreSQL over an indexed timestamp: the
-/// database then reads only the index's slice and sorts nothing.
-fn time_windows(
-    table: &PreparedTable,
-    sel: &Selection,
-    inv: &Inventory,
-    size: usize,
-) -> Option<Windows> {
-    let usable = table.dialect == crate::stores::sql::Dialect::Postgres
-        && sel.action == Action::Delete
-        && sel.reason == Reason::Expired
-        && table.timestamp_indexed;
-    let (oldest, end) = (inv.oldest?, sel.cutoff?);
-    if !usable || inv.matched == 0 {
-        return None;
-    }
-    // `oldest` is rounded down to the second; start one second earlier to be sure.
-    let lo = oldest - chrono::Duration::seconds(1);
-    let span = (end - lo).num_microseconds()? as f64;
-    let share = (size as f64 / inv.matched as f64).min(1.0);
-    let width = chrono::Duration::microseconds(((span * share) as i64).max(1_000_000));
-    Some(Windows {
-        lo,
-        width,
-        end,
-        density: None,
-        saturated: false,
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn one_batch(
-    pool: &SqlPool,
-    table: &PreparedTable,
-    sel: &Selection,
-    who: &Attribution,
-    range: &Range,
-    limit: Option<usize>,
-    ctx: &AnonymiseContext<'_>,
-    audit: &AuditLog,
-    p: &Prepared<'_>,
-    same_db: bool,
-) -> Result<Keys> {
-    let size = limit.unwrap_or(MAX_BATCH);
-    let mut tx = pool.begin().await?;
-    let keys = match (sel.action, range) {
-        (Action::Delete, Range::Window(lo, hi)) => {
-            batch::delete_window(&mut tx.conn(), table, sel, (*lo, *hi), limit).await?
-        }
-        (Action::Delete, Range::After(after)) => {
-            batch::delete(&mut tx.conn(), table, sel, after, size).await?
-        }
-        (Action::Anonymise, Range::After(after)) => {
-            batch::anonymise(&mut tx.conn(), table, sel, after, size, ctx).await?
-        }
-        (Action::Anonymise, Range::Window(..)) | (Action::Keep, _) => Vec::new(),
-    };
-    let mut appended = None;
-    if same_db && !keys.is_empty() {
-        let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
-        d.count = Some(keys.len() as u64);
-        d.keys_digest = Some(keys_digest(&keys));
-        appended = Some(audit.append_in(tx.conn(), d).await?);
-    }
-    tx.commit().await?;
-    if let Some(a) = appended {
-        audit.after_commit(&a).await?;
-    }
-    Ok(keys)
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ cases! {
     a_batch_time_without_a_unit_is_refused: edit(8, "defaults: {batch_time: 250}", 8, "defaults.batch_time");
     a_max_fraction_above_one_is_refused: edit(8, "defaults: {max_fraction: 1.5}", 8, "defaults.max_fraction");
     a_max_fraction_of_zero_is_refused: edit(8, "defaults: {max_fraction: 0}", 8, "defaults.max_fraction");
+    zero_batches_in_flight_are_refused: edit(8, "defaults: {batches_in_flight: 0}", 8, "defaults.batches_in_flight");
     a_batch_size_of_zero_is_refused: edit(8, "defaults: {batch_size: 0}", 8, "defaults.batch_size");
     an_unknown_default_is_refused: edit(8, "defaults: {batch_rows: 10}", 8, "defaults.batch_rows");
     an_unknown_audit_field_is_refused: edit(7, "  pseudonym: x", 7, "audit.pseudonym");

@@ -21,4 +21,5 @@ mod rules_errors;
 mod rules_fuzz;
 mod rules_shipped;
 mod sql_enforcement;
+mod sql_windows;
 mod support;

@@ -5,7 +5,7 @@
 //! batch's lower bound and the keys can be digested for the audit entry.
 
 use super::dialect::SqlText;
-use super::exec::{execute, fetch_texts};
+use super::exec::{execute, fetch_ints, fetch_texts};
 use super::pool::{Dialect, SqlConn};
 use super::select::{PreparedTable, TypedColumn, T};
 use super::value::{ColumnKind, Value};
@@ -25,6 +25,14 @@ pub struct AnonymiseContext<'a> {
 
 /// The keys one batch touched, in key order; each row is the key columns as text.
 pub type Keys = Vec<Vec<String>>;
+
+/// The keys a window delete removed, in no particular order: plain integers when the key
+/// is one integer column (no text conversion in the database, no parsing here), else text.
+#[derive(Debug)]
+pub enum Removed {
+    Ints(Vec<i64>),
+    Texts(Keys),
+}
 
 fn select_keys(
     p: &PreparedTable,
@@ -196,7 +204,7 @@ pub async fn delete_window(
     sel: &Selection,
     (lo, hi): (DateTime<Utc>, DateTime<Utc>),
     limit: Option<usize>,
-) -> Result<Keys> {
+) -> Result<Removed> {
     let mut q = SqlText::new(p.dialect);
     q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
     if let Some(limit) = limit {
@@ -210,10 +218,15 @@ pub async fn delete_window(
         p.actionable(sel, &mut q)?;
         p.window(lo, hi, &mut q)?;
     }
-    q.push(" RETURNING ").push(&p.key_texts(Some(T)));
-    let mut keys = texts(conn, &q, p.keys.len()).await?;
-    sort_keys(p, &mut keys);
-    Ok(keys)
+    q.push(" RETURNING ");
+    if let [key] = p.keys.as_slice() {
+        if key.kind == ColumnKind::Int {
+            q.push(&format!("CAST({} AS BIGINT)", p.dialect.col(T, &key.name)));
+            return Ok(Removed::Ints(fetch_ints(conn, &q).await?));
+        }
+    }
+    q.push(&p.key_texts(Some(T)));
+    Ok(Removed::Texts(texts(conn, &q, p.keys.len()).await?))
 }
 
 /// Anonymises one batch; returns the anonymised keys in key order.
@@ -483,7 +496,7 @@ async fn texts(conn: &mut SqlConn<'_>, q: &SqlText, width: usize) -> Result<Keys
 }
 
 /// Sorts keys the way SQLite orders them: integers numerically, text bytewise (BINARY).
-fn sort_keys(p: &PreparedTable, keys: &mut Keys) {
+pub fn sort_keys(p: &PreparedTable, keys: &mut Keys) {
     if p.integer_keys() {
         // Parse once, not once per comparison.
         keys.sort_by_cached_key(|k| {

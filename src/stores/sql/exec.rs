@@ -66,6 +66,27 @@ pub async fn fetch_texts(
     }
 }
 
+/// Fetches the first column of every row as a 64-bit integer.
+pub async fn fetch_ints(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<Vec<i64>> {
+    Ok(match conn {
+        SqlConn::Pg(c) => {
+            bind_values!(sqlx::query_scalar::<_, i64>(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        SqlConn::My(c) => {
+            bind_values!(sqlx::query_scalar::<_, i64>(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        SqlConn::Lite(c) => {
+            bind_values!(sqlx::query_scalar::<_, i64>(&q.sql), &q.values)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    })
+}
+
 /// Fetches one row of integer counts followed by one optional float.
 pub async fn fetch_counts(
     conn: &mut SqlConn<'_>,

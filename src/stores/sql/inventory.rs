@@ -3,7 +3,7 @@
 use super::dialect::SqlText;
 use super::exec::fetch_counts;
 use super::pool::{Dialect, SqlPool};
-use super::select::PreparedTable;
+use super::select::{PreparedTable, TypedColumn, T};
 use super::value::Value;
 use crate::audit::Reason;
 use crate::plan::{Inventory, Selection};
@@ -23,6 +23,19 @@ fn cast_double(d: Dialect, expr: &str) -> String {
     }
 }
 
+/// Whether the counts can come from the timestamp's index: an expiry pass over an
+/// indexed timestamp that the database compares directly (not SQLite text timestamps,
+/// compared through `julianday()`). Then the matched rows are an index range and the
+/// sanity counts are index probes, so only the total needs a pass over the table —
+/// and `COUNT(*)` alone is the cheapest pass there is.
+fn index_friendly(p: &PreparedTable, sel: &Selection) -> bool {
+    let direct = match &p.timestamp {
+        Some((_, per)) => per.is_some() || p.dialect != Dialect::Sqlite,
+        None => false,
+    };
+    direct && p.timestamp_indexed && sel.reason == Reason::Expired
+}
+
 /// Counts, in one statement, the rows a selection would act on, the held and blocked ones,
 /// the oldest matched timestamp and the timestamp sanity figures.
 pub async fn inventory(
@@ -32,59 +45,11 @@ pub async fn inventory(
     as_of: DateTime<Utc>,
 ) -> Result<Inventory> {
     let d = p.dialect;
-    let mut q = SqlText::new(d);
-    q.push("SELECT COUNT(*) AS c0, COUNT(CASE WHEN ");
-    p.actionable(sel, &mut q)?;
-    q.push(" THEN 1 END) AS c1, COUNT(CASE WHEN ");
-    p.base(sel, &mut q)?;
-    q.push(" AND ");
-    p.held(&sel.held, &mut q)?;
-    q.push(" THEN 1 END) AS c2, COUNT(CASE WHEN ");
-    p.base(sel, &mut q)?;
-    q.push(" AND NOT ");
-    p.held(&sel.held, &mut q)?;
-    q.push(" AND NOT ");
-    p.free(sel, &mut q);
-    q.push(" THEN 1 END) AS c3");
-    // Sanity counts compare the column with typed bounds (no per-row conversion); only
-    // the oldest matched value is converted to epoch seconds, once, outside the scan.
-    match &p.timestamp {
-        Some((c, per)) => {
-            let col = d.col("t", &c.name);
-            let bound = |t: DateTime<Utc>| match per {
-                Some(k) => Value::I64(t.timestamp_micros().div_euclid(1_000_000 / k)),
-                None if d == Dialect::Sqlite => Value::F64(t.timestamp() as f64),
-                None => c.kind.instant(t),
-            };
-            let cmp = |op: &str| match (d, per) {
-                (Dialect::Sqlite, None) => format!("{} {op} ", d.epoch_seconds(&col, c.kind, None)),
-                _ => format!("{col} {op} "),
-            };
-            q.push(&format!(
-                ", COUNT({col}) AS c4, COUNT(CASE WHEN {}",
-                cmp(">")
-            ))
-            .bind(bound(as_of + Duration::days(1)))
-            .push(&format!(" THEN 1 END) AS c5, COUNT(CASE WHEN {}", cmp("<")))
-            .bind(bound(epoch_1971()))
-            .push(" THEN 1 END) AS c6, MIN(CASE WHEN ");
-            p.actionable(sel, &mut q)?;
-            q.push(&format!(" THEN {col} END) AS oldest"));
-        }
-        None => {
-            // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
-            // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
-            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, NULL AS oldest");
-        }
-    }
-    q.push(" FROM ").push(&p.from());
-    if sel.reason == Reason::Request {
-        // An erasure request counts only the subject's rows, through the subject index:
-        // the guard does not judge requests by their share of the table, so a full scan
-        // for the total would only make one erasure cost as much as the table is large.
-        q.push(" WHERE ");
-        p.base(sel, &mut q)?;
-    }
+    let mut q = if index_friendly(p, sel) {
+        indexed_counts(p, sel, as_of)?
+    } else {
+        one_scan(p, sel, as_of)?
+    };
     let oldest = match &p.timestamp {
         Some((c, per)) => d.epoch_seconds("x.oldest", c.kind, *per),
         None => "NULL".to_owned(),
@@ -109,4 +74,146 @@ pub async fn inventory(
         in_1970: n(6),
         oldest: oldest.and_then(|s| DateTime::from_timestamp(s.floor() as i64, 0)),
     })
+}
+
+/// Compares the timestamp column with instants: typed bounds, so the database converts
+/// nothing per row (SQLite text timestamps excepted, which only compare as epoch seconds).
+struct Bounds<'a> {
+    d: Dialect,
+    column: &'a TypedColumn,
+    per_second: Option<i64>,
+}
+
+impl Bounds<'_> {
+    fn value(&self, t: DateTime<Utc>) -> Value {
+        match self.per_second {
+            Some(k) => Value::I64(t.timestamp_micros().div_euclid(1_000_000 / k)),
+            None if self.d == Dialect::Sqlite => Value::F64(t.timestamp() as f64),
+            None => self.column.kind.instant(t),
+        }
+    }
+
+    /// `column OP ` (the bound follows).
+    fn compare(&self, op: &str) -> String {
+        let col = self.d.col(T, &self.column.name);
+        match (self.d, self.per_second) {
+            (Dialect::Sqlite, None) => format!(
+                "{} {op} ",
+                self.d.epoch_seconds(&col, self.column.kind, None)
+            ),
+            _ => format!("{col} {op} "),
+        }
+    }
+}
+
+/// The general case: one scan of the table computing every count at once.
+fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<SqlText> {
+    let d = p.dialect;
+    let mut q = SqlText::new(d);
+    q.push("SELECT COUNT(*) AS c0, COUNT(CASE WHEN ");
+    p.actionable(sel, &mut q)?;
+    q.push(" THEN 1 END) AS c1, ");
+    held_and_blocked(p, sel, &mut q)?;
+    // Sanity counts compare the column with typed bounds (no per-row conversion); only
+    // the oldest matched value is converted to epoch seconds, once, outside the scan.
+    match &p.timestamp {
+        Some((c, per)) => {
+            let b = Bounds {
+                d,
+                column: c,
+                per_second: *per,
+            };
+            let col = d.col(T, &c.name);
+            q.push(&format!(
+                ", COUNT({col}) AS c4, COUNT(CASE WHEN {}",
+                b.compare(">")
+            ))
+            .bind(b.value(as_of + Duration::days(1)))
+            .push(&format!(
+                " THEN 1 END) AS c5, COUNT(CASE WHEN {}",
+                b.compare("<")
+            ))
+            .bind(b.value(epoch_1971()))
+            .push(" THEN 1 END) AS c6, MIN(CASE WHEN ");
+            p.actionable(sel, &mut q)?;
+            q.push(&format!(" THEN {col} END) AS oldest"));
+        }
+        None => {
+            // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
+            // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
+            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, NULL AS oldest");
+        }
+    }
+    q.push(" FROM ").push(&p.from());
+    if sel.reason == Reason::Request {
+        // An erasure request counts only the subject's rows, through the subject index:
+        // the guard does not judge requests by their share of the table, so a full scan
+        // for the total would only make one erasure cost as much as the table is large.
+        q.push(" WHERE ");
+        p.base(sel, &mut q)?;
+    }
+    Ok(q)
+}
+
+/// `COUNT(held) AS c2, COUNT(blocked) AS c3`.
+fn held_and_blocked(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Result<()> {
+    q.push("COUNT(CASE WHEN ");
+    p.base(sel, q)?;
+    q.push(" AND ");
+    p.held(&sel.held, q)?;
+    q.push(" THEN 1 END) AS c2, COUNT(CASE WHEN ");
+    p.base(sel, q)?;
+    q.push(" AND NOT ");
+    p.held(&sel.held, q)?;
+    q.push(" AND NOT ");
+    p.free(sel, q);
+    q.push(" THEN 1 END) AS c3");
+    Ok(())
+}
+
+/// The indexed case: the same figures as [`one_scan`], each from the cheapest source —
+/// the matched, held and blocked counts from the index range of expired rows, the
+/// sanity counts from index probes, the total from a bare `COUNT(*)`. Scalar subqueries
+/// of one statement, so every figure comes from the same snapshot.
+fn indexed_counts(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<SqlText> {
+    let d = p.dialect;
+    let (c, per) = p
+        .timestamp
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("an expiry pass needs a timestamp column"))?;
+    let col = d.col(T, &c.name);
+    let from = p.from();
+    let b = Bounds {
+        d,
+        column: c,
+        per_second: *per,
+    };
+    let mut q = SqlText::new(d);
+    q.push(&format!(
+        "SELECT (SELECT COUNT(*) FROM {from}) AS c0, m.c1, m.c2, m.c3, \
+         (SELECT COUNT(*) FROM {from} WHERE {col} IS NULL) AS nulls, \
+         (SELECT COUNT(*) FROM {from} WHERE {}",
+        b.compare(">")
+    ))
+    .bind(b.value(as_of + Duration::days(1)))
+    .push(&format!(
+        ") AS c5, (SELECT COUNT(*) FROM {from} WHERE {}",
+        b.compare("<")
+    ))
+    .bind(b.value(epoch_1971()))
+    .push(") AS c6, m.oldest FROM (SELECT COUNT(CASE WHEN ");
+    p.actionable(sel, &mut q)?;
+    q.push(" THEN 1 END) AS c1, ");
+    held_and_blocked(p, sel, &mut q)?;
+    q.push(", MIN(CASE WHEN ");
+    p.actionable(sel, &mut q)?;
+    q.push(&format!(" THEN {col} END) AS oldest FROM {from} WHERE "));
+    p.base(sel, &mut q)?;
+    q.push(") m");
+    // The outer statement reads `c4`: rows with a timestamp are the total less the NULLs.
+    q.sql = format!(
+        "SELECT c0, c1, c2, c3, c0 - nulls AS c4, c5, c6, oldest FROM ({}) y",
+        q.sql
+    );
+    Ok(q)
 }

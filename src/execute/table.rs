@@ -1,0 +1,413 @@
+//! Batches over one table: keyset pagination in general, and on PostgreSQL expiry deletes
+//! over an indexed timestamp, disjoint time windows of which several may be in flight.
+//!
+//! Every batch is one short transaction. When the table lives in the state store, the
+//! batch's audit entry commits in that same transaction; elsewhere an `intent` entry is
+//! written before the batch and the outcome after it.
+
+use super::{draft, keys_digest, next_batch_size, Attribution, PassReport, MAX_BATCH, MIN_BATCH};
+use crate::audit::{AuditLog, Kind, Outcome, Reason};
+use crate::plan::{Inventory, Selection};
+use crate::rules::Action;
+use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
+use crate::stores::sql::select::PreparedTable;
+use crate::stores::sql::SqlPool;
+use crate::workspace::{Prepared, Workspace};
+use anyhow::{anyhow, Result};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What one batch did: how many records it changed, their digest for the audit entry, and
+/// (keyset batches) the last key, where the next batch starts.
+struct Done {
+    count: usize,
+    digest: String,
+    last: Option<Vec<String>>,
+}
+
+impl Done {
+    fn of_keys(keys: Keys) -> Done {
+        Done {
+            count: keys.len(),
+            digest: keys_digest(&keys),
+            last: keys.into_iter().last(),
+        }
+    }
+
+    /// A window delete's keys come back unordered; the digest is over them in key order,
+    /// exactly as [`keys_digest`] would compute it on the same keys as text.
+    fn of_removed(table: &PreparedTable, removed: Removed) -> Done {
+        match removed {
+            Removed::Ints(mut ints) => Done {
+                count: ints.len(),
+                digest: int_keys_digest(&mut ints),
+                last: None,
+            },
+            Removed::Texts(mut keys) => {
+                batch::sort_keys(table, &mut keys);
+                Done {
+                    last: None,
+                    ..Done::of_keys(keys)
+                }
+            }
+        }
+    }
+}
+
+/// [`keys_digest`] of one-integer-column keys, without making a string of each: sorts them
+/// and hashes their decimal forms.
+pub fn int_keys_digest(keys: &mut [i64]) -> String {
+    use std::fmt::Write;
+    keys.sort_unstable();
+    let mut h = Sha256::new();
+    let mut text = String::with_capacity(24);
+    for k in keys.iter() {
+        text.clear();
+        let _ = writeln!(text, "{k}");
+        h.update(text.as_bytes());
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Where a batch works: after a key (keyset pagination), or inside a time window.
+enum Range<'k> {
+    After(&'k [String]),
+    Window(DateTime<Utc>, DateTime<Utc>),
+}
+
+/// Everything the batches of one pass share.
+pub struct TablePass<'r, 'p, 'a> {
+    pub ws: &'r Workspace,
+    pub p: &'p Prepared<'a>,
+    pub table: &'p PreparedTable,
+    pub sel: &'r Selection,
+    pub who: &'r Attribution,
+    pub audit: &'r AuditLog,
+    pub ctx: &'r AnonymiseContext<'r>,
+    pub stop: &'r AtomicBool,
+}
+
+/// Progress shared by the batches in flight.
+struct Tally<'b> {
+    done: u64,
+    batches: u64,
+    bar: Option<&'b indicatif::ProgressBar>,
+}
+
+impl Tally<'_> {
+    fn add(&mut self, n: usize) {
+        self.done += n as u64;
+        self.batches += 1;
+        if let Some(b) = self.bar {
+            b.set_position(self.done);
+        }
+    }
+}
+
+impl TablePass<'_, '_, '_> {
+    fn pool(&self) -> Result<&SqlPool> {
+        self.ws
+            .sql
+            .get(self.p.target.store())
+            .ok_or_else(|| anyhow!("store `{}` is not connected", self.p.target.store()))
+    }
+
+    fn same_db(&self) -> bool {
+        self.p.target.store() == self.ws.config.state
+    }
+
+    /// Runs batches until nothing is left or `stop` is set (the batches in flight finish).
+    pub async fn run(&self, pass: &mut PassReport) -> Result<()> {
+        let bar = super::progress_bar(pass);
+        let size = self
+            .ws
+            .config
+            .defaults
+            .batch_size
+            .clamp(MIN_BATCH, MAX_BATCH);
+        let tally = Mutex::new(Tally {
+            done: 0,
+            batches: 0,
+            bar: bar.as_ref(),
+        });
+        let result = match time_windows(self.table, self.sel, &pass.inventory, size) {
+            Some(windows) => self.windowed(windows, &tally).await,
+            None => self.keyset(size, &tally).await,
+        };
+        let (done, batches) = tally
+            .lock()
+            .map(|t| (t.done, t.batches))
+            .unwrap_or_default();
+        pass.done += done;
+        pass.batches += batches;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        result?;
+        tracing::info!(category = %pass.category, store = %pass.store, target = %pass.target, action = self.sel.action.as_str(), reason = self.sel.reason.as_str(), count = pass.done, batches = pass.batches, "Finished a target.");
+        Ok(())
+    }
+
+    /// Keyset pagination: each batch starts after the last key of the one before.
+    async fn keyset(&self, mut size: usize, tally: &Mutex<Tally<'_>>) -> Result<()> {
+        let target = self.ws.config.defaults.batch_time;
+        let mut after: Vec<String> = Vec::new();
+        loop {
+            let started = Instant::now();
+            let done = self.one(Range::After(&after), Some(size)).await?;
+            let n = done.count;
+            self.finished(tally, n);
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            match done.last {
+                Some(last) if n == size => after = last,
+                _ => return Ok(()),
+            }
+            size = next_batch_size(size.max(n), started.elapsed(), target);
+        }
+    }
+
+    /// Time windows taken from a shared cursor by up to `batches_in_flight` workers; a
+    /// worker whose window held more than one batch takes the same window again.
+    async fn windowed(&self, windows: Windows, tally: &Mutex<Tally<'_>>) -> Result<()> {
+        let target = self.ws.config.defaults.batch_time;
+        let windows = Mutex::new(windows);
+        let failed = AtomicBool::new(false);
+        let worker = || async {
+            let mut again: Option<Window> = None;
+            loop {
+                if self.stop.load(Ordering::SeqCst) || failed.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let taken = match again.take() {
+                    Some(w) => Some(w),
+                    None => windows
+                        .lock()
+                        .map_err(|_| anyhow!("a batch worker panicked"))?
+                        .take(),
+                };
+                let Some(w) = taken else {
+                    return Ok(());
+                };
+                let started = Instant::now();
+                let done = match self.one(Range::Window(w.lo, w.hi), w.limit).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                };
+                self.finished(tally, done.count);
+                let full = windows
+                    .lock()
+                    .map_err(|_| anyhow!("a batch worker panicked"))?
+                    .record(&w, done.count, started.elapsed(), target);
+                if full {
+                    again = Some(Window {
+                        limit: Some(MAX_BATCH),
+                        ..w
+                    });
+                }
+            }
+        };
+        let workers = self.ws.config.defaults.batches_in_flight.max(1);
+        let results = futures::future::join_all((0..workers).map(|_| worker())).await;
+        results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
+    }
+
+    fn finished(&self, tally: &Mutex<Tally<'_>>, n: usize) {
+        if let Ok(mut t) = tally.lock() {
+            t.add(n);
+        }
+        tracing::debug!(category = %self.p.rule.category, target = %self.p.target.name(), action = self.sel.action.as_str(), count = n, "Finished a batch.");
+    }
+
+    /// One batch in its own transaction, with its audit entry (in the same transaction
+    /// when the table is in the state store, else an intent before and the outcome after).
+    async fn one(&self, range: Range<'_>, limit: Option<usize>) -> Result<Done> {
+        let (p, sel, who) = (self.p, self.sel, self.who);
+        let same_db = self.same_db();
+        if !same_db {
+            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Intent);
+            d.count = limit.map(|l| l as u64);
+            self.audit.append(d).await?;
+        }
+        let size = limit.unwrap_or(MAX_BATCH);
+        let mut tx = self.pool()?.begin().await?;
+        let table = self.table;
+        let done = match (sel.action, range) {
+            (Action::Delete, Range::Window(lo, hi)) => Done::of_removed(
+                table,
+                batch::delete_window(&mut tx.conn(), table, sel, (lo, hi), limit).await?,
+            ),
+            (Action::Delete, Range::After(after)) => {
+                Done::of_keys(batch::delete(&mut tx.conn(), table, sel, after, size).await?)
+            }
+            (Action::Anonymise, Range::After(after)) => Done::of_keys(
+                batch::anonymise(&mut tx.conn(), table, sel, after, size, self.ctx).await?,
+            ),
+            (Action::Anonymise, Range::Window(..)) | (Action::Keep, _) => Done::of_keys(Vec::new()),
+        };
+        let outcome = |done: &Done| {
+            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
+            d.count = Some(done.count as u64);
+            d.keys_digest = Some(done.digest.clone());
+            d
+        };
+        let mut appended = None;
+        if same_db && done.count > 0 {
+            appended = Some(self.audit.append_in(tx.conn(), outcome(&done)).await?);
+        }
+        tx.commit().await?;
+        if let Some(a) = appended {
+            self.audit.after_commit(&a).await?;
+        }
+        if !same_db {
+            self.audit.append(outcome(&done)).await?;
+        }
+        Ok(done)
+    }
+}
+
+/// One time window `[lo, hi)`, and the most rows its batch may take (`None`: all of them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Window {
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    limit: Option<usize>,
+}
+
+/// Time windows over an indexed timestamp, from the oldest matched record to the cutoff,
+/// handed out in order and widened or narrowed so each batch takes about the target
+/// duration.
+#[derive(Debug)]
+struct Windows {
+    /// Where the next window starts: everything before it has been handed out.
+    next: DateTime<Utc>,
+    width: chrono::Duration,
+    end: DateTime<Utc>,
+    /// Rows per second of timestamp seen in the last finished window.
+    density: Option<f64>,
+}
+
+impl Windows {
+    /// The next window, or `None` once the cutoff is reached. A window whose row count is
+    /// known to be small enough runs without a limit (as cheap as a raw DELETE); a first
+    /// window, or one the last density says is crowded, is capped at one batch.
+    fn take(&mut self) -> Option<Window> {
+        if self.next >= self.end {
+            return None;
+        }
+        let lo = self.next;
+        let hi = (lo + self.width).min(self.end);
+        self.next = hi;
+        let secs = (hi - lo).num_milliseconds() as f64 / 1000.0;
+        let limit = match self.density {
+            Some(d) if d * secs <= (MAX_BATCH / 2) as f64 => None,
+            _ => Some(MAX_BATCH),
+        };
+        Some(Window { lo, hi, limit })
+    }
+
+    /// Learns from a finished batch of `n` rows; `true` when it hit its limit, so the
+    /// window holds more and must be taken again.
+    fn record(&mut self, w: &Window, n: usize, took: Duration, target: Duration) -> bool {
+        let full = w.limit == Some(n);
+        if !full {
+            let secs = (w.hi - w.lo).num_milliseconds().max(1) as f64 / 1000.0;
+            self.density = Some(n as f64 / secs);
+        }
+        let factor = if n == 0 {
+            4.0
+        } else {
+            (next_batch_size(n, took, target) as f64 / n as f64).clamp(0.25, 4.0)
+        };
+        let micros = (self.width.num_microseconds().unwrap_or(i64::MAX) as f64 * factor) as i64;
+        self.width = chrono::Duration::microseconds(micros.max(1_000_000));
+        full
+    }
+}
+
+/// Window mode applies to expiry deletes on PostgreSQL over an indexed timestamp: the
+/// database then reads only the index's slice and sorts nothing.
+fn time_windows(
+    table: &PreparedTable,
+    sel: &Selection,
+    inv: &Inventory,
+    size: usize,
+) -> Option<Windows> {
+    let usable = table.dialect == crate::stores::sql::Dialect::Postgres
+        && sel.action == Action::Delete
+        && sel.reason == Reason::Expired
+        && table.timestamp_indexed;
+    let (oldest, end) = (inv.oldest?, sel.cutoff?);
+    if !usable || inv.matched == 0 {
+        return None;
+    }
+    // `oldest` is rounded down to the second; start one second earlier to be sure.
+    let lo = oldest - chrono::Duration::seconds(1);
+    let span = (end - lo).num_microseconds()? as f64;
+    let share = (size as f64 / inv.matched as f64).min(1.0);
+    let width = chrono::Duration::microseconds(((span * share) as i64).max(1_000_000));
+    Some(Windows {
+        next: lo,
+        width,
+        end,
+        density: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    #[test]
+    fn integer_keys_digest_like_their_text() {
+        let mut ints = vec![10, -3, 2, 1_000_000_000_000];
+        let mut sorted = ints.clone();
+        sorted.sort();
+        let texts: Keys = sorted.iter().map(|k| vec![k.to_string()]).collect();
+        assert_eq!(int_keys_digest(&mut ints), keys_digest(&texts));
+    }
+
+    #[test]
+    fn windows_cover_the_range_once_without_gaps_and_repeat_a_full_one() {
+        let mut w = Windows {
+            next: at(0),
+            width: chrono::Duration::seconds(100),
+            end: at(1000),
+            density: None,
+        };
+        let target = Duration::from_millis(250);
+        let first = w.take().unwrap();
+        assert_eq!(
+            (first.lo, first.hi, first.limit),
+            (at(0), at(100), Some(MAX_BATCH))
+        );
+        // Two windows in flight at once are disjoint and adjacent.
+        let second = w.take().unwrap();
+        assert_eq!(second.lo, first.hi);
+        // A full batch means the window holds more: take it again.
+        assert!(w.record(&first, MAX_BATCH, target, target));
+        assert!(!w.record(&second, 10, target, target));
+        // Once the density is known, a sparse window runs without a limit.
+        let third = w.take().unwrap();
+        assert_eq!(third.lo, second.hi);
+        assert_eq!(third.limit, None);
+        let mut last = third.hi;
+        while let Some(next) = w.take() {
+            assert_eq!(next.lo, last);
+            last = next.hi;
+            w.record(&next, 0, Duration::from_millis(1), target);
+        }
+        assert_eq!(last, at(1000));
+    }
+}
