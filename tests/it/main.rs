@@ -21,5 +21,6 @@ mod rules_errors;
 mod rules_fuzz;
 mod rules_shipped;
 mod sql_enforcement;
+mod sql_inventory;
 mod sql_windows;
 mod support;
