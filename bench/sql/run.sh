@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Benchmark: `retention run` against a raw single-statement DELETE on PostgreSQL.
 #
-# Builds two identical 1,000,000-row tables (half of the rows expired) in a fresh
-# database, deletes the expired half of one with `retention run` and of the other with
-# `DELETE FROM … WHERE ts < cutoff`, in the same run, and prints both times, the
-# throughput ratio (raw time / our time: 1.0 means as fast as the raw statement) and the
-# tool's peak RSS. Usage: [PROFILE=dev] bench/sql/run.sh [ROWS]
+# Each round builds three identical 1,000,000-row tables (half of the rows expired, an
+# index on the timestamp) in a fresh database and deletes the expired half of each: one
+# with a raw `DELETE FROM … WHERE ts < cutoff`, one with `retention run` on default
+# settings (two batches in flight), one with `retention run` one batch at a time
+# (`batches_in_flight: 1`). Times are whole processes (psql for the raw statement). After
+# ROUNDS rounds it prints the median times, the throughput ratios (raw time / our time:
+# 1.0 means as fast as the raw statement) and the tool's peak RSS.
+# Usage: [PROFILE=dev] [ROUNDS=3] bench/sql/run.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
+ROUNDS="${ROUNDS:-3}"
 PGURL="${RETENTION_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DB="rt_bench_$$"
+WORK=$(mktemp -d)
 psql -q "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
-trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true' EXIT
+trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 URL="${PGURL%/*}/$DB"
 
 # PROFILE=dev measures the debug build (quicker to build; slower, so the ratio is a floor).
@@ -25,20 +30,24 @@ else
   BIN=target/debug/retention
 fi
 
-for t in ours raw; do
+make_table() {
   psql -q "$URL" <<SQL
-CREATE TABLE events_$t (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, payload TEXT, created_at TIMESTAMPTZ NOT NULL);
-INSERT INTO events_$t
+DROP TABLE IF EXISTS events_$1;
+CREATE TABLE events_$1 (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, payload TEXT, created_at TIMESTAMPTZ NOT NULL);
+INSERT INTO events_$1
   SELECT g, g % 50000, md5(g::text), now() - CASE WHEN g % 2 = 0 THEN interval '100 days' + (g % 525600) * interval '1 minute' ELSE (g % 40000) * interval '1 minute' END
   FROM generate_series(1, $ROWS) g;
-CREATE INDEX ON events_$t (created_at);
-VACUUM ANALYZE events_$t;
+CREATE INDEX ON events_$1 (created_at);
+-- No autovacuum worker cleaning up one run's deletes while the next is timed.
+ALTER TABLE events_$1 SET (autovacuum_enabled = false);
+VACUUM ANALYZE events_$1;
 SQL
-done
+}
 
-WORK=$(mktemp -d)
-mkdir -p "$WORK/rules"
-cat > "$WORK/retention.yaml" <<YAML
+# One config directory per retention run: table $1, defaults $2.
+setup() {
+  mkdir -p "$WORK/$1/rules"
+  cat > "$WORK/$1/retention.yaml" <<YAML
 stores:
   app:
     url: $URL
@@ -46,37 +55,62 @@ state: app
 audit:
   pseudonym_key: bench-pseudonym-key-0123456789abcdef0123456789
 rules: ./rules
+defaults: {$2}
 YAML
-cat > "$WORK/rules/events.yaml" <<YAML
+  cat > "$WORK/$1/rules/events.yaml" <<YAML
 category: events
 description: Benchmark events
 source: "benchmark"
 retain: 90d
 on_expiry: delete
-allow_mass_delete: true
+allow_mass_delete: true   # exactly half the table is expired: at the guard's threshold
 targets:
   - store: app
-    table: events_ours
+    table: events_$1
     key: [id]
     timestamp: created_at
 YAML
-$BIN --config "$WORK/retention.yaml" migrate >/dev/null
+}
+setup ours "batch_size: 1000"
+setup seq "batches_in_flight: 1"
+$BIN --config "$WORK/ours/retention.yaml" migrate >/dev/null
 
-start=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$WORK/rss" $BIN --config "$WORK/retention.yaml" run >/dev/null
-ours=$(echo "$(date +%s.%N) - $start" | bc)
+# Runs a command after a checkpoint (so no run pays for flushing another's pages) and
+# prints its wall time in seconds.
+timed() {
+  local start
+  psql -q "$URL" -c CHECKPOINT >/dev/null
+  start=$(date +%s.%N)
+  "$@" >/dev/null
+  echo "$(date +%s.%N) - $start" | bc
+}
 
-start=$(date +%s.%N)
-psql -q "$URL" -c "DELETE FROM events_raw WHERE created_at < now() - interval '90 days'" >/dev/null
-raw=$(echo "$(date +%s.%N) - $start" | bc)
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-left_ours=$(psql -tA "$URL" -c "SELECT count(*) FROM events_ours")
-left_raw=$(psql -tA "$URL" -c "SELECT count(*) FROM events_raw")
-[ "$left_ours" = "$left_raw" ] || { echo "row counts differ: ours $left_ours, raw $left_raw" >&2; exit 1; }
-rss_kib=$(cat "$WORK/rss")
-printf 'rows: %s, deleted: %s each\n' "$ROWS" "$((ROWS - left_raw))"
-printf 'retention run: %.3f s (whole process: connect, migrate check, plan, batches, audit)\n' "$ours"
-printf 'raw DELETE:    %.3f s\n' "$raw"
-printf 'throughput ratio (raw time / our time): %.2f\n' "$(echo "$raw / $ours" | bc -l)"
-printf 'peak RSS of retention: %.1f MiB\n' "$(echo "$rss_kib / 1024" | bc -l)"
-rm -rf "$WORK"
+for round in $(seq 1 "$ROUNDS"); do
+  for t in raw ours seq; do make_table "$t"; done
+  timed psql -q "$URL" -c "DELETE FROM events_raw WHERE created_at < now() - interval '90 days'" >>"$WORK/raw.times"
+  for t in ours seq; do
+    timed /usr/bin/time -f '%M' -a -o "$WORK/$t.rss" $BIN --config "$WORK/$t/retention.yaml" run >>"$WORK/$t.times"
+  done
+  left_raw=$(psql -tA "$URL" -c "SELECT count(*) FROM events_raw")
+  for t in ours seq; do
+    left=$(psql -tA "$URL" -c "SELECT count(*) FROM events_$t")
+    [ "$left" = "$left_raw" ] || { echo "row counts differ: $t $left, raw $left_raw" >&2; exit 1; }
+  done
+  printf 'round %s: raw %.3f s, retention %.3f s, retention sequential %.3f s\n' "$round" \
+    "$(tail -1 "$WORK/raw.times")" "$(tail -1 "$WORK/ours.times")" "$(tail -1 "$WORK/seq.times")"
+done
+
+raw=$(median <"$WORK/raw.times")
+ours=$(median <"$WORK/ours.times")
+seq=$(median <"$WORK/seq.times")
+rss=$(sort -n "$WORK/ours.rss" | tail -1)
+rss_seq=$(sort -n "$WORK/seq.rss" | tail -1)
+printf 'rows: %s, deleted: %s each, medians of %s rounds\n' "$ROWS" "$((ROWS - left_raw))" "$ROUNDS"
+printf 'raw DELETE:                                    %.3f s\n' "$raw"
+printf 'retention run (defaults, 2 batches in flight): %.3f s (whole process: connect, checks, guard counts, batches, audit)\n' "$ours"
+printf 'retention run (batches_in_flight: 1):          %.3f s\n' "$seq"
+printf 'throughput ratio (raw time / our time), defaults:    %.2f\n' "$(echo "$raw / $ours" | bc -l)"
+printf 'throughput ratio (raw time / our time), sequential:  %.2f\n' "$(echo "$raw / $seq" | bc -l)"
+printf 'peak RSS of retention: %.1f MiB (sequential: %.1f MiB)\n' "$(echo "$rss / 1024" | bc -l)" "$(echo "$rss_seq / 1024" | bc -l)"

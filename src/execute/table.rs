@@ -10,8 +10,10 @@ use crate::audit::{AuditLog, Kind, Outcome, Reason};
 use crate::plan::{Inventory, Selection};
 use crate::rules::Action;
 use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
+use crate::stores::sql::dialect::SqlText;
+use crate::stores::sql::exec::execute;
 use crate::stores::sql::select::PreparedTable;
-use crate::stores::sql::SqlPool;
+use crate::stores::sql::{Dialect, SqlPool};
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
@@ -239,6 +241,15 @@ impl TablePass<'_, '_, '_> {
         let size = limit.unwrap_or(MAX_BATCH);
         let mut tx = self.pool()?.begin().await?;
         let table = self.table;
+        if same_db && table.dialect == Dialect::Postgres {
+            // The batch and its audit entry commit together, so a database crash that
+            // loses this commit loses both: nothing deleted, nothing claimed. The run's
+            // end commits synchronously, which makes every batch before it durable, so
+            // the run never reports work that a crash could still undo.
+            let mut q = SqlText::new(Dialect::Postgres);
+            q.push("SET LOCAL synchronous_commit TO OFF");
+            execute(&mut tx.conn(), &q).await?;
+        }
         let done = match (sel.action, range) {
             (Action::Delete, Range::Window(lo, hi)) => Done::of_removed(
                 table,
@@ -272,6 +283,10 @@ impl TablePass<'_, '_, '_> {
         Ok(done)
     }
 }
+
+/// A window the last density puts at no more than this many rows runs without a limit:
+/// half a batch, so that data up to twice as dense as the window before still fits one.
+const UNLIMITED_ROWS: f64 = (MAX_BATCH / 2) as f64;
 
 /// One time window `[lo, hi)`, and the most rows its batch may take (`None`: all of them).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -307,7 +322,7 @@ impl Windows {
         self.next = hi;
         let secs = (hi - lo).num_milliseconds() as f64 / 1000.0;
         let limit = match self.density {
-            Some(d) if d * secs <= (MAX_BATCH / 2) as f64 => None,
+            Some(d) if d * secs <= UNLIMITED_ROWS => None,
             _ => Some(MAX_BATCH),
         };
         Some(Window { lo, hi, limit })
@@ -326,8 +341,13 @@ impl Windows {
         } else {
             (next_batch_size(n, took, target) as f64 / n as f64).clamp(0.25, 4.0)
         };
-        let micros = (self.width.num_microseconds().unwrap_or(i64::MAX) as f64 * factor) as i64;
-        self.width = chrono::Duration::microseconds(micros.max(1_000_000));
+        let mut micros = self.width.num_microseconds().unwrap_or(i64::MAX) as f64 * factor;
+        // Keep windows small enough to run without a limit: the limited form costs
+        // about twice as much per row, and a full window must be walked again.
+        if let Some(d) = self.density.filter(|d| *d > 0.0) {
+            micros = micros.min(UNLIMITED_ROWS * 0.9 / d * 1e6);
+        }
+        self.width = chrono::Duration::microseconds((micros as i64).max(1_000_000));
         full
     }
 }

@@ -9,10 +9,21 @@ use sha2::{Digest, Sha256};
 
 const KEY: &str = "test-pseudonym-key-0123456789abcdef0123456789";
 
-fn config(defaults: &str) -> String {
-    format!(
+/// A fresh PostgreSQL database seeded with `rows` events, and a migrated config directory
+/// with the given `defaults`.
+async fn setup(rows: i64, defaults: &str) -> (TestDb, tempfile::TempDir) {
+    let db = TestDb::fresh(Db::Postgres).await;
+    seed(&db, rows).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
         "stores:\n  app:\n    url: ${{APP_URL}}\nstate: app\naudit:\n  pseudonym_key: {KEY}\nrules: ./rules\ndefaults: {defaults}\n"
-    )
+    );
+    write_files(
+        dir.path(),
+        &[("retention.yaml", &cfg), ("rules/events.yaml", RULE)],
+    );
+    cli(&dir, &db, &["migrate"]).expect_code(0);
+    (db, dir)
 }
 
 const RULE: &str = "category: events
@@ -97,16 +108,12 @@ async fn texts(db: &TestDb, sql: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn windows_in_flight_delete_exactly_the_expired_rows_and_account_for_each_batch() {
-    let db = TestDb::fresh(Db::Postgres).await;
-    seed(&db, 30_000).await;
-    let dir = tempfile::tempdir().unwrap();
     // Small first batches and a short target duration: many windows, four at a time.
-    let cfg = config("{batch_size: 100, batch_time: 20ms, batches_in_flight: 4}");
-    write_files(
-        dir.path(),
-        &[("retention.yaml", &cfg), ("rules/events.yaml", RULE)],
-    );
-    cli(&dir, &db, &["migrate"]).expect_code(0);
+    let (db, dir) = setup(
+        30_000,
+        "{batch_size: 100, batch_time: 20ms, batches_in_flight: 4}",
+    )
+    .await;
     let expired_events = db
         .count("SELECT COUNT(*) FROM events WHERE created_at < now() - interval '90 days'")
         .await;
@@ -146,16 +153,8 @@ async fn windows_in_flight_delete_exactly_the_expired_rows_and_account_for_each_
 
 #[tokio::test]
 async fn a_window_batch_digests_exactly_the_keys_it_deleted() {
-    let db = TestDb::fresh(Db::Postgres).await;
-    seed(&db, 3_000).await;
-    let dir = tempfile::tempdir().unwrap();
     // A first batch as large as the whole selection: one window, one batch per table.
-    let cfg = config("{batch_size: 100000}");
-    write_files(
-        dir.path(),
-        &[("retention.yaml", &cfg), ("rules/events.yaml", RULE)],
-    );
-    cli(&dir, &db, &["migrate"]).expect_code(0);
+    let (db, dir) = setup(3_000, "{batch_size: 100000}").await;
     let expired = texts(
         &db,
         "SELECT CAST(id AS TEXT) FROM events WHERE created_at < now() - interval '90 days'",
