@@ -65,6 +65,49 @@ fn start_moto() -> String {
     endpoint
 }
 
+/// A moto_server of a test's own, on a free port, with extra environment variables (e.g.
+/// `INITIAL_NO_AUTH_ACTION_COUNT=0`, which makes moto check every request's credentials
+/// against its IAM backend, where no key exists: every request is refused with
+/// InvalidAccessKeyId). Killed when dropped.
+pub struct OwnMoto {
+    pub endpoint: String,
+    child: std::process::Child,
+}
+
+impl OwnMoto {
+    pub fn start(env: &[(&str, &str)]) -> OwnMoto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port();
+        let mut command = std::process::Command::new("moto_server");
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
+            .spawn()
+            .expect("moto_server could not be started: pip install 'moto[server]'");
+        let moto = OwnMoto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        wait_until_answering(port);
+        moto
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn wait_until_answering(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
