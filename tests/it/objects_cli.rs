@@ -53,15 +53,27 @@ fn put_dir_object(root: &Path, key: &str, captured_at: &str) {
     );
 }
 
+/// Credentials for the binary, in place of the test environment's.
+fn aws_env<'a>(key: &'a str, secret: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+}
+
 fn both(run: &Run) -> String {
     format!("{}\n{}", run.stdout, run.stderr)
 }
 
 #[tokio::test]
-async fn wrong_s3_credentials_fail_that_target_with_advice_and_the_others_still_run() {
-    // moto checks credentials only when asked to; with no initial free actions and no IAM
-    // user, every key is unknown to it.
-    let moto = OwnMoto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+async fn refused_s3_credentials_fail_that_target_saying_what_to_fix_and_the_others_still_run() {
+    // moto checks credentials only when asked to: an IAM user with a key but no policy is
+    // made first, then every request is checked against moto's IAM.
+    let moto = OwnMoto::start(&[]);
+    let (key_id, secret) = moto.iam_user_without_permissions();
+    moto.enforce_auth();
     let dir = tempfile::tempdir().expect("temp dir");
     let stores = format!(
         "  media: {{s3: {{bucket: media, region: us-east-1, endpoint: \"{}\", path_style: true}}}}
@@ -98,34 +110,58 @@ async fn wrong_s3_credentials_fail_that_target_with_advice_and_the_others_still_
     let exports = dir.path().join("exports");
     put_dir_object(&exports, "reports/old.csv", &old());
     put_dir_object(&exports, "reports/fresh.csv", &fresh());
-    let secret = "wrong-secret-0123456789";
-    let env = [
-        ("AWS_ACCESS_KEY_ID", "AKIAWRONGKEY00000000"),
-        ("AWS_SECRET_ACCESS_KEY", secret),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
+    let wrong_secret = "wrong-secret-0123456789";
+    retention(dir.path(), &["migrate"], &aws_env(&key_id, &secret)).expect_code(0);
+
+    let cases = [
+        (
+            "AKIAWRONGKEY00000000",
+            wrong_secret,
+            "InvalidAccessKeyId",
+            "AWS_ACCESS_KEY_ID",
+        ),
+        (
+            key_id.as_str(),
+            wrong_secret,
+            "SignatureDoesNotMatch",
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+        (
+            key_id.as_str(),
+            secret.as_str(),
+            "AccessDenied",
+            "s3:ListBucket",
+        ),
     ];
-    retention(dir.path(), &["migrate"], &env).expect_code(0);
-
-    let plan = retention(dir.path(), &["plan"], &env).expect_code(1);
-    let run = retention(dir.path(), &["run"], &env).expect_code(1);
-
-    for out in [both(&plan), both(&run)] {
+    for (key, secret, code, setting) in cases {
+        let plan = retention(dir.path(), &["plan"], &aws_env(key, secret)).expect_code(1);
+        let out = both(&plan);
         assert!(
             out.contains("store `media`, target `crash/`"),
             "names the store and target:\n{out}"
         );
         assert!(
-            out.contains("InvalidAccessKeyId") && out.contains("Check the credentials"),
-            "says what to fix:\n{out}"
+            out.contains(code) && out.contains("Check the credentials") && out.contains(setting),
+            "says what to fix for {code}:\n{out}"
         );
-        assert!(!out.contains(secret), "the secret leaked:\n{out}");
+        assert!(!out.contains(secret), "a secret leaked:\n{out}");
     }
+
+    let run = retention(
+        dir.path(),
+        &["run"],
+        &aws_env("AKIAWRONGKEY00000000", wrong_secret),
+    )
+    .expect_code(1);
+    let out = both(&run);
+    assert!(
+        out.contains("store `media`, target `crash/`") && out.contains("InvalidAccessKeyId"),
+        "{out}"
+    );
     assert!(exports.join("reports/fresh.csv").exists());
     assert!(
         !exports.join("reports/old.csv").exists(),
-        "the healthy target still ran:\n{}",
-        both(&run)
+        "the healthy target still ran:\n{out}"
     );
     drop(moto);
 }
