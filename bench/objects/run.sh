@@ -6,14 +6,17 @@
 #   bench/objects/run.sh            # starts moto_server on a free local port
 #   N=5000 RETENTION_BENCH_S3_ENDPOINT=http://127.0.0.1:5000 bench/objects/run.sh
 #   PROFILE=dev bench/objects/run.sh   # skip the release build (slower client, same server)
-set -euo pipefail
+set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
+# Never die silently: name the command that failed (set -e alone says nothing).
+trap 'status=$?; echo "bench/objects/run.sh: line $LINENO: \`$BASH_COMMAND\` failed (exit $status)" >&2' ERR
 
 N=${N:-20000}
 PROFILE=${PROFILE:-release}
 PREFIX=crash-reports/
 
-command -v rclone >/dev/null || apt-get install -y -qq rclone >/dev/null
+command -v rclone >/dev/null || apt-get install -y -qq rclone >/dev/null \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq rclone >/dev/null; }
 command -v aws >/dev/null || pip install -q awscli
 command -v moto_server >/dev/null || pip install -q 'moto[server]'
 
@@ -24,7 +27,7 @@ if [[ -z "${RETENTION_BENCH_S3_ENDPOINT:-}" ]]; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
     moto_pid=$!
-    trap 'kill $moto_pid' EXIT
+    trap 'kill $moto_pid 2>/dev/null || true' EXIT
     ENDPOINT=http://127.0.0.1:$port
     for _ in $(seq 100); do curl -s -o /dev/null "$ENDPOINT" && break; sleep 0.2; done
 else
@@ -74,8 +77,22 @@ aws_s3 rm --recursive --quiet "s3://${bucket[aws]}/$PREFIX"
 t_aws=$(elapsed "$start" "$(now)")
 echo "aws: $t_aws s" >&2
 
+# Objects left under the prefix of bucket $1. `aws s3 ls` exits 1 when it lists nothing:
+# inside `left=$(… | wc -l)` under `set -e -o pipefail` that ended the script, with no
+# message, right after the aws leg (and the EXIT trap took moto down with it). Exit 1 with
+# nothing listed is "none left"; any other failure still stops the benchmark.
+left_under() {
+    local out status=0
+    out=$(aws_s3 ls --recursive "s3://$1/$PREFIX") || status=$?
+    if (( status > 1 || (status == 1 && ${#out} > 0) )); then
+        echo "listing s3://$1/$PREFIX failed (aws exit $status)" >&2
+        return 1
+    fi
+    if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
+}
+
 for tool in retention rclone aws; do
-    left=$(aws_s3 ls --recursive "s3://${bucket[$tool]}/$PREFIX" | wc -l)
+    left=$(left_under "${bucket[$tool]}")
     [[ $left == 0 ]] || { echo "$tool left $left objects behind" >&2; exit 1; }
 done
 

@@ -5,7 +5,7 @@
 use super::{draft, keys_digest, Attribution, PassReport};
 use crate::audit::{AuditLog, Kind, Outcome, Reason};
 use crate::plan::{Inventory, Selection};
-use crate::rules::{Action, ObjectTarget};
+use crate::rules::{Action, ObjectSubject, ObjectTarget};
 use crate::stores::objects::{ObjectFilter, ObjectStore};
 use crate::workspace::Prepared;
 use anyhow::{anyhow, Result};
@@ -36,10 +36,12 @@ pub async fn inventory(
 ) -> Result<Inventory> {
     let f = filter(sel);
     let mut inv = Inventory::default();
+    let mut fitting = 0u64;
     let mut token = None;
     loop {
         let page = store.scan_page(target, &f, token).await?;
         inv.total += page.scanned;
+        fitting += page.fitting;
         inv.matched += page.matched.len() as u64;
         inv.held += page.held;
         inv.blocked += page.locked;
@@ -50,9 +52,35 @@ pub async fn inventory(
         }
         match page.next {
             Some(t) => token = Some(t),
-            None => return Ok(inv),
+            None => break,
         }
     }
+    check_key_pattern(store.name(), target, inv.total, fitting)?;
+    Ok(inv)
+}
+
+/// A key pattern that fits none of the objects under a non-empty prefix is almost certainly
+/// a mistake in the rule (a typo, a missing or extra `/`), and left alone it would make every
+/// erasure request and hold silently miss this target. The target fails instead, naming the
+/// pattern and the count so the rule can be fixed. An empty prefix is not an error.
+pub fn check_key_pattern(
+    store: &str,
+    target: &ObjectTarget,
+    listed: u64,
+    fitting: u64,
+) -> Result<()> {
+    if let Some(ObjectSubject::KeyPattern(pattern)) = &target.subject {
+        if listed > 0 && fitting == 0 {
+            let objects = if listed == 1 { "object" } else { "objects" };
+            return Err(anyhow!(
+                "store `{store}`, target `{prefix}`: the key pattern `{pattern}` matched none \
+                 of the {listed} {objects} under prefix `{prefix}`, so no object can be tied to \
+                 a subject; check `subject.key` in the rule",
+                prefix = target.prefix
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Acts on every matched object, a page at a time. Per-object failures do not stop the

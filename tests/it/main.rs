@@ -9,6 +9,7 @@ mod config_errors;
 mod demo_seed;
 mod dsar;
 mod objects;
+mod objects_cli;
 mod objects_faults;
 mod objects_gps;
 mod objects_s3;

@@ -5,6 +5,7 @@ use crate::support::s3::{Bucket, BucketKind};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as S3DateTime};
 use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode};
 use chrono::{Duration, Utc};
+use futures::StreamExt;
 use retention::rules::model::{ObjectSubject, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectRef};
 use std::collections::BTreeSet;
@@ -245,4 +246,178 @@ async fn probe_reports_versioning_and_object_lock() {
 
     assert!(!plain.versioning && !plain.object_lock);
     assert!(locked.versioning && locked.object_lock);
+}
+
+/// Puts `body` under `key` and returns the version id S3 gave it.
+async fn put_version(bucket: &Bucket, key: &str, body: &[u8]) -> String {
+    bucket
+        .client
+        .put_object()
+        .bucket(&bucket.name)
+        .key(key)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("put a version")
+        .version_id()
+        .expect("a versioned bucket gives version ids")
+        .to_owned()
+}
+
+async fn delete_current(bucket: &Bucket, key: &str) {
+    bucket
+        .client
+        .delete_object()
+        .bucket(&bucket.name)
+        .key(key)
+        .send()
+        .await
+        .expect("leave a delete marker");
+}
+
+async fn versioned() -> Bucket {
+    Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: false,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_deleted_key_whose_old_versions_hold_data_is_still_erased_with_every_version() {
+    let bucket = versioned().await;
+    put_version(&bucket, "photos/42/gone.jpg", b"v1").await;
+    put_version(&bucket, "photos/42/gone.jpg", b"v2").await;
+    delete_current(&bucket, "photos/42/gone.jpg").await;
+    put_version(&bucket, "photos/43/gone.jpg", b"v1").await;
+    put_version(&bucket, "photos/43/gone.jpg", b"v2").await;
+    delete_current(&bucket, "photos/43/gone.jpg").await;
+    put_version(&bucket, "photos/43/kept.jpg", b"v1").await;
+    let store = bucket.store().await;
+
+    let scan = scan_all(&store, &photos(), &erase("42")).await;
+    assert_eq!(
+        scan.keys(),
+        BTreeSet::from(["photos/42/gone.jpg".to_string()]),
+        "the key whose current version is a delete marker is found"
+    );
+    let report = store.delete(&scan.matched).await.expect("delete");
+
+    assert_eq!(report.done.len(), 1, "{report:?}");
+    let mut left: Vec<String> = bucket
+        .versions()
+        .await
+        .into_iter()
+        .map(|(k, v)| format!("{k} {}", v.split(':').next().unwrap_or_default()))
+        .collect();
+    left.sort();
+    assert!(
+        !left.iter().any(|k| k.starts_with("photos/42/")),
+        "every version and the marker of the erased key are gone: {left:?}"
+    );
+    assert_eq!(
+        left.iter()
+            .filter(|k| k.starts_with("photos/43/gone.jpg"))
+            .count(),
+        3,
+        "the bystander's two versions and marker stay: {left:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_key_expires_by_when_its_data_was_last_written() {
+    let bucket = versioned().await;
+    put_version(&bucket, "photos/42/a.jpg", b"v1").await;
+    let newest = put_version(&bucket, "photos/42/a.jpg", b"v2").await;
+    delete_current(&bucket, "photos/42/a.jpg").await;
+    let head = bucket
+        .client
+        .head_object()
+        .bucket(&bucket.name)
+        .key("photos/42/a.jpg")
+        .version_id(&newest)
+        .send()
+        .await
+        .expect("head the newest data version");
+    let written = head
+        .last_modified()
+        .map(|t| t.secs())
+        .expect("last_modified");
+    let store = bucket.store().await;
+    let expiry = |cutoff: chrono::DateTime<Utc>| ObjectFilter {
+        cutoff: Some(cutoff),
+        ..ObjectFilter::default()
+    };
+
+    let later = scan_all(&store, &photos(), &expiry(Utc::now() + Duration::days(1))).await;
+    let earlier = scan_all(&store, &photos(), &expiry(Utc::now() - Duration::days(1))).await;
+
+    assert_eq!(later.matched.len(), 1, "{later:?}");
+    assert_eq!(
+        later.matched[0].timestamp.map(|t| t.timestamp()),
+        Some(written)
+    );
+    assert!(earlier.matched.is_empty());
+    assert_eq!(later.scanned, 1, "one object, however many versions");
+}
+
+#[tokio::test]
+async fn anonymising_a_deleted_key_removes_its_versions_instead_of_reviving_it() {
+    let bucket = versioned().await;
+    bucket
+        .put(
+            "photos/42/a.jpg",
+            b"v1".to_vec(),
+            &[("account-id", "42")],
+            &[],
+        )
+        .await;
+    delete_current(&bucket, "photos/42/a.jpg").await;
+    let store = bucket.store().await;
+    let scan = scan_all(&store, &photos(), &ObjectFilter::default()).await;
+    assert_eq!(scan.matched.len(), 1);
+
+    let report = store
+        .anonymise(
+            &scan.matched,
+            retention::rules::model::ObjectStrategy::StripMetadata,
+        )
+        .await
+        .expect("anonymise");
+
+    assert_eq!(report.done.len(), 1, "{report:?}");
+    assert!(bucket.versions().await.is_empty());
+    assert!(bucket.keys().await.is_empty(), "not brought back to life");
+}
+
+#[tokio::test]
+async fn a_versioned_listing_longer_than_one_page_yields_every_key_once() {
+    let bucket = versioned().await;
+    // 520 keys of two versions each, every fifth deleted: over 1,000 versions and markers,
+    // so pages end inside a key's versions.
+    let keys: Vec<String> = (0..520).map(|i| format!("photos/{i:04}/a.jpg")).collect();
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(16, |(i, key)| {
+            let bucket = &bucket;
+            async move {
+                put_version(bucket, key, b"v1").await;
+                put_version(bucket, key, b"v2").await;
+                if i % 5 == 0 {
+                    delete_current(bucket, key).await;
+                }
+            }
+        })
+        .await;
+    let store = bucket.store().await;
+
+    let scan = scan_all(&store, &photos(), &ObjectFilter::default()).await;
+
+    assert_eq!(scan.scanned, 520);
+    let found: Vec<String> = scan.matched.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(found.len(), 520, "no key twice");
+    assert_eq!(
+        scan.keys(),
+        keys.iter().cloned().collect::<BTreeSet<_>>(),
+        "no key missing"
+    );
 }

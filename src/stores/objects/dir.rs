@@ -184,6 +184,9 @@ impl Inner {
             ..ObjectPage::default()
         };
         for key in keys {
+            if select::fits_key_pattern(target, &key) {
+                page.fitting += 1;
+            }
             let path = self.root.join(&key);
             // A file that vanished between listing and stat is simply no longer there.
             let Ok(meta) = fs::symlink_metadata(&path) else {

@@ -63,6 +63,9 @@ pub struct ObjectPage {
     pub locked: u64,
     /// Objects listed under the prefix on this page (sidecar files excluded).
     pub scanned: u64,
+    /// Of `scanned`, the objects whose key fits the target's key pattern (all of them when
+    /// the subject does not come from the key), counted before any other test.
+    pub fitting: u64,
     /// The token for the next page; `None` when the listing is complete.
     pub next: Option<String>,
 }

@@ -1,6 +1,12 @@
 //! An S3 bucket (AWS, or anything that speaks its API: MinIO, Ceph, moto …) as an object store.
 //!
-//! Listing is ListObjectsV2, one page of up to 1,000 keys per call. HeadObject runs only when
+//! Listing is ListObjectsV2, one page of up to 1,000 keys per call, on an unversioned
+//! bucket. On a versioned bucket (versioning enabled or suspended) it is ListObjectVersions,
+//! one page of up to 1,000 versions and delete markers, folded into one object per key that
+//! still holds data, so that a key the application deleted (its current version is a delete
+//! marker) but whose older versions keep the data is still found by erasure and expiry. Its
+//! timestamp is the newest data version's `last_modified` (when the data was last written),
+//! and its metadata, tags and lock status are read from that version. HeadObject runs only when
 //! the target reads user metadata or the bucket has Object Lock (for the lock status), and
 //! GetObjectTagging only when the target reads a tag or the scan skips anonymised objects;
 //! both run for the survivors of the cheap key and `last_modified` tests only, many at once.
@@ -14,7 +20,10 @@
 //!
 //! Anonymising rewrites the object in place and tags it `retention-anonymised=1`; on a
 //! versioned bucket the older versions, which still hold the personal data, are deleted.
-//! S3 has no way to keep `last_modified`, so an anonymised object's age restarts.
+//! S3 has no way to keep `last_modified`, so an anonymised object's age restarts; the tag,
+//! not the age, keeps it from being selected again. Anonymising a key whose current version
+//! is a delete marker deletes all of its versions instead: writing an anonymised copy would
+//! bring back an object the application deleted.
 
 use super::gps::strip_gps;
 use super::pace::{backoff, is_throttling_code, Pace};
@@ -140,44 +149,26 @@ impl S3Store {
         token: Option<String>,
     ) -> anyhow::Result<ObjectPage> {
         let inner = &self.inner;
-        let info = inner.bucket_info().await?;
-        let listing = inner
-            .pace
-            .run(|| {
-                inner
-                    .client
-                    .list_objects_v2()
-                    .bucket(&inner.bucket)
-                    .prefix(&target.prefix)
-                    .max_keys(PAGE_SIZE as i32)
-                    .set_continuation_token(token.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| inner.error(&format!("listing target `{}`", target.prefix), e))?;
+        let info = inner.bucket_info(Some(&target.prefix)).await?;
+        let (listed, next) = if info.versioned {
+            inner.list_versions_page(&target.prefix, token).await?
+        } else {
+            inner.list_current_page(&target.prefix, token).await?
+        };
         let mut page = ObjectPage {
-            scanned: listing.contents().len() as u64,
-            next: if listing.is_truncated() == Some(true) {
-                listing.next_continuation_token().map(str::to_owned)
-            } else {
-                None
-            },
+            scanned: listed.len() as u64,
+            next,
             ..ObjectPage::default()
         };
-        let survivors: Vec<Candidate> = listing
-            .contents()
-            .iter()
-            .filter_map(|object| {
-                let key = object.key()?;
-                let last_modified = object.last_modified().and_then(to_chrono);
-                select::prefilter(target, filter, key, last_modified).then(|| Candidate {
-                    key: key.to_owned(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                    last_modified,
-                    ..Candidate::default()
-                })
-            })
-            .collect();
+        let mut survivors = Vec::new();
+        for candidate in listed {
+            if select::fits_key_pattern(target, &candidate.key) {
+                page.fitting += 1;
+            }
+            if select::prefilter(target, filter, &candidate.key, candidate.last_modified) {
+                survivors.push(candidate);
+            }
+        }
         let needs = select::needs(target, filter);
         let head = needs.metadata || info.object_lock;
         let candidates: Vec<Option<Candidate>> = futures::stream::iter(survivors)
@@ -198,7 +189,7 @@ impl S3Store {
 
     pub async fn delete(&self, objects: &[ObjectRef]) -> anyhow::Result<ObjectReport> {
         let inner = &self.inner;
-        let info = inner.bucket_info().await?;
+        let info = inner.bucket_info(None).await?;
         let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
         let mut report = ObjectReport::default();
         for chunk in keys.chunks(PAGE_SIZE * DELETE_CONCURRENCY) {
@@ -218,7 +209,7 @@ impl S3Store {
         how: ObjectStrategy,
     ) -> anyhow::Result<ObjectReport> {
         let inner = &self.inner;
-        let info = inner.bucket_info().await?;
+        let info = inner.bucket_info(None).await?;
         let outcomes: Vec<(String, anyhow::Result<Outcome>)> = futures::stream::iter(objects)
             .map(|object| async move {
                 let outcome = inner.anonymise_one(&object.key, how, info).await;
@@ -252,7 +243,7 @@ impl S3Store {
         retain_days: Option<u32>,
     ) -> anyhow::Result<()> {
         let inner = &self.inner;
-        let info = inner.bucket_info().await?;
+        let info = inner.bucket_info(None).await?;
         let mut lock = None;
         if let Some(days) = retain_days {
             anyhow::ensure!(
@@ -287,12 +278,12 @@ impl S3Store {
                 request.send()
             })
             .await
-            .map_err(|e| inner.error(&format!("writing object {}", key_digest(key)), e))?;
+            .map_err(|e| inner.error(None, &format!("writing object {}", key_digest(key)), e))?;
         Ok(())
     }
 
     pub async fn probe(&self) -> anyhow::Result<ProbeReport> {
-        let info = self.inner.read_bucket_info().await?;
+        let info = self.inner.read_bucket_info(None).await?;
         Ok(ProbeReport {
             kind: "s3",
             versioning: info.versioned,
@@ -316,14 +307,16 @@ struct KeyTally {
 }
 
 impl Inner {
-    async fn bucket_info(&self) -> anyhow::Result<BucketInfo> {
+    /// The bucket's configuration, read on first use; `target` only names the target in an
+    /// error.
+    async fn bucket_info(&self, target: Option<&str>) -> anyhow::Result<BucketInfo> {
         self.info
-            .get_or_try_init(|| self.read_bucket_info())
+            .get_or_try_init(|| self.read_bucket_info(target))
             .await
             .copied()
     }
 
-    async fn read_bucket_info(&self) -> anyhow::Result<BucketInfo> {
+    async fn read_bucket_info(&self, target: Option<&str>) -> anyhow::Result<BucketInfo> {
         let versioned = match self
             .pace
             .run(|| {
@@ -340,7 +333,7 @@ impl Inner {
             ),
             Err(err) => match versioning_from_raw_body(&err) {
                 Some(versioned) => versioned,
-                None => return Err(self.error("reading the bucket's versioning", err)),
+                None => return Err(self.error(target, "reading the bucket's versioning", err)),
             },
         };
         let object_lock = match self
@@ -360,7 +353,11 @@ impl Inner {
             ),
             Err(err) if err.code() == Some("ObjectLockConfigurationNotFoundError") => false,
             Err(err) => {
-                return Err(self.error("reading the bucket's Object Lock configuration", err))
+                return Err(self.error(
+                    target,
+                    "reading the bucket's Object Lock configuration",
+                    err,
+                ))
             }
         };
         Ok(BucketInfo {
@@ -377,7 +374,7 @@ impl Inner {
         tags: bool,
         prefix: &str,
     ) -> anyhow::Result<Option<Candidate>> {
-        let context = || format!("reading an object of target `{prefix}`");
+        let context = || "reading an object".to_owned();
         if head {
             let out = match self
                 .pace
@@ -386,13 +383,14 @@ impl Inner {
                         .head_object()
                         .bucket(&self.bucket)
                         .key(&candidate.key)
+                        .set_version_id(candidate.version.clone())
                         .send()
                 })
                 .await
             {
                 Ok(out) => out,
                 Err(err) if is_not_found(&err) => return Ok(None),
-                Err(err) => return Err(self.error(&context(), err)),
+                Err(err) => return Err(self.error(Some(prefix), &context(), err)),
             };
             candidate.metadata = Some(
                 out.metadata()
@@ -409,18 +407,23 @@ impl Inner {
             );
         }
         if tags {
-            match self.tags(&candidate.key).await {
+            match self
+                .tags(&candidate.key, candidate.version.as_deref())
+                .await
+            {
                 Ok(found) => candidate.tags = Some(found),
                 Err(err) if is_not_found(&err) => return Ok(None),
-                Err(err) => return Err(self.error(&context(), err)),
+                Err(err) => return Err(self.error(Some(prefix), &context(), err)),
             }
         }
         Ok(Some(candidate))
     }
 
+    /// The tags of the current version, or of `version`.
     async fn tags(
         &self,
         key: &str,
+        version: Option<&str>,
     ) -> Result<
         BTreeMap<String, String>,
         SdkError<aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingError, HttpResponse>,
@@ -432,6 +435,7 @@ impl Inner {
                     .get_object_tagging()
                     .bucket(&self.bucket)
                     .key(key)
+                    .set_version_id(version.map(str::to_owned))
                     .send()
             })
             .await?;
@@ -452,8 +456,21 @@ impl Inner {
         Ok(lists.into_iter().flatten().collect())
     }
 
+    /// Every version and delete marker of one key, as `(key, version id)` to delete.
     async fn versions_of(&self, key: &str) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        let mut found = Vec::new();
+        Ok(self
+            .listed_versions_of(key)
+            .await?
+            .into_iter()
+            .map(|v| (key.to_owned(), v.version_id))
+            .collect())
+    }
+
+    /// Every version and delete marker of one key (exact match), data versions first, each
+    /// kind newest first as S3 lists them.
+    async fn listed_versions_of(&self, key: &str) -> anyhow::Result<Vec<Listed>> {
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
         let mut key_marker: Option<String> = None;
         let mut version_marker: Option<String> = None;
         loop {
@@ -471,25 +488,20 @@ impl Inner {
                 .await
                 .map_err(|e| {
                     self.error(
+                        None,
                         &format!("listing the versions of object {}", key_digest(key)),
                         e,
                     )
                 })?;
-            let versions = out
-                .versions()
-                .iter()
-                .filter(|v| v.key() == Some(key))
-                .map(|v| v.version_id());
-            let markers = out
-                .delete_markers()
-                .iter()
-                .filter(|m| m.key() == Some(key))
-                .map(|m| m.version_id());
-            found.extend(
-                versions
-                    .chain(markers)
-                    .map(|v| (key.to_owned(), v.map(str::to_owned))),
-            );
+            for (listed_key, entry) in listed_entries(&out) {
+                if listed_key == key {
+                    if entry.marker {
+                        markers.push(entry);
+                    } else {
+                        versions.push(entry);
+                    }
+                }
+            }
             // Keys sharing this key as a prefix sort after it, so once the listing moves
             // past the key itself nothing more of it can come.
             let past = out.next_key_marker().is_some_and(|k| k != key);
@@ -499,7 +511,129 @@ impl Inner {
             key_marker = out.next_key_marker().map(str::to_owned);
             version_marker = out.next_version_id_marker().map(str::to_owned);
         }
-        Ok(found)
+        versions.extend(markers);
+        Ok(versions)
+    }
+
+    /// One page of current objects (ListObjectsV2): the listing of an unversioned bucket.
+    async fn list_current_page(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+    ) -> anyhow::Result<(Vec<Candidate>, Option<String>)> {
+        let listing = self
+            .pace
+            .run(|| {
+                self.client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .max_keys(PAGE_SIZE as i32)
+                    .set_continuation_token(token.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| self.error(Some(prefix), "listing the objects", e))?;
+        let next = if listing.is_truncated() == Some(true) {
+            listing.next_continuation_token().map(str::to_owned)
+        } else {
+            None
+        };
+        let listed = listing
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                Some(Candidate {
+                    key: object.key()?.to_owned(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    last_modified: object.last_modified().and_then(to_chrono),
+                    ..Candidate::default()
+                })
+            })
+            .collect();
+        Ok((listed, next))
+    }
+
+    /// One page of a versioned bucket's listing (ListObjectVersions, at most [`PAGE_SIZE`]
+    /// versions and markers), folded into one candidate per key that still holds data (see
+    /// [`KeyVersions`]). A key whose versions may run on past the page's end is listed to
+    /// its end on its own, and the token tells the next page to skip it; memory stays
+    /// bounded by one page plus the versions of one key.
+    async fn list_versions_page(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+    ) -> anyhow::Result<(Vec<Candidate>, Option<String>)> {
+        let token: VersionToken = match token {
+            Some(t) => serde_json::from_str(&t).map_err(|_| {
+                anyhow::anyhow!(
+                    "store `{}`, target `{prefix}`: the listing's continuation token is not                      one this store issued",
+                    self.name
+                )
+            })?,
+            None => VersionToken::default(),
+        };
+        let out = self
+            .pace
+            .run(|| {
+                self.client
+                    .list_object_versions()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .max_keys(PAGE_SIZE as i32)
+                    .set_key_marker(token.key.clone())
+                    .set_version_id_marker(token.version.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| self.error(Some(prefix), "listing the object versions", e))?;
+        let mut keys: BTreeMap<String, KeyVersions> = BTreeMap::new();
+        for (key, entry) in listed_entries(&out) {
+            if token.done.as_deref() == Some(key.as_str()) {
+                continue;
+            }
+            keys.entry(key).or_default().add(entry);
+        }
+        let next = if out.is_truncated() == Some(true) {
+            let (Some(key), version) = (out.next_key_marker(), out.next_version_id_marker()) else {
+                anyhow::bail!(
+                    "store `{}`, bucket `{}`, target `{prefix}`: S3 cut a version listing \
+                     short without saying where to go on",
+                    self.name,
+                    self.bucket
+                );
+            };
+            // The last key listed may have more versions on the next page: read all of
+            // them now, and skip the key when the listing goes on.
+            if let Some(last) = keys.keys().next_back().cloned() {
+                let mut whole = KeyVersions::default();
+                for entry in self.listed_versions_of(&last).await? {
+                    whole.add(entry);
+                }
+                keys.insert(last.clone(), whole);
+                let next = VersionToken {
+                    key: Some(key.to_owned()),
+                    version: version.map(str::to_owned),
+                    done: Some(last),
+                };
+                Some(serde_json::to_string(&next)?)
+            } else {
+                // Every entry of this page belonged to the key already done.
+                let next = VersionToken {
+                    key: Some(key.to_owned()),
+                    version: version.map(str::to_owned),
+                    done: token.done.clone(),
+                };
+                Some(serde_json::to_string(&next)?)
+            }
+        } else {
+            None
+        };
+        let listed = keys
+            .into_iter()
+            .filter_map(|(key, versions)| versions.candidate(key))
+            .collect();
+        Ok((listed, next))
     }
 
     /// Deletes the identifiers in DeleteObjects requests and folds every result into one
@@ -668,7 +802,7 @@ impl Inner {
         how: ObjectStrategy,
         info: BucketInfo,
     ) -> anyhow::Result<Outcome> {
-        let head = self
+        let head = match self
             .pace
             .run(|| {
                 self.client
@@ -678,7 +812,13 @@ impl Inner {
                     .send()
             })
             .await
-            .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
+        {
+            Ok(head) => head,
+            Err(err) if info.versioned && is_not_found(&err) => {
+                return self.delete_deleted(key, info).await;
+            }
+            Err(err) => return Err(anyhow::anyhow!(describe_sdk_error(&err))),
+        };
         if is_locked(
             head.object_lock_legal_hold_status(),
             head.object_lock_retain_until_date(),
@@ -695,6 +835,24 @@ impl Inner {
             }
         }
         Ok(Outcome::Done)
+    }
+
+    /// Anonymising a key whose current version is a delete marker: the application deleted
+    /// the object and only older versions still hold its data. Writing an anonymised copy
+    /// back would bring the object back to life, so every version and marker of it is
+    /// deleted instead.
+    async fn delete_deleted(&self, key: &str, info: BucketInfo) -> anyhow::Result<Outcome> {
+        let keys = [key.to_owned()];
+        let identifiers = self.versions_of(key).await?;
+        let report = self.delete_identifiers(&keys, identifiers, info).await;
+        if let Some((_, message)) = report.failed.into_iter().next() {
+            anyhow::bail!("the object was deleted but its older versions could not be: {message}");
+        }
+        Ok(if report.locked.is_empty() {
+            Outcome::Done
+        } else {
+            Outcome::Locked
+        })
     }
 
     /// Rewrites the image without its GPS block, keeping content type, metadata and tags,
@@ -723,7 +881,7 @@ impl Inner {
             .into_bytes();
         let stripped = strip_gps(&original)?;
         let mut tags = self
-            .tags(key)
+            .tags(key, None)
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         tags.insert(ANONYMISED_TAG.0.to_owned(), ANONYMISED_TAG.1.to_owned());
@@ -828,54 +986,189 @@ impl Inner {
         Ok(())
     }
 
-    /// An error that names the store, the bucket and what was being done, with a hint for
-    /// the usual causes. Never includes an object key.
-    fn error<E>(&self, doing: &str, err: SdkError<E, HttpResponse>) -> anyhow::Error
+    /// An error that names the store (and the target, when there is one), the bucket and
+    /// what was being done, with what to fix for the usual causes. Never includes an object
+    /// key.
+    fn error<E>(
+        &self,
+        target: Option<&str>,
+        doing: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> anyhow::Error
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let store = &self.name;
+        let whom = match target {
+            Some(target) => format!("store `{}`, target `{target}`", self.name),
+            None => format!("store `{}`", self.name),
+        };
         let bucket = &self.bucket;
+        let endpoint = &self.endpoint;
+        let status = err.raw_response().map(|r| r.status().as_u16());
         match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => anyhow::anyhow!(
-                "store `{store}`: cannot reach the S3 endpoint {} while {doing}: {}",
-                self.endpoint,
+                "{whom}: cannot reach the S3 endpoint {endpoint} while {doing}: {}",
                 DisplayErrorContext(&err)
             ),
             SdkError::ConstructionFailure(_) => anyhow::anyhow!(
-                "store `{store}`: could not build an S3 request while {doing} (are credentials \
+                "{whom}: could not build an S3 request while {doing} (are credentials \
                  configured? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE): {}",
                 DisplayErrorContext(&err)
             ),
-            _ => match err.code() {
-                Some("NoSuchBucket") => anyhow::anyhow!(
-                    "store `{store}`: bucket `{bucket}` does not exist at {}",
-                    self.endpoint
-                ),
-                Some(
-                    code @ ("InvalidAccessKeyId"
-                    | "SignatureDoesNotMatch"
-                    | "AccessDenied"
-                    | "ExpiredToken"
-                    | "InvalidToken"),
-                ) => anyhow::anyhow!(
-                    "store `{store}`: S3 refused the credentials for bucket `{bucket}` while \
-                     {doing} ({code}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or \
-                     AWS_PROFILE and the bucket policy"
-                ),
-                _ if err.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                    anyhow::anyhow!(
-                        "store `{store}`: bucket `{bucket}` does not exist at {}",
-                        self.endpoint
-                    )
+            _ => {
+                if let Some(advice) = credential_advice(err.code(), status) {
+                    return anyhow::anyhow!(
+                        "{whom}: S3 at {endpoint} refused the request for bucket `{bucket}` \
+                         while {doing}: {advice}"
+                    );
                 }
-                _ => anyhow::anyhow!(
-                    "store `{store}`, bucket `{bucket}`: S3 failed while {doing}: {}",
-                    describe_sdk_error(&err)
-                ),
-            },
+                match err.code() {
+                    Some("NoSuchBucket") => {
+                        anyhow::anyhow!("{whom}: bucket `{bucket}` does not exist at {endpoint}")
+                    }
+                    _ if status == Some(404) => {
+                        anyhow::anyhow!("{whom}: bucket `{bucket}` does not exist at {endpoint}")
+                    }
+                    _ => anyhow::anyhow!(
+                        "{whom}, bucket `{bucket}`: S3 failed while {doing}: {}",
+                        describe_sdk_error(&err)
+                    ),
+                }
+            }
         }
     }
+}
+
+/// What to fix when S3 refuses a request for who is asking rather than for what: one
+/// sentence per error code, naming the settings to check. `None` for any other error.
+fn credential_advice(code: Option<&str>, status: Option<u16>) -> Option<&'static str> {
+    Some(match code {
+        Some("InvalidAccessKeyId") => {
+            "the access key id is not known to this server (InvalidAccessKeyId). Check the \
+             credentials: AWS_ACCESS_KEY_ID (or the profile named by AWS_PROFILE) must be a key \
+             of the account that owns the bucket, on this endpoint"
+        }
+        Some("SignatureDoesNotMatch") => {
+            "the secret key does not belong to the access key id (SignatureDoesNotMatch). \
+             Check the credentials: AWS_SECRET_ACCESS_KEY must be the secret of \
+             AWS_ACCESS_KEY_ID, with no stray spaces or line breaks"
+        }
+        Some("AccessDenied" | "AllAccessDisabled") => {
+            "the credentials were accepted but are not allowed to do this (AccessDenied). \
+             Check the credentials' permissions: the identity needs s3:ListBucket, \
+             s3:ListBucketVersions, s3:GetObject, s3:GetObjectTagging, s3:PutObject, \
+             s3:PutObjectTagging, s3:DeleteObject and s3:DeleteObjectVersion on this bucket, \
+             in its IAM policy and in the bucket policy"
+        }
+        Some("ExpiredToken" | "TokenRefreshRequired") => {
+            "the session token has expired (ExpiredToken). Check the credentials: renew the \
+             temporary credentials (AWS_SESSION_TOKEN, or log in again for the profile in \
+             AWS_PROFILE)"
+        }
+        Some("InvalidToken") => {
+            "the session token is not valid (InvalidToken). Check the credentials: \
+             AWS_SESSION_TOKEN must belong to the same AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY"
+        }
+        Some("RequestTimeTooSkewed") => {
+            "this machine's clock is too far from the server's (RequestTimeTooSkewed). Check \
+             the clock (NTP) before the credentials"
+        }
+        // HEAD requests carry no error body, so a refusal there has no code.
+        None if status == Some(403) => {
+            "it answered 403 Forbidden. Check the credentials (AWS_ACCESS_KEY_ID, \
+             AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and their permissions on the bucket"
+        }
+        _ => return None,
+    })
+}
+
+/// One version or delete marker in a version listing.
+#[derive(Debug, Clone)]
+struct Listed {
+    version_id: Option<String>,
+    marker: bool,
+    latest: bool,
+    last_modified: Option<DateTime<Utc>>,
+    size: u64,
+}
+
+/// The versions and delete markers of one listing page as `(key, entry)`, data versions
+/// first, each kind in the order S3 lists them (per key, newest first).
+fn listed_entries(
+    out: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+) -> Vec<(String, Listed)> {
+    let versions = out.versions().iter().filter_map(|v| {
+        Some((
+            v.key()?.to_owned(),
+            Listed {
+                version_id: v.version_id().map(str::to_owned),
+                marker: false,
+                latest: v.is_latest() == Some(true),
+                last_modified: v.last_modified().and_then(to_chrono),
+                size: v.size().unwrap_or(0).max(0) as u64,
+            },
+        ))
+    });
+    let markers = out.delete_markers().iter().filter_map(|m| {
+        Some((
+            m.key()?.to_owned(),
+            Listed {
+                version_id: m.version_id().map(str::to_owned),
+                marker: true,
+                latest: m.is_latest() == Some(true),
+                last_modified: m.last_modified().and_then(to_chrono),
+                size: 0,
+            },
+        ))
+    });
+    versions.chain(markers).collect()
+}
+
+/// What a versioned bucket holds under one key, folded from its listing entries.
+///
+/// A key is an object while any version of it holds data, even when its current version is
+/// a delete marker (the application deleted it, but S3 keeps the data). Its timestamp is
+/// the newest data version's `last_modified`: expiry is judged by when the data was last
+/// written, not by when it was hidden. Metadata, tags and the lock status are read from that
+/// version too. A key with only delete markers holds no data and is not an object.
+#[derive(Debug, Default)]
+struct KeyVersions {
+    /// The newest version holding data (S3 lists a key's versions newest first).
+    newest_data: Option<Listed>,
+    /// The current version is a delete marker.
+    deleted: bool,
+}
+
+impl KeyVersions {
+    fn add(&mut self, entry: Listed) {
+        if entry.marker {
+            self.deleted |= entry.latest;
+        } else if entry.latest || self.newest_data.is_none() {
+            self.newest_data = Some(entry);
+        }
+    }
+
+    fn candidate(self, key: String) -> Option<Candidate> {
+        let data = self.newest_data?;
+        Some(Candidate {
+            key,
+            size: data.size,
+            last_modified: data.last_modified,
+            // Reading the current version would find the delete marker: read the data's.
+            version: if self.deleted { data.version_id } else { None },
+            ..Candidate::default()
+        })
+    }
+}
+
+/// Where a version listing goes on: S3's own markers, plus the key the previous page
+/// already listed to its end (its remaining entries are skipped).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct VersionToken {
+    key: Option<String>,
+    version: Option<String>,
+    done: Option<String>,
 }
 
 /// What one DeleteObjects batch did, key by key (a key appears once per version).
@@ -979,6 +1272,68 @@ fn percent_encode(text: &str, keep_slash: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_refusal_of_the_credentials_says_what_to_check() {
+        for code in [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "ExpiredToken",
+            "InvalidToken",
+        ] {
+            let advice = credential_advice(Some(code), Some(403)).expect(code);
+            assert!(advice.contains(code), "{advice}");
+            assert!(advice.contains("Check the credentials"), "{advice}");
+        }
+        assert!(credential_advice(Some("InvalidAccessKeyId"), Some(403))
+            .is_some_and(|a| a.contains("AWS_ACCESS_KEY_ID")));
+        assert!(credential_advice(Some("SignatureDoesNotMatch"), Some(403))
+            .is_some_and(|a| a.contains("AWS_SECRET_ACCESS_KEY")));
+        assert!(
+            credential_advice(None, Some(403)).is_some(),
+            "a HEAD has no code"
+        );
+        assert!(credential_advice(Some("NoSuchBucket"), Some(404)).is_none());
+        assert!(credential_advice(Some("SlowDown"), Some(503)).is_none());
+    }
+
+    fn listed(version: &str, marker: bool, latest: bool, secs: i64) -> Listed {
+        Listed {
+            version_id: Some(version.to_owned()),
+            marker,
+            latest,
+            last_modified: DateTime::from_timestamp(secs, 0),
+            size: if marker { 0 } else { 10 },
+        }
+    }
+
+    #[test]
+    fn a_key_is_an_object_while_any_version_holds_data() {
+        // Current data: read the current version.
+        let mut live = KeyVersions::default();
+        live.add(listed("v2", false, true, 200));
+        live.add(listed("v1", false, false, 100));
+        let c = live.candidate("k".into()).expect("an object");
+        assert_eq!(
+            (c.version, c.last_modified.map(|t| t.timestamp())),
+            (None, Some(200))
+        );
+
+        // Deleted, with data in older versions: dated and read from the newest data version.
+        let mut deleted = KeyVersions::default();
+        deleted.add(listed("v2", false, false, 200));
+        deleted.add(listed("v1", false, false, 100));
+        deleted.add(listed("m", true, true, 300));
+        let c = deleted.candidate("k".into()).expect("still an object");
+        assert_eq!(c.version.as_deref(), Some("v2"));
+        assert_eq!(c.last_modified.map(|t| t.timestamp()), Some(200));
+
+        // Only delete markers: no data, no object.
+        let mut markers = KeyVersions::default();
+        markers.add(listed("m", true, true, 300));
+        assert!(markers.candidate("k".into()).is_none());
+    }
 
     #[test]
     fn keys_and_tags_are_percent_encoded_for_headers() {

@@ -38,6 +38,10 @@ pub struct Candidate {
     pub tags: Option<BTreeMap<String, String>>,
     /// Under a lock that forbids deletion and change.
     pub locked: bool,
+    /// The version to read metadata, tags and lock status from; `None`: the current one.
+    /// Set on versioned buckets when the current version is a delete marker and the data
+    /// lives on in an older version (see the S3 store).
+    pub version: Option<String>,
 }
 
 /// What a backend has to fetch per object before [`decide`] can run.
@@ -129,6 +133,17 @@ pub fn decide(target: &ObjectTarget, filter: &ObjectFilter, candidate: &Candidat
         size: candidate.size,
         locked: false,
     })
+}
+
+/// Whether a listed key fits the target's key pattern. Always `true` when the target does not
+/// take its subject from the key. A scan counts these (before any other test) so that a
+/// pattern that fits none of the objects under the prefix is reported instead of silently
+/// selecting nothing.
+pub fn fits_key_pattern(target: &ObjectTarget, key: &str) -> bool {
+    match &target.subject {
+        Some(ObjectSubject::KeyPattern(pattern)) => subject_from_key(pattern, key).is_some(),
+        _ => true,
+    }
 }
 
 /// Whether a set of tags carries the anonymised marker.

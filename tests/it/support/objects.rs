@@ -37,6 +37,18 @@ impl Fixture {
         }
     }
 
+    /// The store as a `retention.yaml` entry (the value under the store's name, one line).
+    pub fn yaml(&self) -> String {
+        match self {
+            Fixture::S3(bucket) => format!(
+                "{{s3: {{bucket: {}, region: us-east-1, endpoint: \"{}\", path_style: true}}}}",
+                bucket.name,
+                super::s3::endpoint()
+            ),
+            Fixture::Dir(dir) => format!("{{dir: \"{}\"}}", dir.path().display()),
+        }
+    }
+
     pub async fn store(&self) -> ObjectStore {
         ObjectStore::connect("media", &self.config())
             .await

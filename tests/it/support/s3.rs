@@ -65,6 +65,103 @@ fn start_moto() -> String {
     endpoint
 }
 
+/// A moto_server of a test's own, on a free port, with extra environment variables; for
+/// credential tests see [`OwnMoto::enforce_auth`]. Killed when dropped.
+pub struct OwnMoto {
+    pub endpoint: String,
+    child: std::process::Child,
+}
+
+impl OwnMoto {
+    pub fn start(env: &[(&str, &str)]) -> OwnMoto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port();
+        let mut command = std::process::Command::new("moto_server");
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
+            .spawn()
+            .expect("moto_server could not be started: pip install 'moto[server]'");
+        let moto = OwnMoto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        wait_until_answering(port);
+        moto
+    }
+}
+
+impl OwnMoto {
+    /// Creates an IAM user with an access key and no policy, and returns (key id, secret).
+    /// Call it before [`Self::enforce_auth`]: until then moto checks nothing, and the
+    /// Authorization header only tells it which service is meant.
+    pub fn iam_user_without_permissions(&self) -> (String, String) {
+        let iam = |body: &str| {
+            self.post(
+                "/",
+                "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/\
+                 us-east-1/iam/aws4_request, SignedHeaders=host, Signature=00\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n",
+                body,
+            )
+        };
+        let field = |xml: &str, name: &str| -> String {
+            let open = format!("<{name}>");
+            let start = xml.find(&open).map(|i| i + open.len());
+            let end = xml.find(&format!("</{name}>"));
+            match (start, end) {
+                (Some(start), Some(end)) => xml[start..end].to_owned(),
+                _ => panic!("no {name} in moto's answer: {xml}"),
+            }
+        };
+        iam("Action=CreateUser&UserName=retention&Version=2010-05-08");
+        let key = iam("Action=CreateAccessKey&UserName=retention&Version=2010-05-08");
+        (field(&key, "AccessKeyId"), field(&key, "SecretAccessKey"))
+    }
+
+    /// From now on moto checks every request's credentials against its IAM backend (moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`, set to 0 through its reset-auth API).
+    pub fn enforce_auth(&self) {
+        let answer = self.post("/moto-api/reset-auth", "", "0");
+        assert!(answer.contains("\"status\": \"ok\""), "{answer}");
+    }
+
+    /// One raw HTTP POST (extra header lines end in CRLF); the whole answer as text.
+    fn post(&self, path: &str, headers: &str, body: &str) -> String {
+        let port: u16 = self
+            .endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to moto");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send to moto");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("moto answers");
+        answer
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn wait_until_answering(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {

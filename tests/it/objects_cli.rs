@@ -1,0 +1,266 @@
+//! Object-store faults through the real binary: the target that cannot be processed fails
+//! with a message naming its store and target and saying what to fix, every other target
+//! still runs, and the exit code is 1 — for `run` and for `plan`.
+
+use crate::support::cli::{retention, write_files, Run};
+use crate::support::objects::Fixture;
+use crate::support::s3::OwnMoto;
+use chrono::{Duration, SecondsFormat, Utc};
+use std::path::Path;
+
+const KEY: &str = "test-pseudonym-key-0123456789abcdef0123456789";
+
+fn config(stores: &str) -> String {
+    format!(
+        "stores:
+  app: {{url: \"sqlite://app.db\"}}
+{stores}state: app
+audit:
+  pseudonym_key: \"{KEY}\"
+rules: ./rules
+"
+    )
+}
+
+/// A rule deleting objects 30 days after their `captured-at` metadata, over `targets`
+/// (YAML list items).
+fn rule(category: &str, targets: &str) -> String {
+    format!(
+        "category: {category}
+description: Test objects
+source: \"Privacy Policy, '{category}'\"
+retain: 30d
+on_expiry: delete
+targets:
+{targets}"
+    )
+}
+
+fn old() -> String {
+    (Utc::now() - Duration::days(400)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn fresh() -> String {
+    (Utc::now() - Duration::days(1)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Writes a file of a directory store with its sidecar.
+fn put_dir_object(root: &Path, key: &str, captured_at: &str) {
+    let sidecar = format!("{{\"metadata\": {{\"captured-at\": \"{captured_at}\"}}}}");
+    write_files(
+        root,
+        &[(key, "x"), (&format!("{key}.meta.json"), sidecar.as_str())],
+    );
+}
+
+/// Credentials for the binary, in place of the test environment's.
+fn aws_env<'a>(key: &'a str, secret: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+}
+
+fn both(run: &Run) -> String {
+    format!("{}\n{}", run.stdout, run.stderr)
+}
+
+#[tokio::test]
+async fn refused_s3_credentials_fail_that_target_saying_what_to_fix_and_the_others_still_run() {
+    // moto checks credentials only when asked to: an IAM user with a key but no policy is
+    // made first, then every request is checked against moto's IAM.
+    let moto = OwnMoto::start(&[]);
+    let (key_id, secret) = moto.iam_user_without_permissions();
+    moto.enforce_auth();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!(
+        "  media: {{s3: {{bucket: media, region: us-east-1, endpoint: \"{}\", path_style: true}}}}
+  exports: {{dir: ./exports}}
+",
+        moto.endpoint
+    );
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            (
+                "rules/crash.yaml",
+                &rule(
+                    "crash",
+                    "  - store: media
+    prefix: crash/
+    timestamp: {metadata: captured-at}
+",
+                ),
+            ),
+            (
+                "rules/exports.yaml",
+                &rule(
+                    "exports",
+                    "  - store: exports
+    prefix: reports/
+    timestamp: {metadata: captured-at}
+",
+                ),
+            ),
+        ],
+    );
+    let exports = dir.path().join("exports");
+    put_dir_object(&exports, "reports/old.csv", &old());
+    put_dir_object(&exports, "reports/fresh.csv", &fresh());
+    let wrong_secret = "wrong-secret-0123456789";
+    retention(dir.path(), &["migrate"], &aws_env(&key_id, &secret)).expect_code(0);
+
+    let cases = [
+        (
+            "AKIAWRONGKEY00000000",
+            wrong_secret,
+            "InvalidAccessKeyId",
+            "AWS_ACCESS_KEY_ID",
+        ),
+        (
+            key_id.as_str(),
+            wrong_secret,
+            "SignatureDoesNotMatch",
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+        (
+            key_id.as_str(),
+            secret.as_str(),
+            "AccessDenied",
+            "s3:ListBucket",
+        ),
+    ];
+    for (key, secret, code, setting) in cases {
+        let plan = retention(dir.path(), &["plan"], &aws_env(key, secret)).expect_code(1);
+        let out = both(&plan);
+        assert!(
+            out.contains("store `media`, target `crash/`"),
+            "names the store and target:\n{out}"
+        );
+        assert!(
+            out.contains(code) && out.contains("Check the credentials") && out.contains(setting),
+            "says what to fix for {code}:\n{out}"
+        );
+        assert!(!out.contains(secret), "a secret leaked:\n{out}");
+    }
+
+    let run = retention(
+        dir.path(),
+        &["run"],
+        &aws_env("AKIAWRONGKEY00000000", wrong_secret),
+    )
+    .expect_code(1);
+    let out = both(&run);
+    assert!(
+        out.contains("store `media`, target `crash/`") && out.contains("InvalidAccessKeyId"),
+        "{out}"
+    );
+    assert!(exports.join("reports/fresh.csv").exists());
+    assert!(
+        !exports.join("reports/old.csv").exists(),
+        "the healthy target still ran:\n{out}"
+    );
+    drop(moto);
+}
+
+/// `objects_cli::s3::NAME` and `objects_cli::dir::NAME`.
+macro_rules! both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod s3 {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(crate::support::objects::Fixture::s3().await).await
+            })*
+        }
+        mod dir {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(crate::support::objects::Fixture::dir().await).await
+            })*
+        }
+    };
+}
+
+both_stores!(a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern);
+
+async fn a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern(f: Fixture) {
+    crate::support::s3::endpoint(); // credentials in the environment, as for every S3 test
+    let old = old();
+    for i in 0..12 {
+        f.put(
+            &format!("photos/42/IMG_{i}.jpg"),
+            b"x",
+            &[("captured-at", &old)],
+            &[],
+        )
+        .await;
+    }
+    f.put("docs/7/old.pdf", b"x", &[("captured-at", &old)], &[])
+        .await;
+    f.put("docs/7/fresh.pdf", b"x", &[("captured-at", &fresh())], &[])
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/user-{subject}/\"}
+    timestamp: {metadata: captured-at}
+  - store: media
+    prefix: videos/
+    subject: {key: \"videos/{subject}/\"}
+    timestamp: {metadata: captured-at}
+  - store: media
+    prefix: docs/
+    subject: {key: \"docs/{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/media.yaml", &rule("media", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+
+    let plan = retention(dir.path(), &["plan", "--format", "json"], &[]).expect_code(1);
+    let text = retention(dir.path(), &["plan"], &[]).expect_code(1);
+    let run = retention(dir.path(), &["run"], &[]).expect_code(1);
+
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let error_of = |prefix: &str| {
+        json["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["target"] == prefix)
+            .unwrap_or_else(|| panic!("no {prefix} in {json}"))["error"]
+            .clone()
+    };
+    let expected = "store `media`, target `photos/`: the key pattern `photos/user-{subject}/` \
+                    matched none of the 12 objects under prefix `photos/`";
+    let error = error_of("photos/");
+    assert!(
+        error.as_str().is_some_and(|e| e.contains(expected)),
+        "{error}"
+    );
+    assert!(error.as_str().is_some_and(|e| e.contains("`subject.key`")));
+    assert_eq!(error_of("videos/"), serde_json::Value::Null, "empty prefix");
+    assert_eq!(error_of("docs/"), serde_json::Value::Null);
+    assert!(text.stdout.contains(expected), "{}", text.stdout);
+    assert!(both(&run).contains(expected), "{}", both(&run));
+    let keys = f.keys().await;
+    assert_eq!(
+        keys.iter().filter(|k| k.starts_with("photos/")).count(),
+        12,
+        "nothing of the failed target was touched"
+    );
+    assert!(keys.contains("docs/7/fresh.pdf"));
+    assert!(
+        !keys.contains("docs/7/old.pdf"),
+        "the other targets still ran"
+    );
+}
