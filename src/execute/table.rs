@@ -286,6 +286,8 @@ impl TablePass<'_, '_, '_> {
 
 /// A window the last density puts at no more than this many rows runs without a limit:
 /// half a batch, so that data up to twice as dense as the window before still fits one.
+/// A sudden spike beyond that is still deleted exactly, in one larger transaction; the
+/// density it reveals then shrinks the next windows (and puts a limit on them).
 const UNLIMITED_ROWS: f64 = (MAX_BATCH / 2) as f64;
 
 /// One time window `[lo, hi)`, and the most rows its batch may take (`None`: all of them).
