@@ -25,13 +25,21 @@
 //! is a delete marker deletes all of its versions instead: writing an anonymised copy would
 //! bring back an object the application deleted.
 
-use super::gps::strip_gps;
-use super::pace::{backoff, is_throttling_code, Pace};
-use super::select::{self, Candidate, Verdict, ANONYMISED_TAG};
-use super::PAGE_SIZE;
-use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
+mod errors;
+mod versions;
+
+use errors::{credential_advice, describe_sdk_error, is_not_found, versioning_from_raw_body};
+use versions::{listed_entries, KeyVersions, Listed, VersionToken};
+
 use crate::config::S3Config;
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
+use crate::stores::objects::gps::strip_gps;
+use crate::stores::objects::pace::{backoff, is_throttling_code, Pace};
+use crate::stores::objects::select::{self, Candidate, Verdict, ANONYMISED_TAG};
+use crate::stores::objects::PAGE_SIZE;
+use crate::stores::objects::{
+    key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport,
+};
 use anyhow::Context;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -1039,138 +1047,6 @@ impl Inner {
     }
 }
 
-/// What to fix when S3 refuses a request for who is asking rather than for what: one
-/// sentence per error code, naming the settings to check. `None` for any other error.
-fn credential_advice(code: Option<&str>, status: Option<u16>) -> Option<&'static str> {
-    Some(match code {
-        Some("InvalidAccessKeyId") => {
-            "the access key id is not known to this server (InvalidAccessKeyId). Check the \
-             credentials: AWS_ACCESS_KEY_ID (or the profile named by AWS_PROFILE) must be a key \
-             of the account that owns the bucket, on this endpoint"
-        }
-        Some("SignatureDoesNotMatch") => {
-            "the secret key does not belong to the access key id (SignatureDoesNotMatch). \
-             Check the credentials: AWS_SECRET_ACCESS_KEY must be the secret of \
-             AWS_ACCESS_KEY_ID, with no stray spaces or line breaks"
-        }
-        Some("AccessDenied" | "AllAccessDisabled") => {
-            "the credentials were accepted but are not allowed to do this (AccessDenied). \
-             Check the credentials' permissions: the identity needs s3:ListBucket, \
-             s3:ListBucketVersions, s3:GetObject, s3:GetObjectTagging, s3:PutObject, \
-             s3:PutObjectTagging, s3:DeleteObject and s3:DeleteObjectVersion on this bucket, \
-             in its IAM policy and in the bucket policy"
-        }
-        Some("ExpiredToken" | "TokenRefreshRequired") => {
-            "the session token has expired (ExpiredToken). Check the credentials: renew the \
-             temporary credentials (AWS_SESSION_TOKEN, or log in again for the profile in \
-             AWS_PROFILE)"
-        }
-        Some("InvalidToken") => {
-            "the session token is not valid (InvalidToken). Check the credentials: \
-             AWS_SESSION_TOKEN must belong to the same AWS_ACCESS_KEY_ID and \
-             AWS_SECRET_ACCESS_KEY"
-        }
-        Some("RequestTimeTooSkewed") => {
-            "this machine's clock is too far from the server's (RequestTimeTooSkewed). Check \
-             the clock (NTP) before the credentials"
-        }
-        // HEAD requests carry no error body, so a refusal there has no code.
-        None if status == Some(403) => {
-            "it answered 403 Forbidden. Check the credentials (AWS_ACCESS_KEY_ID, \
-             AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and their permissions on the bucket"
-        }
-        _ => return None,
-    })
-}
-
-/// One version or delete marker in a version listing.
-#[derive(Debug, Clone)]
-struct Listed {
-    version_id: Option<String>,
-    marker: bool,
-    latest: bool,
-    last_modified: Option<DateTime<Utc>>,
-    size: u64,
-}
-
-/// The versions and delete markers of one listing page as `(key, entry)`, data versions
-/// first, each kind in the order S3 lists them (per key, newest first).
-fn listed_entries(
-    out: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
-) -> Vec<(String, Listed)> {
-    let versions = out.versions().iter().filter_map(|v| {
-        Some((
-            v.key()?.to_owned(),
-            Listed {
-                version_id: v.version_id().map(str::to_owned),
-                marker: false,
-                latest: v.is_latest() == Some(true),
-                last_modified: v.last_modified().and_then(to_chrono),
-                size: v.size().unwrap_or(0).max(0) as u64,
-            },
-        ))
-    });
-    let markers = out.delete_markers().iter().filter_map(|m| {
-        Some((
-            m.key()?.to_owned(),
-            Listed {
-                version_id: m.version_id().map(str::to_owned),
-                marker: true,
-                latest: m.is_latest() == Some(true),
-                last_modified: m.last_modified().and_then(to_chrono),
-                size: 0,
-            },
-        ))
-    });
-    versions.chain(markers).collect()
-}
-
-/// What a versioned bucket holds under one key, folded from its listing entries.
-///
-/// A key is an object while any version of it holds data, even when its current version is
-/// a delete marker (the application deleted it, but S3 keeps the data). Its timestamp is
-/// the newest data version's `last_modified`: expiry is judged by when the data was last
-/// written, not by when it was hidden. Metadata, tags and the lock status are read from that
-/// version too. A key with only delete markers holds no data and is not an object.
-#[derive(Debug, Default)]
-struct KeyVersions {
-    /// The newest version holding data (S3 lists a key's versions newest first).
-    newest_data: Option<Listed>,
-    /// The current version is a delete marker.
-    deleted: bool,
-}
-
-impl KeyVersions {
-    fn add(&mut self, entry: Listed) {
-        if entry.marker {
-            self.deleted |= entry.latest;
-        } else if entry.latest || self.newest_data.is_none() {
-            self.newest_data = Some(entry);
-        }
-    }
-
-    fn candidate(self, key: String) -> Option<Candidate> {
-        let data = self.newest_data?;
-        Some(Candidate {
-            key,
-            size: data.size,
-            last_modified: data.last_modified,
-            // Reading the current version would find the delete marker: read the data's.
-            version: if self.deleted { data.version_id } else { None },
-            ..Candidate::default()
-        })
-    }
-}
-
-/// Where a version listing goes on: S3's own markers, plus the key the previous page
-/// already listed to its end (its remaining entries are skipped).
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct VersionToken {
-    key: Option<String>,
-    version: Option<String>,
-    done: Option<String>,
-}
-
 /// What one DeleteObjects batch did, key by key (a key appears once per version).
 #[derive(Default)]
 struct BatchResult {
@@ -1187,48 +1063,6 @@ impl BatchResult {
     }
 }
 
-/// A short description of an SDK error: the S3 error code and HTTP status, or the kind of
-/// transport failure. The server's message is left out because it may quote the key.
-fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    err: &SdkError<E, HttpResponse>,
-) -> String {
-    match err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            format!(
-                "the endpoint could not be reached ({})",
-                DisplayErrorContext(err)
-            )
-        }
-        _ => {
-            let status = err
-                .raw_response()
-                .map(|r| r.status().as_u16().to_string())
-                .unwrap_or_else(|| "no response".to_owned());
-            format!(
-                "S3 error {} (HTTP {status})",
-                err.code().unwrap_or("unknown")
-            )
-        }
-    }
-}
-
-/// Some S3-compatible servers (moto among them) answer GetBucketVersioning with a root
-/// element the SDK does not accept, so it reports an unparseable 200. The status is then
-/// read from the raw body: only `Enabled` or `Suspended` mean old versions may exist.
-fn versioning_from_raw_body<E>(err: &SdkError<E, HttpResponse>) -> Option<bool> {
-    let raw = err.raw_response()?;
-    if raw.status().as_u16() != 200 {
-        return None;
-    }
-    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
-    Some(body.contains("<Status>Enabled</Status>") || body.contains("<Status>Suspended</Status>"))
-}
-
-fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    matches!(err.code(), Some("NotFound" | "NoSuchKey"))
-        || err.raw_response().map(|r| r.status().as_u16()) == Some(404)
-}
-
 /// Whether an object is under Object Lock now: a legal hold, or a retention date (of either
 /// mode: governance bypass is never used) still in the future.
 fn is_locked(
@@ -1242,7 +1076,7 @@ fn is_locked(
     held || retained
 }
 
-fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
+pub(super) fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
@@ -1272,68 +1106,6 @@ fn percent_encode(text: &str, keep_slash: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_refusal_of_the_credentials_says_what_to_check() {
-        for code in [
-            "InvalidAccessKeyId",
-            "SignatureDoesNotMatch",
-            "AccessDenied",
-            "ExpiredToken",
-            "InvalidToken",
-        ] {
-            let advice = credential_advice(Some(code), Some(403)).expect(code);
-            assert!(advice.contains(code), "{advice}");
-            assert!(advice.contains("Check the credentials"), "{advice}");
-        }
-        assert!(credential_advice(Some("InvalidAccessKeyId"), Some(403))
-            .is_some_and(|a| a.contains("AWS_ACCESS_KEY_ID")));
-        assert!(credential_advice(Some("SignatureDoesNotMatch"), Some(403))
-            .is_some_and(|a| a.contains("AWS_SECRET_ACCESS_KEY")));
-        assert!(
-            credential_advice(None, Some(403)).is_some(),
-            "a HEAD has no code"
-        );
-        assert!(credential_advice(Some("NoSuchBucket"), Some(404)).is_none());
-        assert!(credential_advice(Some("SlowDown"), Some(503)).is_none());
-    }
-
-    fn listed(version: &str, marker: bool, latest: bool, secs: i64) -> Listed {
-        Listed {
-            version_id: Some(version.to_owned()),
-            marker,
-            latest,
-            last_modified: DateTime::from_timestamp(secs, 0),
-            size: if marker { 0 } else { 10 },
-        }
-    }
-
-    #[test]
-    fn a_key_is_an_object_while_any_version_holds_data() {
-        // Current data: read the current version.
-        let mut live = KeyVersions::default();
-        live.add(listed("v2", false, true, 200));
-        live.add(listed("v1", false, false, 100));
-        let c = live.candidate("k".into()).expect("an object");
-        assert_eq!(
-            (c.version, c.last_modified.map(|t| t.timestamp())),
-            (None, Some(200))
-        );
-
-        // Deleted, with data in older versions: dated and read from the newest data version.
-        let mut deleted = KeyVersions::default();
-        deleted.add(listed("v2", false, false, 200));
-        deleted.add(listed("v1", false, false, 100));
-        deleted.add(listed("m", true, true, 300));
-        let c = deleted.candidate("k".into()).expect("still an object");
-        assert_eq!(c.version.as_deref(), Some("v2"));
-        assert_eq!(c.last_modified.map(|t| t.timestamp()), Some(200));
-
-        // Only delete markers: no data, no object.
-        let mut markers = KeyVersions::default();
-        markers.add(listed("m", true, true, 300));
-        assert!(markers.candidate("k".into()).is_none());
-    }
 
     #[test]
     fn keys_and_tags_are_percent_encoded_for_headers() {

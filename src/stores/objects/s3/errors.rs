@@ -1,0 +1,122 @@
+//! Reading S3's refusals: a short description of an SDK error without the server's
+//! message (which may quote a key), and one sentence of advice when the refusal is about
+//! the credentials rather than the request.
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// What to fix when S3 refuses a request for who is asking rather than for what: one
+/// sentence per error code, naming the settings to check. `None` for any other error.
+pub(super) fn credential_advice(code: Option<&str>, status: Option<u16>) -> Option<&'static str> {
+    Some(match code {
+        Some("InvalidAccessKeyId") => {
+            "the access key id is not known to this server (InvalidAccessKeyId). Check the \
+             credentials: AWS_ACCESS_KEY_ID (or the profile named by AWS_PROFILE) must be a key \
+             of the account that owns the bucket, on this endpoint"
+        }
+        Some("SignatureDoesNotMatch") => {
+            "the secret key does not belong to the access key id (SignatureDoesNotMatch). \
+             Check the credentials: AWS_SECRET_ACCESS_KEY must be the secret of \
+             AWS_ACCESS_KEY_ID, with no stray spaces or line breaks"
+        }
+        Some("AccessDenied" | "AllAccessDisabled") => {
+            "the credentials were accepted but are not allowed to do this (AccessDenied). \
+             Check the credentials' permissions: the identity needs s3:ListBucket, \
+             s3:ListBucketVersions, s3:GetObject, s3:GetObjectTagging, s3:PutObject, \
+             s3:PutObjectTagging, s3:DeleteObject and s3:DeleteObjectVersion on this bucket, \
+             in its IAM policy and in the bucket policy"
+        }
+        Some("ExpiredToken" | "TokenRefreshRequired") => {
+            "the session token has expired (ExpiredToken). Check the credentials: renew the \
+             temporary credentials (AWS_SESSION_TOKEN, or log in again for the profile in \
+             AWS_PROFILE)"
+        }
+        Some("InvalidToken") => {
+            "the session token is not valid (InvalidToken). Check the credentials: \
+             AWS_SESSION_TOKEN must belong to the same AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY"
+        }
+        Some("RequestTimeTooSkewed") => {
+            "this machine's clock is too far from the server's (RequestTimeTooSkewed). Check \
+             the clock (NTP) before the credentials"
+        }
+        // HEAD requests carry no error body, so a refusal there has no code.
+        None if status == Some(403) => {
+            "it answered 403 Forbidden. Check the credentials (AWS_ACCESS_KEY_ID, \
+             AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and their permissions on the bucket"
+        }
+        _ => return None,
+    })
+}
+
+/// A short description of an SDK error: the S3 error code and HTTP status, or the kind of
+/// transport failure. The server's message is left out because it may quote the key.
+pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> String {
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            format!(
+                "the endpoint could not be reached ({})",
+                DisplayErrorContext(err)
+            )
+        }
+        _ => {
+            let status = err
+                .raw_response()
+                .map(|r| r.status().as_u16().to_string())
+                .unwrap_or_else(|| "no response".to_owned());
+            format!(
+                "S3 error {} (HTTP {status})",
+                err.code().unwrap_or("unknown")
+            )
+        }
+    }
+}
+
+/// Some S3-compatible servers (moto among them) answer GetBucketVersioning with a root
+/// element the SDK does not accept, so it reports an unparseable 200. The status is then
+/// read from the raw body: only `Enabled` or `Suspended` mean old versions may exist.
+pub(super) fn versioning_from_raw_body<E>(err: &SdkError<E, HttpResponse>) -> Option<bool> {
+    let raw = err.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    Some(body.contains("<Status>Enabled</Status>") || body.contains("<Status>Suspended</Status>"))
+}
+
+pub(super) fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(err.code(), Some("NotFound" | "NoSuchKey"))
+        || err.raw_response().map(|r| r.status().as_u16()) == Some(404)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_of_the_credentials_says_what_to_check() {
+        for code in [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "ExpiredToken",
+            "InvalidToken",
+        ] {
+            let advice = credential_advice(Some(code), Some(403)).expect(code);
+            assert!(advice.contains(code), "{advice}");
+            assert!(advice.contains("Check the credentials"), "{advice}");
+        }
+        assert!(credential_advice(Some("InvalidAccessKeyId"), Some(403))
+            .is_some_and(|a| a.contains("AWS_ACCESS_KEY_ID")));
+        assert!(credential_advice(Some("SignatureDoesNotMatch"), Some(403))
+            .is_some_and(|a| a.contains("AWS_SECRET_ACCESS_KEY")));
+        assert!(
+            credential_advice(None, Some(403)).is_some(),
+            "a HEAD has no code"
+        );
+        assert!(credential_advice(Some("NoSuchBucket"), Some(404)).is_none());
+        assert!(credential_advice(Some("SlowDown"), Some(503)).is_none());
+    }
+}
