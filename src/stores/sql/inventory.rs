@@ -110,10 +110,8 @@ impl Bounds<'_> {
 fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<SqlText> {
     let d = p.dialect;
     let mut q = SqlText::new(d);
-    q.push("SELECT COUNT(*) AS c0, COUNT(CASE WHEN ");
-    p.actionable(sel, &mut q)?;
-    q.push(" THEN 1 END) AS c1, ");
-    held_and_blocked(p, sel, &mut q)?;
+    q.push("SELECT COUNT(*) AS c0, ");
+    selection_counts(p, sel, &mut q)?;
     // Sanity counts compare the column with typed bounds (no per-row conversion); only
     // the oldest matched value is converted to epoch seconds, once, outside the scan.
     match &p.timestamp {
@@ -134,14 +132,12 @@ fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<
                 b.compare("<")
             ))
             .bind(b.value(epoch_1971()))
-            .push(" THEN 1 END) AS c6, MIN(CASE WHEN ");
-            p.actionable(sel, &mut q)?;
-            q.push(&format!(" THEN {col} END) AS oldest"));
+            .push(" THEN 1 END) AS c6");
         }
         None => {
             // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
             // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
-            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, NULL AS oldest");
+            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6");
         }
     }
     q.push(" FROM ").push(&p.from());
@@ -155,9 +151,13 @@ fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<
     Ok(q)
 }
 
-/// `COUNT(held) AS c2, COUNT(blocked) AS c3`.
-fn held_and_blocked(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Result<()> {
+/// What the selection finds, over whichever rows the caller's `FROM … WHERE` reads:
+/// `c1` the rows to act on, `c2` the held ones, `c3` the blocked ones, and `oldest` the
+/// oldest timestamp among the rows to act on (NULL without a timestamp column).
+fn selection_counts(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Result<()> {
     q.push("COUNT(CASE WHEN ");
+    p.actionable(sel, q)?;
+    q.push(" THEN 1 END) AS c1, COUNT(CASE WHEN ");
     p.base(sel, q)?;
     q.push(" AND ");
     p.held(&sel.held, q)?;
@@ -167,7 +167,20 @@ fn held_and_blocked(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Resu
     p.held(&sel.held, q)?;
     q.push(" AND NOT ");
     p.free(sel, q);
-    q.push(" THEN 1 END) AS c3");
+    q.push(" THEN 1 END) AS c3, ");
+    match &p.timestamp {
+        Some((c, _)) => {
+            q.push("MIN(CASE WHEN ");
+            p.actionable(sel, q)?;
+            q.push(&format!(
+                " THEN {} END) AS oldest",
+                p.dialect.col(T, &c.name)
+            ));
+        }
+        None => {
+            q.push("NULL AS oldest");
+        }
+    }
     Ok(())
 }
 
@@ -201,13 +214,9 @@ fn indexed_counts(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> R
         b.compare("<")
     ))
     .bind(b.value(epoch_1971()))
-    .push(") AS c6, m.oldest FROM (SELECT COUNT(CASE WHEN ");
-    p.actionable(sel, &mut q)?;
-    q.push(" THEN 1 END) AS c1, ");
-    held_and_blocked(p, sel, &mut q)?;
-    q.push(", MIN(CASE WHEN ");
-    p.actionable(sel, &mut q)?;
-    q.push(&format!(" THEN {col} END) AS oldest FROM {from} WHERE "));
+    .push(") AS c6, m.oldest FROM (SELECT ");
+    selection_counts(p, sel, &mut q)?;
+    q.push(&format!(" FROM {from} WHERE "));
     p.base(sel, &mut q)?;
     q.push(") m");
     // The outer statement reads `c4`: rows with a timestamp are the total less the NULLs.
