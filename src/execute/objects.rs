@@ -63,12 +63,7 @@ pub async fn inventory(
 /// a mistake in the rule (a typo, a missing or extra `/`), and left alone it would make every
 /// erasure request and hold silently miss this target. The target fails instead, naming the
 /// pattern and the count so the rule can be fixed. An empty prefix is not an error.
-pub fn check_key_pattern(
-    store: &str,
-    target: &ObjectTarget,
-    listed: u64,
-    fitting: u64,
-) -> Result<()> {
+fn check_key_pattern(store: &str, target: &ObjectTarget, listed: u64, fitting: u64) -> Result<()> {
     if let Some(ObjectSubject::KeyPattern(pattern)) = &target.subject {
         if listed > 0 && fitting == 0 {
             let objects = if listed == 1 { "object" } else { "objects" };

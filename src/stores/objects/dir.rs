@@ -17,7 +17,7 @@
 //! stays bounded by one page however large the tree.
 
 use super::gps::strip_gps;
-use super::select::{self, Candidate, Verdict, ANONYMISED_TAG};
+use super::select::{self, Candidate, ANONYMISED_TAG};
 use super::PAGE_SIZE;
 use super::{key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport};
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
@@ -222,12 +222,7 @@ impl Inner {
                 candidate.tags = Some(sidecar.tags);
             }
             candidate.key = key;
-            match select::decide(target, filter, &candidate) {
-                Verdict::Skip => {}
-                Verdict::Held => page.held += 1,
-                Verdict::Locked => page.locked += 1,
-                Verdict::Match(object) => page.matched.push(object),
-            }
+            page.add(select::decide(target, filter, &candidate));
         }
         Ok(page)
     }

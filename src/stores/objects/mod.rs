@@ -70,6 +70,18 @@ pub struct ObjectPage {
     pub next: Option<String>,
 }
 
+impl ObjectPage {
+    /// Counts one listed object by what [`select::decide`] said of it.
+    fn add(&mut self, verdict: select::Verdict) {
+        match verdict {
+            select::Verdict::Skip => {}
+            select::Verdict::Held => self.held += 1,
+            select::Verdict::Locked => self.locked += 1,
+            select::Verdict::Match(object) => self.matched.push(object),
+        }
+    }
+}
+
 /// An object selected by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {

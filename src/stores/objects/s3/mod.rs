@@ -35,7 +35,7 @@ use crate::config::S3Config;
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
 use crate::stores::objects::gps::strip_gps;
 use crate::stores::objects::pace::{backoff, is_throttling_code, Pace};
-use crate::stores::objects::select::{self, Candidate, Verdict, ANONYMISED_TAG};
+use crate::stores::objects::select::{self, Candidate, ANONYMISED_TAG};
 use crate::stores::objects::PAGE_SIZE;
 use crate::stores::objects::{
     key_digest, ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ProbeReport,
@@ -185,12 +185,7 @@ impl S3Store {
             .try_collect()
             .await?;
         for candidate in candidates.into_iter().flatten() {
-            match select::decide(target, filter, &candidate) {
-                Verdict::Skip => {}
-                Verdict::Held => page.held += 1,
-                Verdict::Locked => page.locked += 1,
-                Verdict::Match(object) => page.matched.push(object),
-            }
+            page.add(select::decide(target, filter, &candidate));
         }
         Ok(page)
     }
