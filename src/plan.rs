@@ -113,6 +113,8 @@ pub fn request_pass(
 pub struct Inventory {
     /// Records in the table or under the prefix (for an erasure request on a table: the
     /// subject's records, since requests are not judged by their share of the table).
+    /// During a run whose guard passed, possibly only a lower bound (`Total::AtLeast`):
+    /// a plan always counts it exactly.
     pub total: u64,
     /// Records the selection would act on.
     pub matched: u64,
@@ -235,6 +237,34 @@ mod tests {
         let mut i = inv(100, 10);
         i.in_future = 60;
         assert_eq!(guard(&s, &i, 0.5, true).as_str(), "refused");
+    }
+
+    proptest::proptest! {
+        // A run judges on a lower bound of the total (`Total::AtLeast`) and counts the
+        // table only when that refuses: sound only if no verdict that passes on the bound
+        // refuses on the exact total.
+        #[test]
+        fn a_guard_that_passes_on_a_lower_bound_of_the_total_passes_on_the_total(
+            matched in 0u64..5_000, held in 0u64..500, in_future in 0u64..5_000,
+            nulls in 0u64..2_000, unseen in 0u64..20_000, in_1970 in 0u64..5_000,
+            max_fraction in 0.0f64..=1.0, allowed: bool,
+        ) {
+            let bound = matched + held + in_future + nulls;
+            let exact = Inventory {
+                total: bound + unseen,
+                matched,
+                held,
+                with_timestamp: bound + unseen - nulls,
+                in_future,
+                in_1970: in_1970.min(matched + held + unseen),
+                ..Default::default()
+            };
+            let lower = Inventory { total: bound, with_timestamp: bound - nulls, ..exact };
+            let s = sel(Reason::Expired);
+            if guard(&s, &lower, max_fraction, allowed) == Guard::Ok {
+                proptest::prop_assert_eq!(guard(&s, &exact, max_fraction, allowed), Guard::Ok);
+            }
+        }
     }
 
     #[test]

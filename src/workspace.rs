@@ -1,16 +1,18 @@
 //! A loaded configuration with its rules and connected stores: what `plan`, `run` and
-//! `erase` work against. Connecting reads each table's catalog once and orders targets so
-//! children are processed before their parents.
+//! `erase` work against. Preparing targets reads each table's catalog once per command
+//! (however many erasure requests are surveyed) and orders targets so children are
+//! processed before their parents.
 
 use crate::config::{Config, StoreConfig};
 use crate::rules::{Rule, RuleSet, Target};
 use crate::stores::objects::ObjectStore;
-use crate::stores::sql::catalog::{self, ForeignKey};
+use crate::stores::sql::catalog::{self, ForeignKey, TableInfo};
 use crate::stores::sql::select::PreparedTable;
 use crate::stores::sql::SqlPool;
 use anyhow::{anyhow, Context, Result};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// Config, rules and connections.
 pub struct Workspace {
@@ -19,6 +21,15 @@ pub struct Workspace {
     pub sql: BTreeMap<String, SqlPool>,
     /// S3 buckets and directories (connecting checks nothing yet; the first request does).
     pub objects: BTreeMap<String, ObjectStore>,
+    catalogs: Mutex<Catalogs>,
+}
+
+/// Catalog facts read so far, by store (foreign keys) and by store and table (`None`: no
+/// such table). Only successful reads are kept; a failed one is tried again.
+#[derive(Default)]
+struct Catalogs {
+    foreign_keys: BTreeMap<String, Vec<ForeignKey>>,
+    tables: BTreeMap<(String, String), Option<TableInfo>>,
 }
 
 /// One target of one rule, ready to query.
@@ -51,6 +62,7 @@ impl Workspace {
             rules,
             sql,
             objects,
+            catalogs: Mutex::default(),
         })
     }
 
@@ -91,10 +103,7 @@ impl Workspace {
     pub async fn prepare<'a>(&self, rules: &[&'a Rule]) -> Result<Vec<Prepared<'a>>> {
         let mut fks: BTreeMap<String, Vec<ForeignKey>> = BTreeMap::new();
         for (name, pool) in &self.sql {
-            let list = catalog::foreign_keys(pool)
-                .await
-                .with_context(|| format!("store `{name}`: reading foreign keys"))?;
-            fks.insert(name.clone(), list);
+            fks.insert(name.clone(), self.foreign_keys(name, pool).await?);
         }
         let mut out = Vec::new();
         for rule in rules {
@@ -106,7 +115,7 @@ impl Workspace {
                             .get(&t.store)
                             .ok_or_else(|| anyhow!("store `{}` is not a SQL store", t.store))?;
                         let fk = fks.get(&t.store).map(Vec::as_slice).unwrap_or(&[]);
-                        prepare_table(pool, t, fk).await
+                        self.prepare_table(pool, t, fk).await
                     }
                     Target::Objects(_) => Err("object stores are handled separately".to_owned()),
                 };
@@ -144,22 +153,58 @@ impl Workspace {
     }
 }
 
-async fn prepare_table(
-    pool: &SqlPool,
-    t: &crate::rules::TableTarget,
-    fks: &[ForeignKey],
-) -> Result<PreparedTable, String> {
-    let info = catalog::table(pool, t.table.as_str())
-        .await
-        .map_err(|e| format!("reading the catalog: {e:#}"))?
-        .ok_or_else(|| format!("table `{}` does not exist in store `{}`", t.table, t.store))?;
-    let parent = match &t.subject {
-        Some(crate::rules::SubjectColumn::Via { table, .. }) => {
-            catalog::table(pool, table.as_str())
-                .await
-                .map_err(|e| format!("reading the catalog: {e:#}"))?
+impl Workspace {
+    async fn foreign_keys(&self, store: &str, pool: &SqlPool) -> Result<Vec<ForeignKey>> {
+        if let Some(list) = self.cached(|c| c.foreign_keys.get(store).cloned()) {
+            return Ok(list);
         }
-        _ => None,
-    };
-    PreparedTable::new(pool.dialect(), t, &info, parent.as_ref(), fks).map_err(|e| format!("{e:#}"))
+        let list = catalog::foreign_keys(pool)
+            .await
+            .with_context(|| format!("store `{store}`: reading foreign keys"))?;
+        self.cached(|c| c.foreign_keys.insert(store.to_owned(), list.clone()));
+        Ok(list)
+    }
+
+    async fn table_info(
+        &self,
+        store: &str,
+        pool: &SqlPool,
+        table: &str,
+    ) -> Result<Option<TableInfo>> {
+        let key = (store.to_owned(), table.to_owned());
+        if let Some(info) = self.cached(|c| c.tables.get(&key).cloned()) {
+            return Ok(info);
+        }
+        let info = catalog::table(pool, table).await?;
+        self.cached(|c| c.tables.insert(key, info.clone()));
+        Ok(info)
+    }
+
+    /// Runs `f` on the cache; never held across an await.
+    fn cached<T>(&self, f: impl FnOnce(&mut Catalogs) -> T) -> T {
+        let mut guard = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    async fn prepare_table(
+        &self,
+        pool: &SqlPool,
+        t: &crate::rules::TableTarget,
+        fks: &[ForeignKey],
+    ) -> Result<PreparedTable, String> {
+        let info = self
+            .table_info(&t.store, pool, t.table.as_str())
+            .await
+            .map_err(|e| format!("reading the catalog: {e:#}"))?
+            .ok_or_else(|| format!("table `{}` does not exist in store `{}`", t.table, t.store))?;
+        let parent = match &t.subject {
+            Some(crate::rules::SubjectColumn::Via { table, .. }) => self
+                .table_info(&t.store, pool, table.as_str())
+                .await
+                .map_err(|e| format!("reading the catalog: {e:#}"))?,
+            _ => None,
+        };
+        PreparedTable::new(pool.dialect(), t, &info, parent.as_ref(), fks)
+            .map_err(|e| format!("{e:#}"))
+    }
 }

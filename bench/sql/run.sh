@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Benchmark: `retention run` against a raw single-statement DELETE on PostgreSQL.
 #
-# Each round builds three identical 1,000,000-row tables (half of the rows expired, an
+# Each round builds four identical 1,000,000-row tables (half of the rows expired, an
 # index on the timestamp) in a fresh database and deletes the expired half of each: one
-# with a raw `DELETE FROM … WHERE ts < cutoff`, one with `retention run` on default
-# settings (two batches in flight), one with `retention run` one batch at a time
-# (`batches_in_flight: 1`). Times are whole processes (psql for the raw statement). After
-# ROUNDS rounds it prints the median times, the throughput ratios (raw time / our time:
-# 1.0 means as fast as the raw statement) and the tool's peak RSS.
+# with a raw `DELETE FROM … WHERE ts < cutoff`, one with the raw statement that also
+# says which rows it deleted (`COPY (DELETE … RETURNING id) TO STDOUT`: the keys are what
+# every batch's audit entry digests, and a plain DELETE never reads them), one with
+# `retention run` on default settings (two batches in flight), one with `retention run`
+# one batch at a time (`batches_in_flight: 1`). Times are whole processes (psql for the
+# raw statements). After ROUNDS rounds it prints the median times, the throughput ratios
+# (raw time / our time: 1.0 means as fast as the raw statement) and the tool's peak RSS.
 # Usage: [PROFILE=dev] [ROUNDS=3] bench/sql/run.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -88,29 +90,34 @@ timed() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for round in $(seq 1 "$ROUNDS"); do
-  for t in raw ours seq; do make_table "$t"; done
+  for t in raw keys ours seq; do make_table "$t"; done
   timed psql -q "$URL" -c "DELETE FROM events_raw WHERE created_at < now() - interval '90 days'" >>"$WORK/raw.times"
+  timed psql -q "$URL" -c "COPY (DELETE FROM events_keys WHERE created_at < now() - interval '90 days' RETURNING id) TO STDOUT" >>"$WORK/keys.times"
   for t in ours seq; do
     timed /usr/bin/time -f '%M' -a -o "$WORK/$t.rss" $BIN --config "$WORK/$t/retention.yaml" run >>"$WORK/$t.times"
   done
   left_raw=$(psql -tA "$URL" -c "SELECT count(*) FROM events_raw")
-  for t in ours seq; do
+  for t in keys ours seq; do
     left=$(psql -tA "$URL" -c "SELECT count(*) FROM events_$t")
     [ "$left" = "$left_raw" ] || { echo "row counts differ: $t $left, raw $left_raw" >&2; exit 1; }
   done
-  printf 'round %s: raw %.3f s, retention %.3f s, retention sequential %.3f s\n' "$round" \
-    "$(tail -1 "$WORK/raw.times")" "$(tail -1 "$WORK/ours.times")" "$(tail -1 "$WORK/seq.times")"
+  printf 'round %s: raw %.3f s, raw returning keys %.3f s, retention %.3f s, retention sequential %.3f s\n' \
+    "$round" "$(tail -1 "$WORK/raw.times")" "$(tail -1 "$WORK/keys.times")" \
+    "$(tail -1 "$WORK/ours.times")" "$(tail -1 "$WORK/seq.times")"
 done
 
 raw=$(median <"$WORK/raw.times")
+keys=$(median <"$WORK/keys.times")
 ours=$(median <"$WORK/ours.times")
 seq=$(median <"$WORK/seq.times")
 rss=$(sort -n "$WORK/ours.rss" | tail -1)
 rss_seq=$(sort -n "$WORK/seq.rss" | tail -1)
 printf 'rows: %s, deleted: %s each, medians of %s rounds\n' "$ROWS" "$((ROWS - left_raw))" "$ROUNDS"
 printf 'raw DELETE:                                    %.3f s\n' "$raw"
+printf 'raw DELETE … RETURNING id (COPY to /dev/null): %.3f s\n' "$keys"
 printf 'retention run (defaults, 2 batches in flight): %.3f s (whole process: connect, checks, guard counts, batches, audit)\n' "$ours"
 printf 'retention run (batches_in_flight: 1):          %.3f s\n' "$seq"
 printf 'throughput ratio (raw time / our time), defaults:    %.2f\n' "$(echo "$raw / $ours" | bc -l)"
 printf 'throughput ratio (raw time / our time), sequential:  %.2f\n' "$(echo "$raw / $seq" | bc -l)"
+printf 'against the raw statement returning its keys, defaults: %.2f\n' "$(echo "$keys / $ours" | bc -l)"
 printf 'peak RSS of retention: %.1f MiB (sequential: %.1f MiB)\n' "$(echo "$rss / 1024" | bc -l)" "$(echo "$rss_seq / 1024" | bc -l)"

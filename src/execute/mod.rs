@@ -13,7 +13,7 @@ use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
 use crate::plan::{self, Guard, Inventory, Selection, Shard};
 use crate::rules::Action;
 use crate::stores::sql::batch::{AnonymiseContext, Keys};
-use crate::stores::sql::inventory::inventory;
+use crate::stores::sql::inventory::{inventory, Total};
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
@@ -84,7 +84,7 @@ pub async fn survey(ws: &Workspace, opts: &Options, held: &[String]) -> Result<R
     for p in &prepared {
         for sel in plan::passes(p.rule, p.target, opts.as_of, held, opts.shard) {
             let mut pass = new_pass(p, &sel);
-            match survey_pass(ws, p, &sel, opts).await {
+            match survey_pass(ws, p, &sel, opts, Need::Report).await {
                 Ok((inv, guard)) => {
                     pass.inventory = inv;
                     pass.guard = guard;
@@ -120,6 +120,7 @@ async fn survey_pass(
     p: &Prepared<'_>,
     sel: &Selection,
     opts: &Options,
+    need: Need,
 ) -> Result<(Inventory, Guard)> {
     let allowed = opts.allow_mass_delete || p.rule.allow_mass_delete;
     if let crate::rules::Target::Objects(o) = p.target {
@@ -152,21 +153,46 @@ async fn survey_pass(
         .sql
         .get(p.target.store())
         .ok_or_else(|| anyhow!("store `{}` is not connected", p.target.store()))?;
-    let inv = inventory(pool, table, sel, opts.as_of).await?;
-    // The guard judges the target as a whole, so every shard reaches the same verdict
-    // and sharding cannot slip a mass delete past it.
-    let whole = match sel.shard {
-        Some(_) => {
-            let unsharded = Selection {
-                shard: None,
-                ..sel.clone()
-            };
-            inventory(pool, table, &unsharded, opts.as_of).await?
-        }
-        None => inv,
+    let judge =
+        |whole: &Inventory| plan::guard(sel, whole, ws.config.defaults.max_fraction, allowed);
+    let count = |sel: Selection, total: Total| async move {
+        let (inv, mut counted) = inventory(pool, table, &sel, opts.as_of, total).await?;
+        // The guard judges the target as a whole, so every shard reaches the same
+        // verdict and sharding cannot slip a mass delete past it.
+        let whole = match sel.shard {
+            Some(_) => {
+                let unsharded = Selection { shard: None, ..sel };
+                let (whole, c) = inventory(pool, table, &unsharded, opts.as_of, total).await?;
+                counted = c;
+                whole
+            }
+            None => inv,
+        };
+        anyhow::Ok((inv, whole, counted))
     };
-    let guard = plan::guard(sel, &whole, ws.config.defaults.max_fraction, allowed);
-    Ok((inv, guard))
+    let total = match need {
+        Need::Report => Total::Exact,
+        Need::Verdict => Total::AtLeast,
+    };
+    let (inv, whole, counted) = count(sel.clone(), total).await?;
+    let guard = judge(&whole);
+    if guard == Guard::Ok || counted == Total::Exact {
+        // A guard that passes on a lower bound of the total passes on the total itself.
+        return Ok((inv, guard));
+    }
+    // Only a refusal needs the exact count (and shows it).
+    let (inv, whole, _) = count(sel.clone(), Total::Exact).await?;
+    Ok((inv, judge(&whole)))
+}
+
+/// What a survey of a pass is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Every figure exact: a plan shows them.
+    Report,
+    /// The guard's verdict (a run): the table's total may be a lower bound when the
+    /// verdict does not depend on it.
+    Verdict,
 }
 
 /// Who a request's entries are about: the subject's pseudonym (never the id) and the
@@ -225,7 +251,7 @@ pub async fn survey_request(
     };
     for (p, sel) in request_work(&prepared, subject, held) {
         let mut pass = new_pass(p, &sel);
-        match survey_pass(ws, p, &sel, opts).await {
+        match survey_pass(ws, p, &sel, opts, Need::Report).await {
             Ok((inv, guard)) => {
                 pass.inventory = inv;
                 pass.guard = guard;
@@ -286,7 +312,7 @@ async fn apply<'p, 'a: 'p>(
             return Ok(report);
         }
         let mut pass = new_pass(p, &sel);
-        match survey_pass(ws, p, &sel, opts).await {
+        match survey_pass(ws, p, &sel, opts, Need::Verdict).await {
             Err(e) => pass.error = Some(format!("{e:#}")),
             Ok((inv, guard)) => {
                 pass.inventory = inv;

@@ -314,15 +314,35 @@ async fn plan_lists_pending_requests(kind: Db) {
         &["request", "add", "--subject", "2", "--ticket", "DSAR-77"],
     )
     .expect_code(0);
+    run(
+        &dir,
+        &env,
+        &["request", "add", "--subject", "5", "--ticket", "DSAR-78"],
+    )
+    .expect_code(0);
     let plan = plan_json(&dir, &env);
     let requests = plan["requests"].as_array().unwrap();
-    assert_eq!(requests.len(), 1, "{plan}");
-    assert_eq!(requests[0]["ticket"], "DSAR-77");
+    assert_eq!(requests.len(), 2, "{plan}");
+    let request = |ticket: &str| {
+        requests
+            .iter()
+            .find(|r| r["ticket"] == ticket)
+            .unwrap_or_else(|| panic!("{ticket} is missing: {plan}"))
+    };
     // Subject 2 has a session and two locations; the account itself still has that
     // session, so the plan counts it as blocked (a run erases the session first).
-    assert_eq!(requests[0]["matched"], 3, "{plan}");
-    assert_eq!(requests[0]["targets"], 2, "{plan}");
-    assert_eq!(requests[0]["held"], 0);
+    let r = request("DSAR-77");
+    assert_eq!(r["matched"], 3, "{plan}");
+    assert_eq!(r["targets"], 2, "{plan}");
+    assert_eq!(r["held"], 0);
+    // Each request is surveyed on its own (the catalogs read once serve them all):
+    // subject 5 has only the account, with nothing referencing it.
+    let r = request("DSAR-78");
+    assert_eq!(
+        (&r["matched"], &r["targets"]),
+        (&1.into(), &1.into()),
+        "{plan}"
+    );
     assert!(!plan.to_string().contains("fresh@example.test"));
 }
 

@@ -1,7 +1,9 @@
 //! The plan's counts do not depend on how they are computed: an expiry pass over an
 //! indexed timestamp counts from index ranges and a bare `COUNT(*)`, an unindexed one in
 //! a single scan, and both give the same matched, held, blocked and total figures and the
-//! same guard verdict (the timestamp sanity counts included) on every dialect.
+//! same guard verdict (the timestamp sanity counts included) on every dialect. A run,
+//! which counts the whole table only when the guard's verdict depends on it, reaches the
+//! same verdicts.
 
 use crate::support::cli::{retention, write_files};
 use crate::support::db::{Db, TestDb};
@@ -145,10 +147,82 @@ async fn counts_agree_with_and_without_an_index(kind: Db) {
     assert_eq!(figures(&pass("indexed_future")), figures(&future));
 }
 
+/// A run judges an indexed expiry first on a lower bound of the table's total (the rows
+/// its index counts saw) and counts the whole table only when that refuses. Both ways
+/// must end where the plan's exact counts do: 1,200 of 2,500 expired (48%) pass the 50%
+/// guard although they are all of the lower bound; 1,500 of 2,500 (60%) are refused,
+/// with the exact figures in the reason; a table with most timestamps in the future is
+/// refused as in the plan.
+async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) {
+    let db = TestDb::fresh(kind).await;
+    seed(&db).await;
+    let (old, fresh) = (at(kind, -400), at(kind, -1));
+    for (table, expired) in [("indexed_some", 1_200), ("indexed_mass", 1_500)] {
+        let ts = match kind {
+            Db::Postgres => "TIMESTAMPTZ",
+            Db::MySql => "DATETIME(6)",
+            Db::Sqlite => "BIGINT",
+        };
+        let rows: Vec<String> = (0..2_500)
+            .map(|i| {
+                let t = if i < expired { &old } else { &fresh };
+                format!("({i}, {}, {t})", i % 40)
+            })
+            .collect();
+        db.exec(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, account_id BIGINT, ts {ts} NULL);
+             CREATE INDEX {table}_ts ON {table} (ts);
+             INSERT INTO {table} VALUES {};",
+            rows.join(", ")
+        ))
+        .await;
+    }
+    let ts = match kind {
+        Db::Sqlite => "{column: ts, unit: s}",
+        _ => "ts",
+    };
+    let mut rule = "category: events\ndescription: Events\nsource: \"Privacy Policy, 'Usage information'\"\nretain: 30d\non_expiry: delete\ntargets:\n".to_owned();
+    for t in ["indexed_some", "indexed_mass", "indexed_future"] {
+        rule += &format!("  - store: app\n    table: {t}\n    key: [id]\n    timestamp: {ts}\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[("retention.yaml", CONFIG), ("rules/events.yaml", &rule)],
+    );
+    let env = [("APP_URL", db.url.as_str())];
+    retention(dir.path(), &["migrate"], &env).expect_code(0);
+    let plan = retention(dir.path(), &["plan"], &env).expect_code(0);
+    let run = retention(dir.path(), &["run"], &env).expect_code(3);
+    for out in [&plan.stdout, &run.stdout] {
+        assert!(
+            out.contains("1500 of 2500 records (60%) match"),
+            "the refusal shows the exact total:\n{out}"
+        );
+        assert!(
+            out.contains("3 of 4 timestamps lie in the future"),
+            "the unit check refuses as in the plan:\n{out}"
+        );
+        assert!(
+            !out.contains("indexed_some:"),
+            "indexed_some passes:\n{out}"
+        );
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM indexed_some").await, 1_300);
+    assert_eq!(db.count("SELECT COUNT(*) FROM indexed_mass").await, 2_500);
+    assert_eq!(db.count("SELECT COUNT(*) FROM indexed_future").await, 6);
+}
+
 mod postgres {
     #[tokio::test]
     async fn counts_agree_with_and_without_an_index() {
         super::counts_agree_with_and_without_an_index(super::Db::Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn a_run_reaches_the_plans_verdict_without_counting_every_table() {
+        super::a_run_reaches_the_plans_verdict_without_counting_every_table(super::Db::Postgres)
+            .await;
     }
 }
 
@@ -157,11 +231,22 @@ mod mariadb {
     async fn counts_agree_with_and_without_an_index() {
         super::counts_agree_with_and_without_an_index(super::Db::MySql).await;
     }
+
+    #[tokio::test]
+    async fn a_run_reaches_the_plans_verdict_without_counting_every_table() {
+        super::a_run_reaches_the_plans_verdict_without_counting_every_table(super::Db::MySql).await;
+    }
 }
 
 mod sqlite {
     #[tokio::test]
     async fn counts_agree_with_and_without_an_index() {
         super::counts_agree_with_and_without_an_index(super::Db::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_run_reaches_the_plans_verdict_without_counting_every_table() {
+        super::a_run_reaches_the_plans_verdict_without_counting_every_table(super::Db::Sqlite)
+            .await;
     }
 }

@@ -57,16 +57,20 @@ impl TableInfo {
 /// Reads one table; `None` when it does not exist.
 pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
     let cols: Vec<(String, String, bool, i64)> = match pool {
+        // pg_catalog rather than information_schema, whose views take ~10 ms per table
+        // here against ~1 ms. The type is the domain's base type, as `udt_name` gives it.
         SqlPool::Pg(p) => sqlx::query_as(
-            "SELECT c.column_name::text, c.udt_name::text, c.is_nullable = 'YES',
-                    COALESCE((SELECT k.ordinal_position FROM information_schema.table_constraints tc
-                              JOIN information_schema.key_column_usage k
-                                ON k.constraint_name = tc.constraint_name AND k.constraint_schema = tc.constraint_schema
-                              WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = c.table_schema
-                                AND tc.table_name = c.table_name AND k.column_name = c.column_name), 0)::int8
-             FROM information_schema.columns c
-             WHERE c.table_schema = current_schema() AND c.table_name = $1
-             ORDER BY c.ordinal_position",
+            "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text, NOT a.attnotnull,
+                    COALESCE(array_position(pk.conkey, a.attnum), 0)::int8
+             FROM pg_catalog.pg_attribute a
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+             LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+             LEFT JOIN pg_catalog.pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
+             WHERE n.nspname = current_schema() AND c.relname = $1
+               AND c.relkind IN ('r', 'p', 'v', 'f', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum",
         )
         .bind(name)
         .fetch_all(p)

@@ -36,19 +36,33 @@ fn index_friendly(p: &PreparedTable, sel: &Selection) -> bool {
     direct && p.timestamp_indexed && sel.reason == Reason::Expired
 }
 
+/// How exactly an inventory counts the table's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// Exactly: a plan reports it.
+    Exact,
+    /// At least: where an exact total would take a pass over the whole table, the rows
+    /// the other counts saw stand in for it (the expired rows, those in the future and
+    /// those without a timestamp — disjoint sets). The guard refuses no more readily on
+    /// a larger total, so its verdict on this lower bound can only be stricter.
+    AtLeast,
+}
+
 /// Counts, in one statement, the rows a selection would act on, the held and blocked ones,
-/// the oldest matched timestamp and the timestamp sanity figures.
+/// the oldest matched timestamp and the timestamp sanity figures. Also says how the total
+/// was counted: a scan of the whole table counts it exactly whatever was asked.
 pub async fn inventory(
     pool: &SqlPool,
     p: &PreparedTable,
     sel: &Selection,
     as_of: DateTime<Utc>,
-) -> Result<Inventory> {
+    total: Total,
+) -> Result<(Inventory, Total)> {
     let d = p.dialect;
-    let mut q = if index_friendly(p, sel) {
-        indexed_counts(p, sel, as_of)?
+    let (mut q, counted) = if index_friendly(p, sel) {
+        (indexed_counts(p, sel, as_of, total)?, total)
     } else {
-        one_scan(p, sel, as_of)?
+        (one_scan(p, sel, as_of)?, Total::Exact)
     };
     let oldest = match &p.timestamp {
         Some((c, per)) => d.epoch_seconds("x.oldest", c.kind, *per),
@@ -64,7 +78,7 @@ pub async fn inventory(
         .await
         .with_context(|| format!("counting rows of `{}`", p.target.table))?;
     let n = |i: usize| u64::try_from(c[i]).unwrap_or(0);
-    Ok(Inventory {
+    let inv = Inventory {
         total: n(0),
         matched: n(1),
         held: n(2),
@@ -73,7 +87,8 @@ pub async fn inventory(
         in_future: n(5),
         in_1970: n(6),
         oldest: oldest.and_then(|s| DateTime::from_timestamp(s.floor() as i64, 0)),
-    })
+    };
+    Ok((inv, counted))
 }
 
 /// Compares the timestamp column with instants: typed bounds, so the database converts
@@ -186,9 +201,15 @@ fn selection_counts(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Resu
 
 /// The indexed case: the same figures as [`one_scan`], each from the cheapest source —
 /// the matched, held and blocked counts from the index range of expired rows, the
-/// sanity counts from index probes, the total from a bare `COUNT(*)`. Scalar subqueries
-/// of one statement, so every figure comes from the same snapshot.
-fn indexed_counts(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<SqlText> {
+/// sanity counts from index probes, the total from a bare `COUNT(*)` (or, for
+/// [`Total::AtLeast`], from the other counts). Scalar subqueries of one statement, so
+/// every figure comes from the same snapshot.
+fn indexed_counts(
+    p: &PreparedTable,
+    sel: &Selection,
+    as_of: DateTime<Utc>,
+    total: Total,
+) -> Result<SqlText> {
     let d = p.dialect;
     let (c, per) = p
         .timestamp
@@ -202,8 +223,12 @@ fn indexed_counts(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> R
         per_second: *per,
     };
     let mut q = SqlText::new(d);
+    let scanned = match total {
+        Total::Exact => format!("(SELECT COUNT(*) FROM {from})"),
+        Total::AtLeast => "NULL".to_owned(),
+    };
     q.push(&format!(
-        "SELECT (SELECT COUNT(*) FROM {from}) AS c0, m.c1, m.c2, m.c3, \
+        "SELECT {scanned} AS c0, m.c1, m.c2, m.c3, \
          (SELECT COUNT(*) FROM {from} WHERE {col} IS NULL) AS nulls, \
          (SELECT COUNT(*) FROM {from} WHERE {}",
         b.compare(">")
@@ -220,8 +245,12 @@ fn indexed_counts(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> R
     p.base(sel, &mut q)?;
     q.push(") m");
     // The outer statement reads `c4`: rows with a timestamp are the total less the NULLs.
+    let (c0, c4) = match total {
+        Total::Exact => ("c0", "c0 - nulls"),
+        Total::AtLeast => ("c1 + c2 + c3 + c5 + nulls", "c1 + c2 + c3 + c5"),
+    };
     q.sql = format!(
-        "SELECT c0, c1, c2, c3, c0 - nulls AS c4, c5, c6, oldest FROM ({}) y",
+        "SELECT {c0} AS c0, c1, c2, c3, {c4} AS c4, c5, c6, oldest FROM ({}) y",
         q.sql
     );
     Ok(q)
