@@ -239,27 +239,40 @@ mod tests {
         assert_eq!(guard(&s, &i, 0.5, true).as_str(), "refused");
     }
 
+    /// Counts from 0 to a few (the edge cases) or up to thousands (past the guard's floor).
+    fn some() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::prop_oneof![proptest::strategy::Just(0u64), 1u64..3, 0u64..5_000]
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2_000))]
         // A run judges on a lower bound of the total (`Total::AtLeast`) and counts the
         // table only when that refuses: sound only if no verdict that passes on the bound
-        // refuses on the exact total.
+        // refuses on the exact total. The table as disjoint sets: the selection's expired
+        // rows (to act on, held, blocked), those in the future, the undated, and the rest
+        // (fresh, or kept out by the rule's filters); rows in 1970 lie among the expired
+        // ones and the rest.
         #[test]
         fn a_guard_that_passes_on_a_lower_bound_of_the_total_passes_on_the_total(
-            matched in 0u64..5_000, held in 0u64..500, in_future in 0u64..5_000,
-            nulls in 0u64..2_000, unseen in 0u64..20_000, in_1970 in 0u64..5_000,
+            matched in some(), held in some(), blocked in some(), in_future in some(),
+            nulls in some(), rest in some(), old_expired in some(), old_rest in some(),
             max_fraction in 0.0f64..=1.0, allowed: bool,
         ) {
-            let bound = matched + held + in_future + nulls;
+            let expired = matched + held + blocked;
+            let in_1970 = old_expired.min(expired) + old_rest.min(rest);
             let exact = Inventory {
-                total: bound + unseen,
+                total: expired + in_future + nulls + rest,
                 matched,
                 held,
-                with_timestamp: bound + unseen - nulls,
+                blocked,
+                with_timestamp: expired + in_future + rest,
                 in_future,
-                in_1970: in_1970.min(matched + held + unseen),
+                in_1970,
                 ..Default::default()
             };
-            let lower = Inventory { total: bound, with_timestamp: bound - nulls, ..exact };
+            // What `Total::AtLeast` computes from the same counts.
+            let seen = expired.max(in_1970) + in_future;
+            let lower = Inventory { total: seen + nulls, with_timestamp: seen, ..exact };
             let s = sel(Reason::Expired);
             if guard(&s, &lower, max_fraction, allowed) == Guard::Ok {
                 proptest::prop_assert_eq!(guard(&s, &exact, max_fraction, allowed), Guard::Ok);

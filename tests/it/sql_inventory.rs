@@ -181,10 +181,36 @@ async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) 
         Db::Sqlite => "{column: ts, unit: s}",
         _ => "ts",
     };
+    // Ten timestamps in 1970, all of rows the rule's filter leaves out, and two fresh
+    // ones: nothing is selected, yet the unit check refuses the table (10 of 12).
+    let epoch = match kind {
+        Db::Postgres => "'1970-01-01T00:16:40Z'",
+        Db::MySql => "'1970-01-01 00:16:40'",
+        Db::Sqlite => "1000",
+    };
+    let rows: Vec<String> = (0..12)
+        .map(|i| match i {
+            0..10 => format!("({i}, 'import', {epoch})"),
+            _ => format!("({i}, 'app', {fresh})"),
+        })
+        .collect();
+    let ts_type = match kind {
+        Db::Postgres => "TIMESTAMPTZ",
+        Db::MySql => "DATETIME(6)",
+        Db::Sqlite => "BIGINT",
+    };
+    db.exec(&format!(
+        "CREATE TABLE indexed_epoch (id BIGINT PRIMARY KEY, source VARCHAR(20), ts {ts_type} NULL);
+         CREATE INDEX indexed_epoch_ts ON indexed_epoch (ts);
+         INSERT INTO indexed_epoch VALUES {};",
+        rows.join(", ")
+    ))
+    .await;
     let mut rule = "category: events\ndescription: Events\nsource: \"Privacy Policy, 'Usage information'\"\nretain: 30d\non_expiry: delete\ntargets:\n".to_owned();
-    for t in ["indexed_some", "indexed_mass", "indexed_future"] {
+    for t in ["indexed_some", "indexed_mass", "indexed_future", "indexed_epoch"] {
         rule += &format!("  - store: app\n    table: {t}\n    key: [id]\n    timestamp: {ts}\n");
     }
+    rule += "    filter: {column: source, in: [app]}\n";
     let dir = tempfile::tempdir().unwrap();
     write_files(
         dir.path(),
@@ -202,6 +228,10 @@ async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) 
         assert!(
             out.contains("3 of 4 timestamps lie in the future"),
             "the unit check refuses as in the plan:\n{out}"
+        );
+        assert!(
+            out.contains("10 of 12 timestamps lie in 1970"),
+            "rows the filter leaves out still count for the unit check:\n{out}"
         );
         assert!(
             !out.contains("indexed_some:"),

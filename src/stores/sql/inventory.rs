@@ -42,9 +42,10 @@ pub enum Total {
     /// Exactly: a plan reports it.
     Exact,
     /// At least: where an exact total would take a pass over the whole table, the rows
-    /// the other counts saw stand in for it (the expired rows, those in the future and
-    /// those without a timestamp — disjoint sets). The guard refuses no more readily on
-    /// a larger total, so its verdict on this lower bound can only be stricter.
+    /// the other counts saw stand in for it (the expired rows or those in 1970, whichever
+    /// are more, plus those in the future and those without a timestamp — disjoint
+    /// sets). The guard refuses no more readily on a larger total, so its verdict on
+    /// this lower bound can only be stricter.
     AtLeast,
 }
 
@@ -245,9 +246,14 @@ fn indexed_counts(
     p.base(sel, &mut q)?;
     q.push(") m");
     // The outer statement reads `c4`: rows with a timestamp are the total less the NULLs.
+    // At least: the expired rows (those in 1970 among them, which may outnumber the ones
+    // the selection's filters keep) and, disjoint from them, those in the future.
     let (c0, c4) = match total {
         Total::Exact => ("c0", "c0 - nulls"),
-        Total::AtLeast => ("c1 + c2 + c3 + c5 + nulls", "c1 + c2 + c3 + c5"),
+        Total::AtLeast => (
+            "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5 + nulls",
+            "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5",
+        ),
     };
     q.sql = format!(
         "SELECT {c0} AS c0, c1, c2, c3, {c4} AS c4, c5, c6, oldest FROM ({}) y",
