@@ -207,7 +207,12 @@ async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) 
     ))
     .await;
     let mut rule = "category: events\ndescription: Events\nsource: \"Privacy Policy, 'Usage information'\"\nretain: 30d\non_expiry: delete\ntargets:\n".to_owned();
-    for t in ["indexed_some", "indexed_mass", "indexed_future", "indexed_epoch"] {
+    for t in [
+        "indexed_some",
+        "indexed_mass",
+        "indexed_future",
+        "indexed_epoch",
+    ] {
         rule += &format!("  - store: app\n    table: {t}\n    key: [id]\n    timestamp: {ts}\n");
     }
     rule += "    filter: {column: source, in: [app]}\n";
