@@ -6,7 +6,9 @@
 //! module adds, lifts and lists them.
 
 use super::timestamps;
-use crate::stores::sql::SqlPool;
+use crate::stores::sql::dialect::{placeholder_or_null, SqlText};
+use crate::stores::sql::value::{ColumnKind, Value};
+use crate::stores::sql::{Dialect, SqlPool};
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -53,65 +55,44 @@ pub async fn add(
     until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    const PG: &str = "INSERT INTO retention_holds (subject, reason, until_at, created_at) VALUES ($1, $2, $3, $4) \
-        ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, until_at = excluded.until_at";
-    const MY: &str =
-        "INSERT INTO retention_holds (subject, reason, until_at, created_at) VALUES (?, ?, ?, ?) \
-        ON DUPLICATE KEY UPDATE reason = VALUES(reason), until_at = VALUES(until_at)";
-    const LITE: &str =
-        "INSERT INTO retention_holds (subject, reason, until_at, created_at) VALUES (?, ?, ?, ?) \
-        ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, until_at = excluded.until_at";
-    match pool {
-        SqlPool::Pg(p) => sqlx::query(PG)
-            .bind(subject)
-            .bind(reason)
-            .bind(until)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(MY)
-            .bind(subject)
-            .bind(reason)
-            .bind(until.map(|t| t.naive_utc()))
-            .bind(now.naive_utc())
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(LITE)
-            .bind(subject)
-            .bind(reason)
-            .bind(until)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(drop),
-    }
-    .context("storing the hold (run `retention migrate` first if the state store is new)")
+    let dialect = pool.dialect();
+    let upsert = match dialect {
+        Dialect::MySql => {
+            "ON DUPLICATE KEY UPDATE reason = VALUES(reason), until_at = VALUES(until_at)"
+        }
+        _ => "ON CONFLICT (subject) DO UPDATE SET reason = excluded.reason, until_at = excluded.until_at",
+    };
+    // MySQL/MariaDB stores DATETIME in UTC; the others take the instant as it is.
+    let kind = match dialect {
+        Dialect::MySql => ColumnKind::Naive,
+        _ => ColumnKind::Instant,
+    };
+    let (until_sql, until) = placeholder_or_null(until.map(|t| kind.instant(t)));
+    let mut values = vec![
+        Value::Text(subject.to_owned()),
+        Value::Text(reason.to_owned()),
+    ];
+    values.extend(until);
+    values.push(kind.instant(now));
+    let q = SqlText::statement(
+        dialect,
+        &format!("INSERT INTO retention_holds (subject, reason, until_at, created_at) VALUES (?, ?, {until_sql}, ?) {upsert}"),
+        values,
+    );
+    pool.execute(&q)
+        .await
+        .map(drop)
+        .context("storing the hold (run `retention migrate` first if the state store is new)")
 }
 
 /// Lifts the hold on `subject`; `false` when there was none.
 pub async fn remove(pool: &SqlPool, subject: &str) -> Result<bool> {
-    const PG: &str = "DELETE FROM retention_holds WHERE subject = $1";
-    const MY: &str = "DELETE FROM retention_holds WHERE subject = ?";
-    let n = match pool {
-        SqlPool::Pg(p) => sqlx::query(PG)
-            .bind(subject)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-        SqlPool::My(p) => sqlx::query(MY)
-            .bind(subject)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-        SqlPool::Lite(p) => sqlx::query(MY)
-            .bind(subject)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-    }
-    .context("lifting the hold")?;
+    let q = SqlText::statement(
+        pool.dialect(),
+        "DELETE FROM retention_holds WHERE subject = ?",
+        vec![Value::Text(subject.to_owned())],
+    );
+    let n = pool.execute(&q).await.context("lifting the hold")?;
     Ok(n > 0)
 }
 

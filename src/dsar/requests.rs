@@ -7,7 +7,10 @@
 //! table answers "what happened to ticket T".
 
 use super::timestamps;
-use crate::stores::sql::SqlPool;
+use crate::stores::sql::dialect::SqlText;
+use crate::stores::sql::exec::is_unique_violation;
+use crate::stores::sql::value::{ColumnKind, Value};
+use crate::stores::sql::{Dialect, SqlPool};
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -79,37 +82,19 @@ pub fn validate(ticket: &str, subject: &str) -> Result<(), BadRequest> {
 
 /// Queues a request. A ticket id that exists already is refused.
 pub async fn add(pool: &SqlPool, ticket: &str, subject: &str, now: DateTime<Utc>) -> Result<()> {
-    const PG: &str = "INSERT INTO retention_requests (ticket, subject, status, created_at) VALUES ($1, $2, 'pending', $3)";
-    const MY: &str = "INSERT INTO retention_requests (ticket, subject, status, created_at) VALUES (?, ?, 'pending', ?)";
-    let r = match pool {
-        SqlPool::Pg(p) => sqlx::query(PG)
-            .bind(ticket)
-            .bind(subject)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(MY)
-            .bind(ticket)
-            .bind(subject)
-            .bind(now.naive_utc())
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(MY)
-            .bind(ticket)
-            .bind(subject)
-            .bind(crate::time::rfc3339(now))
-            .execute(p)
-            .await
-            .map(drop),
-    };
-    match r {
-        Ok(()) => Ok(()),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(BadRequest::Duplicate(ticket.to_owned()).into())
-        }
-        Err(e) => Err(anyhow::Error::new(e).context(
+    let q = SqlText::statement(
+        pool.dialect(),
+        "INSERT INTO retention_requests (ticket, subject, status, created_at) VALUES (?, ?, 'pending', ?)",
+        vec![
+            Value::Text(ticket.to_owned()),
+            Value::Text(subject.to_owned()),
+            stamp(pool.dialect(), now),
+        ],
+    );
+    match pool.execute(&q).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(BadRequest::Duplicate(ticket.to_owned()).into()),
+        Err(e) => Err(e.context(
             "queueing the request (run `retention migrate` first if the state store is new)",
         )),
     }
@@ -207,79 +192,54 @@ pub async fn record(
     outcome: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    const PG_UPDATE: &str = "UPDATE retention_requests SET status = $1, processed_at = $2, run_id = $3, outcome = $4 WHERE ticket = $5";
-    const MY_UPDATE: &str = "UPDATE retention_requests SET status = ?, processed_at = ?, run_id = ?, outcome = ? WHERE ticket = ?";
-    const PG_INSERT: &str = "INSERT INTO retention_requests (ticket, subject, status, created_at, processed_at, run_id, outcome) VALUES ($1, $2, $3, $4, $4, $5, $6)";
-    const MY_INSERT: &str = "INSERT INTO retention_requests (ticket, subject, status, created_at, processed_at, run_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)";
-    let s = status.as_str();
-    let updated = match pool {
-        SqlPool::Pg(p) => sqlx::query(PG_UPDATE)
-            .bind(s)
-            .bind(now)
-            .bind(run_id)
-            .bind(outcome)
-            .bind(ticket)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-        SqlPool::My(p) => sqlx::query(MY_UPDATE)
-            .bind(s)
-            .bind(now.naive_utc())
-            .bind(run_id)
-            .bind(outcome)
-            .bind(ticket)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-        SqlPool::Lite(p) => sqlx::query(MY_UPDATE)
-            .bind(s)
-            .bind(crate::time::rfc3339(now))
-            .bind(run_id)
-            .bind(outcome)
-            .bind(ticket)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()),
-    }
-    .context("recording the request's outcome")?;
+    let (dialect, s) = (pool.dialect(), status.as_str());
+    let update = SqlText::statement(
+        dialect,
+        "UPDATE retention_requests SET status = ?, processed_at = ?, run_id = ?, outcome = ? WHERE ticket = ?",
+        vec![
+            Value::Text(s.to_owned()),
+            stamp(dialect, now),
+            Value::Text(run_id.to_owned()),
+            Value::Text(outcome.to_owned()),
+            Value::Text(ticket.to_owned()),
+        ],
+    );
+    let updated = pool
+        .execute(&update)
+        .await
+        .context("recording the request's outcome")?;
     if updated > 0 {
         return Ok(());
     }
-    match pool {
-        SqlPool::Pg(p) => sqlx::query(PG_INSERT)
-            .bind(ticket)
-            .bind(subject)
-            .bind(s)
-            .bind(now)
-            .bind(run_id)
-            .bind(outcome)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(MY_INSERT)
-            .bind(ticket)
-            .bind(subject)
-            .bind(s)
-            .bind(now.naive_utc())
-            .bind(now.naive_utc())
-            .bind(run_id)
-            .bind(outcome)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(MY_INSERT)
-            .bind(ticket)
-            .bind(subject)
-            .bind(s)
-            .bind(crate::time::rfc3339(now))
-            .bind(crate::time::rfc3339(now))
-            .bind(run_id)
-            .bind(outcome)
-            .execute(p)
-            .await
-            .map(drop),
-    }
-    .context("recording the request's outcome")
+    let insert = SqlText::statement(
+        dialect,
+        "INSERT INTO retention_requests (ticket, subject, status, created_at, processed_at, run_id, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            Value::Text(ticket.to_owned()),
+            Value::Text(subject.to_owned()),
+            Value::Text(s.to_owned()),
+            stamp(dialect, now),
+            stamp(dialect, now),
+            Value::Text(run_id.to_owned()),
+            Value::Text(outcome.to_owned()),
+        ],
+    );
+    pool.execute(&insert)
+        .await
+        .map(drop)
+        .context("recording the request's outcome")
+}
+
+/// The value written for the instant `t` in a timestamp column of this table: the
+/// instant on PostgreSQL, its UTC wall-clock time on MySQL/MariaDB, RFC 3339 text on
+/// SQLite.
+fn stamp(dialect: Dialect, t: DateTime<Utc>) -> Value {
+    let kind = match dialect {
+        Dialect::Postgres => ColumnKind::Instant,
+        Dialect::MySql => ColumnKind::Naive,
+        Dialect::Sqlite => ColumnKind::Text,
+    };
+    kind.instant(t)
 }
 
 #[cfg(test)]

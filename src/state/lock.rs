@@ -5,6 +5,9 @@
 //! killed with SIGKILL does not block the next one forever.
 
 use crate::exit::Refusal;
+use crate::stores::sql::dialect::SqlText;
+use crate::stores::sql::exec::is_unique_violation;
+use crate::stores::sql::value::Value;
 use crate::stores::sql::SqlPool;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -73,34 +76,20 @@ impl RunLock {
 
     /// Records that the run is alive.
     pub async fn heartbeat(&self) -> Result<()> {
-        let now = Utc::now();
-        let pg = "UPDATE retention_lock SET heartbeat_at = $1 WHERE name = $2 AND run_id = $3";
-        let my = "UPDATE retention_lock SET heartbeat_at = ? WHERE name = ? AND run_id = ?";
-        let (name, run) = (&self.name, &self.run_id);
-        match &self.pool {
-            SqlPool::Pg(p) => sqlx::query(pg)
-                .bind(now)
-                .bind(name)
-                .bind(run)
-                .execute(p)
-                .await
-                .map(drop),
-            SqlPool::My(p) => sqlx::query(my)
-                .bind(now)
-                .bind(name)
-                .bind(run)
-                .execute(p)
-                .await
-                .map(drop),
-            SqlPool::Lite(p) => sqlx::query(pg)
-                .bind(now)
-                .bind(name)
-                .bind(run)
-                .execute(p)
-                .await
-                .map(drop),
-        }
-        .context("updating the run lock's heartbeat")
+        let q = SqlText::statement(
+            self.pool.dialect(),
+            "UPDATE retention_lock SET heartbeat_at = ? WHERE name = ? AND run_id = ?",
+            vec![
+                Value::Instant(Utc::now()),
+                Value::Text(self.name.clone()),
+                Value::Text(self.run_id.clone()),
+            ],
+        );
+        self.pool
+            .execute(&q)
+            .await
+            .map(drop)
+            .context("updating the run lock's heartbeat")
     }
 
     pub async fn release(self) -> Result<()> {
@@ -115,39 +104,21 @@ async fn insert(
     holder: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
-    let q = "INSERT INTO retention_lock (name, run_id, holder, acquired_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4)";
-    let qm = "INSERT INTO retention_lock (name, run_id, holder, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)";
-    let r = match pool {
-        SqlPool::Pg(p) => sqlx::query(q)
-            .bind(name)
-            .bind(run_id)
-            .bind(holder)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|_| ()),
-        SqlPool::My(p) => sqlx::query(qm)
-            .bind(name)
-            .bind(run_id)
-            .bind(holder)
-            .bind(now)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|_| ()),
-        SqlPool::Lite(p) => sqlx::query(q)
-            .bind(name)
-            .bind(run_id)
-            .bind(holder)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|_| ()),
-    };
-    match r {
-        Ok(()) => Ok(true),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(anyhow::Error::new(e).context(
+    let q = SqlText::statement(
+        pool.dialect(),
+        "INSERT INTO retention_lock (name, run_id, holder, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+        vec![
+            Value::Text(name.to_owned()),
+            Value::Text(run_id.to_owned()),
+            Value::Text(holder.to_owned()),
+            Value::Instant(now),
+            Value::Instant(now),
+        ],
+    );
+    match pool.execute(&q).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.context(
             "taking the run lock (run `retention migrate` first if the state store is new)",
         )),
     }
@@ -169,27 +140,13 @@ async fn current(pool: &SqlPool, name: &str) -> Result<Option<(String, String, D
 }
 
 async fn remove(pool: &SqlPool, name: &str, run_id: &str) -> Result<()> {
-    let pg = "DELETE FROM retention_lock WHERE name = $1 AND run_id = $2";
-    let my = "DELETE FROM retention_lock WHERE name = ? AND run_id = ?";
-    match pool {
-        SqlPool::Pg(p) => sqlx::query(pg)
-            .bind(name)
-            .bind(run_id)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(my)
-            .bind(name)
-            .bind(run_id)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(pg)
-            .bind(name)
-            .bind(run_id)
-            .execute(p)
-            .await
-            .map(drop),
-    }
-    .context("releasing the run lock")
+    let q = SqlText::statement(
+        pool.dialect(),
+        "DELETE FROM retention_lock WHERE name = ? AND run_id = ?",
+        vec![Value::Text(name.to_owned()), Value::Text(run_id.to_owned())],
+    );
+    pool.execute(&q)
+        .await
+        .map(drop)
+        .context("releasing the run lock")
 }

@@ -1,5 +1,7 @@
 //! The `retention_runs` table: one row per real run, and the clock check made at its start.
 
+use crate::stores::sql::dialect::{placeholder_or_null, SqlText};
+use crate::stores::sql::value::Value;
 use crate::stores::sql::SqlPool;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -12,70 +14,40 @@ pub async fn start(
     command: &str,
     shard: Option<String>,
 ) -> Result<()> {
-    let pg = "INSERT INTO retention_runs (id, started_at, as_of, status, command, shard) VALUES ($1, $2, $3, 'running', $4, $5)";
-    let my = "INSERT INTO retention_runs (id, started_at, as_of, status, command, shard) VALUES (?, ?, ?, 'running', ?, ?)";
-    let now = Utc::now();
-    match pool {
-        SqlPool::Pg(p) => sqlx::query(pg)
-            .bind(id)
-            .bind(now)
-            .bind(as_of)
-            .bind(command)
-            .bind(shard)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(my)
-            .bind(id)
-            .bind(now)
-            .bind(as_of)
-            .bind(command)
-            .bind(shard)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(pg)
-            .bind(id)
-            .bind(now)
-            .bind(as_of)
-            .bind(command)
-            .bind(shard)
-            .execute(p)
-            .await
-            .map(drop),
-    }
-    .context("recording the run's start")
+    let (shard_sql, shard) = placeholder_or_null(shard.map(Value::Text));
+    let mut values = vec![
+        Value::Text(id.to_owned()),
+        Value::Instant(Utc::now()),
+        Value::Instant(as_of),
+        Value::Text(command.to_owned()),
+    ];
+    values.extend(shard);
+    let q = SqlText::statement(
+        pool.dialect(),
+        &format!("INSERT INTO retention_runs (id, started_at, as_of, status, command, shard) VALUES (?, ?, ?, 'running', ?, {shard_sql})"),
+        values,
+    );
+    pool.execute(&q)
+        .await
+        .map(drop)
+        .context("recording the run's start")
 }
 
 /// Records a run's end and status (`done`, `failed`, `refused`, `interrupted`).
 pub async fn finish(pool: &SqlPool, id: &str, status: &str) -> Result<()> {
-    let pg = "UPDATE retention_runs SET finished_at = $1, status = $2 WHERE id = $3";
-    let my = "UPDATE retention_runs SET finished_at = ?, status = ? WHERE id = ?";
-    let now = Utc::now();
-    match pool {
-        SqlPool::Pg(p) => sqlx::query(pg)
-            .bind(now)
-            .bind(status)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::My(p) => sqlx::query(my)
-            .bind(now)
-            .bind(status)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(drop),
-        SqlPool::Lite(p) => sqlx::query(pg)
-            .bind(now)
-            .bind(status)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(drop),
-    }
-    .context("recording the run's end")
+    let q = SqlText::statement(
+        pool.dialect(),
+        "UPDATE retention_runs SET finished_at = ?, status = ? WHERE id = ?",
+        vec![
+            Value::Instant(Utc::now()),
+            Value::Text(status.to_owned()),
+            Value::Text(id.to_owned()),
+        ],
+    );
+    pool.execute(&q)
+        .await
+        .map(drop)
+        .context("recording the run's end")
 }
 
 /// The largest clock difference a run accepts between itself and a database (SPEC §6).

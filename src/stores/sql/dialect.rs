@@ -2,7 +2,9 @@
 //! expressions that differ between PostgreSQL, MySQL/MariaDB and SQLite.
 //!
 //! Everything here is pure string building from validated [`Ident`]s; values are pushed
-//! as bound parameters through [`SqlText::bind`].
+//! as bound parameters through [`SqlText::bind`]. The tool's own fixed statements on its
+//! state tables are written once with `?` placeholders and numbered by
+//! [`SqlText::statement`].
 
 use super::pool::Dialect;
 use super::value::{ColumnKind, Value};
@@ -70,6 +72,35 @@ impl SqlText {
         }
     }
 
+    /// A whole statement from the tool's own fixed SQL, written once for every dialect
+    /// with a `?` for each value, in order: PostgreSQL gets `$1, $2, …`, MySQL/MariaDB and
+    /// SQLite keep `?`. The text must contain no other `?` (none in a string literal, a
+    /// comment or an operator), and a value used twice is passed twice.
+    ///
+    /// A count of `?` that differs from the count of values is a bug in the caller's
+    /// constant: debug builds (every test) assert it; release builds do not panic but
+    /// hand the text, with any `?` left over, and every value to the driver as they are.
+    pub fn statement(dialect: Dialect, sql: &str, values: Vec<Value>) -> SqlText {
+        debug_assert_eq!(
+            sql.matches('?').count(),
+            values.len(),
+            "placeholders and values of `{sql}`"
+        );
+        let mut q = SqlText::new(dialect);
+        let mut values = values.into_iter();
+        for (i, part) in sql.split('?').enumerate() {
+            if i > 0 {
+                match values.next() {
+                    Some(v) => q.bind(v),
+                    None => q.push("?"),
+                };
+            }
+            q.push(part);
+        }
+        q.values.extend(values);
+        q
+    }
+
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.sql.push_str(s);
         self
@@ -104,6 +135,15 @@ impl SqlText {
     }
 }
 
+/// What stands in [`SqlText::statement`] text for an optional value: `?` and the value,
+/// or the literal `NULL` and no value (a bound NULL would need a type on PostgreSQL).
+pub fn placeholder_or_null(v: Option<Value>) -> (&'static str, Option<Value>) {
+    match v {
+        Some(v) => ("?", Some(v)),
+        None => ("NULL", None),
+    }
+}
+
 /// Catalog type names reach SQL text only if they are plain words (`int8`, `uuid`,
 /// `varchar`), never anything a catalog could smuggle in.
 fn is_plain_type_name(s: &str) -> bool {
@@ -125,6 +165,34 @@ mod tests {
         let mut my = SqlText::new(Dialect::MySql);
         my.push("a = ").bind(Value::I64(1));
         assert_eq!(my.sql, "a = ?");
+    }
+
+    #[test]
+    fn a_statement_numbers_its_placeholders_on_postgres_only() {
+        let sql = "UPDATE t SET a = ?, b = ? WHERE c = ?";
+        let values = vec![Value::I64(1), Value::Text("two".into()), Value::Bool(true)];
+        let pg = SqlText::statement(Dialect::Postgres, sql, values.clone());
+        assert_eq!(pg.sql, "UPDATE t SET a = $1, b = $2 WHERE c = $3");
+        assert_eq!(pg.values, values);
+        for dialect in [Dialect::MySql, Dialect::Sqlite] {
+            let q = SqlText::statement(dialect, sql, values.clone());
+            assert_eq!(q.sql, sql);
+            assert_eq!(q.values, values);
+        }
+        let trailing = SqlText::statement(Dialect::Postgres, "VALUES (?, ?)", values[..2].to_vec());
+        assert_eq!(trailing.sql, "VALUES ($1, $2)");
+        let none = SqlText::statement(Dialect::Postgres, "DELETE FROM t", Vec::new());
+        assert_eq!(none.sql, "DELETE FROM t");
+        assert!(none.values.is_empty());
+    }
+
+    #[test]
+    fn an_absent_value_is_written_as_null() {
+        assert_eq!(placeholder_or_null(None), ("NULL", None));
+        assert_eq!(
+            placeholder_or_null(Some(Value::I64(3))),
+            ("?", Some(Value::I64(3)))
+        );
     }
 
     #[test]

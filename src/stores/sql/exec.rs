@@ -1,8 +1,8 @@
-//! Running a built [`SqlText`] on a connection of any dialect and decoding the few row
-//! shapes the tool reads back.
+//! Running a built [`SqlText`] on a connection (or a pool) of any dialect and decoding the
+//! few row shapes the tool reads back.
 
 use super::dialect::SqlText;
-use super::pool::SqlConn;
+use super::pool::{SqlConn, SqlPool};
 use super::value::bind_values;
 use anyhow::Result;
 use sqlx::Row;
@@ -23,6 +23,24 @@ pub async fn execute(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<u64> {
             .await?
             .rows_affected(),
     })
+}
+
+impl SqlPool {
+    /// Executes a statement on a connection of the pool, outside any transaction; returns
+    /// the number of rows it affected.
+    pub async fn execute(&self, q: &SqlText) -> Result<u64> {
+        let mut c = self.acquire().await?;
+        execute(&mut c.conn(), q).await
+    }
+}
+
+/// Whether an error of [`execute`] or [`SqlPool::execute`] is the database refusing a
+/// duplicate key.
+pub fn is_unique_violation(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<sqlx::Error>(),
+        Some(sqlx::Error::Database(e)) if e.is_unique_violation()
+    )
 }
 
 /// Fetches rows whose first `width` columns are text (NULL reads as `None`).
