@@ -128,21 +128,7 @@ async fn survey_pass(
             .objects
             .get(&o.store)
             .ok_or_else(|| anyhow!("store `{}` is not an object store", o.store))?;
-        let inv = objects::inventory(store, o, sel).await?;
-        let whole = match sel.shard {
-            Some(_) => {
-                objects::inventory(
-                    store,
-                    o,
-                    &Selection {
-                        shard: None,
-                        ..sel.clone()
-                    },
-                )
-                .await?
-            }
-            None => inv,
-        };
+        let (inv, whole) = objects::inventory(store, o, sel).await?;
         return Ok((
             inv,
             plan::guard(sel, &whole, ws.config.defaults.max_fraction, allowed),

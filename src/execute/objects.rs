@@ -6,7 +6,7 @@ use super::{draft, keys_digest, Attribution, PassReport};
 use crate::audit::{AuditLog, Kind, Outcome, Reason};
 use crate::plan::{Inventory, Selection};
 use crate::rules::{Action, ObjectSubject, ObjectTarget};
-use crate::stores::objects::{ObjectFilter, ObjectStore};
+use crate::stores::objects::{ObjectFilter, ObjectStore, OtherShards};
 use crate::workspace::Prepared;
 use anyhow::{anyhow, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,18 +24,25 @@ pub fn filter(sel: &Selection) -> ObjectFilter {
         },
         held: sel.held.iter().cloned().collect(),
         shard: sel.shard.map(|s| (s.index, s.count)),
+        count_other_shards: false,
         skip_anonymised: sel.action == Action::Anonymise,
     }
 }
 
-/// Scans the whole prefix and counts what the selection matches.
+/// Scans the whole prefix once and counts what the selection matches, and what the
+/// selection without its shard would match: the guard judges a prefix as a whole, so
+/// every shard reaches the same verdict. Without a shard the two are the same.
 pub async fn inventory(
     store: &ObjectStore,
     target: &ObjectTarget,
     sel: &Selection,
-) -> Result<Inventory> {
-    let f = filter(sel);
+) -> Result<(Inventory, Inventory)> {
+    let f = ObjectFilter {
+        count_other_shards: sel.shard.is_some(),
+        ..filter(sel)
+    };
     let mut inv = Inventory::default();
+    let mut others = OtherShards::default();
     let mut fitting = 0u64;
     let mut token = None;
     loop {
@@ -50,13 +57,23 @@ pub async fn inventory(
                 inv.oldest = Some(inv.oldest.map_or(t, |x| x.min(t)));
             }
         }
+        others.matched += page.other_shards.matched;
+        others.held += page.other_shards.held;
+        others.locked += page.other_shards.locked;
         match page.next {
             Some(t) => token = Some(t),
             None => break,
         }
     }
     check_key_pattern(store.name(), target, inv.total, fitting)?;
-    Ok(inv)
+    // `oldest` stays the shard's: the guard does not read it.
+    let whole = Inventory {
+        matched: inv.matched + others.matched,
+        held: inv.held + others.held,
+        blocked: inv.blocked + others.locked,
+        ..inv
+    };
+    Ok((inv, whole))
 }
 
 /// A key pattern that fits none of the objects under a non-empty prefix is almost certainly

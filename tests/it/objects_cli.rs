@@ -184,7 +184,74 @@ macro_rules! both_stores {
     };
 }
 
-both_stores!(a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern);
+both_stores!(
+    a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern,
+    a_shard_is_judged_by_the_whole_prefix_and_deletes_only_its_own_objects,
+);
+
+/// A sharded run judges the whole prefix, in the same listing as its own share: 1,200 of
+/// 1,500 objects expired (80%) refuse every shard, although one shard's own share (about
+/// 400 objects) is under the guard's 1,000-object floor. Allowed, a shard deletes exactly
+/// its own expired objects.
+async fn a_shard_is_judged_by_the_whole_prefix_and_deletes_only_its_own_objects(f: Fixture) {
+    use futures::StreamExt;
+    crate::support::s3::endpoint(); // credentials in the environment, as for every S3 test
+    let (old, fresh) = (old(), fresh());
+    let keys: Vec<String> = (0..1_500).map(|i| format!("logs/{i:04}.log")).collect();
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(16, |(i, key)| {
+            let at = if i < 1_200 { &old } else { &fresh };
+            let f = &f;
+            async move { f.put(key, b"x", &[("captured-at", at.as_str())], &[]).await }
+        })
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: logs/
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/logs.yaml", &rule("logs", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+
+    let refused = retention(dir.path(), &["run", "--shard", "0/3"], &[]).expect_code(3);
+    assert!(
+        refused.stdout.contains("1200 of 1500 records (80%) match"),
+        "the whole prefix's figures:\n{}",
+        both(&refused)
+    );
+    assert_eq!(
+        f.keys().await.len(),
+        1_500,
+        "a refused shard deleted nothing"
+    );
+
+    retention(
+        dir.path(),
+        &["run", "--shard", "0/3", "--allow-mass-delete"],
+        &[],
+    )
+    .expect_code(0);
+    let expected: std::collections::BTreeSet<String> = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, k)| *i >= 1_200 || retention::stores::objects::shard_of(k, 3) != 0)
+        .map(|(_, k)| k.clone())
+        .collect();
+    // About a third of the 1,200 expired objects fall in shard 0.
+    assert!(
+        (1_000..1_200).contains(&expected.len()),
+        "{}",
+        expected.len()
+    );
+    assert_eq!(f.keys().await, expected);
+}
 
 async fn a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern(f: Fixture) {
     crate::support::s3::endpoint(); // credentials in the environment, as for every S3 test

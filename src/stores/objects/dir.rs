@@ -222,7 +222,11 @@ impl Inner {
                 candidate.tags = Some(sidecar.tags);
             }
             candidate.key = key;
-            page.add(select::decide(target, filter, &candidate));
+            page.add(
+                filter,
+                &candidate.key,
+                select::decide(target, filter, &candidate),
+            );
         }
         Ok(page)
     }

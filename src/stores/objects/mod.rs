@@ -48,6 +48,10 @@ pub struct ObjectFilter {
     pub held: BTreeSet<String>,
     /// `(index, count)`: keep only objects whose key falls in this shard (see [`shard_of`]).
     pub shard: Option<(u32, u32)>,
+    /// With a shard: judge the other shards' objects too, counting them in
+    /// [`ObjectPage::other_shards`] without selecting them — what the guard needs to judge
+    /// the whole prefix in the same listing.
+    pub count_other_shards: bool,
     /// Leave out objects already marked as anonymised.
     pub skip_anonymised: bool,
 }
@@ -68,11 +72,33 @@ pub struct ObjectPage {
     pub fitting: u64,
     /// The token for the next page; `None` when the listing is complete.
     pub next: Option<String>,
+    /// What the other shards hold, when the filter asks for it.
+    pub other_shards: OtherShards,
+}
+
+/// Objects of other shards a scan judged without selecting them
+/// ([`ObjectFilter::count_other_shards`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OtherShards {
+    pub matched: u64,
+    pub held: u64,
+    pub locked: u64,
 }
 
 impl ObjectPage {
-    /// Counts one listed object by what [`select::decide`] said of it.
-    fn add(&mut self, verdict: select::Verdict) {
+    /// Counts one listed object by what [`select::decide`] said of it: in the page when
+    /// it belongs to the filter's shard, else in `other_shards`.
+    fn add(&mut self, filter: &ObjectFilter, key: &str, verdict: select::Verdict) {
+        if !select::in_shard(filter, key) {
+            let other = &mut self.other_shards;
+            match verdict {
+                select::Verdict::Skip => {}
+                select::Verdict::Held => other.held += 1,
+                select::Verdict::Locked => other.locked += 1,
+                select::Verdict::Match(_) => other.matched += 1,
+            }
+            return;
+        }
         match verdict {
             select::Verdict::Skip => {}
             select::Verdict::Held => self.held += 1,

@@ -76,7 +76,7 @@ pub fn prefilter(
     key: &str,
     last_modified: Option<DateTime<Utc>>,
 ) -> bool {
-    if !in_shard(filter, key) {
+    if !in_shard(filter, key) && !filter.count_other_shards {
         return false;
     }
     if let (Some(ObjectSubject::KeyPattern(pattern)), Some(wanted)) =
@@ -152,7 +152,8 @@ pub fn is_anonymised(tags: Option<&BTreeMap<String, String>>) -> bool {
         .is_some_and(|v| v == ANONYMISED_TAG.1)
 }
 
-fn in_shard(filter: &ObjectFilter, key: &str) -> bool {
+/// Whether `key` belongs to the filter's shard (every key does without one).
+pub(super) fn in_shard(filter: &ObjectFilter, key: &str) -> bool {
     match filter.shard {
         Some((index, count)) => shard_of(key, count) == index,
         None => true,

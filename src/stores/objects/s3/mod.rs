@@ -185,7 +185,11 @@ impl S3Store {
             .try_collect()
             .await?;
         for candidate in candidates.into_iter().flatten() {
-            page.add(select::decide(target, filter, &candidate));
+            page.add(
+                filter,
+                &candidate.key,
+                select::decide(target, filter, &candidate),
+            );
         }
         Ok(page)
     }
