@@ -82,11 +82,7 @@ fn expired(kind: Db) -> i64 {
 /// `rows(kind)` events; the two thirds whose id is not a multiple of 3 are expired.
 async fn seeded_events(kind: Db) -> TestDb {
     let db = TestDb::fresh(kind).await;
-    let ts = match kind {
-        Db::Postgres => "TIMESTAMPTZ",
-        Db::MySql => "DATETIME(6)",
-        Db::Sqlite => "TEXT",
-    };
+    let ts = kind.timestamp_type();
     db.exec(&format!(
         "CREATE TABLE events (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, created_at {ts} NOT NULL)"
     ))

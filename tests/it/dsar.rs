@@ -34,11 +34,7 @@ struct Shop {
 
 async fn shop(kind: Db) -> Shop {
     let db = TestDb::fresh(kind).await;
-    let ts = match kind {
-        Db::Postgres => "TIMESTAMPTZ",
-        Db::MySql => "DATETIME(6)",
-        Db::Sqlite => "TEXT",
-    };
+    let ts = kind.timestamp_type();
     db.exec(&format!(
         "CREATE TABLE accounts (id BIGINT PRIMARY KEY, email VARCHAR(100), phone VARCHAR(30), name VARCHAR(100));
          CREATE TABLE sessions (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, ip VARCHAR(45), FOREIGN KEY (account_id) REFERENCES accounts (id));

@@ -5,6 +5,7 @@ mod audit;
 mod audit_crash;
 mod audit_file;
 mod audit_property;
+mod check_connect;
 mod config_errors;
 mod demo_seed;
 mod dsar;

@@ -45,11 +45,7 @@ targets:
 /// `rows` events, every third one expired.
 async fn seeded(kind: Db, rows: i64) -> TestDb {
     let db = TestDb::fresh(kind).await;
-    let ts = match kind {
-        Db::Postgres => "TIMESTAMPTZ",
-        Db::MySql => "DATETIME(6)",
-        Db::Sqlite => "TEXT",
-    };
+    let ts = kind.timestamp_type();
     db.exec(&format!(
         "CREATE TABLE events (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL, created_at {ts} NOT NULL)"
     ))

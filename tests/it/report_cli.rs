@@ -45,11 +45,7 @@ fn literal(db: Db, t: DateTime<Utc>) -> String {
 
 async fn setup(kind: Db) -> (TestDb, tempfile::TempDir, Vec<(&'static str, String)>) {
     let db = TestDb::fresh(kind).await;
-    let ts = match kind {
-        Db::Postgres => "TIMESTAMPTZ",
-        Db::MySql => "DATETIME(6)",
-        Db::Sqlite => "TEXT",
-    };
+    let ts = kind.timestamp_type();
     let now = Utc::now();
     let old = literal(kind, now - Duration::days(400));
     let soon = literal(kind, now - Duration::days(60));

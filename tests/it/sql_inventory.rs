@@ -248,6 +248,69 @@ async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) 
     assert_eq!(db.count("SELECT COUNT(*) FROM indexed_future").await, 6);
 }
 
+/// MariaDB answers `ts IS NULL` on a NOT NULL date column with its zero dates. Those are
+/// dated rows, expired and in 1970, for the indexed counts as for the single scan, and the
+/// run reaches the plan's verdict: 1,000 zero dates, 2,000 rows 400 days old and 2,500
+/// two days ahead are 3,000 expired of 5,500 — a mass delete, not a wrong unit.
+async fn zero_dates_count_as_dated_rows_whichever_way_they_are_counted() {
+    let db = TestDb::fresh(Db::MySql).await;
+    let (old, ahead) = (at(Db::MySql, -400), at(Db::MySql, 2));
+    let rows: Vec<String> = (0..5_500)
+        .map(|i| match i {
+            0..1_000 => format!("({i}, '0000-00-00 00:00:00')"),
+            1_000..3_000 => format!("({i}, {old})"),
+            _ => format!("({i}, {ahead})"),
+        })
+        .collect();
+    for table in ["plain_zero", "indexed_zero"] {
+        db.exec(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, ts DATETIME(6) NOT NULL);
+             INSERT INTO {table} VALUES {};",
+            rows.join(", ")
+        ))
+        .await;
+    }
+    db.exec("CREATE INDEX indexed_zero_ts ON indexed_zero (ts)")
+        .await;
+    let mut rule = "category: events\ndescription: Events\nsource: \"Privacy Policy, 'Usage information'\"\nretain: 30d\non_expiry: delete\ntargets:\n".to_owned();
+    for t in ["plain_zero", "indexed_zero"] {
+        rule += &format!("  - store: app\n    table: {t}\n    key: [id]\n    timestamp: ts\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[("retention.yaml", CONFIG), ("rules/events.yaml", &rule)],
+    );
+    let env = [("APP_URL", db.url.as_str())];
+    retention(dir.path(), &["migrate"], &env).expect_code(0);
+    let plan = retention(dir.path(), &["plan", "--format", "json"], &env).expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let reason = |t: &str| {
+        plan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["target"] == t)
+            .unwrap_or_else(|| panic!("no {t} in {plan}"))["guard_reason"]
+            .clone()
+    };
+    let expected = "3000 of 5500 records (55%) match";
+    for t in ["plain_zero", "indexed_zero"] {
+        assert!(
+            reason(t).as_str().is_some_and(|r| r.contains(expected)),
+            "{t}: {plan}"
+        );
+    }
+    let run = retention(dir.path(), &["run"], &env).expect_code(3);
+    assert_eq!(
+        run.stdout.matches(expected).count(),
+        2,
+        "the run refuses both as the plan does:\n{}",
+        run.stdout
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM indexed_zero").await, 5_500);
+}
+
 mod postgres {
     #[tokio::test]
     async fn counts_agree_with_and_without_an_index() {
@@ -270,6 +333,11 @@ mod mariadb {
     #[tokio::test]
     async fn a_run_reaches_the_plans_verdict_without_counting_every_table() {
         super::a_run_reaches_the_plans_verdict_without_counting_every_table(super::Db::MySql).await;
+    }
+
+    #[tokio::test]
+    async fn zero_dates_count_as_dated_rows_whichever_way_they_are_counted() {
+        super::zero_dates_count_as_dated_rows_whichever_way_they_are_counted().await;
     }
 }
 

@@ -228,9 +228,15 @@ fn indexed_counts(
         Total::Exact => format!("(SELECT COUNT(*) FROM {from})"),
         Total::AtLeast => "NULL".to_owned(),
     };
+    // A NOT NULL column has no NULLs to count — and MySQL/MariaDB would answer `IS NULL`
+    // on a NOT NULL date column with its zero dates, which the single scan counts as
+    // dated (and in 1970), as they are.
+    let nulls = match c.nullable {
+        true => format!("(SELECT COUNT(*) FROM {from} WHERE {col} IS NULL)"),
+        false => "0".to_owned(),
+    };
     q.push(&format!(
-        "SELECT {scanned} AS c0, m.c1, m.c2, m.c3, \
-         (SELECT COUNT(*) FROM {from} WHERE {col} IS NULL) AS nulls, \
+        "SELECT {scanned} AS c0, m.c1, m.c2, m.c3, {nulls} AS nulls, \
          (SELECT COUNT(*) FROM {from} WHERE {}",
         b.compare(">")
     ))
@@ -247,13 +253,12 @@ fn indexed_counts(
     q.push(") m");
     // The outer statement reads `c4`: rows with a timestamp are the total less the NULLs.
     // At least: the expired rows (those in 1970 among them, which may outnumber the ones
-    // the selection's filters keep) and, disjoint from them, those in the future.
+    // the selection's filters keep) and, disjoint from them, those in the future and the
+    // NULLs.
+    let dated = "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5";
     let (c0, c4) = match total {
-        Total::Exact => ("c0", "c0 - nulls"),
-        Total::AtLeast => (
-            "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5 + nulls",
-            "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5",
-        ),
+        Total::Exact => ("c0".to_owned(), "c0 - nulls".to_owned()),
+        Total::AtLeast => (format!("{dated} + nulls"), dated.to_owned()),
     };
     q.sql = format!(
         "SELECT {c0} AS c0, c1, c2, c3, {c4} AS c4, c5, c6, oldest FROM ({}) y",

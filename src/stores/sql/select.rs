@@ -26,6 +26,7 @@ pub struct TypedColumn {
     pub name: Ident,
     pub kind: ColumnKind,
     pub type_name: String,
+    pub nullable: bool,
 }
 
 /// A table target resolved against the live catalog.
@@ -58,6 +59,7 @@ fn typed(info: &TableInfo, name: &Ident, what: &str) -> Result<TypedColumn> {
         name: name.clone(),
         kind: c.kind,
         type_name: c.type_name.clone(),
+        nullable: c.nullable,
     })
 }
 

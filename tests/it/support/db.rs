@@ -12,6 +12,17 @@ pub enum Db {
     Sqlite,
 }
 
+impl Db {
+    /// The usual column type for an instant: `timestamptz`, `datetime(6)`, SQLite text.
+    pub fn timestamp_type(self) -> &'static str {
+        match self {
+            Db::Postgres => "TIMESTAMPTZ",
+            Db::MySql => "DATETIME(6)",
+            Db::Sqlite => "TEXT",
+        }
+    }
+}
+
 /// A database made for one test.
 pub struct TestDb {
     pub kind: Db,
