@@ -4,16 +4,7 @@
 //! one run, with exit 2, and nothing is written.
 
 use crate::support::cli::{retention, write_files};
-use crate::support::db::{Db, TestDb};
-
-const CONFIG: &str = "stores:
-  app:
-    url: ${APP_URL}
-state: app
-audit:
-  pseudonym_key: test-pseudonym-key-0123456789abcdef0123456789
-rules: ./rules
-";
+use crate::support::db::{Db, TestDb, APP_CONFIG as CONFIG};
 
 fn rule(category: &str, targets: &str) -> String {
     format!(

@@ -6,17 +6,8 @@
 //! same verdicts.
 
 use crate::support::cli::{retention, write_files};
-use crate::support::db::{Db, TestDb};
+use crate::support::db::{Db, TestDb, APP_CONFIG as CONFIG};
 use chrono::{Duration, Utc};
-
-const CONFIG: &str = "stores:
-  app:
-    url: ${APP_URL}
-state: app
-audit:
-  pseudonym_key: test-pseudonym-key-0123456789abcdef0123456789
-rules: ./rules
-";
 
 fn rule(db: Db) -> String {
     // SQLite text timestamps are compared through julianday() and never use an index;

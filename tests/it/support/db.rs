@@ -23,6 +23,17 @@ impl Db {
     }
 }
 
+/// A configuration with one SQL store, `app` (its URL from `APP_URL`), as the state store,
+/// a fixed pseudonym key and the rules under `./rules`.
+pub const APP_CONFIG: &str = "stores:
+  app:
+    url: ${APP_URL}
+state: app
+audit:
+  pseudonym_key: test-pseudonym-key-0123456789abcdef0123456789
+rules: ./rules
+";
+
 /// A database made for one test.
 pub struct TestDb {
     pub kind: Db,
