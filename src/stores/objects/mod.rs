@@ -89,21 +89,16 @@ impl ObjectPage {
     /// Counts one listed object by what [`select::decide`] said of it: in the page when
     /// it belongs to the filter's shard, else in `other_shards`.
     fn add(&mut self, filter: &ObjectFilter, key: &str, verdict: select::Verdict) {
-        if !select::in_shard(filter, key) {
-            let other = &mut self.other_shards;
-            match verdict {
-                select::Verdict::Skip => {}
-                select::Verdict::Held => other.held += 1,
-                select::Verdict::Locked => other.locked += 1,
-                select::Verdict::Match(_) => other.matched += 1,
-            }
-            return;
-        }
+        use select::Verdict::{Held, Locked, Match, Skip};
+        let mine = select::in_shard(filter, key);
         match verdict {
-            select::Verdict::Skip => {}
-            select::Verdict::Held => self.held += 1,
-            select::Verdict::Locked => self.locked += 1,
-            select::Verdict::Match(object) => self.matched.push(object),
+            Skip => {}
+            Held if mine => self.held += 1,
+            Held => self.other_shards.held += 1,
+            Locked if mine => self.locked += 1,
+            Locked => self.other_shards.locked += 1,
+            Match(object) if mine => self.matched.push(object),
+            Match(_) => self.other_shards.matched += 1,
         }
     }
 }
