@@ -109,6 +109,17 @@ impl Bounds<'_> {
         }
     }
 
+    /// The unit sanity check's "in the future": more than a day (of clock skew) ahead.
+    fn in_future(&self, as_of: DateTime<Utc>, q: &mut SqlText) {
+        q.push(&self.compare(">"))
+            .bind(self.value(as_of + Duration::days(1)));
+    }
+
+    /// The unit sanity check's "in 1970": before 1971-01-01.
+    fn in_1970(&self, q: &mut SqlText) {
+        q.push(&self.compare("<")).bind(self.value(epoch_1971()));
+    }
+
     /// `column OP ` (the bound follows).
     fn compare(&self, op: &str) -> String {
         let col = self.d.col(T, &self.column.name);
@@ -138,17 +149,11 @@ fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<
                 per_second: *per,
             };
             let col = d.col(T, &c.name);
-            q.push(&format!(
-                ", COUNT({col}) AS c4, COUNT(CASE WHEN {}",
-                b.compare(">")
-            ))
-            .bind(b.value(as_of + Duration::days(1)))
-            .push(&format!(
-                " THEN 1 END) AS c5, COUNT(CASE WHEN {}",
-                b.compare("<")
-            ))
-            .bind(b.value(epoch_1971()))
-            .push(" THEN 1 END) AS c6");
+            q.push(&format!(", COUNT({col}) AS c4, COUNT(CASE WHEN "));
+            b.in_future(as_of, &mut q);
+            q.push(" THEN 1 END) AS c5, COUNT(CASE WHEN ");
+            b.in_1970(&mut q);
+            q.push(" THEN 1 END) AS c6");
         }
         None => {
             // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
@@ -237,16 +242,12 @@ fn indexed_counts(
     };
     q.push(&format!(
         "SELECT {scanned} AS c0, m.c1, m.c2, m.c3, {nulls} AS nulls, \
-         (SELECT COUNT(*) FROM {from} WHERE {}",
-        b.compare(">")
-    ))
-    .bind(b.value(as_of + Duration::days(1)))
-    .push(&format!(
-        ") AS c5, (SELECT COUNT(*) FROM {from} WHERE {}",
-        b.compare("<")
-    ))
-    .bind(b.value(epoch_1971()))
-    .push(") AS c6, m.oldest FROM (SELECT ");
+         (SELECT COUNT(*) FROM {from} WHERE "
+    ));
+    b.in_future(as_of, &mut q);
+    q.push(&format!(") AS c5, (SELECT COUNT(*) FROM {from} WHERE "));
+    b.in_1970(&mut q);
+    q.push(") AS c6, m.oldest FROM (SELECT ");
     selection_counts(p, sel, &mut q)?;
     q.push(&format!(" FROM {from} WHERE "));
     p.base(sel, &mut q)?;
