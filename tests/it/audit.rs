@@ -562,21 +562,8 @@ async fn show_finds_a_subjects_entries_by_pseudonym_only(dialect: Dialect) {
     s.store.remove().await;
 }
 
-macro_rules! on_every_dialect {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Dialect::Postgres).await })*
-        }
-        mod mariadb {
-            $(#[tokio::test] async fn $name() { super::$name(super::Dialect::MySql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Dialect::Sqlite).await })*
-        }
-    };
-}
-
-on_every_dialect!(
+crate::support::on_every_dialect!(
+    Dialect:
     an_untouched_log_verifies,
     an_edited_byte_is_caught_at_its_seq,
     an_edited_entry_with_its_leaf_hash_recomputed_is_caught_at_its_seq,

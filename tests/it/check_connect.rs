@@ -83,23 +83,4 @@ async fn the_live_schema_is_checked(kind: Db) {
     assert_eq!(db.checksum().await, before, "check --connect wrote nothing");
 }
 
-mod postgres {
-    #[tokio::test]
-    async fn the_live_schema_is_checked() {
-        super::the_live_schema_is_checked(super::Db::Postgres).await;
-    }
-}
-
-mod mariadb {
-    #[tokio::test]
-    async fn the_live_schema_is_checked() {
-        super::the_live_schema_is_checked(super::Db::MySql).await;
-    }
-}
-
-mod sqlite {
-    #[tokio::test]
-    async fn the_live_schema_is_checked() {
-        super::the_live_schema_is_checked(super::Db::Sqlite).await;
-    }
-}
+crate::support::on_every_dialect!(Db: the_live_schema_is_checked);

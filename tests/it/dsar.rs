@@ -701,21 +701,8 @@ async fn erasing_a_subject_removes_every_version_of_their_objects_but_not_the_he
     );
 }
 
-macro_rules! on_every_dialect {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Db::Postgres).await })*
-        }
-        mod mariadb {
-            $(#[tokio::test] async fn $name() { super::$name(super::Db::MySql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Db::Sqlite).await })*
-        }
-    };
-}
-
-on_every_dialect!(
+crate::support::on_every_dialect!(
+    Db:
     erasing_a_subject_by_id_follows_foreign_keys_and_keeps_what_the_law_requires,
     erasing_by_email_resolves_the_subject_through_the_lookup,
     an_email_matching_nobody_or_several_subjects_is_an_error_that_changes_nothing,

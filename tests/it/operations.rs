@@ -252,23 +252,10 @@ async fn a_second_run_is_refused_while_one_holds_the_lock(kind: Db) {
     assert_eq!(remaining(&db).await.len(), 10, "nothing ran");
 }
 
-macro_rules! on_dialects {
-    ($($name:ident => $body:ident;)*) => {
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::Postgres).await } )*
-        }
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::Sqlite).await } )*
-        }
-        mod mariadb {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::MySql).await } )*
-        }
-    };
-}
-
-on_dialects! {
-    shards_running_concurrently_delete_exactly_what_one_run_deletes => shards_together_equal_one_run;
-    sigterm_stops_after_the_current_batch_and_a_rerun_completes => sigterm_finishes_the_batch_and_a_rerun_completes;
-    the_schedule_runs_a_rule_twice_and_never_overlaps_itself => schedule_runs_twice_without_overlap;
-    a_second_run_exits_4_naming_the_lock_holder => a_second_run_is_refused_while_one_holds_the_lock;
-}
+crate::support::on_every_dialect!(
+    Db:
+    shards_running_concurrently_delete_exactly_what_one_run_deletes => shards_together_equal_one_run,
+    sigterm_stops_after_the_current_batch_and_a_rerun_completes => sigterm_finishes_the_batch_and_a_rerun_completes,
+    the_schedule_runs_a_rule_twice_and_never_overlaps_itself => schedule_runs_twice_without_overlap,
+    a_second_run_exits_4_naming_the_lock_holder => a_second_run_is_refused_while_one_holds_the_lock,
+);

@@ -346,22 +346,9 @@ async fn plan_lists_pending_requests(kind: Db) {
     assert!(!plan.to_string().contains("fresh@example.test"));
 }
 
-macro_rules! on_every_dialect {
-    ($($name:ident => $body:ident;)*) => {
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::Postgres).await } )*
-        }
-        mod mariadb {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::MySql).await } )*
-        }
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$body(super::Db::Sqlite).await } )*
-        }
-    };
-}
-
-on_every_dialect! {
-    expired_rows_go_fresh_rows_stay_and_flags_and_foreign_keys_are_followed => enforces_retention_and_erasure_flags;
-    the_guard_refuses_a_mass_delete_with_exit_3_and_deletes_nothing => refuses_a_mass_delete;
-    the_plan_lists_pending_erasure_requests_by_ticket => plan_lists_pending_requests;
-}
+crate::support::on_every_dialect!(
+    Db:
+    expired_rows_go_fresh_rows_stay_and_flags_and_foreign_keys_are_followed => enforces_retention_and_erasure_flags,
+    the_guard_refuses_a_mass_delete_with_exit_3_and_deletes_nothing => refuses_a_mass_delete,
+    the_plan_lists_pending_erasure_requests_by_ticket => plan_lists_pending_requests,
+);

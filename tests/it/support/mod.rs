@@ -20,6 +20,29 @@ use retention::stores::sql::{Dialect, SqlPool};
 use std::path::Path;
 use tokio::sync::OnceCell;
 
+/// One `#[tokio::test]` per database, in `mod postgres`, `mod mariadb` and `mod sqlite`:
+/// `on_every_dialect!(Db: test_name => body, …)` calls the parent module's
+/// `body(Db::Postgres)` and so on (`Dialect:` for bodies that take a
+/// `retention::stores::sql::Dialect`); `on_every_dialect!(Db: name, …)` when the test
+/// and its body share the name.
+macro_rules! on_every_dialect {
+    ($kind:ident: $($name:ident => $body:ident),* $(,)?) => {
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$body(super::$kind::Postgres).await })*
+        }
+        mod mariadb {
+            $(#[tokio::test] async fn $name() { super::$body(super::$kind::MySql).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$body(super::$kind::Sqlite).await })*
+        }
+    };
+    ($kind:ident: $($name:ident),* $(,)?) => {
+        crate::support::on_every_dialect!($kind: $($name => $name),*);
+    };
+}
+pub(crate) use on_every_dialect;
+
 /// A migrated state store that only this test uses.
 pub struct TestStore {
     pub pool: SqlPool,
