@@ -16,15 +16,21 @@ pub fn hmac_hex(key: &[u8], value: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// IPv4 to its /24, IPv6 to its /48. A value that is not an IP address (or an address
-/// with a prefix length) becomes `None` (NULL): keeping an unparseable value would keep
-/// whatever personal data it holds.
+/// IPv4 to its /24, IPv6 to its /48. An IPv4-mapped IPv6 address (`::ffff:203.0.113.77`,
+/// how a dual-stack socket logs an IPv4 client) is an IPv4 address: its /24, kept in the
+/// mapped form. A value that is not an IP address (or an address with a prefix length)
+/// becomes `None` (NULL): keeping an unparseable value would keep whatever personal data
+/// it holds.
 pub fn truncate_ip(value: &str) -> Option<String> {
     let addr = value.split('/').next().unwrap_or_default().trim();
     match addr.parse::<IpAddr>().ok()? {
         IpAddr::V4(v4) => {
             let o = v4.octets();
             Some(format!("{}.{}.{}.0", o[0], o[1], o[2]))
+        }
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => {
+            let o = v6.to_ipv4_mapped()?.octets();
+            Some(format!("::ffff:{}.{}.{}.0", o[0], o[1], o[2]))
         }
         IpAddr::V6(v6) => {
             let mut s = v6.segments();
@@ -36,10 +42,11 @@ pub fn truncate_ip(value: &str) -> Option<String> {
     }
 }
 
-/// All but the last `keep_last` characters replaced by `*`.
+/// All but the last `keep_last` characters replaced by `*`. A value no longer than
+/// `keep_last` is masked entirely: keeping all of it would keep the data.
 pub fn mask(value: &str, keep_last: usize) -> String {
     let n = value.chars().count();
-    let hide = n.saturating_sub(keep_last);
+    let hide = if n <= keep_last { n } else { n - keep_last };
     value
         .chars()
         .enumerate()
@@ -63,12 +70,23 @@ mod tests {
             Some("2001:db8:85a3::")
         );
         assert_eq!(truncate_ip("not an ip"), None);
+        // A dual-stack socket's IPv4 client: truncated as IPv4, in the mapped form.
+        assert_eq!(
+            truncate_ip("::ffff:203.0.113.77").as_deref(),
+            Some("::ffff:203.0.113.0")
+        );
+        assert_eq!(
+            truncate_ip("::ffff:203.0.113.77/128").as_deref(),
+            Some("::ffff:203.0.113.0")
+        );
     }
 
     #[test]
     fn masking_keeps_only_the_last_characters() {
         assert_eq!(mask("+44 7700 900123", 3), "************123");
-        assert_eq!(mask("ab", 4), "ab");
+        assert_eq!(mask("ab", 4), "**");
+        assert_eq!(mask("1234", 4), "****");
+        assert_eq!(mask("12345", 4), "*2345");
         assert_eq!(mask("ünï", 1), "**ï");
     }
 

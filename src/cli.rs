@@ -142,17 +142,19 @@ pub struct RunArgs {
     pub metrics_file: Option<PathBuf>,
 }
 
+/// Exactly one of `--subject`, `--email`, `--phone` names whom to erase; `--ticket` is
+/// always required and `--dry-run` combines with any of them.
 #[derive(Debug, Args)]
-#[group(id = "who", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("who").required(true).multiple(false).args(["subject", "email", "phone"])))]
 pub struct EraseArgs {
     /// The subject id.
-    #[arg(long, group = "who")]
+    #[arg(long)]
     pub subject: Option<String>,
     /// Resolve the subject by email (needs `subjects.lookup` in the config).
-    #[arg(long, group = "who")]
+    #[arg(long)]
     pub email: Option<String>,
     /// Resolve the subject by phone number (needs `subjects.lookup` in the config).
-    #[arg(long, group = "who")]
+    #[arg(long)]
     pub phone: Option<String>,
     /// The erasure request's ticket id (required; stored with the outcome).
     #[arg(long)]

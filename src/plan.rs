@@ -128,6 +128,9 @@ pub struct Inventory {
     pub with_timestamp: u64,
     pub in_future: u64,
     pub in_1970: u64,
+    /// Records whose timestamp is there but cannot be read as a time (PostgreSQL
+    /// `-infinity`, a MySQL zero date, SQLite text that is no date): they never expire.
+    pub unreadable: u64,
 }
 
 /// The guard's verdict for one selection (SPEC §6).
@@ -168,20 +171,23 @@ pub fn guard(sel: &Selection, inv: &Inventory, max_fraction: f64, allowed: bool)
             ));
         }
     }
+    // Rows that foreign keys block now are matched all the same: a later run deletes them
+    // once their children are gone, so they count toward the share this rule would erase.
+    let matched = inv.matched + inv.blocked;
     let share = if inv.total == 0 {
         0.0
     } else {
-        inv.matched as f64 / inv.total as f64
+        matched as f64 / inv.total as f64
     };
-    if sel.reason != Reason::Request
-        && inv.matched > GUARD_MIN_ROWS
-        && share > max_fraction
-        && !allowed
+    if sel.reason != Reason::Request && matched > GUARD_MIN_ROWS && share > max_fraction && !allowed
     {
+        let blocked = match inv.blocked {
+            0 => String::new(),
+            b => format!(" ({b} of them blocked by foreign keys for now)"),
+        };
         return Guard::Refused(format!(
-            "{} of {} records ({:.0}%) match, above the {:.0}% guard: read the plan, then \
-             allow it with --allow-mass-delete or `allow_mass_delete: true` in the rule",
-            inv.matched,
+            "{matched} of {} records ({:.0}%) match{blocked}, above the {:.0}% guard: read the \
+             plan, then allow it with --allow-mass-delete or `allow_mass_delete: true` in the rule",
             inv.total,
             share * 100.0,
             max_fraction * 100.0
@@ -226,6 +232,18 @@ mod tests {
         assert_eq!(guard(&s, &inv(10_000, 4_000), 0.5, false), Guard::Ok);
         // Small tables may be emptied: the guard starts above 1,000 rows.
         assert_eq!(guard(&s, &inv(900, 900), 0.5, false), Guard::Ok);
+    }
+
+    #[test]
+    fn rows_blocked_by_foreign_keys_count_toward_the_guard() {
+        let s = sel(Reason::Expired);
+        // The `retain: 1d` typo on a parent table: few rows free now, most blocked.
+        let i = Inventory {
+            blocked: 13_715,
+            ..inv(16_044, 2_329)
+        };
+        assert_eq!(guard(&s, &i, 0.5, false).as_str(), "refused");
+        assert_eq!(guard(&s, &i, 0.5, true), Guard::Ok);
     }
 
     #[test]

@@ -90,11 +90,12 @@ impl Period {
 }
 
 impl Retain {
-    /// The expiry cutoff at `as_of`; `None` for `forever`.
+    /// The expiry cutoff at `as_of`, to the whole second (the precision every report and
+    /// audit entry records it with; rounding down keeps data longer); `None` for `forever`.
     pub fn cutoff(&self, as_of: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Retain::Forever => None,
-            Retain::For(p) => p.cutoff(as_of),
+            Retain::For(p) => p.cutoff(whole_second(as_of)),
         }
     }
 }
@@ -118,6 +119,11 @@ impl fmt::Display for Period {
             Period::Years(n) => write!(f, "{n}y"),
         }
     }
+}
+
+/// `t` without its fraction of a second (toward the past).
+pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 /// Formats an instant the way every output of the tool does: RFC 3339, UTC, `Z`.
@@ -188,5 +194,18 @@ mod tests {
             Some(t("2026-08-25T03:00:00Z"))
         );
         assert_eq!(Retain::Forever.cutoff(t("2026-11-23T03:00:00Z")), None);
+    }
+
+    #[test]
+    fn a_fractional_as_of_gives_the_whole_second_cutoff_it_is_recorded_with() {
+        let d: Retain = "1d".parse().unwrap();
+        assert_eq!(
+            d.cutoff(t("2026-11-23T12:00:00.700Z")),
+            Some(t("2026-11-22T12:00:00Z"))
+        );
+        assert_eq!(
+            d.cutoff(t("1969-12-31T23:59:59.500Z")),
+            Some(t("1969-12-30T23:59:59Z"))
+        );
     }
 }

@@ -97,6 +97,7 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
             allow_mass_delete: false,
             sha256: format!("sha256:{category}"),
             targets: vec![Target::Table(TableTarget {
+                places: Default::default(),
                 store: "app".into(),
                 table: id(table)?,
                 key: vec![id("id")?],

@@ -53,14 +53,22 @@ pub async fn run_loaded(
         crate::state::runs::check_clock(name, pool, as_of).await?;
     }
     let state = ws.state()?;
-    let held = crate::state::holds::in_force(state, as_of).await?;
     let opts = erase::request_options(as_of);
 
     if args.dry_run {
+        let migrated = crate::state::is_migrated(state).await?;
+        let held = match migrated {
+            true => crate::state::holds::in_force(state, as_of).await?,
+            false => {
+                writeln!(out, "{}\n", crate::state::NOT_MIGRATED)?;
+                Vec::new()
+            }
+        };
         let e = erase::survey(&ws, &opts, &subject, &args.ticket, &held).await?;
         out.extend_from_slice(e.render_text().as_bytes());
         return Ok(status(&e));
     }
+    let held = crate::state::holds::in_force(state, as_of).await?;
 
     if let Some(existing) = requests::find(state, &args.ticket).await? {
         if existing.subject != subject {

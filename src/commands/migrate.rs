@@ -9,7 +9,7 @@ use std::path::Path;
 pub async fn run(config: &Path) -> Result<Status> {
     let config = super::load_config(config)?;
     let (name, url) = super::state_url(&config)?;
-    let pool = SqlPool::connect(&name, url.expose_secret()).await?;
+    let pool = SqlPool::create(&name, url.expose_secret()).await?;
     crate::state::migrate::migrate(&pool).await?;
     println!("The state store `{name}` is up to date.");
     Ok(Status::Done)

@@ -18,7 +18,16 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
     };
     let (config, rules) = super::load(config)?;
     let ws = Workspace::connect(config, rules).await?;
-    let held = crate::state::holds::in_force(ws.state()?, as_of).await?;
+    // Before `migrate` the state store has no tables: no holds, no requests, said so.
+    let migrated = crate::state::is_migrated(ws.state()?).await?;
+    let held = match migrated {
+        true => crate::state::holds::in_force(ws.state()?, as_of).await?,
+        false => Vec::new(),
+    };
+    let pending = match migrated {
+        true => crate::dsar::requests::pending(ws.state()?).await?,
+        false => Vec::new(),
+    };
     let opts = Options {
         as_of,
         rules: args.rules.clone(),
@@ -27,10 +36,17 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
     };
     let report = execute::survey(&ws, &opts, &held).await?;
     let text = match args.format {
+        ReportFormat::Text if !migrated => {
+            format!(
+                "{}\n\n{}",
+                crate::state::NOT_MIGRATED,
+                report::text::plan(&report)
+            )
+        }
         ReportFormat::Text => report::text::plan(&report),
         ReportFormat::Json => {
             let mut requests = Vec::new();
-            for r in crate::dsar::requests::pending(ws.state()?).await? {
+            for r in &pending {
                 let survey = execute::survey_request(&ws, &opts, &r.subject, &held).await?;
                 requests.push(report::json::RequestPlan::from_survey(&r.ticket, &survey));
             }
@@ -47,17 +63,25 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
                     .collect(),
                 // Pending erasure requests by ticket only: the subject stays out of reports.
                 requests: Some(
-                    crate::dsar::requests::pending(ws.state()?)
-                        .await?
-                        .into_iter()
+                    pending
+                        .iter()
                         .map(|r| report::PendingRequest {
-                            ticket: r.ticket,
+                            ticket: r.ticket.clone(),
                             created_at: r.created_at.unwrap_or(as_of),
                         })
                         .collect(),
                 ),
-                holds: Some(crate::state::holds::reasons_in_force(ws.state()?, as_of).await?),
-                problems: Vec::new(),
+                holds: Some(match migrated {
+                    true => crate::state::holds::reasons_in_force(ws.state()?, as_of).await?,
+                    false => Vec::new(),
+                }),
+                problems: match migrated {
+                    true => Vec::new(),
+                    false => vec![report::RuleProblem {
+                        severity: report::Severity::Warning,
+                        message: crate::state::NOT_MIGRATED.to_owned(),
+                    }],
+                },
             };
             if args.format == ReportFormat::Md {
                 report::md::plan(&report, &extras)
@@ -66,6 +90,9 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
             }
         }
     };
+    if !migrated && matches!(args.format, ReportFormat::Json | ReportFormat::Csv) {
+        eprintln!("note: {}", crate::state::NOT_MIGRATED);
+    }
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the plan to {}", path.display()))?,

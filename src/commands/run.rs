@@ -66,7 +66,6 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         crate::state::runs::check_clock(name, pool, as_of).await?;
     }
     let state = ws.state()?;
-    let held = crate::state::holds::in_force(state, as_of).await?;
     let opts = Options {
         as_of,
         rules: args.rules.clone(),
@@ -74,13 +73,24 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         allow_mass_delete: args.allow_mass_delete,
     };
     if args.dry_run {
+        // A dry run, like `plan`, works before `migrate`: no holds, no requests yet.
+        let migrated = crate::state::is_migrated(state).await?;
+        let held = match migrated {
+            true => crate::state::holds::in_force(state, as_of).await?,
+            false => Vec::new(),
+        };
         let report = execute::survey(&ws, &opts, &held).await?;
+        let note = match migrated {
+            true => String::new(),
+            false => format!("{}\n\n", crate::state::NOT_MIGRATED),
+        };
         print!(
-            "Dry run: nothing was changed.\n\n{}",
+            "Dry run: nothing was changed.\n\n{note}{}",
             crate::report::text::plan(&report)
         );
         return Ok(status(&report));
     }
+    let held = crate::state::holds::in_force(state, as_of).await?;
 
     let run_id = uuid::Uuid::now_v7().to_string();
     let lock_name = match shard {

@@ -268,7 +268,7 @@ fn decode_store(d: &mut Decoder, node: &Node, path: &str, base: &Path) -> Option
 }
 
 /// Checks the scheme of a SQL URL and anchors a relative SQLite file at the config
-/// directory. SQLite files are created when missing (`mode=rwc`) unless a mode is given.
+/// directory. A missing SQLite file is created only by `migrate` and `demo`.
 /// Messages never quote the URL: it may carry a password.
 fn resolve_sql_url(url: &str, base: &Path) -> Result<String, String> {
     let url = url.trim();
@@ -289,13 +289,10 @@ fn resolve_sql_url(url: &str, base: &Path) -> Result<String, String> {
         } else {
             anchor(base, file).to_string_lossy().into_owned()
         };
-        let has_mode = query.split('&').any(|kv| kv.starts_with("mode="));
-        let query = match (query.is_empty(), has_mode) {
-            (true, _) => "mode=rwc".to_owned(),
-            (false, true) => query.to_owned(),
-            (false, false) => format!("{query}&mode=rwc"),
-        };
-        return Ok(format!("sqlite://{file}?{query}"));
+        return Ok(match query.is_empty() {
+            true => format!("sqlite://{file}"),
+            false => format!("sqlite://{file}?{query}"),
+        });
     }
     let scheme = url.split_once("://").map(|(s, _)| s);
     match scheme {
@@ -623,7 +620,7 @@ mod tests {
         };
         assert_eq!(
             url.expose_secret(),
-            format!("sqlite://{}?mode=rwc", base.join("data/app.db").display())
+            format!("sqlite://{}", base.join("data/app.db").display())
         );
         let StoreConfig::Dir { path } = &c.stores["media"] else {
             panic!()
@@ -649,11 +646,11 @@ mod tests {
         );
         assert_eq!(
             resolve_sql_url("sqlite:///abs/x.db", base).unwrap(),
-            "sqlite:///abs/x.db?mode=rwc"
+            "sqlite:///abs/x.db"
         );
         assert_eq!(
             resolve_sql_url("sqlite://x.db?cache=shared", base).unwrap(),
-            "sqlite:///b/x.db?cache=shared&mode=rwc"
+            "sqlite:///b/x.db?cache=shared"
         );
         assert!(resolve_sql_url("redis://x", base).is_err());
     }

@@ -303,9 +303,15 @@ async fn apply<'p, 'a: 'p>(
             Ok((inv, guard)) => {
                 pass.inventory = inv;
                 pass.guard = guard.clone();
-                if inv.held > 0 || inv.blocked > 0 {
+                // One `skip` entry per reason, its outcome saying which: rows of held
+                // subjects, and rows foreign keys (or Object Lock) keep for now.
+                if inv.held > 0 {
                     let mut d = draft(p, &sel, who, Kind::Skip, Outcome::Held);
                     d.held = Some(inv.held);
+                    audit.append(d).await?;
+                }
+                if inv.blocked > 0 {
+                    let mut d = draft(p, &sel, who, Kind::Skip, Outcome::Locked);
                     d.locked = Some(inv.blocked);
                     audit.append(d).await?;
                 }

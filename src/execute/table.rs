@@ -354,15 +354,19 @@ impl Windows {
     }
 }
 
-/// Window mode applies to expiry deletes on PostgreSQL over an indexed timestamp: the
-/// database then reads only the index's slice and sorts nothing.
+/// Window mode applies to expiry deletes on a plain PostgreSQL table over an indexed
+/// timestamp: the database then reads only the index's slice and sorts nothing.
 fn time_windows(
     table: &PreparedTable,
     sel: &Selection,
     inv: &Inventory,
     size: usize,
 ) -> Option<Windows> {
+    // A window with a limit addresses rows by `ctid`, unique only in a plain table:
+    // partitioned and inherited tables take keyset batches, which address rows by
+    // `(tableoid, ctid)`.
     let usable = table.dialect == crate::stores::sql::Dialect::Postgres
+        && table.relation == crate::stores::sql::catalog::Relation::Table
         && sel.action == Action::Delete
         && sel.reason == Reason::Expired
         && table.timestamp_indexed;

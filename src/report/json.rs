@@ -5,7 +5,7 @@ use crate::time::rfc3339;
 use serde_json::{json, Value};
 
 /// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `blocked`,
-/// `total`, `guard_reason`, `error`) are additions scripts may ignore.
+/// `total`, `unreadable`, `guard_reason`, `error`) are additions scripts may ignore.
 pub fn plan(report: &Report) -> Value {
     plan_with_requests(report, &[])
 }
@@ -56,6 +56,7 @@ pub fn plan_with_requests(report: &Report, requests: &[RequestPlan]) -> Value {
                 "cutoff": p.cutoff.map(rfc3339),
                 "blocked": p.inventory.blocked,
                 "total": p.inventory.total,
+                "unreadable": p.inventory.unreadable,
                 "guard_reason": match &p.guard { crate::plan::Guard::Refused(r) => Some(r.clone()), _ => None },
                 "error": p.error,
             })

@@ -238,9 +238,12 @@ impl Decoder {
             Kind::Scalar { text, plain: true } if !node.is_null() => Some(match text.as_str() {
                 "true" | "True" | "TRUE" => Scalar::Bool(true),
                 "false" | "False" | "FALSE" => Scalar::Bool(false),
+                // A number is kept as one only when it reads back exactly as written:
+                // `042`, `+5`, `1.50` or `1e3` stay text, so a text column compares them
+                // as written and a numeric column still parses them.
                 t => match (t.parse::<i64>(), t.parse::<f64>()) {
-                    (Ok(i), _) => Scalar::Int(i),
-                    (_, Ok(f)) if f.is_finite() => Scalar::Float(f),
+                    (Ok(i), _) if i.to_string() == t => Scalar::Int(i),
+                    (_, Ok(f)) if f.is_finite() && f.to_string() == t => Scalar::Float(f),
                     _ => Scalar::Text(t.to_owned()),
                 },
             }),

@@ -100,9 +100,42 @@ impl Target {
     }
 }
 
+/// Where a target's fields stand in its rule file: its path (`targets[2]`) and the line
+/// of each field (`key`, `filter[0]`, `anonymise.dob`; the target itself under `""`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Places {
+    pub path: String,
+    pub lines: std::collections::BTreeMap<String, usize>,
+}
+
+impl Places {
+    /// `targets[2].anonymise.dob` and the line it is on (the nearest enclosing field's
+    /// line when the field itself was not written, e.g. `filter[0].eq` → `filter[0]`).
+    pub fn locate(&self, field: &str) -> (String, usize) {
+        let mut probe = field;
+        let line = loop {
+            if let Some(l) = self.lines.get(probe) {
+                break *l;
+            }
+            match probe.rfind(['.', '[']) {
+                Some(i) => probe = &probe[..i],
+                None => break self.lines.get("").copied().unwrap_or(0),
+            }
+        };
+        let path = match (self.path.is_empty(), field.is_empty()) {
+            (_, true) => self.path.clone(),
+            (true, false) => field.to_owned(),
+            (false, false) => format!("{}.{field}", self.path),
+        };
+        (path, line)
+    }
+}
+
 /// A table in a SQL store.
 #[derive(Debug, Clone)]
 pub struct TableTarget {
+    /// Where the target is written in its rule file, for problems found later.
+    pub places: Box<Places>,
     pub store: String,
     pub table: Ident,
     /// Primary-key columns, in order; keyset pagination walks them.
@@ -181,13 +214,28 @@ pub enum FilterOp {
     IsNotNull,
 }
 
-/// A literal value from a rule file; always bound as a parameter, never spliced.
+/// A literal value from a rule file; always bound as a parameter, never spliced, and
+/// converted to the type of the column it meets (a text column compares text, whatever
+/// YAML made of the literal).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
     Text(String),
     Int(i64),
     Float(f64),
     Bool(bool),
+}
+
+impl Scalar {
+    /// The literal as the rule file wrote it (numbers are kept as numbers only when they
+    /// read back exactly so).
+    pub fn text(&self) -> String {
+        match self {
+            Scalar::Text(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
 }
 
 /// A column anonymisation strategy (SPEC §4).

@@ -83,6 +83,7 @@ fn store(d: &mut Decoder, f: &mut Fields, ctx: &RuleContext, sql: bool) -> Optio
 fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarget> {
     let path = f.path.clone();
     let line = f.line;
+    let places = places(&f, line);
     let store = store(d, &mut f, ctx, true);
     let table = f
         .require(d, "table", "the table name")
@@ -151,6 +152,7 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         }
     }
     Some(TableTarget {
+        places,
         store: store?,
         table: table?,
         key,
@@ -160,6 +162,33 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         filter: filter?,
         anonymise,
         marker,
+    })
+}
+
+/// Where the target's fields are written, for problems found later against the live
+/// schema: the target itself, each field, each filter and each anonymised column.
+fn places(f: &Fields, line: usize) -> Box<Places> {
+    let mut lines = BTreeMap::new();
+    lines.insert(String::new(), line);
+    for e in f.entries() {
+        lines.insert(e.key.clone(), e.key_line);
+        match (e.key.as_str(), &e.value.kind) {
+            ("filter", Kind::Seq(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    lines.insert(index("filter", i), item.line);
+                }
+            }
+            ("anonymise", Kind::Map(cols)) => {
+                for c in cols {
+                    lines.insert(join("anonymise", &c.key), c.key_line);
+                }
+            }
+            _ => {}
+        }
+    }
+    Box::new(Places {
+        path: f.path.clone(),
+        lines,
     })
 }
 

@@ -1,14 +1,18 @@
 //! `check --connect`: the rules against the live databases and buckets. Every table,
-//! column, key and index a rule names is looked up in the catalog; object stores are
-//! probed. Problems are collected, not returned at the first one.
+//! column, key and index a rule names is looked up in the catalog and checked by
+//! [`fit`] (the same check a run makes before its first batch); timestamps the tool
+//! cannot read are counted; object stores are probed. Problems are collected, not
+//! returned at the first one, and each names the rule file, line and field.
 
 use crate::config::{Config, StoreConfig};
-use crate::rules::{ColumnStrategy, RuleSet, SubjectColumn, TableTarget, Target, TimeUnit};
-use crate::stores::sql::catalog;
-use crate::stores::sql::value::ColumnKind;
-use crate::stores::sql::SqlPool;
+use crate::diagnostics::Diagnostic;
+use crate::ident::Ident;
+use crate::rules::{RuleSet, SubjectColumn, TableTarget, Target};
+use crate::stores::sql::select::PreparedTable;
+use crate::stores::sql::{catalog, fit, inventory, SqlPool};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// What the live check found.
 #[derive(Debug, Default)]
@@ -42,18 +46,12 @@ pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
         }
     }
     for rule in &rules.rules {
-        for (i, target) in rule.targets.iter().enumerate() {
+        for target in &rule.targets {
             let Target::Table(t) = target else { continue };
             let Some(Some(pool)) = pools.get(&t.store) else {
                 continue;
             };
-            let place = format!(
-                "{}: targets[{i}] ({}/{})",
-                rule.file.display(),
-                t.store,
-                t.table
-            );
-            check_table(pool, t, &place, &mut report).await;
+            check_table(pool, t, &rule.file, &mut report).await;
         }
     }
     report
@@ -66,176 +64,112 @@ async fn probe_objects(name: &str, store: &StoreConfig) -> Result<(), String> {
     s.probe().await.map(drop).map_err(|e| format!("{e:#}"))
 }
 
-async fn check_table(pool: &SqlPool, t: &TableTarget, place: &str, report: &mut LiveReport) {
+async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut LiveReport) {
+    let place = |field: &str, message: String| {
+        let (path, line) = t.places.locate(field);
+        Diagnostic::new(file, line, path, message).to_string()
+    };
     let info = match catalog::table(pool, t.table.as_str()).await {
         Ok(Some(info)) => info,
         Ok(None) => {
-            report
-                .errors
-                .push(format!("{place}: table `{}` does not exist", t.table));
+            report.errors.push(place(
+                "table",
+                format!("table `{}` does not exist in store `{}`", t.table, t.store),
+            ));
             return;
         }
         Err(e) => {
             report
                 .errors
-                .push(format!("{place}: reading the catalog: {e:#}"));
+                .push(place("table", format!("reading the catalog: {e:#}")));
             return;
         }
     };
-    let need = |col: &str, what: &str, report: &mut LiveReport| -> Option<ColumnKind> {
-        match info.column(col) {
-            Some(c) => Some(c.kind),
-            None => {
-                report.errors.push(format!(
-                    "{place}: {what}: table `{}` has no column `{col}`",
-                    t.table
-                ));
-                None
+    let parent = match &t.subject {
+        Some(SubjectColumn::Via { table, .. }) => {
+            match catalog::table(pool, table.as_str()).await {
+                Ok(p) => p,
+                Err(e) => {
+                    report.errors.push(place(
+                        "subject.via.table",
+                        format!("reading the catalog: {e:#}"),
+                    ));
+                    return;
+                }
             }
         }
+        _ => None,
     };
-    for k in &t.key {
-        need(k.as_str(), "key", report);
+    let misfits = fit::misfits(t, &info, parent.as_ref());
+    for m in &misfits {
+        report.errors.push(place(&m.field, m.message.clone()));
     }
-    let pk: Vec<&str> = info.primary_key.iter().map(String::as_str).collect();
-    let key: Vec<&str> = t.key.iter().map(|k| k.as_str()).collect();
-    if !pk.is_empty() && pk != key {
-        report.warnings.push(format!(
-            "{place}: key: the rule says [{}] but the primary key is [{}]",
-            key.join(", "),
-            pk.join(", ")
-        ));
+    if !misfits.is_empty() {
+        return;
     }
-    if let Some(ts) = &t.timestamp {
-        if let Some(kind) = need(ts.column.as_str(), "timestamp", report) {
-            let ok = match ts.unit {
-                TimeUnit::Native => matches!(
-                    kind,
-                    ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text
-                ),
-                _ => kind == ColumnKind::Int,
-            };
-            if !ok {
-                report.errors.push(format!(
-                    "{place}: timestamp: column `{}` is not a {} column; {}",
-                    ts.column,
-                    if ts.unit == TimeUnit::Native {
-                        "date/time"
-                    } else {
-                        "integer epoch"
-                    },
-                    if ts.unit == TimeUnit::Native {
-                        "write {column: …, unit: s|ms|us} for epoch integers"
-                    } else {
-                        "drop `unit` for date/time columns"
-                    }
-                ));
-            }
-        }
-    }
-    if let Some(flag) = &t.erasure_flag {
-        need(flag.as_str(), "erasure_flag", report);
-    }
-    if let Some(m) = &t.marker {
-        need(m.as_str(), "marker", report);
-    }
-    match &t.subject {
-        Some(SubjectColumn::Column(c))
-            if need(c.as_str(), "subject", report).is_some() && !info.is_indexed(c.as_str()) =>
-        {
-            report.warnings.push(format!(
-                "{place}: subject: column `{c}` has no index; erasure requests will scan the whole table (CREATE INDEX ON {} ({c}))",
-                t.table
-            ));
-        }
-        Some(SubjectColumn::Column(_)) => {}
-        Some(SubjectColumn::Via {
-            column,
-            table,
-            key,
-            subject,
-        }) => {
-            need(column.as_str(), "subject.column", report);
-            check_via(
-                pool,
-                place,
-                table.as_str(),
-                key.as_str(),
-                subject.as_str(),
-                report,
-            )
-            .await;
-        }
-        None => {}
-    }
-    for (col, strategy) in &t.anonymise {
-        let Some(c) = info.column(col.as_str()) else {
-            report.errors.push(format!(
-                "{place}: anonymise.{col}: table `{}` has no column `{col}`",
-                t.table
-            ));
-            continue;
+    let d = pool.dialect();
+    let index_advice = |table: &str, col: &str| {
+        let (table, col) = match (Ident::parse(table), Ident::parse(col)) {
+            (Ok(t), Ok(c)) => (d.quote(&t), d.quote(&c)),
+            _ => (table.to_owned(), col.to_owned()),
         };
-        if let Some(why) = misfit(strategy, c.kind, c.nullable) {
-            report
-                .errors
-                .push(format!("{place}: anonymise.{col}: {why}"));
+        format!("CREATE INDEX ON {table} ({col})")
+    };
+    match &t.subject {
+        Some(SubjectColumn::Column(c)) if !info.is_indexed(c.as_str()) => {
+            report.warnings.push(place(
+                "subject",
+                format!(
+                    "column `{c}` has no index; erasure requests will scan the whole table ({})",
+                    index_advice(t.table.as_str(), c.as_str())
+                ),
+            ));
         }
-    }
-}
-
-async fn check_via(
-    pool: &SqlPool,
-    place: &str,
-    table: &str,
-    key: &str,
-    subject: &str,
-    report: &mut LiveReport,
-) {
-    match catalog::table(pool, table).await {
-        Ok(Some(p)) => {
-            for (c, what) in [(key, "subject.via.key"), (subject, "subject.via.subject")] {
-                if p.column(c).is_none() {
-                    report.errors.push(format!(
-                        "{place}: {what}: table `{table}` has no column `{c}`"
+        Some(SubjectColumn::Via { table, subject, .. }) => {
+            if let Some(p) = &parent {
+                if !p.is_indexed(subject.as_str()) {
+                    report.warnings.push(place(
+                        "subject.via.subject",
+                        format!(
+                            "column `{table}.{subject}` has no index; erasure requests will scan it ({})",
+                            index_advice(table.as_str(), subject.as_str())
+                        ),
                     ));
                 }
             }
-            if p.column(subject).is_some() && !p.is_indexed(subject) {
-                report.warnings.push(format!(
-                    "{place}: subject.via.subject: column `{table}.{subject}` has no index; erasure requests will scan it"
-                ));
-            }
         }
-        Ok(None) => report.errors.push(format!(
-            "{place}: subject.via.table: table `{table}` does not exist"
+        _ => {}
+    }
+    let fks = match catalog::foreign_keys(pool).await {
+        Ok(f) => f,
+        Err(e) => {
+            report
+                .errors
+                .push(place("", format!("reading foreign keys: {e:#}")));
+            return;
+        }
+    };
+    let prepared = match PreparedTable::new(d, t, &info, parent.as_ref(), &fks) {
+        Ok(p) => p,
+        Err(e) => {
+            report.errors.push(place("", format!("{e:#}")));
+            return;
+        }
+    };
+    match inventory::unreadable(pool, &prepared).await {
+        Ok(0) => {}
+        Ok(n) => report.warnings.push(place(
+            "timestamp",
+            format!(
+                "{n} row{} of `{}` hold a timestamp the tool cannot read as a time ({}); {} never expire",
+                if n == 1 { "" } else { "s" },
+                t.table,
+                inventory::unreadable_kinds(d),
+                if n == 1 { "it will" } else { "they will" }
+            ),
         )),
         Err(e) => report
             .errors
-            .push(format!("{place}: reading the catalog: {e:#}")),
+            .push(place("timestamp", format!("counting unreadable timestamps: {e:#}"))),
     }
-}
-
-/// Why a strategy does not fit a column, if it does not.
-fn misfit(strategy: &ColumnStrategy, kind: ColumnKind, nullable: bool) -> Option<String> {
-    let ok = match strategy {
-        ColumnStrategy::Null => nullable,
-        ColumnStrategy::Replace(_) => true,
-        ColumnStrategy::Hmac | ColumnStrategy::MaskKeepLast(_) => kind == ColumnKind::Text,
-        ColumnStrategy::Round(_) => matches!(kind, ColumnKind::Float | ColumnKind::Int),
-        ColumnStrategy::TruncateIp => matches!(kind, ColumnKind::Text | ColumnKind::Inet),
-        ColumnStrategy::TruncateDate(_) => matches!(
-            kind,
-            ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date | ColumnKind::Text
-        ),
-    };
-    if ok {
-        return None;
-    }
-    Some(match strategy {
-        ColumnStrategy::Null => {
-            "`null` needs a nullable column; this one is NOT NULL (use {replace: …})".into()
-        }
-        _ => format!("this strategy does not fit a column of kind {kind:?}"),
-    })
 }

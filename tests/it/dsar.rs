@@ -93,6 +93,7 @@ async fn shop(kind: Db) -> Shop {
         digest: "sha256:0".into(),
     };
     let table = |name: &str, subject: SubjectColumn| TableTarget {
+        places: Default::default(),
         store: "app".into(),
         table: id(name),
         key: vec![id("id")],

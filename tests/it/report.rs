@@ -56,6 +56,7 @@ impl Pass {
                 with_timestamp: self.total,
                 in_future: 0,
                 in_1970: 0,
+                unreadable: 0,
             },
             guard: Guard::Ok,
             done: 0,

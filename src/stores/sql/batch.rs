@@ -4,6 +4,7 @@
 //! return the affected keys in the database's own key order, so the last one is the next
 //! batch's lower bound and the keys can be digested for the audit entry.
 
+use super::catalog::Relation;
 use super::dialect::SqlText;
 use super::exec::{execute, fetch_ints, fetch_texts};
 use super::pool::{Dialect, SqlConn};
@@ -34,54 +35,125 @@ pub enum Removed {
     Texts(Keys),
 }
 
-fn select_keys(
+/// One selected row of a batch: its key columns as text, and where the statement that
+/// acts on the batch finds it again — on PostgreSQL its physical address, unique in the
+/// relation (`ctid` in a plain table, `(tableoid, ctid)` across partitions or inheritance
+/// children), on SQLite its key as typed JSON; MySQL/MariaDB re-finds the locked key range.
+struct Picked {
+    key: Vec<String>,
+    address: Option<Vec<String>>,
+    /// Further columns the caller asked for (the values of in-tool strategies).
+    extra: Vec<Option<String>>,
+}
+
+/// The columns that locate a selected row again, per dialect and relation.
+fn address_columns(p: &PreparedTable) -> Vec<String> {
+    match (p.dialect, p.relation) {
+        (Dialect::Postgres, Relation::Table) => vec![format!("CAST({T}.ctid AS TEXT)")],
+        (Dialect::Postgres, _) => vec![
+            format!("CAST({T}.tableoid AS TEXT)"),
+            format!("CAST({T}.ctid AS TEXT)"),
+        ],
+        (Dialect::Sqlite, _) => vec![format!("json_array({})", p.key_list())],
+        (Dialect::MySql, _) => Vec::new(),
+    }
+}
+
+/// Selects one batch — the actionable rows after `after`, in key order, at most `limit`
+/// — and locks them (SQLite's write lock is already held: batches begin IMMEDIATE).
+async fn pick(
+    conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
     after: &[String],
     limit: usize,
-    extra: &str,
-    lock: bool,
-) -> Result<SqlText> {
+    extra: &[String],
+) -> Result<Vec<Picked>> {
+    let address = address_columns(p);
     let mut q = SqlText::new(p.dialect);
-    q.push("SELECT ")
-        .push(&p.key_texts(Some(T)))
-        .push(extra)
-        .push(" FROM ")
-        .push(&p.from())
-        .push(" WHERE ");
+    q.push("SELECT ").push(&p.key_texts(Some(T)));
+    for c in address.iter().chain(extra) {
+        q.push(", ").push(c);
+    }
+    q.push(" FROM ").push(&p.from()).push(" WHERE ");
     p.actionable(sel, &mut q)?;
     p.after(after, &mut q);
     q.push(" ORDER BY ")
         .push(&p.key_list())
         .push(&format!(" LIMIT {limit}"));
-    if lock && p.dialect != Dialect::Sqlite {
+    if p.dialect != Dialect::Sqlite {
         q.push(" FOR UPDATE");
     }
-    Ok(q)
+    let (k, a) = (p.keys.len(), address.len());
+    let rows = fetch_texts(conn, &q, k + a + extra.len()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let extra = r.split_off(k + a);
+            let address = r.split_off(k);
+            Picked {
+                key: r.into_iter().map(Option::unwrap_or_default).collect(),
+                address: (a > 0)
+                    .then(|| address.into_iter().map(Option::unwrap_or_default).collect()),
+                extra,
+            }
+        })
+        .collect())
 }
 
-/// The subquery choosing the batch's rows, for statements that act on it in one go.
-fn chosen(
-    p: &PreparedTable,
-    sel: &Selection,
-    after: &[String],
-    limit: usize,
-    q: &mut SqlText,
-) -> Result<()> {
-    let what = match p.dialect {
-        Dialect::Postgres => format!("{T}.ctid"),
-        _ => p.key_list(),
+/// ` WHERE …` naming exactly the picked rows by their addresses (PostgreSQL, SQLite).
+fn where_picked(p: &PreparedTable, picked: &[Picked], q: &mut SqlText) {
+    let column = |i: usize| -> Vec<String> {
+        picked
+            .iter()
+            .map(|r| {
+                r.address
+                    .as_ref()
+                    .and_then(|a| a.get(i))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
     };
-    q.push("SELECT ")
-        .push(&what)
-        .push(" FROM ")
-        .push(&p.from())
-        .push(" WHERE ");
-    p.actionable(sel, q)?;
-    p.after(after, q);
-    q.push(" ORDER BY ")
-        .push(&p.key_list())
-        .push(&format!(" LIMIT {limit}"));
+    match (p.dialect, p.relation) {
+        (Dialect::Postgres, Relation::Table) => {
+            q.push(&format!(" WHERE {T}.ctid = ANY(CAST("))
+                .bind(Value::TextArray(column(0)))
+                .push(" AS tid[]))");
+        }
+        (Dialect::Postgres, _) => {
+            q.push(&format!(
+                " WHERE ({T}.tableoid, {T}.ctid) IN (SELECT CAST(a.o AS oid), CAST(a.c AS tid) FROM unnest(CAST("
+            ))
+            .bind(Value::TextArray(column(0)))
+            .push(" AS text[]), CAST(")
+            .bind(Value::TextArray(column(1)))
+            .push(" AS text[])) AS a(o, c))");
+        }
+        _ => {
+            let json = format!("[{}]", column(0).join(","));
+            let cols: Vec<String> = (0..p.keys.len())
+                .map(|i| format!("json_extract(value, '$[{i}]')"))
+                .collect();
+            q.push(&format!(
+                " WHERE ({}) IN (SELECT {} FROM json_each(",
+                bare_keys(p),
+                cols.join(", ")
+            ))
+            .bind(Value::Text(json))
+            .push("))");
+        }
+    }
+}
+
+/// Fails (the caller's transaction then rolls back) unless the statement changed exactly
+/// the rows the batch selected.
+fn exactly(selected: usize, changed: u64, verb: &str) -> Result<()> {
+    if changed != selected as u64 {
+        bail!(
+            "a batch selected {selected} rows but the statement {verb} {changed}; rolled back, nothing changed (the target fails so the difference can be examined)"
+        );
+    }
     Ok(())
 }
 
@@ -89,30 +161,6 @@ fn bare_keys(p: &PreparedTable) -> String {
     p.keys
         .iter()
         .map(|k| p.dialect.quote(&k.name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn ordered_keys(p: &PreparedTable) -> String {
-    (0..p.keys.len())
-        .map(|i| format!("o{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn returning_pg(p: &PreparedTable) -> String {
-    let order: Vec<String> = p
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!("{} AS o{i}", p.dialect.col(T, &k.name)))
-        .collect();
-    format!(" RETURNING {}, {}", p.key_texts(Some(T)), order.join(", "))
-}
-
-fn rk_list(p: &PreparedTable) -> String {
-    (0..p.keys.len())
-        .map(|i| format!("rk{i}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -125,73 +173,32 @@ pub async fn delete(
     after: &[String],
     limit: usize,
 ) -> Result<Keys> {
-    let table = p.dialect.quote(&p.target.table);
+    let picked = pick(conn, p, sel, after, limit, &[]).await?;
+    let Some(last) = picked.last() else {
+        return Ok(Vec::new());
+    };
+    let mut q = SqlText::new(p.dialect);
     match p.dialect {
-        Dialect::Postgres if p.integer_keys() => {
-            // Integer keys are ordered by the tool, so the database need not sort them.
-            let mut q = SqlText::new(p.dialect);
-            q.push("DELETE FROM ")
-                .push(&table)
-                .push(&format!(" AS {T} WHERE {T}.ctid = ANY(ARRAY("));
-            chosen(p, sel, after, limit, &mut q)?;
-            q.push(")) RETURNING ").push(&p.key_texts(Some(T)));
-            let mut keys = texts(conn, &q, p.keys.len()).await?;
-            sort_keys(p, &mut keys);
-            Ok(keys)
-        }
-        Dialect::Postgres => {
-            let mut q = SqlText::new(p.dialect);
-            q.push("WITH d AS (DELETE FROM ")
-                .push(&table)
-                .push(&format!(" AS {T} WHERE {T}.ctid = ANY(ARRAY("));
-            chosen(p, sel, after, limit, &mut q)?;
-            q.push("))").push(&returning_pg(p)).push(&format!(
-                ") SELECT {} FROM d ORDER BY {}",
-                rk_list(p),
-                ordered_keys(p)
-            ));
-            texts(conn, &q, p.keys.len()).await
-        }
-        Dialect::Sqlite => {
-            let mut q = SqlText::new(p.dialect);
-            q.push("DELETE FROM ")
-                .push(&table)
-                .push(&format!(" WHERE ({}) IN (", bare_keys(p)));
-            chosen(p, sel, after, limit, &mut q)?;
-            q.push(") RETURNING ").push(&p.key_texts(None));
-            let mut keys = texts(conn, &q, p.keys.len()).await?;
-            sort_keys(p, &mut keys);
-            Ok(keys)
-        }
         Dialect::MySql => {
-            // MySQL cannot DELETE … RETURNING nor LIMIT a subquery on the same table: lock
-            // the batch's rows, then delete exactly that key range under the same conditions.
-            let keys = texts(
-                conn,
-                &select_keys(p, sel, after, limit, "", true)?,
-                p.keys.len(),
-            )
-            .await?;
-            let Some(last) = keys.last() else {
-                return Ok(keys);
-            };
-            let mut q = SqlText::new(p.dialect);
+            // MySQL cannot bind a batch's keys as one array: delete the locked key range
+            // under the same conditions, and count that it is exactly the locked rows.
             q.push(&format!("DELETE {T} FROM "))
                 .push(&p.from())
                 .push(" WHERE ");
             p.actionable(sel, &mut q)?;
             p.after(after, &mut q);
-            up_to(p, last, &mut q);
-            let n = execute(conn, &q).await?;
-            if n != keys.len() as u64 {
-                bail!(
-                    "the batch changed under the tool: {} rows locked, {n} deleted; rolled back",
-                    keys.len()
-                );
-            }
-            Ok(keys)
+            up_to(p, &last.key, &mut q);
+        }
+        _ => {
+            q.push("DELETE FROM ")
+                .push(&p.dialect.quote(&p.target.table))
+                .push(&format!(" AS {T}"));
+            where_picked(p, &picked, &mut q);
         }
     }
+    let n = execute(conn, &q).await?;
+    exactly(picked.len(), n, "deleted")?;
+    Ok(picked.into_iter().map(|r| r.key).collect())
 }
 
 /// PostgreSQL, expired rows with an indexed timestamp: deletes the matching rows whose
@@ -208,6 +215,10 @@ pub async fn delete_window(
     let mut q = SqlText::new(p.dialect);
     q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
     if let Some(limit) = limit {
+        // A ctid names one row only in a plain table; time windows run on those alone.
+        if p.relation != Relation::Table {
+            bail!("a limited time window needs a plain table");
+        }
         q.push(&format!("{T}.ctid = ANY(ARRAY(SELECT {T}.ctid FROM "))
             .push(&p.from())
             .push(" WHERE ");
@@ -242,61 +253,46 @@ pub async fn anonymise(
     if in_tool {
         return anonymise_row_by_row(conn, p, sel, after, limit, ctx).await;
     }
-    let table = p.dialect.quote(&p.target.table);
+    let picked = pick(conn, p, sel, after, limit, &[]).await?;
+    let Some(last) = picked.last() else {
+        return Ok(Vec::new());
+    };
+    let mut q = SqlText::new(p.dialect);
     match p.dialect {
-        Dialect::Postgres => {
-            let mut q = SqlText::new(p.dialect);
-            q.push("WITH u AS (UPDATE ")
-                .push(&table)
-                .push(&format!(" AS {T} SET "));
-            set_list(p, ctx, Some(T), false, &mut q);
-            q.push(&format!(" WHERE {T}.ctid = ANY(ARRAY("));
-            chosen(p, sel, after, limit, &mut q)?;
-            q.push("))").push(&returning_pg(p)).push(&format!(
-                ") SELECT {} FROM u ORDER BY {}",
-                rk_list(p),
-                ordered_keys(p)
-            ));
-            texts(conn, &q, p.keys.len()).await
-        }
-        Dialect::Sqlite => {
-            let mut q = SqlText::new(p.dialect);
-            q.push("UPDATE ").push(&table).push(" SET ");
-            set_list(p, ctx, None, false, &mut q);
-            q.push(&format!(" WHERE ({}) IN (", bare_keys(p)));
-            chosen(p, sel, after, limit, &mut q)?;
-            q.push(") RETURNING ").push(&p.key_texts(None));
-            let mut keys = texts(conn, &q, p.keys.len()).await?;
-            sort_keys(p, &mut keys);
-            Ok(keys)
-        }
         Dialect::MySql => {
-            let keys = texts(
-                conn,
-                &select_keys(p, sel, after, limit, "", true)?,
-                p.keys.len(),
-            )
-            .await?;
-            let Some(last) = keys.last() else {
-                return Ok(keys);
-            };
-            let mut q = SqlText::new(p.dialect);
             q.push("UPDATE ").push(&p.from()).push(" SET ");
             set_list(p, ctx, Some(T), true, &mut q);
             q.push(" WHERE ");
             p.actionable(sel, &mut q)?;
             p.after(after, &mut q);
-            up_to(p, last, &mut q);
-            let n = execute(conn, &q).await?;
-            if n > keys.len() as u64 {
-                bail!(
-                    "the batch changed under the tool: {} rows locked, {n} updated; rolled back",
-                    keys.len()
-                );
-            }
-            Ok(keys)
+            up_to(p, &last.key, &mut q);
+        }
+        Dialect::Postgres => {
+            q = update(p);
+            set_list(p, ctx, Some(T), false, &mut q);
+            where_picked(p, &picked, &mut q);
+        }
+        Dialect::Sqlite => {
+            q = update(p);
+            set_list(p, ctx, None, false, &mut q);
+            where_picked(p, &picked, &mut q);
         }
     }
+    let n = execute(conn, &q).await?;
+    exactly(picked.len(), n, "updated")?;
+    Ok(picked.into_iter().map(|r| r.key).collect())
+}
+
+/// `UPDATE <table> SET ` — aliased `t` on PostgreSQL, whose row addresses are written
+/// `t.ctid`; the others name rows by their bare key columns.
+fn update(p: &PreparedTable) -> SqlText {
+    let mut u = SqlText::new(p.dialect);
+    u.push("UPDATE ").push(&p.dialect.quote(&p.target.table));
+    if p.dialect == Dialect::Postgres {
+        u.push(&format!(" AS {T}"));
+    }
+    u.push(" SET ");
+    u
 }
 
 /// Strategies computed by the tool rather than in SQL.
@@ -307,7 +303,8 @@ fn is_in_tool(s: &ColumnStrategy) -> bool {
     )
 }
 
-/// Reads the rows (locked), computes the in-tool strategies, and updates each row by key.
+/// Reads the rows (locked), computes the in-tool strategies, and updates each row by its
+/// address (or key), checking that each update changed exactly that row.
 async fn anonymise_row_by_row(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
@@ -323,29 +320,20 @@ async fn anonymise_row_by_row(
         .filter(|(_, (_, s))| is_in_tool(s))
         .map(|(c, (_, s))| (c, s))
         .collect();
-    let extra: String = tool_cols
+    let extra: Vec<String> = tool_cols
         .iter()
-        .map(|(c, _)| format!(", {}", p.dialect.as_text(&p.dialect.col(T, &c.name))))
+        .map(|(c, _)| p.dialect.as_text(&p.dialect.col(T, &c.name)))
         .collect();
-    let width = p.keys.len() + tool_cols.len();
-    let q = select_keys(p, sel, after, limit, &extra, true)?;
-    let rows = fetch_texts(conn, &q, width).await?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for row in rows {
-        let key: Vec<String> = row[..p.keys.len()]
-            .iter()
-            .map(|v| v.clone().unwrap_or_default())
-            .collect();
-        let mut u = SqlText::new(p.dialect);
-        u.push("UPDATE ")
-            .push(&p.dialect.quote(&p.target.table))
-            .push(" SET ");
+    let picked = pick(conn, p, sel, after, limit, &extra).await?;
+    let mut keys = Vec::with_capacity(picked.len());
+    for row in picked {
+        let mut u = update(p);
         let any_sql = set_list(p, ctx, None, true, &mut u);
         for (i, (c, s)) in tool_cols.iter().enumerate() {
             if any_sql || i > 0 {
                 u.push(", ");
             }
-            let new = row[p.keys.len() + i]
+            let new = row.extra[i]
                 .as_deref()
                 .and_then(|v| in_tool_value(s, v, ctx));
             u.push(&p.dialect.quote(&c.name)).push(" = ");
@@ -358,22 +346,28 @@ async fn anonymise_row_by_row(
                 }
             }
         }
-        u.push(" WHERE ");
-        for (i, (k, v)) in p.keys.iter().zip(&key).enumerate() {
-            if i > 0 {
-                u.push(" AND ");
+        match p.dialect {
+            Dialect::MySql => {
+                u.push(" WHERE ");
+                for (i, (k, v)) in p.keys.iter().zip(&row.key).enumerate() {
+                    if i > 0 {
+                        u.push(" AND ");
+                    }
+                    u.push(&p.dialect.quote(&k.name)).push(" = ");
+                    u.bind_for(
+                        k.kind,
+                        &k.type_name,
+                        k.kind.value_of(v).unwrap_or_else(|| Value::Text(v.clone())),
+                    );
+                }
             }
-            u.push(&p.dialect.quote(&k.name)).push(" = ");
-            u.bind_for(
-                k.kind,
-                &k.type_name,
-                k.kind.value_of(v).unwrap_or_else(|| Value::Text(v.clone())),
-            );
+            _ => where_picked(p, std::slice::from_ref(&row), &mut u),
         }
-        execute(conn, &u)
+        let n = execute(conn, &u)
             .await
             .with_context(|| format!("anonymising a row of `{}`", p.target.table))?;
-        keys.push(key);
+        exactly(1, n, "updated")?;
+        keys.push(row.key);
     }
     Ok(keys)
 }
@@ -424,8 +418,20 @@ fn set_list(
             ColumnStrategy::Null => {
                 q.push("NULL");
             }
-            ColumnStrategy::Replace(v) => {
-                q.bind(super::select::scalar(v));
+            ColumnStrategy::Replace(_) => {
+                let typed = p
+                    .anonymised
+                    .iter()
+                    .zip(&p.replacements)
+                    .find(|(a, _)| a.name == *ident);
+                match typed {
+                    Some((a, Some(v))) => {
+                        q.bind_for(a.kind, &a.type_name, v.clone());
+                    }
+                    _ => {
+                        q.push("NULL");
+                    }
+                }
             }
             ColumnStrategy::Round(n) => {
                 q.push(&match d {

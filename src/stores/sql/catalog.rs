@@ -1,8 +1,11 @@
-//! What the database's own catalog says about a table: columns and their types, the
-//! primary key, foreign keys in and out, and indexes.
+//! What the database's own catalog says about a table: what kind of relation it is,
+//! columns and their types and lengths, the primary and unique keys, foreign keys in and
+//! out, and indexes.
 //!
-//! Deletes follow foreign keys read from here (children before parents), and
-//! `check --connect` compares rules against it.
+//! Partitions are resolved to the partitioned table they belong to: a foreign key declared
+//! on a partition is the partitioned table's, and a column counts as indexed when every
+//! partition has an index that starts with it. Deletes follow foreign keys read from here
+//! (children before parents), and `check --connect` compares rules against it.
 
 use super::pool::SqlPool;
 use super::value::ColumnKind;
@@ -16,6 +19,22 @@ pub struct Column {
     pub type_name: String,
     pub kind: ColumnKind,
     pub nullable: bool,
+    /// The most characters a text column holds (`varchar(20)`), when the database enforces
+    /// one (SQLite never does).
+    pub max_length: Option<u32>,
+}
+
+/// What kind of relation a name denotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Relation {
+    /// A plain table: a row's physical address (`ctid`) is unique in it.
+    #[default]
+    Table,
+    /// A partitioned table (PostgreSQL declarative, MySQL/MariaDB `PARTITION BY`), or a
+    /// PostgreSQL table with inheritance children: rows live in several physical tables.
+    Hierarchy,
+    /// A view, a foreign table, a sequence …: nothing the tool can delete from by key.
+    NotATable(&'static str),
 }
 
 /// A foreign key from `child(child_cols)` to `parent(parent_cols)`.
@@ -33,8 +52,11 @@ pub struct ForeignKey {
 #[derive(Debug, Clone, Default)]
 pub struct TableInfo {
     pub name: String,
+    pub relation: Relation,
     pub columns: BTreeMap<String, Column>,
     pub primary_key: Vec<String>,
+    /// Each unique index or constraint (the primary key's too) as its column list.
+    pub unique_keys: Vec<Vec<String>>,
     /// Each index as its column list, in order.
     pub indexes: Vec<Vec<String>>,
 }
@@ -42,6 +64,43 @@ pub struct TableInfo {
 impl TableInfo {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.get(name)
+    }
+
+    /// Why `key` cannot identify one row, if it cannot: it must be the primary key, or a
+    /// unique key whose columns are all NOT NULL (in any order).
+    pub fn key_problem(&self, key: &[&str]) -> Option<String> {
+        let mut wanted: Vec<&str> = key.to_vec();
+        wanted.sort_unstable();
+        let same = |cols: &Vec<String>| {
+            let mut c: Vec<&str> = cols.iter().map(String::as_str).collect();
+            c.sort_unstable();
+            c == wanted
+        };
+        if !self.primary_key.is_empty() && same(&self.primary_key) {
+            return None;
+        }
+        let not_null = key
+            .iter()
+            .all(|k| self.column(k).is_some_and(|c| !c.nullable));
+        if not_null && self.unique_keys.iter().any(same) {
+            return None;
+        }
+        let pk = if self.primary_key.is_empty() {
+            "the table has no primary key".to_owned()
+        } else {
+            format!("the primary key is [{}]", self.primary_key.join(", "))
+        };
+        Some(if self.unique_keys.iter().any(same) {
+            format!(
+                "[{}] is a unique key with a nullable column, so it cannot name one row; {pk}",
+                key.join(", ")
+            )
+        } else {
+            format!(
+                "[{}] is neither the primary key nor a unique NOT NULL key, so a batch could touch rows it did not select; {pk}",
+                key.join(", ")
+            )
+        })
     }
 
     /// Whether some index starts with `column` (so lookups by it need no table scan).
@@ -56,7 +115,7 @@ impl TableInfo {
 
 /// Reads one table; `None` when it does not exist.
 pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
-    let cols: Vec<(String, String, bool, i64)> = match pool {
+    let cols: Vec<(String, String, bool, i64, Option<i64>)> = match pool {
         // pg_catalog rather than information_schema, whose views take ~10 ms per table
         // here against ~1 ms; the same rows and answers as `information_schema.columns`:
         // the domain's base type (as `udt_name`), a NOT NULL domain not nullable, only
@@ -64,7 +123,9 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         SqlPool::Pg(p) => sqlx::query_as(
             "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text,
                     NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
-                    COALESCE(array_position(pk.conkey, a.attnum), 0)::int8
+                    COALESCE(array_position(pk.conkey, a.attnum), 0)::int8,
+                    CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
+                         THEN (a.atttypmod - 4)::int8 END
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -72,7 +133,7 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
              LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
              LEFT JOIN pg_catalog.pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
              WHERE n.nspname = current_schema() AND c.relname = $1
-               AND c.relkind IN ('r', 'p', 'v', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+               AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
                AND (pg_has_role(c.relowner, 'USAGE')
                     OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES'))
              ORDER BY a.attnum",
@@ -84,7 +145,8 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
             "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), c.IS_NULLABLE = 'YES',
                     CAST(COALESCE((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k
                               WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-                                AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME), 0) AS SIGNED)
+                                AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME), 0) AS SIGNED),
+                    CAST(c.CHARACTER_MAXIMUM_LENGTH AS SIGNED)
              FROM information_schema.COLUMNS c
              WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ?
              ORDER BY c.ORDINAL_POSITION",
@@ -93,7 +155,7 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT name, type, \"notnull\" = 0, pk FROM pragma_table_info(?) ORDER BY cid",
+            "SELECT name, type, \"notnull\" = 0, pk, NULL FROM pragma_table_info(?) ORDER BY cid",
         )
         .bind(name)
         .fetch_all(p)
@@ -107,7 +169,7 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         ..Default::default()
     };
     let mut pk: Vec<(i64, String)> = Vec::new();
-    for (col, type_name, nullable, pk_pos) in cols {
+    for (col, type_name, nullable, pk_pos, max_length) in cols {
         if pk_pos > 0 {
             pk.push((pk_pos, col.clone()));
         }
@@ -117,21 +179,114 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
                 kind: ColumnKind::classify(&type_name),
                 type_name,
                 nullable,
+                max_length: max_length.and_then(|n| u32::try_from(n).ok()),
             },
         );
     }
     pk.sort();
     info.primary_key = pk.into_iter().map(|(_, c)| c).collect();
-    info.indexes = indexes(pool, name)
+    info.relation = relation(pool, name)
+        .await
+        .with_context(|| format!("reading what kind of relation `{name}` is"))?;
+    let all = indexes(pool, name)
         .await
         .with_context(|| format!("reading the indexes of `{name}`"))?;
+    info.unique_keys = all
+        .iter()
+        .filter(|(unique, _)| *unique)
+        .map(|(_, cols)| cols.clone())
+        .collect();
+    info.indexes = all.into_iter().map(|(_, cols)| cols).collect();
+    if let (SqlPool::Pg(p), Relation::Hierarchy) = (pool, info.relation) {
+        // An index created on every partition (not on the partitioned table) serves
+        // lookups just as well.
+        let on_every_partition: Vec<(String,)> = sqlx::query_as(
+            "WITH leaves AS (
+               SELECT relid FROM pg_partition_tree((
+                 SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = current_schema() AND c.relname = $1)) WHERE isleaf)
+             SELECT a.attname::text
+             FROM leaves l
+             JOIN pg_index x ON x.indrelid = l.relid
+             JOIN pg_attribute a ON a.attrelid = l.relid AND a.attnum = x.indkey[0]
+             GROUP BY a.attname
+             HAVING COUNT(DISTINCT l.relid) = (SELECT COUNT(*) FROM leaves)",
+        )
+        .bind(name)
+        .fetch_all(p)
+        .await
+        .with_context(|| format!("reading the partitions' indexes of `{name}`"))?;
+        info.indexes
+            .extend(on_every_partition.into_iter().map(|(c,)| vec![c]));
+    }
     Ok(Some(info))
 }
 
-async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<Vec<String>>> {
-    let rows: Vec<(String, String)> = match pool {
+/// What kind of relation `name` is (it exists: its columns were read).
+async fn relation(pool: &SqlPool, name: &str) -> Result<Relation> {
+    Ok(match pool {
+        SqlPool::Pg(p) => {
+            let (kind, children): (String, bool) = sqlx::query_as(
+                "SELECT c.relkind::text, c.relhassubclass
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = current_schema() AND c.relname = $1",
+            )
+            .bind(name)
+            .fetch_one(p)
+            .await?;
+            match kind.as_str() {
+                "p" => Relation::Hierarchy,
+                "r" if children => Relation::Hierarchy,
+                "r" => Relation::Table,
+                "v" => Relation::NotATable("a view"),
+                "m" => Relation::NotATable("a materialized view"),
+                "f" => Relation::NotATable("a foreign table"),
+                _ => Relation::NotATable("not a table"),
+            }
+        }
+        SqlPool::My(p) => {
+            let (kind, options): (String, Option<String>) = sqlx::query_as(
+                "SELECT CAST(TABLE_TYPE AS CHAR), CAST(CREATE_OPTIONS AS CHAR)
+                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+            )
+            .bind(name)
+            .fetch_one(p)
+            .await?;
+            match kind.as_str() {
+                "BASE TABLE"
+                    if options
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                        .contains("partitioned") =>
+                {
+                    Relation::Hierarchy
+                }
+                "BASE TABLE" => Relation::Table,
+                "VIEW" | "SYSTEM VIEW" => Relation::NotATable("a view"),
+                "SEQUENCE" => Relation::NotATable("a sequence"),
+                _ => Relation::NotATable("not a table"),
+            }
+        }
+        SqlPool::Lite(p) => {
+            let kind: Option<String> =
+                sqlx::query_scalar("SELECT type FROM sqlite_master WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(p)
+                    .await?;
+            match kind.as_deref() {
+                Some("table") | None => Relation::Table,
+                Some("view") => Relation::NotATable("a view"),
+                Some(_) => Relation::NotATable("not a table"),
+            }
+        }
+    })
+}
+
+/// Every index of `table`: whether it is unique, and its columns in order.
+async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>> {
+    let rows: Vec<(String, bool, String)> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
-            "SELECT i.relname::text, a.attname::text
+            "SELECT i.relname::text, x.indisunique, a.attname::text
              FROM pg_index x
              JOIN pg_class t ON t.oid = x.indrelid
              JOIN pg_class i ON i.oid = x.indexrelid
@@ -145,28 +300,28 @@ async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<Vec<String>>> {
         .fetch_all(p)
         .await?,
         SqlPool::My(p) => sqlx::query_as(
-            "SELECT CAST(INDEX_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS
+            "SELECT CAST(INDEX_NAME AS CHAR), NON_UNIQUE = 0, CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
         )
         .bind(table)
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT il.name, ii.name FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii
+            "SELECT il.name, il.\"unique\" = 1, ii.name FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii
              ORDER BY il.name, ii.seqno",
         )
         .bind(table)
         .fetch_all(p)
         .await?,
     };
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for (index, col) in rows {
+    let mut out: Vec<(String, bool, Vec<String>)> = Vec::new();
+    for (index, unique, col) in rows {
         match out.last_mut() {
-            Some((name, cols)) if *name == index => cols.push(col),
-            _ => out.push((index, vec![col])),
+            Some((name, _, cols)) if *name == index => cols.push(col),
+            _ => out.push((index, unique, vec![col])),
         }
     }
-    Ok(out.into_iter().map(|(_, c)| c).collect())
+    Ok(out.into_iter().map(|(_, u, c)| (u, c)).collect())
 }
 
 /// Every foreign key between tables of the store's current schema.
@@ -174,16 +329,19 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
     // (constraint id, child, child col, parent, parent col, delete rule)
     let rows: Vec<(String, String, String, String, String, String)> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
+            // A partition's constraint is its partitioned table's (both sides); the
+            // copies PostgreSQL makes of a partitioned table's constraint for each
+            // partition (`conparentid` set) add nothing.
             "SELECT c.oid::text, cl.relname::text, ca.attname::text, pl.relname::text, pa.attname::text,
                     c.confdeltype::text
              FROM pg_constraint c
-             JOIN pg_class cl ON cl.oid = c.conrelid
-             JOIN pg_class pl ON pl.oid = c.confrelid
+             JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
+             JOIN pg_class pl ON pl.oid = COALESCE(pg_partition_root(c.confrelid), c.confrelid)
              JOIN pg_namespace n ON n.oid = cl.relnamespace
              JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
              JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
              JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
-             WHERE c.contype = 'f' AND n.nspname = current_schema()
+             WHERE c.contype = 'f' AND c.conparentid = 0 AND n.nspname = current_schema()
              ORDER BY c.oid, k.ord",
         )
         .fetch_all(p)
@@ -233,7 +391,13 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
             )),
         }
     }
-    let mut fks: Vec<ForeignKey> = out.into_iter().map(|(_, fk)| fk).collect();
+    let mut fks: Vec<ForeignKey> = Vec::new();
+    for (_, fk) in out {
+        // The same key declared on every partition is one key of the partitioned table.
+        if !fks.contains(&fk) {
+            fks.push(fk);
+        }
+    }
     // SQLite leaves `to` empty when the key references the parent's primary key.
     if let SqlPool::Lite(_) = pool {
         for fk in &mut fks {

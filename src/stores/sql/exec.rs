@@ -10,7 +10,7 @@ use sqlx::Row;
 /// Executes a statement; returns the number of rows it affected.
 pub async fn execute(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<u64> {
     Ok(match conn {
-        SqlConn::Pg(c) => bind_values!(sqlx::query(&q.sql), &q.values)
+        SqlConn::Pg(c) => bind_values!(pg, sqlx::query(&q.sql), &q.values)
             .execute(&mut **c)
             .await?
             .rows_affected(),
@@ -64,7 +64,7 @@ pub async fn fetch_texts(
     }
     match conn {
         SqlConn::Pg(c) => decode(
-            bind_values!(sqlx::query(&q.sql), &q.values)
+            bind_values!(pg, sqlx::query(&q.sql), &q.values)
                 .fetch_all(&mut **c)
                 .await?,
             width,
@@ -88,7 +88,7 @@ pub async fn fetch_texts(
 pub async fn fetch_ints(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<Vec<i64>> {
     Ok(match conn {
         SqlConn::Pg(c) => {
-            bind_values!(sqlx::query_scalar::<_, i64>(&q.sql), &q.values)
+            bind_values!(pg, sqlx::query_scalar::<_, i64>(&q.sql), &q.values)
                 .fetch_all(&mut **c)
                 .await?
         }
@@ -125,7 +125,7 @@ pub async fn fetch_counts(
     }
     match conn {
         SqlConn::Pg(c) => decode(
-            bind_values!(sqlx::query(&q.sql), &q.values)
+            bind_values!(pg, sqlx::query(&q.sql), &q.values)
                 .fetch_one(&mut **c)
                 .await?,
             counts,

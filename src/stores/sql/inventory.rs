@@ -70,12 +70,12 @@ pub async fn inventory(
         None => "NULL".to_owned(),
     };
     q.sql = format!(
-        "SELECT c0, c1, c2, c3, c4, c5, c6, {} FROM ({}) x",
+        "SELECT c0, c1, c2, c3, c4, c5, c6, c7, {} FROM ({}) x",
         cast_double(d, &oldest),
         q.sql
     );
     let mut conn = pool.acquire().await?;
-    let (c, oldest) = fetch_counts(&mut conn.conn(), &q, 7)
+    let (c, oldest) = fetch_counts(&mut conn.conn(), &q, 8)
         .await
         .with_context(|| format!("counting rows of `{}`", p.target.table))?;
     let n = |i: usize| u64::try_from(c[i]).unwrap_or(0);
@@ -87,6 +87,7 @@ pub async fn inventory(
         with_timestamp: n(4),
         in_future: n(5),
         in_1970: n(6),
+        unreadable: n(7),
         oldest: oldest.and_then(|s| DateTime::from_timestamp(s.floor() as i64, 0)),
     };
     Ok((inv, counted))
@@ -153,12 +154,14 @@ fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<
             b.in_future(as_of, &mut q);
             q.push(" THEN 1 END) AS c5, COUNT(CASE WHEN ");
             b.in_1970(&mut q);
-            q.push(" THEN 1 END) AS c6");
+            q.push(" THEN 1 END) AS c6, COUNT(CASE WHEN ");
+            p.unreadable(&mut q);
+            q.push(" THEN 1 END) AS c7");
         }
         None => {
             // COUNT(NULL) rather than a literal 0: the counts decode as 64-bit integers on
             // every dialect, and PostgreSQL types a bare 0 as a 32-bit one.
-            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6");
+            q.push(", COUNT(NULL) AS c4, COUNT(NULL) AS c5, COUNT(NULL) AS c6, COUNT(NULL) AS c7");
         }
     }
     q.push(" FROM ").push(&p.from());
@@ -247,7 +250,9 @@ fn indexed_counts(
     b.in_future(as_of, &mut q);
     q.push(&format!(") AS c5, (SELECT COUNT(*) FROM {from} WHERE "));
     b.in_1970(&mut q);
-    q.push(") AS c6, m.oldest FROM (SELECT ");
+    q.push(&format!(") AS c6, (SELECT COUNT(*) FROM {from} WHERE "));
+    p.unreadable(&mut q);
+    q.push(") AS c7, m.oldest FROM (SELECT ");
     selection_counts(p, sel, &mut q)?;
     q.push(&format!(" FROM {from} WHERE "));
     p.base(sel, &mut q)?;
@@ -262,8 +267,35 @@ fn indexed_counts(
         Total::AtLeast => (format!("{dated} + nulls"), dated.to_owned()),
     };
     q.sql = format!(
-        "SELECT {c0} AS c0, c1, c2, c3, {c4} AS c4, c5, c6, oldest FROM ({}) y",
+        "SELECT {c0} AS c0, c1, c2, c3, {c4} AS c4, c5, c6, c7, oldest FROM ({}) y",
         q.sql
     );
     Ok(q)
+}
+
+/// How many rows of the table hold a timestamp the tool cannot read as a time (they never
+/// expire); 0 without a native timestamp column. For `check --connect`.
+pub async fn unreadable(pool: &SqlPool, p: &PreparedTable) -> Result<u64> {
+    let mut q = SqlText::new(p.dialect);
+    q.push(&format!(
+        "SELECT COUNT(*) AS c0, {} AS oldest FROM ",
+        cast_double(p.dialect, "NULL")
+    ))
+    .push(&p.from())
+    .push(" WHERE ");
+    p.unreadable(&mut q);
+    let mut conn = pool.acquire().await?;
+    let (c, _) = fetch_counts(&mut conn.conn(), &q, 1)
+        .await
+        .with_context(|| format!("counting unreadable timestamps of `{}`", p.target.table))?;
+    Ok(u64::try_from(c[0]).unwrap_or(0))
+}
+
+/// What "a timestamp the tool cannot read" means on a dialect, for messages.
+pub fn unreadable_kinds(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Postgres => "-infinity or infinity",
+        Dialect::MySql => "zero dates such as 0000-00-00",
+        Dialect::Sqlite => "text that is no date, such as 'yesterday'",
+    }
 }

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod catalog;
 pub mod dialect;
 pub mod exec;
+pub mod fit;
 pub mod inventory;
 pub mod pool;
 pub mod select;

@@ -1,9 +1,10 @@
 //! Connecting to a SQL store and borrowing a connection of whichever dialect it is.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor};
 use sqlx::{MySqlConnection, MySqlPool, PgConnection, PgPool, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -27,6 +28,15 @@ impl Dialect {
             _ => bail!(
                 "the URL scheme `{scheme}` is not a SQL store: use postgres://, mysql:// or sqlite://"
             ),
+        }
+    }
+
+    /// The database product, for messages.
+    pub fn product(&self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL/MariaDB",
+            Dialect::Sqlite => "SQLite",
         }
     }
 
@@ -55,57 +65,98 @@ pub enum SqlConn<'a> {
 }
 
 impl SqlPool {
-    /// Connects lazily-checked pools with short timeouts. The URL is never included in an
-    /// error message (it may carry a password); `store` names the store instead.
+    /// Connects to an existing database (a SQLite file that does not exist is an error:
+    /// only `migrate` and `demo` create one, through [`SqlPool::create`]).
     pub async fn connect(store: &str, url: &str) -> Result<SqlPool> {
+        Self::open(store, url, false).await
+    }
+
+    /// Connects, creating a SQLite file that does not exist yet.
+    pub async fn create(store: &str, url: &str) -> Result<SqlPool> {
+        Self::open(store, url, true).await
+    }
+
+    /// Connects with short timeouts. A first connection is made once, without the pool's
+    /// retries, so an unreachable server is reported at once with the store, the host and
+    /// the cause. Every session is pinned to UTC, whatever the URL or the server's default
+    /// says: cutoffs are bound as UTC, and zone-less columns are read as UTC wall clock.
+    /// The URL is never included in a message (it may carry a password).
+    async fn open(store: &str, url: &str, create: bool) -> Result<SqlPool> {
         let dialect = Dialect::of_url(url).with_context(|| format!("store `{store}`"))?;
         let acquire = Duration::from_secs(10);
+        let place = || {
+            format!(
+                "store `{store}` ({} at {})",
+                dialect.product(),
+                endpoint(url)
+            )
+        };
         let pool = match dialect {
             Dialect::Postgres => {
                 let opts = PgConnectOptions::from_str(url)
-                    .map_err(|_| {
-                        anyhow::anyhow!("store `{store}`: the PostgreSQL URL is malformed")
-                    })?
+                    .map_err(|_| anyhow!("store `{store}`: the PostgreSQL URL is malformed"))?
                     .application_name("retention");
+                first_connection::<sqlx::PgConnection>(&opts, &place).await?;
                 SqlPool::Pg(
                     PgPoolOptions::new()
                         .max_connections(4)
                         .acquire_timeout(acquire)
+                        .after_connect(|conn, _| {
+                            Box::pin(
+                                async move { conn.execute("SET TIME ZONE 'UTC'").await.map(drop) },
+                            )
+                        })
                         .connect_with(opts)
                         .await
-                        .with_context(|| {
-                            format!("store `{store}`: cannot connect to PostgreSQL")
-                        })?,
+                        .map_err(|e| anyhow!("{}: cannot connect: {}", place(), cause(&e)))?,
                 )
             }
             Dialect::MySql => {
                 let opts = MySqlConnectOptions::from_str(url)
-                    .map_err(|_| anyhow::anyhow!("store `{store}`: the MySQL URL is malformed"))?;
+                    .map_err(|_| anyhow!("store `{store}`: the MySQL URL is malformed"))?;
+                first_connection::<sqlx::MySqlConnection>(&opts, &place).await?;
                 SqlPool::My(
                     MySqlPoolOptions::new()
                         .max_connections(4)
                         .acquire_timeout(acquire)
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                conn.execute("SET time_zone = '+00:00'").await.map(drop)
+                            })
+                        })
                         .connect_with(opts)
                         .await
-                        .with_context(|| {
-                            format!("store `{store}`: cannot connect to MySQL/MariaDB")
-                        })?,
+                        .map_err(|e| anyhow!("{}: cannot connect: {}", place(), cause(&e)))?,
                 )
             }
             Dialect::Sqlite => {
-                let opts = SqliteConnectOptions::from_str(url)
-                    .map_err(|_| anyhow::anyhow!("store `{store}`: the SQLite URL is malformed"))?
+                let mut opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|_| anyhow!("store `{store}`: the SQLite URL is malformed"))?
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true);
+                let file = opts.get_filename().to_path_buf();
+                let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+                if create {
+                    opts = opts.create_if_missing(true);
+                } else if !in_memory && !url.contains("mode=rwc") && !file.exists() {
+                    bail!(
+                        "store `{store}`: the SQLite file {} does not exist; check the path (relative paths are relative to the config file), or run `retention migrate` to create a new state store",
+                        file.display()
+                    );
+                }
                 SqlPool::Lite(
                     SqlitePoolOptions::new()
                         .max_connections(4)
                         .acquire_timeout(acquire)
                         .connect_with(opts)
                         .await
-                        .with_context(|| {
-                            format!("store `{store}`: cannot open the SQLite database")
+                        .map_err(|e| {
+                            anyhow!(
+                                "store `{store}`: cannot open the SQLite database {}: {}",
+                                file.display(),
+                                cause(&e)
+                            )
                         })?,
                 )
             }
@@ -186,5 +237,79 @@ impl SqlPooled {
             SqlPooled::My(c) => SqlConn::My(c),
             SqlPooled::Lite(c) => SqlConn::Lite(c),
         }
+    }
+}
+
+/// Makes one connection, once, with a short timeout, and closes it: a refused port or an
+/// unknown host is reported at once, naming the store, the host and the cause, rather
+/// than after the pool's retries.
+async fn first_connection<C: Connection>(
+    opts: &C::Options,
+    place: &dyn Fn() -> String,
+) -> Result<()>
+where
+    C::Options: ConnectOptions<Connection = C>,
+{
+    let attempt = tokio::time::timeout(Duration::from_secs(10), opts.connect()).await;
+    match attempt {
+        Err(_) => bail!("{}: cannot connect: no answer within 10 s", place()),
+        Ok(Err(e)) => bail!("{}: cannot connect: {}", place(), cause(&e)),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// The innermost cause of a driver error, said once (sqlx wraps I/O errors in its own).
+fn cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Io(io) => io.to_string(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        sqlx::Error::Tls(t) => format!("TLS: {t}"),
+        other => other.to_string(),
+    }
+}
+
+/// `host:port` of a server URL, without credentials, path or parameters; "a local socket"
+/// when no host is given.
+pub fn endpoint(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() {
+        return "a local socket".to_owned();
+    }
+    let default_port = match url.split(':').next() {
+        Some("mysql" | "mariadb") => 3306,
+        _ => 5432,
+    };
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()));
+    if has_port {
+        host.to_owned()
+    } else {
+        format!("{host}:{default_port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_shows_host_and_port_but_never_a_password() {
+        assert_eq!(
+            endpoint("postgres://u:secret@db.example:6543/app"),
+            "db.example:6543"
+        );
+        assert_eq!(
+            endpoint("postgres://db.example/app?sslmode=require"),
+            "db.example:5432"
+        );
+        assert_eq!(endpoint("mysql://root@127.0.0.1/test"), "127.0.0.1:3306");
+        assert_eq!(endpoint("postgres:///app"), "a local socket");
+        assert_eq!(endpoint("postgres://u:p@[::1]:5433/x"), "[::1]:5433");
     }
 }

@@ -6,10 +6,10 @@
 //! (no child row still references it). A batch acts on `base AND NOT held AND free`;
 //! the plan counts the other combinations.
 
-use super::catalog::{ForeignKey, TableInfo};
+use super::catalog::{ForeignKey, Relation, TableInfo};
 use super::dialect::SqlText;
 use super::pool::Dialect;
-use super::value::{ColumnKind, Value};
+use super::value::{literal, ColumnKind, Value};
 use crate::audit::Reason;
 use crate::ident::Ident;
 use crate::plan::Selection;
@@ -29,11 +29,36 @@ pub struct TypedColumn {
     pub nullable: bool,
 }
 
+/// A filter with its values already converted to the column's type.
+#[derive(Debug, Clone)]
+pub struct TypedFilter {
+    pub column: TypedColumn,
+    pub op: TypedOp,
+}
+
+/// A filter's condition, its values typed to the column.
+#[derive(Debug, Clone)]
+pub enum TypedOp {
+    Eq(Value),
+    NotEq(Value),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    IsNull,
+    IsNotNull,
+}
+
 /// A table target resolved against the live catalog.
 #[derive(Debug, Clone)]
 pub struct PreparedTable {
     pub dialect: Dialect,
+    /// A plain table, or rows spread over partitions or inheritance children.
+    pub relation: Relation,
     pub target: TableTarget,
+    /// The target's filters, typed to their columns.
+    pub filters: Vec<TypedFilter>,
+    /// The `{replace: …}` value of each anonymised column typed to it, in
+    /// `target.anonymise` order (`None` for the other strategies).
+    pub replacements: Vec<Option<Value>>,
     pub keys: Vec<TypedColumn>,
     pub timestamp: Option<(TypedColumn, Option<i64>)>,
     /// The column holding the subject id: the table's own, or the parent's for a `via` hop.
@@ -72,6 +97,17 @@ impl PreparedTable {
         parent: Option<&TableInfo>,
         fks: &[ForeignKey],
     ) -> Result<PreparedTable> {
+        let misfits = super::fit::misfits(target, info, parent);
+        if !misfits.is_empty() {
+            let lines: Vec<String> = misfits
+                .iter()
+                .map(|m| format!("{}: {}", m.field, m.message))
+                .collect();
+            bail!(
+                "the rule does not fit the table (`retention check --connect` shows where): {}",
+                lines.join("; ")
+            );
+        }
         let keys = target
             .key
             .iter()
@@ -109,6 +145,38 @@ impl PreparedTable {
             .iter()
             .map(|(c, _)| typed(info, c, "an anonymised column"))
             .collect::<Result<Vec<_>>>()?;
+        let replacements = target
+            .anonymise
+            .iter()
+            .zip(&anonymised)
+            .map(|((_, s), c)| match s {
+                ColumnStrategy::Replace(v) => literal(c.kind, &c.type_name, v)
+                    .map(Some)
+                    .map_err(|e| anyhow!("anonymise.{}: {e}", c.name)),
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let filters = target
+            .filter
+            .iter()
+            .map(|f| {
+                let column = typed(info, &f.column, "a filter column")?;
+                let one = |v: &Scalar| {
+                    literal(column.kind, &column.type_name, v)
+                        .map_err(|e| anyhow!("filter on `{}`: {e}", f.column))
+                };
+                let many = |vs: &[Scalar]| vs.iter().map(one).collect::<Result<Vec<_>>>();
+                let op = match &f.op {
+                    FilterOp::Eq(v) => TypedOp::Eq(one(v)?),
+                    FilterOp::NotEq(v) => TypedOp::NotEq(one(v)?),
+                    FilterOp::In(vs) => TypedOp::In(many(vs)?),
+                    FilterOp::NotIn(vs) => TypedOp::NotIn(many(vs)?),
+                    FilterOp::IsNull => TypedOp::IsNull,
+                    FilterOp::IsNotNull => TypedOp::IsNotNull,
+                };
+                Ok(TypedFilter { column, op })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let blockers = fks
             .iter()
             .filter(|fk| fk.parent == info.name && !fk.handled_by_database && fk.child != info.name)
@@ -126,6 +194,9 @@ impl PreparedTable {
         Ok(PreparedTable {
             timestamp_indexed,
             dialect,
+            relation: info.relation,
+            filters,
+            replacements,
             target: target.clone(),
             keys,
             timestamp,
@@ -174,17 +245,24 @@ impl PreparedTable {
     /// The base conditions: filters, the reason, not yet anonymised, the shard.
     pub fn base(&self, sel: &Selection, out: &mut SqlText) -> Result<()> {
         out.push("(1 = 1");
-        for f in &self.target.filter {
-            let col = self.dialect.col(T, &f.column);
+        for f in &self.filters {
+            let col = self.dialect.col(T, &f.column.name);
+            let (kind, ty) = (f.column.kind, f.column.type_name.as_str());
             match &f.op {
-                FilterOp::Eq(v) => {
-                    out.push(" AND ").push(&col).push(" = ").bind(scalar(v));
+                TypedOp::Eq(v) => {
+                    out.push(" AND ")
+                        .push(&col)
+                        .push(" = ")
+                        .bind_for(kind, ty, v.clone());
                 }
-                FilterOp::NotEq(v) => {
-                    out.push(" AND ").push(&col).push(" <> ").bind(scalar(v));
+                TypedOp::NotEq(v) => {
+                    out.push(" AND ")
+                        .push(&col)
+                        .push(" <> ")
+                        .bind_for(kind, ty, v.clone());
                 }
-                FilterOp::In(vs) | FilterOp::NotIn(vs) => {
-                    let not = matches!(f.op, FilterOp::NotIn(_));
+                TypedOp::In(vs) | TypedOp::NotIn(vs) => {
+                    let not = matches!(f.op, TypedOp::NotIn(_));
                     if vs.is_empty() {
                         out.push(if not { " AND 1 = 1" } else { " AND 1 = 0" });
                         continue;
@@ -196,14 +274,14 @@ impl PreparedTable {
                         if i > 0 {
                             out.push(", ");
                         }
-                        out.bind(scalar(v));
+                        out.bind_for(kind, ty, v.clone());
                     }
                     out.push(")");
                 }
-                FilterOp::IsNull => {
+                TypedOp::IsNull => {
                     out.push(" AND ").push(&col).push(" IS NULL");
                 }
-                FilterOp::IsNotNull => {
+                TypedOp::IsNotNull => {
                     out.push(" AND ").push(&col).push(" IS NOT NULL");
                 }
             }
@@ -217,28 +295,8 @@ impl PreparedTable {
                 let cutoff = sel
                     .cutoff
                     .ok_or_else(|| anyhow!("an expiry pass needs a cutoff"))?;
-                let col = self.dialect.col(T, &ts.name);
-                match per_second {
-                    Some(k) => {
-                        // Integer epochs: a record expires when its whole unit lies before
-                        // the cutoff, so round the cutoff down (keeps data longer).
-                        let v = cutoff.timestamp_micros().div_euclid(1_000_000 / k);
-                        out.push(" AND ").push(&col).push(" < ").bind(Value::I64(v));
-                    }
-                    None if self.dialect == Dialect::Sqlite => {
-                        out.push(" AND julianday(")
-                            .push(&col)
-                            .push(") < julianday(")
-                            .bind(Value::Text(crate::time::rfc3339(cutoff)))
-                            .push(")");
-                    }
-                    None => {
-                        out.push(" AND ")
-                            .push(&col)
-                            .push(" < ")
-                            .bind(ts.kind.instant(cutoff));
-                    }
-                }
+                out.push(" AND ");
+                self.expired(ts, *per_second, cutoff, out);
                 if sel.exclude_flagged {
                     if let Some(flag) = &self.target.erasure_flag {
                         out.push(" AND ")
@@ -270,6 +328,80 @@ impl PreparedTable {
         }
         out.push(")");
         Ok(())
+    }
+
+    /// The record's timestamp lies wholly before `cutoff`. Integer epochs expire when
+    /// their whole unit does (the cutoff rounds down); a date when its whole day does, on
+    /// every dialect. Values the tool cannot read as a time — PostgreSQL's `-infinity`,
+    /// MySQL's zero date, SQLite text that is no date — never expire: they are counted
+    /// as unreadable instead (see [`PreparedTable::unreadable`]).
+    fn expired(
+        &self,
+        ts: &TypedColumn,
+        per_second: Option<i64>,
+        cutoff: DateTime<Utc>,
+        out: &mut SqlText,
+    ) {
+        let col = self.dialect.col(T, &ts.name);
+        if let Some(k) = per_second {
+            let v = cutoff.timestamp_micros().div_euclid(1_000_000 / k);
+            out.push(&col).push(" < ").bind(Value::I64(v));
+            return;
+        }
+        match self.dialect {
+            Dialect::Sqlite => {
+                // julianday() reads a bare date as its midnight: such a value expires only
+                // once the day after it has begun by the cutoff.
+                let c = Value::Text(crate::time::rfc3339(cutoff));
+                out.push(&format!(
+                    "(CASE WHEN length(CAST({col} AS TEXT)) = 10 THEN julianday({col}, '+1 day') <= julianday("
+                ))
+                .bind(c.clone())
+                .push(&format!(") ELSE julianday({col}) < julianday("))
+                .bind(c)
+                .push(") END)");
+            }
+            Dialect::Postgres => {
+                out.push(&col)
+                    .push(" < ")
+                    .bind(ts.kind.instant(cutoff))
+                    .push(" AND ")
+                    .push(&col)
+                    .push(" > '-infinity'");
+            }
+            Dialect::MySql => {
+                out.push(&col)
+                    .push(" < ")
+                    .bind(ts.kind.instant(cutoff))
+                    .push(" AND ")
+                    .push(&col)
+                    .push(" >= '0001-01-01'");
+            }
+        }
+    }
+
+    /// True for records whose timestamp is there but cannot be read as a time: they never
+    /// expire, and plans count them. False without a native timestamp column.
+    pub fn unreadable(&self, out: &mut SqlText) {
+        let Some((ts, None)) = &self.timestamp else {
+            out.push("1 = 0");
+            return;
+        };
+        let col = self.dialect.col(T, &ts.name);
+        match (self.dialect, ts.kind) {
+            (Dialect::Sqlite, _) => {
+                out.push(&format!("({col} IS NOT NULL AND julianday({col}) IS NULL)"));
+            }
+            (Dialect::Postgres, ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date) => {
+                out.push(&format!("({col} = '-infinity' OR {col} = 'infinity')"));
+            }
+            (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => {
+                out.push(&format!("{col} < '0001-01-01'"));
+            }
+            _ => {
+                out.push("1 = 0");
+            }
+        }
     }
 
     /// `subject IN (…)`, typed to the subject column; false when no id can match.
@@ -318,15 +450,17 @@ impl PreparedTable {
         Ok(())
     }
 
-    /// True for rows of held subjects. Rows without a subject are never held.
+    /// True for rows of held subjects, and false — never NULL — for every other row: a
+    /// row whose subject is NULL (or whose `via` parent is missing) belongs to nobody, and
+    /// no hold covers it.
     pub fn held(&self, held: &[String], out: &mut SqlText) -> Result<()> {
         if held.is_empty() || self.subject.is_none() {
             out.push("(1 = 0)");
             return Ok(());
         }
-        out.push("(");
+        out.push("((");
         self.subject_in(held, out)?;
-        out.push(")");
+        out.push(") IS TRUE)");
         Ok(())
     }
 
@@ -391,14 +525,26 @@ impl PreparedTable {
                 ColumnStrategy::Null => {
                     out.push(" AND ").push(&c).push(" IS NULL");
                 }
-                ColumnStrategy::Replace(v) => {
-                    out.push(" AND (")
-                        .push(&c)
-                        .push(" IS NOT NULL AND ")
-                        .push(&c)
-                        .push(" = ")
-                        .bind(scalar(v))
-                        .push(")");
+                ColumnStrategy::Replace(_) => {
+                    let typed = self
+                        .anonymised
+                        .iter()
+                        .zip(&self.replacements)
+                        .find(|(a, _)| a.name == *col);
+                    match typed {
+                        Some((a, Some(v))) => {
+                            out.push(" AND (")
+                                .push(&c)
+                                .push(" IS NOT NULL AND ")
+                                .push(&c)
+                                .push(" = ")
+                                .bind_for(a.kind, &a.type_name, v.clone())
+                                .push(")");
+                        }
+                        _ => {
+                            out.push(" AND 1 = 0");
+                        }
+                    }
                 }
                 // Validation refuses targets without a marker whose strategies are not
                 // recognisable; treat one as never anonymised rather than guess.
@@ -464,15 +610,5 @@ impl PreparedTable {
             out.bind_for(k.kind, &k.type_name, value);
         }
         out.push(")");
-    }
-}
-
-/// A rule literal as a bound value.
-pub fn scalar(v: &Scalar) -> Value {
-    match v {
-        Scalar::Text(s) => Value::Text(s.clone()),
-        Scalar::Int(i) => Value::I64(*i),
-        Scalar::Float(f) => Value::F64(*f),
-        Scalar::Bool(b) => Value::Bool(*b),
     }
 }

@@ -4,6 +4,7 @@
 //! column's type so indexes are used (`account_id = $1` with an integer, not a cast of
 //! the column). [`ColumnKind`] is read from the database catalog.
 
+use crate::rules::Scalar;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 /// A bindable value.
@@ -18,6 +19,8 @@ pub enum Value {
     /// A wall-clock time in UTC, for timestamp/datetime columns.
     Naive(NaiveDateTime),
     Date(NaiveDate),
+    /// A PostgreSQL `text[]` (addresses and keys of a batch, cast in the statement).
+    TextArray(Vec<String>),
 }
 
 /// What kind of data a column holds, as far as the tool cares.
@@ -89,9 +92,85 @@ impl ColumnKind {
     }
 }
 
-/// Binds every value onto a sqlx query, whichever database it is for.
+/// The value a rule literal stands for in a column of `kind` (catalog type `type_name`),
+/// or why no value of the column can be it. Text columns compare the literal as written,
+/// whatever YAML made of it; numeric, boolean and date/time columns parse it; other types
+/// (uuid, inet, enums …) receive it as text, which PostgreSQL casts to the column's type.
+pub fn literal(kind: ColumnKind, type_name: &str, lit: &Scalar) -> Result<Value, String> {
+    let text = lit.text();
+    let bad = |what: &str| {
+        Err(format!(
+            "`{}` is not {what} (the column is `{type_name}`)",
+            text.escape_default()
+        ))
+    };
+    match kind {
+        ColumnKind::Text | ColumnKind::Other => Ok(Value::Text(text)),
+        ColumnKind::Int => match lit {
+            Scalar::Bool(b) => Ok(Value::I64(i64::from(*b))),
+            _ => match text.parse::<i64>() {
+                Ok(i) => Ok(Value::I64(i)),
+                Err(_) => bad("an integer"),
+            },
+        },
+        ColumnKind::Float => match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => {
+                // Exact decimals stay exact: PostgreSQL's numeric gets the text and casts it.
+                let decimal = type_name.starts_with("numeric") || type_name.starts_with("decimal");
+                Ok(if decimal {
+                    Value::Text(text)
+                } else {
+                    Value::F64(f)
+                })
+            }
+            _ => bad("a number"),
+        },
+        ColumnKind::Bool => match (lit, text.to_ascii_lowercase().as_str()) {
+            (Scalar::Bool(b), _) => Ok(Value::Bool(*b)),
+            (_, "true" | "1") => Ok(Value::Bool(true)),
+            (_, "false" | "0") => Ok(Value::Bool(false)),
+            _ => bad("a boolean"),
+        },
+        ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date => {
+            let t = crate::time::parse_instant(&text).or_else(|_| {
+                NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f"))
+                    .map(|n| n.and_utc())
+            });
+            match t {
+                Ok(t) if kind == ColumnKind::Date && t.time() != chrono::NaiveTime::MIN => {
+                    bad("a date")
+                }
+                Ok(t) => Ok(kind.instant(t)),
+                Err(_) => bad("a date or time"),
+            }
+        }
+        ColumnKind::Uuid => match uuid::Uuid::parse_str(&text) {
+            Ok(_) => Ok(Value::Text(text)),
+            Err(_) => bad("a UUID"),
+        },
+        ColumnKind::Inet => {
+            let addr = text.split('/').next().unwrap_or_default();
+            match addr.parse::<std::net::IpAddr>() {
+                Ok(_) => Ok(Value::Text(text)),
+                Err(_) => bad("an IP address"),
+            }
+        }
+    }
+}
+
+/// Binds every value onto a sqlx query, whichever database it is for. A text array binds
+/// as a PostgreSQL `text[]` with `pg`, and as its JSON text elsewhere.
 macro_rules! bind_values {
-    ($query:expr, $values:expr) => {{
+    (pg, $query:expr, $values:expr) => {
+        $crate::stores::sql::value::bind_values!(@each $query, $values, |x: &Vec<String>| x.clone())
+    };
+    ($query:expr, $values:expr) => {
+        $crate::stores::sql::value::bind_values!(@each $query, $values, |x: &Vec<String>| {
+            serde_json::to_string(x).unwrap_or_default()
+        })
+    };
+    (@each $query:expr, $values:expr, $array:expr) => {{
         let mut q = $query;
         for v in $values {
             q = match v {
@@ -102,6 +181,7 @@ macro_rules! bind_values {
                 $crate::stores::sql::value::Value::Instant(x) => q.bind(*x),
                 $crate::stores::sql::value::Value::Naive(x) => q.bind(*x),
                 $crate::stores::sql::value::Value::Date(x) => q.bind(*x),
+                $crate::stores::sql::value::Value::TextArray(x) => q.bind(($array)(x)),
             };
         }
         q
@@ -131,6 +211,37 @@ mod tests {
         ] {
             assert_eq!(ColumnKind::classify(t), k, "{t}");
         }
+    }
+
+    #[test]
+    fn rule_literals_take_the_type_of_the_column_they_meet() {
+        let text = |k, t, l| literal(k, t, &l);
+        // A number meets a text column as the text it was written as.
+        assert_eq!(
+            text(ColumnKind::Text, "varchar", Scalar::Int(42)),
+            Ok(Value::Text("42".into()))
+        );
+        assert_eq!(
+            text(ColumnKind::Int, "int8", Scalar::Text("042".into())),
+            Ok(Value::I64(42))
+        );
+        assert!(text(ColumnKind::Int, "int8", Scalar::Text("abc".into())).is_err());
+        assert!(text(ColumnKind::Int, "int8", Scalar::Float(4.5)).is_err());
+        assert_eq!(
+            text(ColumnKind::Float, "numeric", Scalar::Text("9.90".into())),
+            Ok(Value::Text("9.90".into()))
+        );
+        assert_eq!(
+            text(ColumnKind::Date, "date", Scalar::Text("1900-01-01".into())),
+            Ok(Value::Date(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()))
+        );
+        assert!(text(ColumnKind::Date, "date", Scalar::Text("n/a".into())).is_err());
+        assert!(text(ColumnKind::Uuid, "uuid", Scalar::Text("x".into())).is_err());
+        assert!(text(ColumnKind::Inet, "inet", Scalar::Text("10.0.0.0/8".into())).is_ok());
+        assert_eq!(
+            text(ColumnKind::Bool, "bool", Scalar::Text("true".into())),
+            Ok(Value::Bool(true))
+        );
     }
 
     #[test]

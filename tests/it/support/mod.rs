@@ -7,6 +7,7 @@
 //! [`fresh_store`]. Each test gets its own database (or SQLite file) with a random name.
 #![allow(dead_code)]
 
+pub mod case;
 pub mod cli;
 pub mod db;
 pub mod images;

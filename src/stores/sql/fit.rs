@@ -1,0 +1,233 @@
+//! Whether a table target fits the live table it names: a relation the tool can delete
+//! from by key, a key that names one row, columns that exist with types that suit their
+//! role, filter values that convert to their column's type, and anonymisation strategies
+//! whose output the column can hold.
+//!
+//! Pure: it reads the catalog facts gathered beforehand. `check --connect` reports every
+//! misfit with the rule's file, line and field; preparing a target for a run refuses it
+//! on the same misfits, before its first batch.
+
+use super::catalog::{Relation, TableInfo};
+use super::value::{literal, ColumnKind};
+use crate::rules::{ColumnStrategy, FilterOp, SubjectColumn, TableTarget, TimeUnit};
+
+/// One way a target does not fit: the field (relative to the target, e.g. `filter[0].eq`
+/// or `anonymise.dob`) and what is wrong, with what would fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    pub field: String,
+    pub message: String,
+}
+
+/// The characters an `hmac` pseudonym takes (SHA-256 in hex).
+const HMAC_LENGTH: u32 = 64;
+
+/// Every misfit of `target` against `info` (and the `via` table's `parent`, when the
+/// subject is found through one), in field order.
+pub fn misfits(target: &TableTarget, info: &TableInfo, parent: Option<&TableInfo>) -> Vec<Misfit> {
+    let mut out = Vec::new();
+    let mut bad = |field: &str, message: String| {
+        out.push(Misfit {
+            field: field.to_owned(),
+            message,
+        })
+    };
+    let table = &target.table;
+    if let Relation::NotATable(what) = info.relation {
+        bad(
+            "table",
+            format!(
+                "`{table}` is {what}; name the table that holds the rows (a view cannot be deleted from by key)"
+            ),
+        );
+        return out;
+    }
+    let missing = |col: &str| format!("table `{table}` has no column `{col}`");
+
+    let key: Vec<&str> = target.key.iter().map(|k| k.as_str()).collect();
+    let absent: Vec<&&str> = key.iter().filter(|k| info.column(k).is_none()).collect();
+    if let Some(k) = absent.first() {
+        bad("key", missing(k));
+    } else if let Some(why) = info.key_problem(&key) {
+        bad("key", why);
+    }
+
+    if let Some(ts) = &target.timestamp {
+        match info.column(ts.column.as_str()) {
+            None => bad("timestamp", missing(ts.column.as_str())),
+            Some(c) => {
+                let native = ts.unit == TimeUnit::Native;
+                let ok = match native {
+                    true => matches!(
+                        c.kind,
+                        ColumnKind::Instant
+                            | ColumnKind::Naive
+                            | ColumnKind::Date
+                            | ColumnKind::Text
+                    ),
+                    false => c.kind == ColumnKind::Int,
+                };
+                if !ok {
+                    bad(
+                        "timestamp",
+                        format!(
+                            "column `{}` ({}) is not a {} column; {}",
+                            ts.column,
+                            c.type_name,
+                            if native { "date/time" } else { "integer epoch" },
+                            if native {
+                                "write {column: …, unit: s|ms|us} for epoch integers"
+                            } else {
+                                "drop `unit` for date/time columns"
+                            }
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    match &target.subject {
+        Some(SubjectColumn::Column(c)) if info.column(c.as_str()).is_none() => {
+            bad("subject", missing(c.as_str()))
+        }
+        Some(SubjectColumn::Via {
+            column,
+            table: via,
+            key,
+            subject,
+        }) => {
+            if info.column(column.as_str()).is_none() {
+                bad("subject.column", missing(column.as_str()));
+            }
+            match parent {
+                None => bad("subject.via.table", format!("table `{via}` does not exist")),
+                Some(p) => {
+                    for (c, field) in [(key, "subject.via.key"), (subject, "subject.via.subject")] {
+                        if p.column(c.as_str()).is_none() {
+                            bad(field, format!("table `{via}` has no column `{c}`"));
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+
+    if let Some(flag) = &target.erasure_flag {
+        if info.column(flag.as_str()).is_none() {
+            bad("erasure_flag", missing(flag.as_str()));
+        }
+    }
+
+    if let Some(m) = &target.marker {
+        match info.column(m.as_str()) {
+            None => bad("marker", missing(m.as_str())),
+            Some(c) => {
+                let ok = match c.kind {
+                    ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Bool => true,
+                    ColumnKind::Text => c.max_length.map_or(true, |n| n >= 20),
+                    _ => false,
+                };
+                if !ok {
+                    bad("marker", format!(
+                        "column `{m}` ({}) cannot hold the time a row was anonymised; use a nullable timestamp (or boolean) column",
+                        c.type_name
+                    ));
+                } else if !c.nullable {
+                    bad("marker", format!(
+                        "column `{m}` is NOT NULL, so no row would ever look unanonymised; use a nullable column"
+                    ));
+                }
+            }
+        }
+    }
+
+    for (i, f) in target.filter.iter().enumerate() {
+        let field = if target.filter.len() == 1 && !target.places.lines.contains_key("filter[0]") {
+            "filter".to_owned()
+        } else {
+            format!("filter[{i}]")
+        };
+        let Some(c) = info.column(f.column.as_str()) else {
+            bad(&format!("{field}.column"), missing(f.column.as_str()));
+            continue;
+        };
+        let (op, values) = match &f.op {
+            FilterOp::Eq(v) => ("eq", std::slice::from_ref(v)),
+            FilterOp::NotEq(v) => ("ne", std::slice::from_ref(v)),
+            FilterOp::In(vs) => ("in", vs.as_slice()),
+            FilterOp::NotIn(vs) => ("not_in", vs.as_slice()),
+            FilterOp::IsNull | FilterOp::IsNotNull => continue,
+        };
+        for v in values {
+            if let Err(why) = literal(c.kind, &c.type_name, v) {
+                bad(
+                    &format!("{field}.{op}"),
+                    format!(
+                        "{why}: column `{}` compares as its own type, so this value can never match as meant",
+                        f.column
+                    ),
+                );
+            }
+        }
+    }
+
+    for (col, strategy) in &target.anonymise {
+        let field = format!("anonymise.{col}");
+        let Some(c) = info.column(col.as_str()) else {
+            bad(&field, missing(col.as_str()));
+            continue;
+        };
+        if let Some(why) = strategy_misfit(strategy, c) {
+            bad(&field, why);
+        }
+    }
+    out
+}
+
+/// Why a strategy's output cannot be stored in the column, if it cannot.
+fn strategy_misfit(strategy: &ColumnStrategy, c: &super::catalog::Column) -> Option<String> {
+    let kind = c.kind;
+    let too_long = |n: u32, what: &str| {
+        c.max_length.filter(|max| *max < n).map(|max| {
+            format!("{what} takes {n} characters and the column (`{}`) holds at most {max}; widen it or choose another strategy", c.type_name)
+        })
+    };
+    let wrong_kind = |wants: &str| {
+        Some(format!(
+            "this strategy needs {wants}, and the column is `{}`",
+            c.type_name
+        ))
+    };
+    match strategy {
+        ColumnStrategy::Null if !c.nullable => {
+            Some("`null` needs a nullable column; this one is NOT NULL (use {replace: …})".into())
+        }
+        ColumnStrategy::Null => None,
+        ColumnStrategy::Replace(v) => match literal(kind, &c.type_name, v) {
+            Err(why) => Some(format!("{{replace: …}}: {why}")),
+            Ok(_) => match kind {
+                ColumnKind::Text => {
+                    too_long(v.text().chars().count() as u32, "the replacement value")
+                }
+                _ => None,
+            },
+        },
+        ColumnStrategy::Hmac if kind == ColumnKind::Text => {
+            too_long(HMAC_LENGTH, "an hmac pseudonym (64 hex characters)")
+        }
+        ColumnStrategy::Hmac => wrong_kind("a text column"),
+        ColumnStrategy::MaskKeepLast(_) if kind == ColumnKind::Text => None,
+        ColumnStrategy::MaskKeepLast(_) => wrong_kind("a text column"),
+        ColumnStrategy::Round(_) if matches!(kind, ColumnKind::Float | ColumnKind::Int) => None,
+        ColumnStrategy::Round(_) => wrong_kind("a numeric column"),
+        ColumnStrategy::TruncateIp if matches!(kind, ColumnKind::Text | ColumnKind::Inet) => None,
+        ColumnStrategy::TruncateIp => wrong_kind("a text or inet column"),
+        ColumnStrategy::TruncateDate(_) => match kind {
+            ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date => None,
+            ColumnKind::Text => too_long(20, "a truncated date (2026-01-01T00:00:00Z)"),
+            _ => wrong_kind("a date, timestamp or text column"),
+        },
+    }
+}
