@@ -14,6 +14,7 @@ use crate::plan::{self, Guard, Inventory, Selection, Shard};
 use crate::rules::Action;
 use crate::stores::sql::batch::{AnonymiseContext, Keys};
 use crate::stores::sql::inventory::{inventory, Total};
+use crate::stores::sql::select::Earlier;
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
@@ -81,20 +82,56 @@ pub async fn survey(ws: &Workspace, opts: &Options, held: &[String]) -> Result<R
         as_of: Some(opts.as_of),
         ..Default::default()
     };
-    for p in &prepared {
-        for sel in plan::passes(p.rule, p.target, opts.as_of, held, opts.shard) {
-            let mut pass = new_pass(p, &sel);
-            match survey_pass(ws, p, &sel, opts, Need::Report).await {
-                Ok((inv, guard)) => {
-                    pass.inventory = inv;
-                    pass.guard = guard;
-                }
-                Err(e) => pass.error = Some(format!("{e:#}")),
-            }
-            report.passes.push(pass);
-        }
-    }
+    let work: Vec<(&Prepared<'_>, Selection)> = prepared
+        .iter()
+        .flat_map(|p| {
+            plan::passes(p.rule, p.target, opts.as_of, held, opts.shard)
+                .into_iter()
+                .map(move |sel| (p, sel))
+        })
+        .collect();
+    report.passes = survey_in_order(ws, opts, &work).await;
     Ok(report)
+}
+
+/// Surveys passes in the order a run takes them, predicting the run: a parent row whose
+/// blocking children an earlier pass of the same run deletes counts as matched, not
+/// blocked (only passes whose guard lets them run are counted on).
+async fn survey_in_order(
+    ws: &Workspace,
+    opts: &Options,
+    work: &[(&Prepared<'_>, Selection)],
+) -> Vec<PassReport> {
+    let mut passes = Vec::new();
+    // The passes that will run, each with the passes before it on its store.
+    let mut ran: Vec<(usize, std::sync::Arc<[Earlier<'_>]>)> = Vec::new();
+    for (p, sel) in work {
+        let earlier: Vec<Earlier<'_>> = ran
+            .iter()
+            .filter_map(|(j, before)| {
+                let (q, s) = &work[*j];
+                let table = q.table.as_ref().ok()?;
+                (q.target.store() == p.target.store()).then(|| Earlier {
+                    table,
+                    selection: s,
+                    before: before.clone(),
+                })
+            })
+            .collect();
+        let mut pass = new_pass(p, sel);
+        match survey_pass(ws, p, sel, opts, Need::Report, &earlier).await {
+            Ok((inv, guard)) => {
+                if guard == Guard::Ok {
+                    ran.push((passes.len(), earlier.into()));
+                }
+                pass.inventory = inv;
+                pass.guard = guard;
+            }
+            Err(e) => pass.error = Some(format!("{e:#}")),
+        }
+        passes.push(pass);
+    }
+    passes
 }
 
 fn new_pass(p: &Prepared<'_>, sel: &Selection) -> PassReport {
@@ -121,6 +158,7 @@ async fn survey_pass(
     sel: &Selection,
     opts: &Options,
     need: Need,
+    earlier: &[Earlier<'_>],
 ) -> Result<(Inventory, Guard)> {
     let allowed = opts.allow_mass_delete || p.rule.allow_mass_delete;
     if let crate::rules::Target::Objects(o) = p.target {
@@ -142,13 +180,14 @@ async fn survey_pass(
     let judge =
         |whole: &Inventory| plan::guard(sel, whole, ws.config.defaults.max_fraction, allowed);
     let count = |sel: Selection, total: Total| async move {
-        let (inv, mut counted) = inventory(pool, table, &sel, opts.as_of, total).await?;
+        let (inv, mut counted) = inventory(pool, table, &sel, earlier, opts.as_of, total).await?;
         // The guard judges the target as a whole, so every shard reaches the same
         // verdict and sharding cannot slip a mass delete past it.
         let whole = match sel.shard {
             Some(_) => {
                 let unsharded = Selection { shard: None, ..sel };
-                let (whole, c) = inventory(pool, table, &unsharded, opts.as_of, total).await?;
+                let (whole, c) =
+                    inventory(pool, table, &unsharded, earlier, opts.as_of, total).await?;
                 counted = c;
                 whole
             }
@@ -235,17 +274,8 @@ pub async fn survey_request(
         as_of: Some(opts.as_of),
         ..Default::default()
     };
-    for (p, sel) in request_work(&prepared, subject, held) {
-        let mut pass = new_pass(p, &sel);
-        match survey_pass(ws, p, &sel, opts, Need::Report).await {
-            Ok((inv, guard)) => {
-                pass.inventory = inv;
-                pass.guard = guard;
-            }
-            Err(e) => pass.error = Some(format!("{e:#}")),
-        }
-        report.passes.push(pass);
-    }
+    let work = request_work(&prepared, subject, held);
+    report.passes = survey_in_order(ws, opts, &work).await;
     Ok(report)
 }
 
@@ -298,7 +328,8 @@ async fn apply<'p, 'a: 'p>(
             return Ok(report);
         }
         let mut pass = new_pass(p, &sel);
-        match survey_pass(ws, p, &sel, opts, Need::Verdict).await {
+        // A run counts the data as it is when the pass starts: earlier passes are done.
+        match survey_pass(ws, p, &sel, opts, Need::Verdict, &[]).await {
             Err(e) => pass.error = Some(format!("{e:#}")),
             Ok((inv, guard)) => {
                 pass.inventory = inv;

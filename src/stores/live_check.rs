@@ -100,7 +100,7 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         }
         _ => None,
     };
-    let misfits = fit::misfits(t, &info, parent.as_ref());
+    let misfits = fit::misfits(pool.dialect(), t, &info, parent.as_ref());
     for m in &misfits {
         report.errors.push(place(&m.field, m.message.clone()));
     }

@@ -658,7 +658,8 @@ targets:
         format!("{}:{line}: targets[0].{field}: ", file.display())
     };
     assert!(
-        out.stderr.contains(&(at(0, 8, "table") + "`recent_sessions` is a view")),
+        out.stderr
+            .contains(&(at(0, 8, "table") + "`recent_sessions` is a view")),
         "{}",
         out.stderr
     );
@@ -684,4 +685,137 @@ crate::support::on_every_dialect!(
     erase_runs_in_every_documented_form,
     plan_works_before_migrate_and_writes_nothing,
     check_connect_refuses_a_view_and_a_key_that_names_no_single_row,
+    a_plan_counts_parents_whose_children_the_run_deletes_first,
 );
+
+/// What each target's plan says it matches, by (category, target, reason).
+fn planned(plan: &serde_json::Value) -> std::collections::BTreeMap<(String, String, String), u64> {
+    plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let s = |k: &str| t[k].as_str().unwrap_or_default().to_owned();
+            (
+                (s("category"), s("target"), s("reason")),
+                t["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// What a run did per (category, target, reason), from its audit entries.
+fn done(audit_jsonl: &str) -> std::collections::BTreeMap<(String, String, String), u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in audit_jsonl.lines() {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if e["kind"] != "batch" || e["outcome"] != "ok" {
+            continue;
+        }
+        let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+        *out.entry((s("category"), s("target"), s("reason")))
+            .or_insert(0) += e["count"].as_u64().unwrap_or(0);
+    }
+    out
+}
+
+/// A plan predicts the run in its order: on the demo shop, each target's planned count is
+/// what the run then does (parents whose children the run deletes first included).
+#[tokio::test]
+async fn the_demos_plan_holds_for_every_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = retention::demo::seed::seed(dir.path(), Utc::now())
+        .await
+        .expect("seed the demo");
+    let run = |args: &[&str]| crate::support::cli::retention(dir.path(), args, &[]);
+    assert_eq!(paths.config, dir.path().join("retention.yaml"));
+    run(&["migrate"]).expect_code(0);
+    let plan = run(&["plan", "--format", "json"]).expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    run(&["run", "--allow-mass-delete"]).expect_code(0);
+    let audit = run(&["audit", "show", "--format", "json"]).expect_code(0);
+    let (planned, done) = (planned(&plan), done(&audit.stdout));
+    let mut differ = Vec::new();
+    for (key, want) in &planned {
+        let got = done.get(key).copied().unwrap_or(0);
+        if got != *want {
+            differ.push(format!("{key:?}: planned {want}, done {got}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}\n\nplan: {plan}", differ.join("\n"));
+    assert!(
+        planned.values().sum::<u64>() > 100,
+        "the demo has work to do: {plan}"
+    );
+}
+
+/// The same on a schema of three generations, each with expired rows referenced only by
+/// expired children: the plan counts the parents the run will be able to delete.
+async fn a_plan_counts_parents_whose_children_the_run_deletes_first(db: Db) {
+    let gen = |name: &str, table: &str| {
+        format!(
+            "category: {name}
+description: {name}
+source: \"Privacy Policy, 'Orders'\"
+retain: 30d
+on_expiry: delete
+targets:
+  - store: app
+    table: {table}
+    key: [id]
+    timestamp: at
+"
+        )
+    };
+    let (a, b, c) = (gen("a", "accounts"), gen("b", "orders"), gen("c", "items"));
+    let case = Case::new(db, &[("a.yaml", &a), ("b.yaml", &b), ("c.yaml", &c)]).await;
+    let ts = db.timestamp_type();
+    let (old, new) = match db {
+        Db::Sqlite => (
+            format!("'{}'", (Utc::now() - Duration::days(90)).to_rfc3339()),
+            format!("'{}'", Utc::now().to_rfc3339()),
+        ),
+        _ => (ago(db, 90), ago(db, 0)),
+    };
+    let rows = |n: i64, f: &dyn Fn(i64) -> String| (1..=n).map(f).collect::<Vec<_>>().join(", ");
+    case.db
+        .exec(&format!(
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, at {ts} NOT NULL);
+             CREATE TABLE orders (id BIGINT PRIMARY KEY, account_id BIGINT REFERENCES accounts (id), at {ts} NOT NULL);
+             CREATE TABLE items (id BIGINT PRIMARY KEY, order_id BIGINT REFERENCES orders (id), at {ts} NOT NULL);
+             INSERT INTO accounts VALUES {};
+             INSERT INTO orders VALUES {};
+             INSERT INTO items VALUES {}",
+            rows(40, &|i| format!("({i}, {old})")),
+            // Orders 1-30 of accounts 1-30; 21-30 are fresh, so accounts 21-30 stay.
+            rows(30, &|i| format!("({i}, {i}, {})", if i > 20 { &new } else { &old })),
+            // Items of orders 1-20; item 20 is fresh, so order 20 (and account 20) stay.
+            rows(20, &|i| format!("({i}, {i}, {})", if i == 20 { &new } else { &old })),
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    let plan: serde_json::Value =
+        serde_json::from_str(&case.expect(&["plan", "--format", "json"], 0).stdout).unwrap();
+    let matched = |t: &str| {
+        plan["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["target"] == t)
+            .unwrap()["matched"]
+            .as_u64()
+            .unwrap()
+    };
+    // items 1-19; orders 1-19; accounts 1-19 and 31-40.
+    assert_eq!(
+        (matched("items"), matched("orders"), matched("accounts")),
+        (19, 19, 29),
+        "{plan}"
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM items").await, 1);
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM orders").await, 11);
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM accounts").await, 11);
+}

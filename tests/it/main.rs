@@ -26,5 +26,6 @@ mod rules_shipped;
 mod sql_enforcement;
 mod sql_inventory;
 mod sql_windows;
+mod strategy_types;
 mod support;
 mod time_and_types;

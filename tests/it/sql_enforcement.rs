@@ -192,8 +192,8 @@ async fn enforces_retention_and_erasure_flags(kind: Db) {
     assert_eq!(matched(&plan, "sessions", "expired"), 3);
     assert_eq!(
         matched(&plan, "accounts", "flagged"),
-        0,
-        "account 3 still has a session"
+        1,
+        "account 3's only session is expired: the run deletes it first, and the plan says so"
     );
     assert_eq!(matched(&plan, "device_locations", "expired"), 1);
     assert_eq!(matched(&plan, "usage_events", "expired"), 1);
@@ -329,11 +329,11 @@ async fn plan_lists_pending_requests(kind: Db) {
             .find(|r| r["ticket"] == ticket)
             .unwrap_or_else(|| panic!("{ticket} is missing: {plan}"))
     };
-    // Subject 2 has a session and two locations; the account itself still has that
-    // session, so the plan counts it as blocked (a run erases the session first).
+    // Subject 2 has a session, two locations and the account; the erasure deletes the
+    // session before the account, so the plan counts the account as matched too.
     let r = request("DSAR-77");
-    assert_eq!(r["matched"], 3, "{plan}");
-    assert_eq!(r["targets"], 2, "{plan}");
+    assert_eq!(r["matched"], 4, "{plan}");
+    assert_eq!(r["targets"], 3, "{plan}");
     assert_eq!(r["held"], 0);
     // Each request is surveyed on its own (the catalogs read once serve them all):
     // subject 5 has only the account, with nothing referencing it.

@@ -432,3 +432,66 @@ async fn an_ipv4_mapped_inet_value_is_truncated_as_ipv4_on_postgres() {
         ]
     );
 }
+
+/// A MariaDB server whose default zone is east of UTC (for the job's user: the server's
+/// `init_connect` sets the zone of every session of a non-administrative user, as a
+/// server configured with `default_time_zone` would): rows either side of the cutoff still
+/// go exactly when older.
+#[tokio::test]
+async fn a_mariadb_server_zone_east_of_utc_does_not_move_the_cutoff() {
+    let mut case = Case::new(
+        Db::MySql,
+        &[(
+            "t0.yaml",
+            &rule("t0", "30d", "delete", "t0", "    timestamp: at\n"),
+        )],
+    )
+    .await;
+    let name = case
+        .db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let user = format!("rt_tz_{}", &name[name.len() - 12..]);
+    // Only users named rt_tz_… get the zone; every other session keeps the global one.
+    case.db
+        .exec(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY 'tz-password';
+             GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%';
+             SET GLOBAL init_connect = 'SET time_zone = IF(CURRENT_USER() LIKE ''rt\\\\_tz\\\\_%'', ''+13:00'', @@global.time_zone)'"
+        ))
+        .await;
+    let cutoff = Utc::now() - Duration::days(30);
+    let rows: Vec<String> = [-120i64, -10, 10, 120]
+        .iter()
+        .enumerate()
+        .map(|(j, m)| format!("({j}, {})", wall(cutoff + Duration::minutes(*m))))
+        .collect();
+    case.db
+        .exec(&format!(
+            "CREATE TABLE t0 (id BIGINT PRIMARY KEY, at DATETIME); INSERT INTO t0 VALUES {}",
+            rows.join(", ")
+        ))
+        .await;
+    let admin = case.db.url.clone();
+    case.db.url = admin.replacen("root@", &format!("{user}:tz-password@"), 1);
+    // The server's own client (which sets no zone) sees the user's sessions east of UTC.
+    let zone = std::process::Command::new("mariadb")
+        .args(["-h", "127.0.0.1", "-u", &user, "-ptz-password", "-N", "-e"])
+        .arg("SELECT @@session.time_zone")
+        .output()
+        .expect("the mariadb client runs");
+    assert_eq!(String::from_utf8_lossy(&zone.stdout).trim(), "+13:00");
+    case.expect(&["migrate"], 0);
+    let plan = plan_json(&case, &[]);
+    assert_eq!(plan["targets"][0]["matched"], 2, "{plan}");
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "t0").await, [2, 3]);
+    case.db.url = admin;
+    case.db.exec(&format!("DROP USER '{user}'@'%'")).await;
+}

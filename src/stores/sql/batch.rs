@@ -471,9 +471,24 @@ fn truncate_date(d: Dialect, kind: ColumnKind, c: &str, part: DatePart) -> Strin
         (Dialect::MySql, DatePart::Day) => format!("DATE({c})"),
         (Dialect::MySql, DatePart::Month) => format!("DATE_FORMAT({c}, '%Y-%m-01')"),
         (Dialect::MySql, DatePart::Year) => format!("DATE_FORMAT({c}, '%Y-01-01')"),
-        (Dialect::Sqlite, DatePart::Day) => format!("strftime('%Y-%m-%dT00:00:00Z', {c})"),
-        (Dialect::Sqlite, DatePart::Month) => format!("strftime('%Y-%m-01T00:00:00Z', {c})"),
-        (Dialect::Sqlite, DatePart::Year) => format!("strftime('%Y-01-01T00:00:00Z', {c})"),
+        // SQLite keeps dates as text: the truncated value keeps the column's shape (a
+        // DATE column `2026-05-01`, a DATETIME `2026-05-01 00:00:00`, other text RFC 3339).
+        (Dialect::Sqlite, _) => {
+            let day = match part {
+                DatePart::Day => "%d",
+                _ => "01",
+            };
+            let month = match part {
+                DatePart::Year => "01",
+                _ => "%m",
+            };
+            let time = match kind {
+                ColumnKind::Date => "",
+                ColumnKind::Naive => " 00:00:00",
+                _ => "T00:00:00Z",
+            };
+            format!("strftime('%Y-{month}-{day}{time}', {c})")
+        }
     }
 }
 

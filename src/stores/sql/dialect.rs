@@ -101,6 +101,33 @@ impl SqlText {
         q
     }
 
+    /// Appends another statement fragment with its values, renumbering its PostgreSQL
+    /// placeholders after this one's.
+    pub fn append(&mut self, other: SqlText) -> &mut Self {
+        match self.dialect {
+            Dialect::Postgres => {
+                let offset = self.values.len();
+                let mut rest = other.sql.as_str();
+                while let Some(i) = rest.find('$') {
+                    self.sql.push_str(&rest[..i]);
+                    let digits: String = rest[i + 1..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    match digits.parse::<usize>() {
+                        Ok(n) => self.sql.push_str(&format!("${}", n + offset)),
+                        Err(_) => self.sql.push('$'),
+                    }
+                    rest = &rest[i + 1 + digits.len()..];
+                }
+                self.sql.push_str(rest);
+            }
+            _ => self.sql.push_str(&other.sql),
+        }
+        self.values.extend(other.values);
+        self
+    }
+
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.sql.push_str(s);
         self
@@ -184,6 +211,20 @@ mod tests {
         let none = SqlText::statement(Dialect::Postgres, "DELETE FROM t", Vec::new());
         assert_eq!(none.sql, "DELETE FROM t");
         assert!(none.values.is_empty());
+    }
+
+    #[test]
+    fn an_appended_fragment_keeps_its_values_in_placeholder_order() {
+        let mut a = SqlText::new(Dialect::Postgres);
+        a.push("x = ").bind(Value::I64(1)).push(" AND ");
+        let mut b = SqlText::new(Dialect::Postgres);
+        b.push("y = ")
+            .bind(Value::I64(2))
+            .push(" OR z = ")
+            .bind(Value::I64(3));
+        a.append(b);
+        assert_eq!(a.sql, "x = $1 AND y = $2 OR z = $3");
+        assert_eq!(a.values, [Value::I64(1), Value::I64(2), Value::I64(3)]);
     }
 
     #[test]

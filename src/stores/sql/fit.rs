@@ -7,8 +7,9 @@
 //! misfit with the rule's file, line and field; preparing a target for a run refuses it
 //! on the same misfits, before its first batch.
 
-use super::catalog::{Relation, TableInfo};
-use super::value::{literal, ColumnKind};
+use super::catalog::{Column, Relation, TableInfo};
+use super::pool::Dialect;
+use super::value::{literal, ColumnKind, Value};
 use crate::rules::{ColumnStrategy, FilterOp, SubjectColumn, TableTarget, TimeUnit};
 
 /// One way a target does not fit: the field (relative to the target, e.g. `filter[0].eq`
@@ -24,7 +25,12 @@ const HMAC_LENGTH: u32 = 64;
 
 /// Every misfit of `target` against `info` (and the `via` table's `parent`, when the
 /// subject is found through one), in field order.
-pub fn misfits(target: &TableTarget, info: &TableInfo, parent: Option<&TableInfo>) -> Vec<Misfit> {
+pub fn misfits(
+    dialect: Dialect,
+    target: &TableTarget,
+    info: &TableInfo,
+    parent: Option<&TableInfo>,
+) -> Vec<Misfit> {
     let mut out = Vec::new();
     let mut bad = |field: &str, message: String| {
         out.push(Misfit {
@@ -179,7 +185,7 @@ pub fn misfits(target: &TableTarget, info: &TableInfo, parent: Option<&TableInfo
             bad(&field, missing(col.as_str()));
             continue;
         };
-        if let Some(why) = strategy_misfit(strategy, c) {
+        if let Some(why) = strategy_misfit(dialect, strategy, c) {
             bad(&field, why);
         }
     }
@@ -187,7 +193,7 @@ pub fn misfits(target: &TableTarget, info: &TableInfo, parent: Option<&TableInfo
 }
 
 /// Why a strategy's output cannot be stored in the column, if it cannot.
-fn strategy_misfit(strategy: &ColumnStrategy, c: &super::catalog::Column) -> Option<String> {
+fn strategy_misfit(dialect: Dialect, strategy: &ColumnStrategy, c: &Column) -> Option<String> {
     let kind = c.kind;
     let too_long = |n: u32, what: &str| {
         c.max_length.filter(|max| *max < n).map(|max| {
@@ -207,11 +213,11 @@ fn strategy_misfit(strategy: &ColumnStrategy, c: &super::catalog::Column) -> Opt
         ColumnStrategy::Null => None,
         ColumnStrategy::Replace(v) => match literal(kind, &c.type_name, v) {
             Err(why) => Some(format!("{{replace: …}}: {why}")),
-            Ok(_) => match kind {
+            Ok(value) => match kind {
                 ColumnKind::Text => {
                     too_long(v.text().chars().count() as u32, "the replacement value")
                 }
-                _ => None,
+                _ => out_of_range(dialect, c, &value),
             },
         },
         ColumnStrategy::Hmac if kind == ColumnKind::Text => {
@@ -226,8 +232,27 @@ fn strategy_misfit(strategy: &ColumnStrategy, c: &super::catalog::Column) -> Opt
         ColumnStrategy::TruncateIp => wrong_kind("a text or inet column"),
         ColumnStrategy::TruncateDate(_) => match kind {
             ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date => None,
-            ColumnKind::Text => too_long(20, "a truncated date (2026-01-01T00:00:00Z)"),
-            _ => wrong_kind("a date, timestamp or text column"),
+            // Only SQLite keeps dates as text; elsewhere a text column holds no date.
+            ColumnKind::Text if dialect == Dialect::Sqlite => {
+                too_long(20, "a truncated date (2026-01-01T00:00:00Z)")
+            }
+            _ => wrong_kind("a date or timestamp column"),
         },
     }
+}
+
+/// MySQL/MariaDB `TIMESTAMP` holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC only.
+fn out_of_range(dialect: Dialect, c: &Column, value: &Value) -> Option<String> {
+    if dialect != Dialect::MySql || !c.type_name.eq_ignore_ascii_case("timestamp") {
+        return None;
+    }
+    let t = match value {
+        Value::Naive(n) => n.and_utc(),
+        Value::Instant(t) => *t,
+        _ => return None,
+    };
+    let (lo, hi) = (1, 2_147_483_647);
+    (t.timestamp() < lo || t.timestamp() > hi).then(|| {
+        "{replace: …}: a MySQL/MariaDB TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 only; use a value in that range or a DATETIME column".to_owned()
+    })
 }

@@ -3,7 +3,7 @@
 use super::dialect::SqlText;
 use super::exec::fetch_counts;
 use super::pool::{Dialect, SqlPool};
-use super::select::{PreparedTable, TypedColumn, T};
+use super::select::{Earlier, PreparedTable, TypedColumn, T};
 use super::value::Value;
 use crate::audit::Reason;
 use crate::plan::{Inventory, Selection};
@@ -49,21 +49,23 @@ pub enum Total {
     AtLeast,
 }
 
-/// Counts, in one statement, the rows a selection would act on, the held and blocked ones,
+/// Counts, in one statement, the rows a selection would act on (once the `earlier` passes
+/// of the same run have deleted theirs), the held and blocked ones,
 /// the oldest matched timestamp and the timestamp sanity figures. Also says how the total
 /// was counted: a scan of the whole table counts it exactly whatever was asked.
 pub async fn inventory(
     pool: &SqlPool,
     p: &PreparedTable,
     sel: &Selection,
+    earlier: &[Earlier<'_>],
     as_of: DateTime<Utc>,
     total: Total,
 ) -> Result<(Inventory, Total)> {
     let d = p.dialect;
     let (mut q, counted) = if index_friendly(p, sel) {
-        (indexed_counts(p, sel, as_of, total)?, total)
+        (indexed_counts(p, sel, earlier, as_of, total)?, total)
     } else {
-        (one_scan(p, sel, as_of)?, Total::Exact)
+        (one_scan(p, sel, earlier, as_of)?, Total::Exact)
     };
     let oldest = match &p.timestamp {
         Some((c, per)) => d.epoch_seconds("x.oldest", c.kind, *per),
@@ -135,11 +137,16 @@ impl Bounds<'_> {
 }
 
 /// The general case: one scan of the table computing every count at once.
-fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<SqlText> {
+fn one_scan(
+    p: &PreparedTable,
+    sel: &Selection,
+    earlier: &[Earlier<'_>],
+    as_of: DateTime<Utc>,
+) -> Result<SqlText> {
     let d = p.dialect;
     let mut q = SqlText::new(d);
     q.push("SELECT COUNT(*) AS c0, ");
-    selection_counts(p, sel, &mut q)?;
+    selection_counts(p, sel, earlier, &mut q)?;
     // Sanity counts compare the column with typed bounds (no per-row conversion); only
     // the oldest matched value is converted to epoch seconds, once, outside the scan.
     match &p.timestamp {
@@ -178,9 +185,14 @@ fn one_scan(p: &PreparedTable, sel: &Selection, as_of: DateTime<Utc>) -> Result<
 /// What the selection finds, over whichever rows the caller's `FROM … WHERE` reads:
 /// `c1` the rows to act on, `c2` the held ones, `c3` the blocked ones, and `oldest` the
 /// oldest timestamp among the rows to act on (NULL without a timestamp column).
-fn selection_counts(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Result<()> {
+fn selection_counts(
+    p: &PreparedTable,
+    sel: &Selection,
+    earlier: &[Earlier<'_>],
+    q: &mut SqlText,
+) -> Result<()> {
     q.push("COUNT(CASE WHEN ");
-    p.actionable(sel, q)?;
+    p.actionable_after(sel, earlier, q)?;
     q.push(" THEN 1 END) AS c1, COUNT(CASE WHEN ");
     p.base(sel, q)?;
     q.push(" AND ");
@@ -190,12 +202,12 @@ fn selection_counts(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Resu
     q.push(" AND NOT ");
     p.held(&sel.held, q)?;
     q.push(" AND NOT ");
-    p.free(sel, q);
+    p.free_after(sel, earlier, q);
     q.push(" THEN 1 END) AS c3, ");
     match &p.timestamp {
         Some((c, _)) => {
             q.push("MIN(CASE WHEN ");
-            p.actionable(sel, q)?;
+            p.actionable_after(sel, earlier, q)?;
             q.push(&format!(
                 " THEN {} END) AS oldest",
                 p.dialect.col(T, &c.name)
@@ -216,6 +228,7 @@ fn selection_counts(p: &PreparedTable, sel: &Selection, q: &mut SqlText) -> Resu
 fn indexed_counts(
     p: &PreparedTable,
     sel: &Selection,
+    earlier: &[Earlier<'_>],
     as_of: DateTime<Utc>,
     total: Total,
 ) -> Result<SqlText> {
@@ -253,7 +266,7 @@ fn indexed_counts(
     q.push(&format!(") AS c6, (SELECT COUNT(*) FROM {from} WHERE "));
     p.unreadable(&mut q);
     q.push(") AS c7, m.oldest FROM (SELECT ");
-    selection_counts(p, sel, &mut q)?;
+    selection_counts(p, sel, earlier, &mut q)?;
     q.push(&format!(" FROM {from} WHERE "));
     p.base(sel, &mut q)?;
     q.push(") m");

@@ -29,6 +29,17 @@ pub struct TypedColumn {
     pub nullable: bool,
 }
 
+/// A pass that runs before another in the same run, on the same store: its selection
+/// over its table. Plans use these to predict which child rows will be gone.
+#[derive(Debug, Clone)]
+pub struct Earlier<'a> {
+    pub table: &'a PreparedTable,
+    pub selection: &'a Selection,
+    /// The passes before that one, whose deletions it counts on in turn (shared: every
+    /// pass's list is built once).
+    pub before: std::sync::Arc<[Earlier<'a>]>,
+}
+
 /// A filter with its values already converted to the column's type.
 #[derive(Debug, Clone)]
 pub struct TypedFilter {
@@ -97,7 +108,7 @@ impl PreparedTable {
         parent: Option<&TableInfo>,
         fks: &[ForeignKey],
     ) -> Result<PreparedTable> {
-        let misfits = super::fit::misfits(target, info, parent);
+        let misfits = super::fit::misfits(dialect, target, info, parent);
         if !misfits.is_empty() {
             let lines: Vec<String> = misfits
                 .iter()
@@ -466,6 +477,13 @@ impl PreparedTable {
 
     /// True for rows no child row references (only relevant to deletes).
     pub fn free(&self, sel: &Selection, out: &mut SqlText) {
+        self.free_after(sel, &[], out);
+    }
+
+    /// True for rows no child row will still reference when this pass runs: `earlier`
+    /// are the delete passes that run before it in the same run, so their rows will be
+    /// gone (a plan predicts the run in its order; a run counts the data as it is).
+    pub fn free_after(&self, sel: &Selection, earlier: &[Earlier<'_>], out: &mut SqlText) {
         out.push("(1 = 1");
         if sel.action == Action::Delete {
             for fk in &self.blockers {
@@ -493,6 +511,44 @@ impl PreparedTable {
                         .push(" = ")
                         .push(&self.dialect.col(T, pc));
                 }
+                let going: Vec<&Earlier<'_>> = earlier
+                    .iter()
+                    .filter(|e| {
+                        e.table.target.table.as_str() == fk.child
+                            && e.selection.action == Action::Delete
+                    })
+                    .collect();
+                if let Some(first) = going.first() {
+                    // …and that no earlier pass of this run deletes (the inner `t` is
+                    // the child table, as every selection renders it).
+                    out.push(" AND NOT EXISTS (SELECT 1 FROM ")
+                        .push(&self.q(&child))
+                        .push(&format!(" {T} WHERE "));
+                    for (i, k) in first.table.keys.iter().enumerate() {
+                        if i > 0 {
+                            out.push(" AND ");
+                        }
+                        out.push(&self.dialect.col(T, &k.name))
+                            .push(" = ")
+                            .push(&self.dialect.col("c", &k.name));
+                    }
+                    out.push(" AND (1 = 0");
+                    for e in &going {
+                        out.push(" OR (");
+                        // A pass that cannot render is not counted on: the row stays.
+                        let mut part = SqlText::new(self.dialect);
+                        if e.table
+                            .actionable_after(e.selection, &e.before, &mut part)
+                            .is_ok()
+                        {
+                            out.append(part);
+                        } else {
+                            out.push("1 = 0");
+                        }
+                        out.push(")");
+                    }
+                    out.push("))");
+                }
                 out.push(")");
             }
         }
@@ -501,11 +557,21 @@ impl PreparedTable {
 
     /// The full batch condition: `base AND NOT held AND free`.
     pub fn actionable(&self, sel: &Selection, out: &mut SqlText) -> Result<()> {
+        self.actionable_after(sel, &[], out)
+    }
+
+    /// [`PreparedTable::actionable`] as it will be once the `earlier` passes have run.
+    pub fn actionable_after(
+        &self,
+        sel: &Selection,
+        earlier: &[Earlier<'_>],
+        out: &mut SqlText,
+    ) -> Result<()> {
         self.base(sel, out)?;
         out.push(" AND NOT ");
         self.held(&sel.held, out)?;
         out.push(" AND ");
-        self.free(sel, out);
+        self.free_after(sel, earlier, out);
         Ok(())
     }
 
