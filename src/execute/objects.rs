@@ -330,6 +330,7 @@ impl Pages<'_, '_> {
                     None => listing_over = true,
                     Some(Err(e)) => failure = Some(e),
                     Some(Ok(page)) => {
+                        tracing::debug!(target = %self.target.prefix, scanned = page.scanned, matched = page.matched.len(), "Listed and judged a page.");
                         fitting += page.fitting;
                         scanned += page.scanned;
                         if let Mode::Stream(found) = &mut mode {
@@ -398,6 +399,7 @@ impl Pages<'_, '_> {
             Ok(Err(e)) => return Ok(Err(e)),
             Err(e) => return Ok(Err(anyhow!("a page's action stopped: {e}"))),
         };
+        tracing::debug!(target = %self.target.prefix, done = report.done.len(), locked = report.locked.len(), failed = report.failed.len(), "Acted on a page.");
         let mut keys: Vec<Vec<String>> = report.done.iter().map(|k| vec![k.clone()]).collect();
         keys.sort();
         let outcome = if report.failed.is_empty() {

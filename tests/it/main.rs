@@ -11,6 +11,7 @@ mod demo_seed;
 mod dsar;
 mod objects;
 mod objects_cli;
+mod objects_compat;
 mod objects_faults;
 mod objects_gps;
 mod objects_s3;
