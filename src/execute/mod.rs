@@ -328,6 +328,17 @@ async fn apply<'p, 'a: 'p>(
             return Ok(report);
         }
         let mut pass = new_pass(p, &sel);
+        if let crate::rules::Target::Objects(o) = p.target {
+            if objects::streams(p, &sel, opts.allow_mass_delete) {
+                objects::stream_pass(ws, p, o, &sel, who, audit, stop, &mut pass).await?;
+                report.passes.push(pass);
+                report.interrupted = stop.load(Ordering::SeqCst);
+                if report.interrupted {
+                    return Ok(report);
+                }
+                continue;
+            }
+        }
         // A run counts the data as it is when the pass starts: earlier passes are done.
         match survey_pass(ws, p, &sel, opts, Need::Verdict, &[]).await {
             Err(e) => pass.error = Some(format!("{e:#}")),

@@ -819,3 +819,69 @@ targets:
     assert_eq!(case.db.count("SELECT COUNT(*) FROM orders").await, 11);
     assert_eq!(case.db.count("SELECT COUNT(*) FROM accounts").await, 11);
 }
+
+/// `check --connect` on a partitioned table sees the index its partitions have, and its
+/// index advice is SQL that runs on a mixed-case table.
+#[tokio::test]
+async fn check_connect_reads_partition_indexes_and_quotes_its_advice() {
+    let rule = |n: &str, table: &str, subject: &str| {
+        format!(
+            "category: {n}
+description: Notes
+source: \"Privacy Policy, 'Feedback'\"
+retain: 30d
+on_expiry: delete
+targets:
+  - store: app
+    table: {table}
+    key: [id, at]
+    timestamp: at
+    subject: {subject}
+"
+        )
+    };
+    let case = Case::new(
+        Db::Postgres,
+        &[
+            ("a.yaml", &rule("a", "payments", "account_id")),
+            ("b.yaml", &rule("b", "CustomerNotes", "CustomerId")),
+        ],
+    )
+    .await;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE payments (id BIGINT NOT NULL, account_id BIGINT, at TIMESTAMPTZ NOT NULL,
+               PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+             {}
+             CREATE TABLE \"CustomerNotes\" (id BIGINT NOT NULL, \"CustomerId\" BIGINT, at TIMESTAMPTZ NOT NULL,
+               PRIMARY KEY (id, at))",
+            partitions(Db::Postgres, "payments")
+        ))
+        .await;
+    for p in case
+        .column("SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relkind = 'r'")
+        .await
+        .into_iter()
+        .flatten()
+    {
+        case.db
+            .exec(&format!("CREATE INDEX {p}_account ON {p} (account_id)"))
+            .await;
+    }
+    let out = case.expect(&["check", "--connect"], 0);
+    assert!(
+        !out.stderr.contains("payments"),
+        "every partition has the index: {}",
+        out.stderr
+    );
+    let advice = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("CustomerId"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let sql = &advice[advice.find("CREATE INDEX").unwrap()..advice.rfind(')').unwrap()];
+    assert_eq!(sql, "CREATE INDEX ON \"CustomerNotes\" (\"CustomerId\")");
+    case.db.exec(sql).await;
+    let out = case.expect(&["check", "--connect"], 0);
+    assert!(!out.stderr.contains("CustomerId"), "{}", out.stderr);
+}

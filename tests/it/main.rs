@@ -12,6 +12,7 @@ mod dsar;
 mod exact_rows;
 mod objects;
 mod objects_cli;
+mod objects_compat;
 mod objects_faults;
 mod objects_gps;
 mod objects_s3;

@@ -187,7 +187,170 @@ macro_rules! both_stores {
 both_stores!(
     a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern,
     a_shard_is_judged_by_the_whole_prefix_and_deletes_only_its_own_objects,
+    a_pass_allowed_to_mass_delete_deletes_what_the_plan_matched_and_keeps_held_subjects,
+    a_key_pattern_that_fits_no_object_fails_a_pass_allowed_to_mass_delete_with_nothing_deleted,
 );
+
+/// Puts `keys` (with a `captured-at` of `old()` where `is_old` says so) 16 at a time.
+async fn put_all(f: &Fixture, keys: &[String], is_old: impl Fn(usize) -> bool) {
+    use futures::StreamExt;
+    let (old, fresh) = (old(), fresh());
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(16, |(i, key)| {
+            let at = if is_old(i) { &old } else { &fresh };
+            async move { f.put(key, b"x", &[("captured-at", at.as_str())], &[]).await }
+        })
+        .await;
+}
+
+/// The value of a Prometheus metric line `name{category="…"} N` in a metrics file.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(&format!("{name}{{")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// A pass the guard cannot refuse lists its prefix once and counts what it finds as it
+/// deletes. Three pages of objects, a subject under legal hold: the run deletes exactly the
+/// expired objects of the other subjects, and reports the figures the plan predicted.
+async fn a_pass_allowed_to_mass_delete_deletes_what_the_plan_matched_and_keeps_held_subjects(
+    f: Fixture,
+) {
+    crate::support::s3::endpoint(); // credentials in the environment, as for every S3 test
+    let keys: Vec<String> = (0..2_600)
+        .map(|i| format!("photos/{}/{i:04}.jpg", i % 26))
+        .collect();
+    let is_old = |i: usize| i % 3 != 0;
+    put_all(&f, &keys, is_old).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    retention(
+        dir.path(),
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        &[],
+    )
+    .expect_code(0);
+    let plan = retention(dir.path(), &["plan", "--format", "json"], &[]).expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let planned = &json["targets"][0];
+
+    let metrics = dir.path().join("metrics.prom");
+    let metrics_flag = metrics.to_str().expect("a UTF-8 path");
+    retention(
+        dir.path(),
+        &["run", "--allow-mass-delete", "--metrics-file", metrics_flag],
+        &[],
+    )
+    .expect_code(0);
+
+    let expected: std::collections::BTreeSet<String> = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, k)| !is_old(*i) || k.starts_with("photos/7/"))
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(f.keys().await, expected);
+    let text = std::fs::read_to_string(&metrics).expect("metrics file");
+    let deleted = 2_600 - expected.len() as u64;
+    assert_eq!(metric(&text, "retention_rows_deleted"), deleted);
+    assert_eq!(planned["matched"].as_u64(), Some(deleted), "{planned}");
+    assert_eq!(
+        metric(&text, "retention_rows_held"),
+        planned["held"].as_u64().expect("held")
+    );
+    let held = (0..keys.len())
+        .filter(|&i| is_old(i) && keys[i].starts_with("photos/7/"))
+        .count() as u64;
+    assert_eq!(planned["held"].as_u64(), Some(held), "{planned}");
+}
+
+/// A pass allowed to mass-delete is not surveyed before it acts, yet a key pattern that
+/// fits none of the listed objects still fails it before anything is deleted.
+async fn a_key_pattern_that_fits_no_object_fails_a_pass_allowed_to_mass_delete_with_nothing_deleted(
+    f: Fixture,
+) {
+    crate::support::s3::endpoint(); // credentials in the environment, as for every S3 test
+    let keys: Vec<String> = (0..1_200)
+        .map(|i| format!("photos/42/{i:04}.jpg"))
+        .collect();
+    put_all(&f, &keys, |_| true).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/user-{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    let run = retention(dir.path(), &["run", "--allow-mass-delete"], &[]).expect_code(1);
+    assert!(
+        both(&run)
+            .contains("the key pattern `photos/user-{subject}/` matched none of the 1200 objects"),
+        "{}",
+        both(&run)
+    );
+    assert_eq!(f.keys().await.len(), 1_200, "nothing was deleted");
+}
+
+/// A streamed pass holds back what it matched until a key fits the target's pattern; when
+/// more pages than it holds back come first, it surveys the prefix and then acts, with the
+/// same result: every expired object goes.
+#[tokio::test]
+async fn a_key_pattern_first_fitting_after_many_pages_still_deletes_every_expired_object() {
+    let f = Fixture::dir().await;
+    let Fixture::Dir(root) = &f else {
+        unreachable!("a directory fixture")
+    };
+    // Sorted before the fitting keys: 9,000 objects no subject can be read from.
+    let old = old();
+    for i in 0..9_000 {
+        put_dir_object(root.path(), &format!("photos/{i:04}.jpg"), &old);
+    }
+    put_dir_object(root.path(), "photos/user-7/a.jpg", &old);
+    put_dir_object(root.path(), "photos/user-8/b.jpg", &fresh());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/user-{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    retention(dir.path(), &["run", "--allow-mass-delete"], &[]).expect_code(0);
+    assert_eq!(
+        f.keys().await,
+        std::collections::BTreeSet::from(["photos/user-8/b.jpg".to_owned()])
+    );
+}
 
 /// A sharded run judges the whole prefix, in the same listing as its own share: 1,200 of
 /// 1,500 objects expired (80%) refuse every shard, although one shard's own share (about

@@ -77,6 +77,22 @@ async fn a_filter_value_compares_in_the_columns_type(db: Db) {
     case.expect(&["run"], 0);
     assert_eq!(ids(&case, "codes").await, [2, 3, 4, 5, 6, 7]);
 
+    // A filter on a column the table does not have is refused where it is written.
+    let bad = rule(
+        "codes",
+        "1d",
+        "delete",
+        "codes",
+        "    timestamp: at\n    filter: {column: kode, eq: 42}\n",
+    );
+    std::fs::write(case.dir.path().join("rules/codes.yaml"), bad).unwrap();
+    let out = case.expect(&["check", "--connect"], 2);
+    assert!(
+        out.stderr.contains("targets[0].filter.column: table `codes` has no column `kode`"),
+        "{}",
+        out.stderr
+    );
+
     // A value an integer column cannot hold is refused where it is written.
     let bad = rule(
         "codes",

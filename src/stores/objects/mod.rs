@@ -1,7 +1,7 @@
 //! Object stores: S3 buckets and local directories behind one small surface.
 //!
-//! The executor sees only [`ObjectStore`]: it scans a target one page at a time
-//! ([`ObjectStore::scan_page`]), then deletes or anonymises what a page matched. Which
+//! The executor sees only [`ObjectStore`]: it scans a target page by page
+//! ([`ObjectStore::scan`]), then deletes or anonymises what a page matched. Which
 //! objects match is decided by the pure code in [`select`], shared by both backends so that
 //! a bucket and a directory behave the same; the backends only list, fetch and change.
 //!
@@ -16,6 +16,7 @@ mod gps;
 mod pace;
 mod s3;
 mod select;
+mod window;
 
 pub use dir::DirStore;
 pub use gps::{strip_gps, StripGpsError};
@@ -25,6 +26,8 @@ pub use select::{shard_of, ANONYMISED_TAG};
 use crate::config::StoreConfig;
 use crate::rules::model::{ObjectStrategy, ObjectTarget};
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use std::collections::BTreeSet;
 
 /// The most objects one [`ObjectStore::scan_page`] returns (S3's own page size).
@@ -180,6 +183,34 @@ impl ObjectStore {
         match self {
             ObjectStore::S3(s) => s.scan_page(target, filter, token).await,
             ObjectStore::Dir(d) => d.scan_page(target, filter, token).await,
+        }
+    }
+
+    /// Every page of the objects under `target.prefix` that match `filter`, in listing
+    /// order. On S3 the next page is listed while the current one's metadata and tags are
+    /// read; memory stays bounded by the few pages in flight.
+    pub fn scan<'a>(
+        &'a self,
+        target: &'a ObjectTarget,
+        filter: &'a ObjectFilter,
+    ) -> BoxStream<'a, anyhow::Result<ObjectPage>> {
+        match self {
+            ObjectStore::S3(s) => s.scan(target, filter).boxed(),
+            ObjectStore::Dir(d) => {
+                // The state is the token of the page to scan next; `None` once done.
+                futures::stream::try_unfold(
+                    Some(None),
+                    move |token: Option<Option<String>>| async move {
+                        let Some(token) = token else {
+                            return Ok(None);
+                        };
+                        let page = d.scan_page(target, filter, token).await?;
+                        let next = page.next.clone().map(Some);
+                        Ok(Some((page, next)))
+                    },
+                )
+                .boxed()
+            }
         }
     }
 

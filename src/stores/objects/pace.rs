@@ -24,6 +24,8 @@ const MAX_DELAY_MS: u64 = 2_000;
 #[derive(Debug, Default)]
 pub struct Pace {
     delay_ms: AtomicU64,
+    /// Throttling answers seen so far, for the [`super::window::Window`]s that shrink on them.
+    throttles: AtomicU64,
 }
 
 impl Pace {
@@ -36,11 +38,17 @@ impl Pace {
     }
 
     pub(super) fn throttled(&self) {
+        self.throttles.fetch_add(1, Ordering::Relaxed);
         let _ = self
             .delay_ms
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
                 Some((d * 2).clamp(20, MAX_DELAY_MS))
             });
+    }
+
+    /// How many throttling answers this pace has seen.
+    pub(super) fn throttles(&self) -> u64 {
+        self.throttles.load(Ordering::Relaxed)
     }
 
     fn succeeded(&self) {

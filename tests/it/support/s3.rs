@@ -1,5 +1,5 @@
 //! A real S3 server for tests: moto, started once per test binary, and a fresh random bucket
-//! per test.
+//! per test; and [`BareS3`], a real server without versioning, Object Lock or tagging.
 //!
 //! `RETENTION_TEST_S3_ENDPOINT` names a running server (CI, or a developer's MinIO). When it
 //! is unset, `moto_server` (from `pip install 'moto[server]'`) is started on a free port of
@@ -156,6 +156,57 @@ impl OwnMoto {
 }
 
 impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real S3-compatible server that implements neither versioning, nor Object Lock, nor
+/// object tagging: `s3s-fs` (the file-system server of the `s3s` crates), which answers
+/// those calls with `NotImplemented` (HTTP 501), as Cloudflare R2 and several small S3
+/// servers do. It serves a temporary directory on a free port and is killed when dropped.
+/// `tests/run-all.sh` installs it (`cargo install s3s-fs --version 0.14.1 --features binary`).
+pub struct BareS3 {
+    pub endpoint: String,
+    child: std::process::Child,
+    _root: tempfile::TempDir,
+}
+
+impl BareS3 {
+    pub fn start() -> BareS3 {
+        endpoint(); // the same credentials in the environment as every S3 test
+        let root = tempfile::tempdir().expect("temp dir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port();
+        // It checks signatures: give it the credentials every client of the tests uses.
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        let child = std::process::Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", &var("AWS_ACCESS_KEY_ID")])
+            .args(["--secret-key", &var("AWS_SECRET_ACCESS_KEY")])
+            .arg(root.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "s3s-fs could not be started: cargo install s3s-fs --version 0.14.1 \
+                 --features binary --locked (tests/run-all.sh does)",
+            );
+        let server = BareS3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            _root: root,
+        };
+        wait_until_answering(port);
+        server
+    }
+}
+
+impl Drop for BareS3 {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

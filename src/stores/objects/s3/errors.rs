@@ -86,6 +86,14 @@ pub(super) fn versioning_from_raw_body<E>(err: &SdkError<E, HttpResponse>) -> Op
     Some(body.contains("<Status>Enabled</Status>") || body.contains("<Status>Suspended</Status>"))
 }
 
+/// Whether the server does not implement the API at all (`NotImplemented`, HTTP 501), as
+/// several S3-compatible servers answer the versioning, Object Lock and tagging calls. The
+/// bucket is then treated as having none of that feature (SPEC §6).
+pub(super) fn is_not_implemented<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.code() == Some("NotImplemented")
+        || err.raw_response().map(|r| r.status().as_u16()) == Some(501)
+}
+
 pub(super) fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     matches!(err.code(), Some("NotFound" | "NoSuchKey"))
         || err.raw_response().map(|r| r.status().as_u16()) == Some(404)
