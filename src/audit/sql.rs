@@ -117,8 +117,8 @@ pub struct Signing<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeadError {
     #[error(
-        "the audit log's last entry ({0}) is not authenticated by the signing key: it was \
-         forged, or the head was moved. No entry is appended after it; `retention audit \
+        "entry {0}, the last of the audit log, is not authenticated by the signing key: it \
+         was forged, or the head was moved. No entry is appended after it; `retention audit \
          verify` shows the damage and docs/audit.md says how to recover"
     )]
     NotAuthenticated(u64),

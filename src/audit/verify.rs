@@ -42,7 +42,7 @@ use super::tree::{leaf_hash, Frontier, Hash};
 use crate::stores::sql::SqlPool;
 use anyhow::{Context, Result};
 use base64::Engine;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 
@@ -456,13 +456,26 @@ fn authenticity(
     good: &BTreeSet<u64>,
 ) -> Authenticity {
     let keyed = !verifiers.is_empty();
+    // A signature covers one statement, so the same bytes on two entries mean at least one
+    // is a copy: without a key that is the one forgery that can still be seen.
+    let mut seen: HashMap<&[u8], u64> = HashMap::new();
+    let mut copied: HashMap<usize, u64> = HashMap::new();
     let signed: Vec<bool> = log
         .entries
         .iter()
         .enumerate()
         .map(|(i, e)| match &e.sig {
             Some(sig) if keyed => entry_sig::verify(verifiers.keys(), i as u64 + 1, &leaves[i], sig),
-            Some(sig) => entry_sig::well_formed(sig),
+            Some(sig) => match seen.get(sig.as_slice()) {
+                Some(first) => {
+                    copied.insert(i, *first);
+                    false
+                }
+                None => {
+                    seen.insert(sig, i as u64 + 1);
+                    entry_sig::well_formed(sig)
+                }
+            },
             None => false,
         })
         .collect();
@@ -477,6 +490,10 @@ fn authenticity(
         if let Some(i) = (first as usize..signed.len()).find(|i| !signed[*i]) {
             let seq = i as u64 + 1;
             let why = match &log.entries[i].sig {
+                _ if copied.contains_key(&i) => format!(
+                    "its signature is a copy of entry {}'s, and a signature vouches for one entry only",
+                    copied[&i]
+                ),
                 Some(s) if !s.is_empty() && keyed => format!(
                     "its signature does not verify under {}: it was written without the signing key, or changed since",
                     verifiers.names()

@@ -171,6 +171,7 @@ async fn disable_guards(pool: &SqlPool) {
             "DROP TRIGGER retention_audit_no_delete",
             "DROP TRIGGER retention_checkpoints_no_update",
             "DROP TRIGGER retention_checkpoints_no_delete",
+            "DROP TRIGGER retention_audit_head_forward_only",
         ],
         Dialect::Sqlite => &[
             "DROP TRIGGER retention_audit_no_update",
@@ -493,9 +494,8 @@ async fn the_database_refuses_update_delete_and_truncate_even_for_the_owner(dial
             "TRUNCATE TABLE retention_checkpoints",
         ]);
     }
-    if dialect != Dialect::MySql {
-        attempts.push("UPDATE retention_audit_head SET seq = 3");
-    }
+    // The head moves forward only, on every dialect.
+    attempts.push("UPDATE retention_audit_head SET seq = 3");
     for sql in attempts {
         let result = exec(s.pool(), sql, &[]).await;
         assert!(result.is_err(), "`{sql}` was allowed on {}", dialect.name());

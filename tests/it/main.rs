@@ -4,6 +4,7 @@
 mod audit;
 mod audit_crash;
 mod audit_file;
+mod audit_forgery;
 mod audit_property;
 mod check_connect;
 mod config_errors;
