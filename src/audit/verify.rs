@@ -28,8 +28,9 @@
 //!
 //! What is not damage is reported as a warning with its `seq` range: signed entries that
 //! no checkpoint covers yet (a run still going, or killed before its end; the next run's
-//! checkpoint covers them), and entries before the first signed one that no checkpoint
-//! covers (written before a signing key was configured: nothing authenticates them).
+//! checkpoint covers them), and entries before the first signed one (written before a
+//! signing key was configured, or by a version that did not sign entries: no signature
+//! authenticates them, and a checkpoint over them only shows they did not change since).
 //!
 //! Without a verifier key nothing can be authenticated: the report says so loudly, and
 //! only the shape of signatures is looked at (an entry without one after signed entries is
@@ -90,7 +91,7 @@ pub struct Damage {
 pub enum WarningKind {
     /// Signed entries that no checkpoint covers yet.
     Uncovered,
-    /// Entries before the first signed one that no checkpoint covers.
+    /// Entries before the first signed one.
     Unauthenticated,
 }
 
@@ -117,8 +118,9 @@ impl fmt::Display for Warning {
             ),
             WarningKind::Unauthenticated => write!(
                 f,
-                "warning: {range}: not authenticated: written before a signing key was \
-                 configured, and no checkpoint covers them"
+                "warning: {range}: not authenticated: written before entries were signed (no \
+                 signing key was configured, or an older version wrote them); a checkpoint \
+                 over them shows only that they have not changed since it was signed"
             ),
         }
     }
@@ -538,11 +540,11 @@ fn authenticity(
         ));
     }
     let signing_in_use = keyed || first_signed.is_some() || !log.checkpoints.is_empty();
-    if signing_in_use && covered < history_end {
+    if signing_in_use && history_end > 0 {
         warnings.insert(
             0,
             Warning {
-                from: covered + 1,
+                from: 1,
                 to: history_end,
                 kind: WarningKind::Unauthenticated,
             },

@@ -159,7 +159,7 @@ async fn in_transaction(
 // ---- The attacker's tools -------------------------------------------------------------
 
 /// Switches off the append-only triggers (and, on MariaDB, the truncate guards).
-async fn disable_guards(pool: &SqlPool) {
+pub async fn disable_guards(pool: &SqlPool) {
     let statements: &[&str] = match pool.dialect() {
         Dialect::Postgres => &[
             "ALTER TABLE retention_audit DISABLE TRIGGER USER",

@@ -6,6 +6,7 @@ mod audit_crash;
 mod audit_file;
 mod audit_forgery;
 mod audit_property;
+mod audit_trust;
 mod check_connect;
 mod config_errors;
 mod demo_seed;
