@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_crash;
+mod audit_dsar;
 mod audit_file;
 mod audit_forgery;
 mod audit_property;
