@@ -7,6 +7,7 @@ mod audit_dsar;
 mod audit_file;
 mod audit_forgery;
 mod audit_property;
+mod audit_third_party;
 mod audit_trust;
 mod check_connect;
 mod config_errors;
