@@ -111,7 +111,11 @@ pub fn certificate(
     let Some(&last) = wanted.last() else {
         return Err(CertificateError::NoEntries(ticket.to_owned()));
     };
-    let leaves: Vec<Hash> = log.entries.iter().map(|e| tree::leaf_hash(&e.line)).collect();
+    let leaves: Vec<Hash> = log
+        .entries
+        .iter()
+        .map(|e| tree::leaf_hash(&e.line))
+        .collect();
     let (size, note, origin) = match newest_checkpoint(log, &leaves, verifiers) {
         Some(cp) if cp.0 > last as u64 => cp,
         other => {
@@ -122,7 +126,11 @@ pub fn certificate(
             ))
         }
     };
-    let tree = LineTree::new(log.entries[..size as usize].iter().map(|e| e.line.as_slice()));
+    let tree = LineTree::new(
+        log.entries[..size as usize]
+            .iter()
+            .map(|e| e.line.as_slice()),
+    );
     let key_name = signer_name(&note);
     let entries = wanted
         .into_iter()
@@ -204,15 +212,24 @@ pub fn check_certificate(
             .ok()
             .and_then(|v| v.get("seq").and_then(Value::as_u64));
         if seq != Some(e.seq) || e.leaf_index + 1 != e.seq {
-            return Err(CertificateCheckError::Entry(e.seq, "its seq or leaf index is wrong"));
+            return Err(CertificateCheckError::Entry(
+                e.seq,
+                "its seq or leaf index is wrong",
+            ));
         }
         if BASE64.decode(&e.leaf_hash).ok().as_deref() != Some(&leaf[..]) {
-            return Err(CertificateCheckError::Entry(e.seq, "its leaf hash is wrong"));
+            return Err(CertificateCheckError::Entry(
+                e.seq,
+                "its leaf hash is wrong",
+            ));
         }
         if let Some(sig) = &e.entry_signature {
             let sig = BASE64.decode(sig).unwrap_or_default();
             if !entry_sig::verify(verifiers.keys(), e.seq, &leaf, &sig) {
-                return Err(CertificateCheckError::Entry(e.seq, "its signature does not verify"));
+                return Err(CertificateCheckError::Entry(
+                    e.seq,
+                    "its signature does not verify",
+                ));
             }
         }
         let path: Option<Vec<Hash>> = e
@@ -224,7 +241,10 @@ pub fn check_certificate(
             tree::verify_inclusion(e.line.as_bytes(), e.leaf_index, cp.size, &cp.root, &p)
         });
         if !included {
-            return Err(CertificateCheckError::Entry(e.seq, "it is not included in the checkpointed tree"));
+            return Err(CertificateCheckError::Entry(
+                e.seq,
+                "it is not included in the checkpointed tree",
+            ));
         }
     }
     Ok(cp)

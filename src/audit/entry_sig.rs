@@ -74,7 +74,12 @@ mod tests {
         assert_eq!(sig.len(), SIGNATURE_LEN);
         assert!(verify(std::slice::from_ref(&verifier), 812, &leaf, &sig));
         assert!(!verify(std::slice::from_ref(&verifier), 813, &leaf, &sig));
-        assert!(!verify(std::slice::from_ref(&verifier), 812, &[8u8; 32], &sig));
+        assert!(!verify(
+            std::slice::from_ref(&verifier),
+            812,
+            &[8u8; 32],
+            &sig
+        ));
 
         // The same bytes, as a note, verify with the signed-note implementation.
         let note = format!(

@@ -12,12 +12,12 @@
 
 use super::sql::{StoredCheckpoint, StoredEntry, StoredLog};
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// An open JSON-lines audit file and its checkpoint sidecar.

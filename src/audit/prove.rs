@@ -136,7 +136,11 @@ pub fn prove(
     if seq == 0 || seq > n {
         return Err(ProveError::NoSuchEntry(seq, n));
     }
-    let leaves: Vec<Hash> = log.entries.iter().map(|e| tree::leaf_hash(&e.line)).collect();
+    let leaves: Vec<Hash> = log
+        .entries
+        .iter()
+        .map(|e| tree::leaf_hash(&e.line))
+        .collect();
     let never_signed = log.checkpoints.is_empty() && log.entries.iter().all(|e| e.sig.is_none());
     let (size, note, origin, signed) = match newest_checkpoint(log, &leaves, verifiers) {
         Some((size, note, origin)) if size >= seq => (size, note, origin, true),
@@ -151,7 +155,11 @@ pub fn prove(
         }
         None => return Err(ProveError::NotCovered(seq, 0)),
     };
-    let tree = LineTree::new(log.entries[..size as usize].iter().map(|e| e.line.as_slice()));
+    let tree = LineTree::new(
+        log.entries[..size as usize]
+            .iter()
+            .map(|e| e.line.as_slice()),
+    );
     let entry = &log.entries[seq as usize - 1];
     let line = String::from_utf8_lossy(&entry.line).into_owned();
     let path = tree
@@ -232,9 +240,7 @@ pub enum ProofError {
 }
 
 fn hashes(list: &[String]) -> Result<Vec<Hash>, ProofError> {
-    list.iter()
-        .map(|h| hash(h))
-        .collect::<Result<Vec<_>, _>>()
+    list.iter().map(|h| hash(h)).collect::<Result<Vec<_>, _>>()
 }
 
 fn hash(h: &str) -> Result<Hash, ProofError> {
@@ -288,7 +294,9 @@ pub fn check_proof(proof: &Proof, verifiers: &Verifiers) -> Result<Checkpoint, P
         return Err(ProofError::WrongLeafHash);
     }
     if let (Some(sig), false) = (&proof.entry_signature, verifiers.is_empty()) {
-        let sig = BASE64.decode(sig).map_err(|_| ProofError::BadEntrySignature)?;
+        let sig = BASE64
+            .decode(sig)
+            .map_err(|_| ProofError::BadEntrySignature)?;
         if !entry_sig::verify(verifiers.keys(), proof.seq, &leaf, &sig) {
             return Err(ProofError::BadEntrySignature);
         }

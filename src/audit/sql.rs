@@ -361,7 +361,9 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
 /// Reads the entries after `after` (for catching a file sink up with the database).
 pub async fn read_after(pool: &SqlPool, after: u64) -> Result<Vec<StoredEntry>> {
     let after = i64::try_from(after).context("seq out of range")?;
-    let q = |p: &str| format!("SELECT seq, line, sig FROM retention_audit WHERE seq > {p} ORDER BY seq");
+    let q = |p: &str| {
+        format!("SELECT seq, line, sig FROM retention_audit WHERE seq > {p} ORDER BY seq")
+    };
     type Row = (i64, Vec<u8>, Option<Vec<u8>>);
     let rows: Vec<Row> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(&q("$1")).bind(after).fetch_all(p).await,

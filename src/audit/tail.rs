@@ -80,10 +80,18 @@ impl Walker<'_> {
     fn push(&mut self, row_seq: i64, line: &[u8], sig: Option<&[u8]>) -> Result<(), TailError> {
         let want = self.last_seq + 1;
         let Some(parsed) = serde_json::from_slice::<Link>(line).ok() else {
-            return Err(TailError::Broken(want, self.last_seq, "it is not an audit entry"));
+            return Err(TailError::Broken(
+                want,
+                self.last_seq,
+                "it is not an audit entry",
+            ));
         };
         if u64::try_from(row_seq).ok() != Some(want) || parsed.seq != want {
-            return Err(TailError::Broken(want, self.last_seq, "its seq is out of order"));
+            return Err(TailError::Broken(
+                want,
+                self.last_seq,
+                "its seq is out of order",
+            ));
         }
         if parsed.prev != link(self.last_leaf.as_ref()) {
             return Err(TailError::Broken(

@@ -242,7 +242,11 @@ fn parse(line: &[u8]) -> Option<Parsed> {
     Some(Parsed {
         seq: v.get("seq")?.as_u64()?,
         prev: v.get("prev")?.as_str()?.to_owned(),
-        kind: v.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned(),
+        kind: v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
@@ -467,7 +471,9 @@ fn authenticity(
         .iter()
         .enumerate()
         .map(|(i, e)| match &e.sig {
-            Some(sig) if keyed => entry_sig::verify(verifiers.keys(), i as u64 + 1, &leaves[i], sig),
+            Some(sig) if keyed => {
+                entry_sig::verify(verifiers.keys(), i as u64 + 1, &leaves[i], sig)
+            }
             Some(sig) => match seen.get(sig.as_slice()) {
                 Some(first) => {
                     copied.insert(i, *first);

@@ -87,14 +87,13 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             let log = sql::read_log(&pool).await?;
             let verifiers = verifiers(config, None)?;
             let vkey = verifier_key_text(config)?;
-            let cert =
-                match certificate::certificate(&log, &ticket, &verifiers, vkey.as_deref()) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return Ok(Status::Failed);
-                    }
-                };
+            let cert = match certificate::certificate(&log, &ticket, &verifiers, vkey.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Status::Failed);
+                }
+            };
             let text = match format {
                 CertificateFormat::Json => serde_json::to_string_pretty(&cert)? + "\n",
                 CertificateFormat::Html => crate::report::certificate::html(&cert),
@@ -187,8 +186,9 @@ pub fn verifiers(config: &Config, key: Option<&str>) -> Result<Verifiers> {
         None => verifier_key_text(config)?,
     };
     match text {
-        Some(t) => Verifiers::from_keys(&[&t])
-            .map_err(|e| Refusal::Invalid(format!("--key: {e}")).into()),
+        Some(t) => {
+            Verifiers::from_keys(&[&t]).map_err(|e| Refusal::Invalid(format!("--key: {e}")).into())
+        }
         None => Ok(Verifiers::none()),
     }
 }

@@ -52,7 +52,12 @@ pub fn validate(subject: &str, reason: &str) -> Result<(), BadHold> {
 }
 
 /// The `hold` entry for `subject`.
-fn entry(audit: &AuditLog, subject: &str, event: HoldEvent, until: Option<DateTime<Utc>>) -> EntryDraft {
+fn entry(
+    audit: &AuditLog,
+    subject: &str,
+    event: HoldEvent,
+    until: Option<DateTime<Utc>>,
+) -> EntryDraft {
     EntryDraft {
         subject: Some(audit.pseudonym(subject)),
         hold: Some(event),
@@ -115,7 +120,9 @@ pub async fn remove(pool: &SqlPool, audit: &AuditLog, subject: &str) -> Result<b
         vec![Value::Text(subject.to_owned())],
     );
     let mut tx = pool.begin().await.context("lifting the hold")?;
-    let n = execute(&mut tx.conn(), &q).await.context("lifting the hold")?;
+    let n = execute(&mut tx.conn(), &q)
+        .await
+        .context("lifting the hold")?;
     if n == 0 {
         return Ok(false);
     }
@@ -139,7 +146,10 @@ pub async fn audit_lapsed(pool: &SqlPool, audit: &AuditLog, as_of: DateTime<Utc>
     for (subject, until) in &lapsed {
         let mut tx = pool.begin().await.context("recording a lapsed hold")?;
         let appended = audit
-            .append_in(tx.conn(), entry(audit, subject, HoldEvent::Expired, Some(*until)))
+            .append_in(
+                tx.conn(),
+                entry(audit, subject, HoldEvent::Expired, Some(*until)),
+            )
             .await?;
         let q = SqlText::statement(
             pool.dialect(),
@@ -149,7 +159,9 @@ pub async fn audit_lapsed(pool: &SqlPool, audit: &AuditLog, as_of: DateTime<Utc>
                 Value::Text(subject.clone()),
             ],
         );
-        execute(&mut tx.conn(), &q).await.context("recording a lapsed hold")?;
+        execute(&mut tx.conn(), &q)
+            .await
+            .context("recording a lapsed hold")?;
         tx.commit().await.context("recording a lapsed hold")?;
         audit.after_commit(&appended).await?;
     }

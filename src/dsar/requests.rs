@@ -134,13 +134,16 @@ pub async fn add(
 /// (rows a ticketing system inserted itself), dated when the row was created, and marks
 /// the row in the same transaction. Returns how many were recorded.
 pub async fn audit_queued(pool: &SqlPool, audit: &AuditLog) -> Result<usize> {
-    const Q: &str = "SELECT ticket FROM retention_requests WHERE status = 'pending' AND queued_seq IS NULL";
+    const Q: &str =
+        "SELECT ticket FROM retention_requests WHERE status = 'pending' AND queued_seq IS NULL";
     let tickets: Vec<(String,)> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(Q).fetch_all(p).await,
         SqlPool::My(p) => sqlx::query_as(Q).fetch_all(p).await,
         SqlPool::Lite(p) => sqlx::query_as(Q).fetch_all(p).await,
     }
-    .context("reading erasure requests (run `retention migrate` first if the state store is new)")?;
+    .context(
+        "reading erasure requests (run `retention migrate` first if the state store is new)",
+    )?;
     let unlogged: Vec<Request> = pending(pool)
         .await?
         .into_iter()

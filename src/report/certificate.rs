@@ -91,10 +91,16 @@ pub fn html(cert: &Certificate) -> String {
     let facts = [
         ("Ticket", cert.ticket.clone()),
         ("Outcome", outcome.unwrap_or_else(|| "not finished".into())),
-        ("Subject (pseudonym)", cert.subject.clone().unwrap_or_else(|| "–".into())),
+        (
+            "Subject (pseudonym)",
+            cert.subject.clone().unwrap_or_else(|| "–".into()),
+        ),
         ("Log", cert.origin.clone()),
         ("Checkpoint size", cert.tree_size.to_string()),
-        ("Signed by key", cert.key_name.clone().unwrap_or_else(|| "–".into())),
+        (
+            "Signed by key",
+            cert.key_name.clone().unwrap_or_else(|| "–".into()),
+        ),
     ];
     for (k, v) in facts {
         let _ = write!(w, "<dt>{}</dt><dd><code>{}</code></dd>", esc(k), esc(&v));

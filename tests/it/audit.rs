@@ -422,9 +422,14 @@ async fn a_tail_truncated_after_a_checkpoint_is_caught_with_the_trusted_checkpoi
     // A clean cut with the head and checkpoints fixed up looks like a shorter log …
     assert!(s.verify().await.intact());
     // … until it is held against a checkpoint kept elsewhere.
-    let report = verify(s.pool(), &s.verifiers(), Some(trusted.as_bytes()), Some(ORIGIN))
-        .await
-        .unwrap();
+    let report = verify(
+        s.pool(),
+        &s.verifiers(),
+        Some(trusted.as_bytes()),
+        Some(ORIGIN),
+    )
+    .await
+    .unwrap();
     assert_damage(&report, 8, DamageKind::Truncated);
     s.store.remove().await;
 }
@@ -438,9 +443,11 @@ async fn a_checkpoint_re_signed_with_another_key_is_caught(dialect: Dialect) {
         panic!("the stored checkpoint does not parse")
     };
     let (other, _) = checkpoint::keygen(ORIGIN).unwrap();
-    let forged = CheckpointSigner::from_private_key(&other)
-        .unwrap()
-        .sign(&body.origin, body.size, &body.root);
+    let forged = CheckpointSigner::from_private_key(&other).unwrap().sign(
+        &body.origin,
+        body.size,
+        &body.root,
+    );
     exec(
         s.pool(),
         "UPDATE retention_checkpoints SET note = ? WHERE size = 7",
@@ -518,7 +525,8 @@ async fn the_database_refuses_update_delete_and_truncate_even_for_the_owner(dial
 async fn a_printed_proof_verifies_offline(dialect: Dialect) {
     let s = scenario(dialect).await;
     let log = read_log(s.pool()).await.unwrap();
-    let printed = serde_json::to_string_pretty(&prove(&log, 4, None, &Verifiers::none()).unwrap()).unwrap();
+    let printed =
+        serde_json::to_string_pretty(&prove(&log, 4, None, &Verifiers::none()).unwrap()).unwrap();
     drop(log);
     s.store.remove().await;
 
@@ -622,10 +630,14 @@ mod command {
     async fn verify_exits_0_when_intact_1_when_tampered_naming_the_seq_and_2_when_unreadable() {
         let s = scenario(Dialect::Sqlite).await;
         let config = config(&s);
-        let (status, out) = run(&config, AuditCommand::Verify {
+        let (status, out) = run(
+            &config,
+            AuditCommand::Verify {
                 trusted: None,
                 key: None,
-            }).await;
+            },
+        )
+        .await;
         assert_eq!(status, Status::Done, "{out}");
         assert_eq!(
             out.matches("intact: 14 entries, 2 checkpoints (signatures checked)")
@@ -638,10 +650,14 @@ mod command {
         exec(s.pool(), "DELETE FROM retention_audit WHERE seq = 9", &[])
             .await
             .unwrap();
-        let (status, out) = run(&config, AuditCommand::Verify {
+        let (status, out) = run(
+            &config,
+            AuditCommand::Verify {
                 trusted: None,
                 key: None,
-            }).await;
+            },
+        )
+        .await;
         assert_eq!(status, Status::Failed, "{out}");
         assert!(out.contains("tampered: seq 9: removed"), "{out}");
 
@@ -658,10 +674,14 @@ mod command {
         std::fs::remove_file(&s.file).unwrap();
         let mut lost_file = config.clone();
         lost_file.audit.file = Some(s.file.with_file_name("gone.jsonl"));
-        let (status, out) = run(&lost_file, AuditCommand::Verify {
+        let (status, out) = run(
+            &lost_file,
+            AuditCommand::Verify {
                 trusted: None,
                 key: None,
-            }).await;
+            },
+        )
+        .await;
         assert_eq!(status, Status::Invalid, "{out}");
         assert!(out.contains("cannot read the audit log"), "{out}");
     }
@@ -670,10 +690,14 @@ mod command {
     async fn prove_prints_json_that_checks_out_and_show_prints_the_exact_lines() {
         let s = scenario(Dialect::Sqlite).await;
         let config = config(&s);
-        let (status, out) = run(&config, AuditCommand::Prove {
+        let (status, out) = run(
+            &config,
+            AuditCommand::Prove {
                 seq: 11,
                 from_size: None,
-            }).await;
+            },
+        )
+        .await;
         assert_eq!(status, Status::Done);
         let proof: Proof = serde_json::from_str(&out).unwrap();
         check_proof(&proof, &s.verifiers()).unwrap();
@@ -788,7 +812,9 @@ async fn an_unusable_signing_key_stops_the_first_append() {
         "the key leaked: {err:#}"
     );
     assert!(read_log(&store.pool).await.unwrap().entries.is_empty());
-    assert!(AuditLog::open(&config, store.pool.clone(), "r".into(), false)
-        .await
-        .is_err());
+    assert!(
+        AuditLog::open(&config, store.pool.clone(), "r".into(), false)
+            .await
+            .is_err()
+    );
 }

@@ -97,7 +97,12 @@ async fn case(kind: Db) -> Case {
         &[("retention.yaml", CONFIG), ("rules/events.yaml", RULE)],
     );
     let (skey, vkey) = checkpoint::keygen("dsar.test/audit").unwrap();
-    let c = Case { db, dir, skey, vkey };
+    let c = Case {
+        db,
+        dir,
+        skey,
+        vkey,
+    };
     c.cli(&["migrate"]).expect_code(0);
     c
 }
@@ -110,8 +115,17 @@ async fn holds_and_queued_requests_are_in_the_log_without_their_reasons(kind: Db
     let c = case(kind).await;
     let p = Pseudonymiser::new(KEY.as_bytes());
     let until = (Utc::now() + Duration::seconds(2)).to_rfc3339();
-    c.cli(&["hold", "add", "--subject", HELD, "--reason", REASON, "--until", &until])
-        .expect_code(0);
+    c.cli(&[
+        "hold",
+        "add",
+        "--subject",
+        HELD,
+        "--reason",
+        REASON,
+        "--until",
+        &until,
+    ])
+    .expect_code(0);
     c.cli(&["hold", "add", "--subject", LIFTED, "--reason", REASON])
         .expect_code(0);
     c.cli(&["request", "add", "--subject", HELD, "--ticket", "DSAR-7"])
@@ -137,11 +151,18 @@ async fn holds_and_queued_requests_are_in_the_log_without_their_reasons(kind: Db
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     c.cli(&["run"]).expect_code(0);
     c.cli(&["run"]).expect_code(0);
-    c.cli(&["hold", "remove", "--subject", LIFTED]).expect_code(0);
+    c.cli(&["hold", "remove", "--subject", LIFTED])
+        .expect_code(0);
     let e = c.entries().await;
     let events: Vec<String> = of_kind(&e, "hold")
         .iter()
-        .map(|h| format!("{} {}", h["hold"].as_str().unwrap(), h["subject"].as_str().unwrap()))
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["hold"].as_str().unwrap(),
+                h["subject"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         events,
@@ -184,7 +205,8 @@ async fn a_certificate_tells_a_requests_story_and_checks_out_offline() {
     c.cli(&["request", "add", "--subject", LIFTED, "--ticket", "DSAR-8"])
         .expect_code(0);
     c.cli(&["run"]).expect_code(0);
-    c.cli(&["hold", "remove", "--subject", LIFTED]).expect_code(0);
+    c.cli(&["hold", "remove", "--subject", LIFTED])
+        .expect_code(0);
     c.cli(&["request", "add", "--subject", LIFTED, "--ticket", "DSAR-8b"])
         .expect_code(0);
     c.cli(&["run"]).expect_code(0);
@@ -192,13 +214,32 @@ async fn a_certificate_tells_a_requests_story_and_checks_out_offline() {
     // Not covered yet: a certificate needs a checkpoint over every entry it shows.
     c.cli(&["request", "add", "--subject", HELD, "--ticket", "DSAR-9"])
         .expect_code(0);
-    let early = c.cli(&["audit", "certificate", "--ticket", "DSAR-9", "--format", "json"]);
+    let early = c.cli(&[
+        "audit",
+        "certificate",
+        "--ticket",
+        "DSAR-9",
+        "--format",
+        "json",
+    ]);
     assert_eq!(early.code, 1, "{}", early.stderr);
-    assert!(early.stderr.contains("no valid signed checkpoint covers"), "{}", early.stderr);
-    c.cli(&["audit", "certificate", "--ticket", "NOPE"]).expect_code(1);
+    assert!(
+        early.stderr.contains("no valid signed checkpoint covers"),
+        "{}",
+        early.stderr
+    );
+    c.cli(&["audit", "certificate", "--ticket", "NOPE"])
+        .expect_code(1);
 
     let out = c
-        .cli(&["audit", "certificate", "--ticket", "DSAR-8", "--format", "json"])
+        .cli(&[
+            "audit",
+            "certificate",
+            "--ticket",
+            "DSAR-8",
+            "--format",
+            "json",
+        ])
         .expect_code(0);
     let cert: Certificate = serde_json::from_str(&out.stdout).unwrap();
     let verifiers = Verifiers::from_keys(&[&c.vkey]).unwrap();
@@ -216,28 +257,53 @@ async fn a_certificate_tells_a_requests_story_and_checks_out_offline() {
     for k in ["hold", "request_queued", "skip", "request"] {
         assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
     }
-    assert_eq!(kinds.iter().filter(|k| *k == "hold").count(), 2, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "hold").count(),
+        2,
+        "{kinds:?}"
+    );
     assert!(!out.stdout.contains(REASON));
     assert_eq!(cert.verifier_key.as_deref(), Some(c.vkey.as_str()));
     // A doctored line fails, and so does a stranger's key.
     let mut doctored = cert.clone();
-    doctored.entries[1].line = doctored.entries[1].line.replace("\"dry_run\":false", "\"dry_run\":true");
+    doctored.entries[1].line = doctored.entries[1]
+        .line
+        .replace("\"dry_run\":false", "\"dry_run\":true");
     assert!(check_certificate(&doctored, &verifiers).is_err());
     let (_, stranger) = checkpoint::keygen("dsar.test/audit").unwrap();
     assert!(check_certificate(&cert, &Verifiers::from_keys(&[stranger]).unwrap()).is_err());
 
     let page = c.dir.path().join("DSAR-8.html");
-    c.cli(&["audit", "certificate", "--ticket", "DSAR-8", "--out", page.to_str().unwrap()])
-        .expect_code(0);
+    c.cli(&[
+        "audit",
+        "certificate",
+        "--ticket",
+        "DSAR-8",
+        "--out",
+        page.to_str().unwrap(),
+    ])
+    .expect_code(0);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("<h1>Erasure request DSAR-8</h1>"), "{html}");
     assert!(html.contains("id=\"retention-certificate\""));
-    assert!(!html.contains("http://") && !html.contains("https://"), "external assets");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "external assets"
+    );
 
     // `show --out` and `prove --from-size`.
     let report = c.dir.path().join("dsar8.md");
-    c.cli(&["audit", "show", "--ticket", "DSAR-8", "--format", "md", "--out", report.to_str().unwrap()])
-        .expect_code(0);
+    c.cli(&[
+        "audit",
+        "show",
+        "--ticket",
+        "DSAR-8",
+        "--format",
+        "md",
+        "--out",
+        report.to_str().unwrap(),
+    ])
+    .expect_code(0);
     assert!(std::fs::read_to_string(&report).unwrap().contains("DSAR-8"));
     let first = cert.entries[0].seq.to_string();
     let proved = c

@@ -120,7 +120,9 @@ async fn job_role(db: &TestDb) -> String {
 
 async fn seed_expired(db: &TestDb, from: i64, n: i64) {
     let old = (Utc::now() - Duration::days(90)).format("%Y-%m-%d %H:%M:%S");
-    let rows: Vec<String> = (from..from + n).map(|i| format!("({i}, '{old}')")).collect();
+    let rows: Vec<String> = (from..from + n)
+        .map(|i| format!("({i}, '{old}')"))
+        .collect();
     db.exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
         .await;
 }
@@ -267,10 +269,9 @@ async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
         "the job's role could delete an entry"
     );
     let forged = forge(&job).await;
-    let checkpoints_before = s
-        .db
-        .count("SELECT COUNT(*) FROM retention_checkpoints")
-        .await;
+    let checkpoints_before =
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await;
 
     // New work arrives; the next run refuses to extend the forged log, and touches nothing.
     seed_expired(&s.db, 1000, 30).await;
@@ -291,10 +292,9 @@ async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
         checkpoints_before,
         "no checkpoint was signed"
     );
-    let newest = s
-        .db
-        .count("SELECT COALESCE(MAX(size), 0) FROM retention_checkpoints")
-        .await;
+    let newest =
+        s.db.count("SELECT COALESCE(MAX(size), 0) FROM retention_checkpoints")
+            .await;
     assert!(newest < forged as i64, "no checkpoint covers the forgery");
 
     // With the signing key's verifier, with the public key alone, and with no key at all.

@@ -80,7 +80,15 @@ fn third_party() -> Option<PathBuf> {
         return Some(dir);
     }
     let _ = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--no-deps", "--ignore-requires-python", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--ignore-requires-python",
+            "--target",
+        ])
         .arg(&dir)
         .arg(PACKAGE)
         .output();
@@ -111,10 +119,15 @@ async fn proofs_consistency_proofs_checkpoints_and_certificates_pass_a_third_par
     // A log written by the binary: three runs (three run_end checkpoints), an erasure
     // request, and batches small enough that there are many leaves.
     let db = TestDb::fresh(Db::Sqlite).await;
-    db.exec("CREATE TABLE events (id BIGINT PRIMARY KEY, account_id TEXT, created_at TEXT NOT NULL)")
-        .await;
+    db.exec(
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, account_id TEXT, created_at TEXT NOT NULL)",
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
-    write_files(dir.path(), &[("retention.yaml", CONFIG), ("rules/events.yaml", RULE)]);
+    write_files(
+        dir.path(),
+        &[("retention.yaml", CONFIG), ("rules/events.yaml", RULE)],
+    );
     let (skey, vkey) = checkpoint::keygen("third-party.test/key").unwrap();
     let env = [
         ("APP_URL", db.url.as_str()),
@@ -136,7 +149,15 @@ async fn proofs_consistency_proofs_checkpoints_and_certificates_pass_a_third_par
         db.exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
             .await;
         if round == 1 {
-            cli(&["request", "add", "--subject", "acct-0", "--ticket", "DSAR-3P"]).expect_code(0);
+            cli(&[
+                "request",
+                "add",
+                "--subject",
+                "acct-0",
+                "--ticket",
+                "DSAR-3P",
+            ])
+            .expect_code(0);
         }
         cli(&["run"]).expect_code(0);
     }
@@ -165,12 +186,27 @@ async fn proofs_consistency_proofs_checkpoints_and_certificates_pass_a_third_par
     let mut proofs = Vec::new();
     for seq in [1, 2, sizes[0], sizes[1] + 1, sizes[2]] {
         for m in &sizes {
-            let out = cli(&["audit", "prove", "--seq", &seq.to_string(), "--from-size", &m.to_string()])
-                .expect_code(0);
+            let out = cli(&[
+                "audit",
+                "prove",
+                "--seq",
+                &seq.to_string(),
+                "--from-size",
+                &m.to_string(),
+            ])
+            .expect_code(0);
             proofs.push(serde_json::from_str::<Value>(&out.stdout).unwrap());
         }
     }
-    let cert = cli(&["audit", "certificate", "--ticket", "DSAR-3P", "--format", "json"]).expect_code(0);
+    let cert = cli(&[
+        "audit",
+        "certificate",
+        "--ticket",
+        "DSAR-3P",
+        "--format",
+        "json",
+    ])
+    .expect_code(0);
     let entries: Vec<Value> = log
         .entries
         .iter()
@@ -200,7 +236,10 @@ async fn proofs_consistency_proofs_checkpoints_and_certificates_pass_a_third_par
         "the third-party verifier rejected the log:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("third-party check passed: 3 checkpoints"), "{stdout}");
+    assert!(
+        stdout.contains("third-party check passed: 3 checkpoints"),
+        "{stdout}"
+    );
 
     // The check can fail: a proof whose line claims a larger count, a checkpoint under
     // another origin, a certificate entry signed for another seq.
@@ -212,15 +251,31 @@ async fn proofs_consistency_proofs_checkpoints_and_certificates_pass_a_third_par
         let mut bad = bundle.clone();
         let field = bad.pointer_mut(pointer).unwrap();
         let text = field.as_str().unwrap().to_owned();
-        *field = Value::String(if from.is_empty() { to.to_owned() } else { text.replacen(from, to, 1) });
+        *field = Value::String(if from.is_empty() {
+            to.to_owned()
+        } else {
+            text.replacen(from, to, 1)
+        });
         std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
         let out = run_script(&python, &path);
-        assert_eq!(out.status.code(), Some(1), "{pointer} doctored and still passed");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{pointer} doctored and still passed"
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
     }
     let mut bad = bundle.clone();
-    let sig = bad.pointer("/certificates/0/entries/1/entry_signature").cloned().unwrap();
-    *bad.pointer_mut("/certificates/0/entries/0/entry_signature").unwrap() = sig;
+    let sig = bad
+        .pointer("/certificates/0/entries/1/entry_signature")
+        .cloned()
+        .unwrap();
+    *bad.pointer_mut("/certificates/0/entries/0/entry_signature")
+        .unwrap() = sig;
     std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
-    assert_eq!(run_script(&python, &path).status.code(), Some(1), "a moved signature passed");
+    assert_eq!(
+        run_script(&python, &path).status.code(),
+        Some(1),
+        "a moved signature passed"
+    );
 }

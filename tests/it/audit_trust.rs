@@ -47,7 +47,10 @@ async fn a_crashed_runs_signed_tail_is_a_warning_with_its_range(dialect: Dialect
     assert_eq!(report.warnings.len(), 1, "{report}");
     let w = &report.warnings[0];
     assert_eq!((w.from, w.to, w.kind), (15, 17, WarningKind::Uncovered));
-    assert!(report.to_string().contains("warning: seq 15..=17"), "{report}");
+    assert!(
+        report.to_string().contains("warning: seq 15..=17"),
+        "{report}"
+    );
 
     // The next run checks that tail, extends it, and its checkpoint covers it.
     let next = AuditLog::open(&s.config, s.pool().clone(), "run-3".into(), false)
@@ -72,7 +75,11 @@ async fn a_signed_run_end_without_its_checkpoint_is_damage(dialect: Dialect) {
     .unwrap();
     let report = verify_s(&s).await;
     let d = report.damage.expect("a removed checkpoint went unnoticed");
-    assert_eq!((d.seq, d.kind), (14, DamageKind::MissingCheckpoint), "{d:?}");
+    assert_eq!(
+        (d.seq, d.kind),
+        (14, DamageKind::MissingCheckpoint),
+        "{d:?}"
+    );
     s.store.remove().await;
 }
 
@@ -90,10 +97,12 @@ async fn every_pair_of_checkpoints_is_consistent(dialect: Dialect) {
     let heads: Vec<(u64, [u8; 32])> = stored
         .checkpoints
         .iter()
-        .map(|c| match checkpoint::open(c.note.as_bytes(), &s.verifiers()) {
-            Opened::Ok(cp) => (cp.size, cp.root),
-            other => panic!("checkpoint {} does not open: {other:?}", c.size),
-        })
+        .map(
+            |c| match checkpoint::open(c.note.as_bytes(), &s.verifiers()) {
+                Opened::Ok(cp) => (cp.size, cp.root),
+                other => panic!("checkpoint {} does not open: {other:?}", c.size),
+            },
+        )
         .collect();
     assert_eq!(heads.iter().map(|h| h.0).collect::<Vec<_>>(), [7, 14, 21]);
     for (i, (m, old_root)) in heads.iter().enumerate() {
@@ -256,10 +265,12 @@ async fn a_proof_in_the_documented_format_checks_out_and_nothing_in_it_can_be_be
         ProofError::WrongLeafHash
     ));
     assert!(matches!(
-        bent(&|p| p.entry_signature = stored.entries[4].sig.as_ref().map(|s| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(s)
-        })),
+        bent(
+            &|p| p.entry_signature = stored.entries[4].sig.as_ref().map(|s| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(s)
+            })
+        ),
         ProofError::BadEntrySignature
     ));
     assert!(matches!(
