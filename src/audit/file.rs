@@ -42,6 +42,9 @@ struct SigLine {
     sig: String,
 }
 
+/// An entry to append: its `seq`, its exact line and its signature, if any.
+pub type EntryRow<'a> = (u64, &'a [u8], Option<&'a [u8]>);
+
 /// The sidecar that holds a file log's entry signatures.
 pub fn sigs_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -108,7 +111,7 @@ impl FileSink {
     /// Appends entries that continue the file (with their signatures, if any), then fsyncs
     /// once. Entries the file already holds are skipped; a gap is an error (the caller
     /// catches up from the database).
-    pub fn append(&mut self, entries: &[(u64, &[u8], Option<&[u8]>)]) -> Result<()> {
+    pub fn append(&mut self, entries: &[EntryRow<'_>]) -> Result<()> {
         let mut buf = Vec::new();
         let mut sig_buf = Vec::new();
         let mut last = self.last_seq;

@@ -210,7 +210,7 @@ async fn catch_up(state: &SqlPool, sink: &mut FileSink) -> Result<()> {
     let missing = sql::read_after(state, sink.last_seq())
         .await
         .context("cannot catch the audit file up with the database")?;
-    let rows: Vec<(u64, &[u8], Option<&[u8]>)> = missing
+    let rows: Vec<file::EntryRow<'_>> = missing
         .iter()
         .map(|e| (e.seq, e.line.as_slice(), e.sig.as_deref()))
         .collect();
