@@ -201,21 +201,40 @@ pub enum HoldCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Rebuild the Merkle tree and check every link, sequence number and checkpoint.
-    /// Exit 0 intact, 1 tampered (naming the first bad seq), 2 unreadable.
+    /// Rebuild the Merkle tree and check every link, sequence number, checkpoint and
+    /// signature. Exit 0 intact, 1 tampered (naming the first bad seq), 2 unreadable.
     Verify {
         /// A checkpoint (signed note file) kept elsewhere; the log must extend it.
         #[arg(long, value_name = "NOTE")]
         trusted: Option<PathBuf>,
+        /// The public verifier key (`name+hash+base64`, or a file holding it): check every
+        /// signature with it alone, as an auditor does. Default: `audit.verifier_key`, or
+        /// the key of `audit.signing_key`.
+        #[arg(long, value_name = "VERIFIER")]
+        key: Option<String>,
     },
-    /// Print an inclusion proof of entry N with its checkpoint.
+    /// Print an inclusion proof of entry N with the newest checkpoint (docs/audit-proofs.md).
     Prove {
         #[arg(long)]
         seq: u64,
+        /// Also prove that the tree of size M (an older checkpoint) is a prefix of it.
+        #[arg(long, value_name = "M")]
+        from_size: Option<u64>,
+    },
+    /// What was done for one erasure request, each entry with its inclusion proof and the
+    /// covering checkpoint, as one file a regulator or the data subject can check offline.
+    Certificate {
+        #[arg(long)]
+        ticket: String,
+        #[arg(long, value_enum, default_value_t = CertificateFormat::Html)]
+        format: CertificateFormat,
+        /// Write the certificate to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print a new Ed25519 signing key (PRIVATE+KEY+…) and its verifier key.
     Keygen {
-        /// The log's origin line, e.g. `retention.example.com/audit`.
+        /// The key's name, e.g. `retention.example.com/audit` (it labels signatures).
         #[arg(long)]
         name: String,
     },
@@ -230,5 +249,15 @@ pub enum AuditCommand {
         subject: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
+}
+
+/// The formats of `audit certificate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertificateFormat {
+    Html,
+    Json,
 }

@@ -78,6 +78,12 @@ pub struct AuditConfig {
     pub pseudonym_key: SecretString,
     /// Optional signed-note Ed25519 private key (`PRIVATE+KEY+name+hash+base64`).
     pub signing_key: Option<SecretString>,
+    /// Optional public verifier key (`name+hash+base64`): `audit verify` checks every
+    /// signature with it (an auditor's configuration holds this and no private key).
+    pub verifier_key: Option<String>,
+    /// The log's origin, the first line of its checkpoints; `None`: the default recorded
+    /// in the state store, unique to it.
+    pub origin: Option<String>,
     pub export: Option<AuditExport>,
     /// Optional JSON-lines file the log is also (or only) appended to, resolved against
     /// the config directory.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a machine of this kind, the way CI does.
 # Installs what is missing (quietly, only when missing) and starts what is not running:
-# PostgreSQL, MariaDB and an S3 server (moto) on 127.0.0.1. Then: fmt, clippy, the Rust
-# tests (unit + the one integration-test binary), and the Helm chart tests.
+# PostgreSQL, MariaDB and an S3 server (moto) on 127.0.0.1, Chromium and the third-party
+# audit verifier. Then: fmt, clippy, the Rust tests (unit + the one integration-test
+# binary, which includes the third-party check of the audit log), and the Helm chart tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,11 +57,27 @@ ensure_chromium() {
   }
 }
 
+ensure_third_party_verifier() {
+  # The audit log's proofs and checkpoints are checked by third-party code in CI
+  # (tests/it/audit_third_party.rs runs tests/audit/third_party_verify.py with aics-tlog,
+  # an independent RFC 6962 / RFC 9162 and C2SP signed-note implementation). It asks for
+  # Python 3.12, and its code runs on 3.11: the test is what shows it.
+  export RETENTION_THIRD_PARTY_PYTHON="${RETENTION_THIRD_PARTY_PYTHON:-$PWD/target/third-party-python}"
+  if ! python3 -c "import cryptography" >/dev/null 2>&1; then
+    log "Installing cryptography"
+    python3 -m pip install -q cryptography >/dev/null
+  fi
+  if PYTHONPATH="$RETENTION_THIRD_PARTY_PYTHON" python3 -c "import aics_tlog" >/dev/null 2>&1; then return; fi
+  log "Installing aics-tlog (third-party audit verifier)"
+  python3 -m pip install -q --no-deps --ignore-requires-python --target "$RETENTION_THIRD_PARTY_PYTHON" 'aics-tlog==0.2.1' >/dev/null
+}
+
 ensure_postgres
 ensure_mariadb
 ensure_moto
 ensure_s3s_fs
 ensure_chromium
+ensure_third_party_verifier
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 

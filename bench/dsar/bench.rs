@@ -69,6 +69,8 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
         audit: AuditConfig {
             pseudonym_key: "bench-pseudonym-key-0123456789abcdef0123456789".into(),
             signing_key: None,
+            verifier_key: None,
+            origin: None,
             export: None,
             file: None,
         },

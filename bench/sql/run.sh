@@ -10,7 +10,9 @@
 # one batch at a time (`batches_in_flight: 1`). Times are whole processes (psql for the
 # raw statements). After ROUNDS rounds it prints the median times, the throughput ratios
 # (raw time / our time: 1.0 means as fast as the raw statement) and the tool's peak RSS.
-# Usage: [PROFILE=dev] [ROUNDS=3] bench/sql/run.sh [ROWS]
+# With SIGNED=1 the tool signs its audit log (a key from `retention audit keygen`): every
+# entry signed, a checkpoint per run. BIN=path measures another build of the binary.
+# Usage: [PROFILE=dev] [ROUNDS=3] [SIGNED=1] [BIN=path] bench/sql/run.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS="${1:-1000000}"
@@ -24,12 +26,18 @@ URL="${PGURL%/*}/$DB"
 
 # PROFILE=dev measures the debug build (quicker to build; slower, so the ratio is a floor).
 PROFILE="${PROFILE:-release}"
-if [ "$PROFILE" = release ]; then
+if [ -n "${BIN:-}" ]; then
+  :
+elif [ "$PROFILE" = release ]; then
   cargo build --release --quiet
   BIN=target/release/retention
 else
   cargo build --quiet
   BIN=target/debug/retention
+fi
+if [ "${SIGNED:-0}" = 1 ]; then
+  RETENTION_SIGNING_KEY=$($BIN audit keygen --name bench.example/audit 2>/dev/null | head -1)
+  export RETENTION_SIGNING_KEY
 fi
 
 make_table() {
@@ -56,6 +64,7 @@ stores:
 state: app
 audit:
   pseudonym_key: bench-pseudonym-key-0123456789abcdef0123456789
+  signing_key: \${RETENTION_SIGNING_KEY:-}
 rules: ./rules
 defaults: {$2}
 YAML

@@ -4,12 +4,13 @@
 //! are ignored). It is signed with an Ed25519 key in the signed-note formats of
 //! golang.org/x/mod/sumdb/note (`PRIVATE+KEY+<name>+<hash>+<base64>`, verifier key
 //! `<name>+<hash>+<base64>`), through the `signed_note` crate, a port of that package. The
-//! key name is the log's origin.
+//! origin is the log's own name ([`super::origin`]); the key's name only labels signatures.
+//! The same key signs every entry ([`super::entry_sig`]).
 
 use super::tree::Hash;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use signed_note::{Note, NoteError, StandardSigner, StandardVerifier, VerifierList};
+use signed_note::{Note, NoteError, StandardSigner, StandardVerifier, Verifier, VerifierList};
 
 /// Why a key could not be used. The key itself never appears in a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,11 +63,12 @@ impl Checkpoint {
     }
 }
 
-/// Signs checkpoints with the configured `audit.signing_key`.
+/// Signs checkpoints and entries with the configured `audit.signing_key`.
 pub struct CheckpointSigner {
     signer: StandardSigner,
-    origin: String,
+    name: String,
     verifier_key: String,
+    verifiers: Verifiers,
 }
 
 impl CheckpointSigner {
@@ -88,16 +90,28 @@ impl CheckpointSigner {
             .ok_or(KeyError::MalformedSigningKey)?;
         let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
         let verifier_key = signed_note::new_ed25519_verifier_key(name, &signing.verifying_key());
+        let verifiers = Verifiers::from_keys(&[&verifier_key])?;
         Ok(CheckpointSigner {
             signer,
-            origin: name.to_owned(),
+            name: name.to_owned(),
             verifier_key,
+            verifiers,
         })
     }
 
-    /// The log's origin: the key's name.
-    pub fn origin(&self) -> &str {
-        &self.origin
+    /// The key's name, as it appears in signature lines.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signer's own verifier key, to check what it signed before.
+    pub fn verifiers(&self) -> &Verifiers {
+        &self.verifiers
+    }
+
+    /// The signature of entry `seq` with leaf hash `leaf` ([`super::entry_sig`]).
+    pub fn sign_entry(&self, seq: u64, leaf: &Hash) -> Vec<u8> {
+        super::entry_sig::sign(&self.signer, seq, leaf)
     }
 
     /// The verifier key that checks this signer's notes.
@@ -105,10 +119,10 @@ impl CheckpointSigner {
         &self.verifier_key
     }
 
-    /// A signed note for the tree of `size` entries with head `root`.
-    pub fn sign(&self, size: u64, root: &Hash) -> String {
+    /// A signed note: the log `origin` had `size` entries with tree head `root`.
+    pub fn sign(&self, origin: &str, size: u64, root: &Hash) -> String {
         let body = Checkpoint {
-            origin: self.origin.clone(),
+            origin: origin.to_owned(),
             size,
             root: *root,
         }
@@ -152,6 +166,17 @@ impl Verifiers {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The keys, for checking entry signatures.
+    pub fn keys(&self) -> &[StandardVerifier] {
+        &self.keys
+    }
+
+    /// The keys' names, for messages (`a, b`).
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.keys.iter().map(|k| k.name()).collect();
+        names.join(", ")
     }
 }
 
@@ -210,7 +235,7 @@ mod tests {
     fn the_verifier_key_derived_from_the_go_vector_private_key_is_the_published_one() {
         let signer = CheckpointSigner::from_private_key(SKEY).unwrap();
         assert_eq!(signer.verifier_key(), VKEY);
-        assert_eq!(signer.origin(), "PeterNeumann");
+        assert_eq!(signer.name(), "PeterNeumann");
     }
 
     #[test]
@@ -228,7 +253,7 @@ mod tests {
     fn a_signed_checkpoint_opens_with_its_verifier_key_and_not_with_another() {
         let signer = CheckpointSigner::from_private_key(SKEY).unwrap();
         let root = [7u8; 32];
-        let note = signer.sign(42, &root);
+        let note = signer.sign("PeterNeumann", 42, &root);
         assert!(note.starts_with("PeterNeumann\n42\nBwcH"));
         let good = Verifiers::from_keys(&[VKEY]).unwrap();
         assert_eq!(

@@ -13,6 +13,22 @@ pub enum Kind {
     Skip,
     Request,
     RunEnd,
+    /// A legal hold added, removed or lapsed (`hold`, `until`).
+    Hold,
+    /// An erasure request queued for a later run (`ticket`, `queued_at`).
+    RequestQueued,
+}
+
+/// What happened to a legal hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldEvent {
+    /// Put in place, or its end changed (`until`).
+    Added,
+    /// Lifted by `hold remove`.
+    Removed,
+    /// Its `until` passed; a run noticed.
+    Expired,
 }
 
 /// Why records were selected.
@@ -85,6 +101,11 @@ pub struct EntryDraft {
     pub rules_sha256: Option<String>,
     /// `run_end`: the run's totals.
     pub totals: Option<Totals>,
+    /// `hold`: what happened to the hold, and until when it stands (or stood).
+    pub hold: Option<HoldEvent>,
+    pub until: Option<DateTime<Utc>>,
+    /// `request_queued`: when the request was queued.
+    pub queued_at: Option<DateTime<Utc>>,
 }
 
 impl EntryDraft {
@@ -128,6 +149,12 @@ struct Line<'a> {
     rules_sha256: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     totals: Option<Totals>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<HoldEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queued_at: Option<String>,
     dry_run: bool,
     prev: String,
 }
@@ -164,6 +191,9 @@ pub fn seal(
         config_sha256: draft.config_sha256.as_deref(),
         rules_sha256: draft.rules_sha256.as_deref(),
         totals: draft.totals,
+        hold: draft.hold,
+        until: draft.until.map(crate::time::rfc3339),
+        queued_at: draft.queued_at.map(crate::time::rfc3339),
         dry_run,
         prev: match prev_leaf {
             Some(h) => format!("sha256:{}", hex::encode(h)),

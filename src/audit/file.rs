@@ -1,6 +1,8 @@
 //! The JSON-lines file sink: the same entries, byte for byte, one per line, in a local file
 //! (`audit.file`), with their checkpoints in a sidecar file `<file>.checkpoints` (one JSON
-//! object `{"size": N, "note": "…"}` per line).
+//! object `{"size": N, "note": "…"}` per line) and their signatures in `<file>.sigs` (one
+//! `{"seq": N, "sig": "<base64>"}` per signed entry, written before the entry, so a crash
+//! can leave a signature without its entry but never an entry without its signature).
 //!
 //! Lines are appended and the file is fsynced once per batch. The database stays the
 //! source of truth: when the file lags behind it (a crash between a commit and the file
@@ -10,7 +12,10 @@
 
 use super::sql::{StoredCheckpoint, StoredEntry, StoredLog};
 use anyhow::{Context, Result};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +25,7 @@ pub struct FileSink {
     path: PathBuf,
     entries: File,
     checkpoints: File,
+    sigs: File,
     last_seq: u64,
     last_checkpoint: u64,
 }
@@ -28,6 +34,22 @@ pub struct FileSink {
 struct CheckpointLine {
     size: u64,
     note: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SigLine {
+    seq: u64,
+    sig: String,
+}
+
+/// An entry to append: its `seq`, its exact line and its signature, if any.
+pub type EntryRow<'a> = (u64, &'a [u8], Option<&'a [u8]>);
+
+/// The sidecar that holds a file log's entry signatures.
+pub fn sigs_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sigs");
+    PathBuf::from(name)
 }
 
 /// The sidecar that holds a file log's checkpoints.
@@ -63,10 +85,14 @@ impl FileSink {
             }
             None => 0,
         };
+        let sigs_path = sigs_path(path);
+        let mut sigs = open_append(&sigs_path)?;
+        cut_torn_tail(&mut sigs, &sigs_path)?;
         Ok(FileSink {
             path: path.to_owned(),
             entries,
             checkpoints,
+            sigs,
             last_seq,
             last_checkpoint,
         })
@@ -82,12 +108,14 @@ impl FileSink {
         self.last_checkpoint
     }
 
-    /// Appends entries that continue the file, then fsyncs once. Entries the file already
-    /// holds are skipped; a gap is an error (the caller catches up from the database).
-    pub fn append(&mut self, entries: &[(u64, &[u8])]) -> Result<()> {
+    /// Appends entries that continue the file (with their signatures, if any), then fsyncs
+    /// once. Entries the file already holds are skipped; a gap is an error (the caller
+    /// catches up from the database).
+    pub fn append(&mut self, entries: &[EntryRow<'_>]) -> Result<()> {
         let mut buf = Vec::new();
+        let mut sig_buf = Vec::new();
         let mut last = self.last_seq;
-        for (seq, line) in entries {
+        for (seq, line, sig) in entries {
             if *seq <= last {
                 continue;
             }
@@ -98,10 +126,24 @@ impl FileSink {
             );
             buf.extend_from_slice(line);
             buf.push(b'\n');
+            if let Some(sig) = sig {
+                let line = SigLine {
+                    seq: *seq,
+                    sig: BASE64.encode(sig),
+                };
+                serde_json::to_writer(&mut sig_buf, &line).context("cannot encode a signature")?;
+                sig_buf.push(b'\n');
+            }
             last = *seq;
         }
         if buf.is_empty() {
             return Ok(());
+        }
+        if !sig_buf.is_empty() {
+            self.sigs
+                .write_all(&sig_buf)
+                .and_then(|()| self.sigs.sync_data())
+                .with_context(|| format!("cannot append to {}", sigs_path(&self.path).display()))?;
         }
         self.entries
             .write_all(&buf)
@@ -212,8 +254,13 @@ pub fn read_log(path: &Path) -> Result<StoredLog> {
                 seq: i as u64 + 1,
                 line: line.to_vec(),
                 leaf_hash: None,
+                sig: None,
             });
         }
+    }
+    let sigs = read_sigs(&sigs_path(path))?;
+    for e in &mut entries {
+        e.sig = sigs.get(&e.seq).cloned();
     }
     let cp_path = checkpoints_path(path);
     let mut checkpoints = Vec::new();
@@ -247,4 +294,32 @@ pub fn read_log(path: &Path) -> Result<StoredLog> {
         checkpoints,
         head: None,
     })
+}
+
+/// Reads the signature sidecar: `seq` → signature. A missing sidecar means no entry is
+/// signed; a line that does not parse is an error naming it.
+fn read_sigs(path: &Path) -> Result<HashMap<u64, Vec<u8>>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut sigs = HashMap::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let bad = || {
+            format!(
+                "{}:{}: not a signature line ({{\"seq\": N, \"sig\": \"<base64>\"}})",
+                path.display(),
+                i + 1
+            )
+        };
+        let l: SigLine = serde_json::from_slice(line).with_context(bad)?;
+        let sig = BASE64.decode(&l.sig).with_context(bad)?;
+        // A crash between the two writes can repeat a signature; the first one stands.
+        sigs.entry(l.seq).or_insert(sig);
+    }
+    Ok(sigs)
 }

@@ -2,12 +2,16 @@
 //! one of their own) and reading them back for verification.
 //!
 //! An append locks the head row first, so `seq` has no gaps and `prev` is exact even with
-//! concurrent shards. The head row also keeps the tree's [`Frontier`], so a checkpoint
-//! written in the same transaction costs O(log n).
+//! concurrent shards. With a signing key, it checks the head's signature before extending
+//! it, signs the new entry in the same transaction, and before each checkpoint checks
+//! every entry since the last one ([`super::tail`]): the head row is a cache that is
+//! checked, never trusted. Each checkpoint stores its frontier, so the next one costs only
+//! the entries since.
 
 use super::checkpoint::CheckpointSigner;
 use super::entry::{seal, EntryDraft, Kind};
-use super::tree::{leaf_hash, Frontier, Hash};
+use super::entry_sig;
+use super::tree::{leaf_hash, Hash};
 use super::Appended;
 use crate::stores::sql::{SqlConn, SqlPool};
 use anyhow::{Context, Result};
@@ -16,12 +20,14 @@ use chrono::Utc;
 /// A checkpoint is written every this many entries, besides every `run_end`.
 pub const CHECKPOINT_EVERY: u64 = 1000;
 
-/// One stored entry as read back: the `seq` column, the exact line, the `leaf_hash` column.
+/// One stored entry as read back: the `seq` column, the exact line, the `leaf_hash` column
+/// and the entry's signature ([`super::entry_sig`]), where there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
     pub seq: u64,
     pub line: Vec<u8>,
     pub leaf_hash: Option<Vec<u8>>,
+    pub sig: Option<Vec<u8>>,
 }
 
 /// One stored checkpoint: the `size` column and the signed note.
@@ -87,32 +93,103 @@ pub async fn append_standalone(
     pool: &SqlPool,
     run: &str,
     dry_run: bool,
-    signer: Option<&CheckpointSigner>,
+    signing: Option<Signing<'_>>,
     draft: &EntryDraft,
 ) -> Result<Appended> {
-    const BEGIN: &str = "cannot begin a transaction on the state store";
     const COMMIT: &str = "cannot commit an audit entry";
-    let appended = match pool {
-        SqlPool::Pg(p) => {
-            let mut tx = p.begin().await.context(BEGIN)?;
-            let a = append_in(SqlConn::Pg(&mut tx), run, dry_run, signer, draft).await?;
-            tx.commit().await.context(COMMIT)?;
-            a
-        }
-        SqlPool::My(p) => {
-            let mut tx = p.begin().await.context(BEGIN)?;
-            let a = append_in(SqlConn::My(&mut tx), run, dry_run, signer, draft).await?;
-            tx.commit().await.context(COMMIT)?;
-            a
-        }
-        SqlPool::Lite(p) => {
-            let mut tx = p.begin().await.context(BEGIN)?;
-            let a = append_in(SqlConn::Lite(&mut tx), run, dry_run, signer, draft).await?;
-            tx.commit().await.context(COMMIT)?;
-            a
-        }
-    };
+    let mut tx = pool
+        .begin()
+        .await
+        .context("cannot begin a transaction on the state store")?;
+    let appended = append_in(tx.conn(), run, dry_run, signing, draft).await?;
+    tx.commit().await.context(COMMIT)?;
     Ok(appended)
+}
+
+/// The signing key and the log's origin, when a signing key is configured.
+#[derive(Clone, Copy)]
+pub struct Signing<'a> {
+    pub signer: &'a CheckpointSigner,
+    pub origin: &'a str,
+}
+
+/// Why an append refuses to extend the head it found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error(
+        "entry {0}, the last of the audit log, is not authenticated by the signing key: it \
+         was forged, or the head was moved. No entry is appended after it; `retention audit \
+         verify` shows the damage and docs/audit.md says how to recover"
+    )]
+    NotAuthenticated(u64),
+    #[error(
+        "this audit log is signed (its last entry, {0}, carries a signature) but \
+         audit.signing_key is not configured: entries written without the key could not be \
+         told from forgeries. Configure the signing key"
+    )]
+    KeyMissing(u64),
+}
+
+/// The head row, locked for the rest of the transaction.
+pub struct Head {
+    pub seq: u64,
+    pub leaf_hash: Vec<u8>,
+    pub sig: Vec<u8>,
+}
+
+/// Locks the head row and reads it.
+pub async fn lock_head(conn: &mut SqlConn<'_>) -> Result<Head> {
+    // The no-op UPDATE takes the head row's write lock on every dialect (SQLite included,
+    // where a SELECT first would only take a shared lock and could deadlock on upgrade).
+    const LOCK: &str = "UPDATE retention_audit_head SET seq = seq WHERE id = 1";
+    const HEAD: &str = "SELECT seq, leaf_hash, sig FROM retention_audit_head WHERE id = 1";
+    let (seq, leaf_hash, sig): (i64, Vec<u8>, Vec<u8>) = each_conn!(*conn, c => {
+        sqlx::query(LOCK).execute(&mut **c).await.context("cannot lock the audit head")?;
+        sqlx::query_as(HEAD).fetch_one(&mut **c).await.context("cannot read the audit head (has `retention migrate` run?)")?
+    });
+    Ok(Head {
+        seq: u64::try_from(seq).context("the audit head holds a negative sequence number")?,
+        leaf_hash,
+        sig,
+    })
+}
+
+/// Whether any entry carries a signature (the log is signed from some entry on).
+async fn any_signed(conn: &mut SqlConn<'_>) -> Result<bool> {
+    const Q: &str = "SELECT seq FROM retention_audit WHERE sig IS NOT NULL LIMIT 1";
+    let row: Option<(i64,)> = each_conn!(*conn, c => {
+        sqlx::query_as(Q).fetch_optional(&mut **c).await.context("cannot read the audit log")?
+    });
+    Ok(row.is_some())
+}
+
+/// Checks that the head an append will extend is authentic: its entry signed by the key
+/// (a head that is a forged entry, or was moved, fails here, before anything follows it).
+/// Without a key, a signed log is refused rather than extended with unsigned entries.
+pub async fn check_head(
+    conn: &mut SqlConn<'_>,
+    head: &Head,
+    signer: Option<&CheckpointSigner>,
+) -> Result<()> {
+    if head.seq == 0 {
+        return Ok(());
+    }
+    match signer {
+        None if head.sig.is_empty() => Ok(()),
+        None => Err(HeadError::KeyMissing(head.seq).into()),
+        Some(signer) => {
+            let leaf: Option<Hash> = head.leaf_hash.as_slice().try_into().ok();
+            let authentic = leaf.is_some_and(|leaf| {
+                entry_sig::verify(signer.verifiers().keys(), head.seq, &leaf, &head.sig)
+            });
+            // An unsigned head is history only while no entry has been signed yet.
+            if authentic || (head.sig.is_empty() && !any_signed(conn).await?) {
+                Ok(())
+            } else {
+                Err(HeadError::NotAuthenticated(head.seq).into())
+            }
+        }
+    }
 }
 
 /// Appends one entry inside the caller's transaction, and the checkpoint it calls for.
@@ -120,114 +197,125 @@ pub async fn append_in(
     mut conn: SqlConn<'_>,
     run: &str,
     dry_run: bool,
-    signer: Option<&CheckpointSigner>,
+    signing: Option<Signing<'_>>,
     draft: &EntryDraft,
 ) -> Result<Appended> {
-    // The no-op UPDATE takes the head row's write lock on every dialect (SQLite included,
-    // where a SELECT first would only take a shared lock and could deadlock on upgrade).
-    const LOCK: &str = "UPDATE retention_audit_head SET seq = seq WHERE id = 1";
-    const HEAD: &str = "SELECT seq, leaf_hash, frontier FROM retention_audit_head WHERE id = 1";
-    let (seq, prev, frontier): (i64, Vec<u8>, Vec<u8>) = each_conn!(conn, c => {
-        sqlx::query(LOCK).execute(&mut **c).await.context("cannot lock the audit head")?;
-        sqlx::query_as(HEAD).fetch_one(&mut **c).await.context("cannot read the audit head (has `retention migrate` run?)")?
-    });
-    let last = u64::try_from(seq).context("the audit head holds a negative sequence number")?;
-    let mut frontier = match Frontier::from_bytes(last, &frontier) {
-        Some(f) => f,
-        None => rebuild_frontier(&mut conn, last).await?,
-    };
-    let seq = last + 1;
-    let prev: Option<Hash> = prev.as_slice().try_into().ok();
+    let head = lock_head(&mut conn).await?;
+    check_head(&mut conn, &head, signing.map(|s| s.signer)).await?;
+    let seq = head.seq + 1;
+    let prev: Option<Hash> = head.leaf_hash.as_slice().try_into().ok();
     let line = seal(draft, seq, Utc::now(), run, dry_run, prev.as_ref());
     let leaf = leaf_hash(&line);
-    frontier.push(leaf);
+    let sig = signing.map(|s| s.signer.sign_entry(seq, &leaf));
     let seq_i = i64::try_from(seq).context("the audit log is full")?;
 
     let insert = sql(
         &conn,
-        "INSERT INTO retention_audit (seq, line, leaf_hash) VALUES (?, ?, ?)",
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
     );
+    // The frontier column of the head is no longer kept (checkpoints carry their own);
+    // it is emptied so that nothing stale lies there.
     let update = sql(
         &conn,
-        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, frontier = ? WHERE id = 1",
+        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ?, frontier = ? WHERE id = 1",
     );
-    let frontier_bytes = frontier.to_bytes();
+    let head_sig = sig.clone().unwrap_or_default();
     each_conn!(conn, c => {
         sqlx::query(&insert)
             .bind(seq_i)
             .bind(&line)
             .bind(&leaf[..])
+            .bind(sig.as_deref())
             .execute(&mut **c)
             .await
             .context("cannot insert the audit entry")?;
         sqlx::query(&update)
             .bind(seq_i)
             .bind(&leaf[..])
-            .bind(&frontier_bytes)
+            .bind(&head_sig)
+            .bind(Vec::<u8>::new())
             .execute(&mut **c)
             .await
             .context("cannot advance the audit head")?;
     });
 
     let due = draft.kind == Some(Kind::RunEnd) || seq % CHECKPOINT_EVERY == 0;
-    let checkpoint = match signer {
-        Some(signer) if due => {
-            let note = signer.sign(seq, &frontier.root());
-            let insert = sql(
-                &conn,
-                "INSERT INTO retention_checkpoints (size, note, created_at) VALUES (?, ?, ?)",
-            );
-            each_conn!(conn, c => {
-                sqlx::query(&insert)
-                    .bind(seq_i)
-                    .bind(&note)
-                    .bind(Utc::now())
-                    .execute(&mut **c)
-                    .await
-                    .context("cannot store the audit checkpoint")?;
-            });
-            Some(StoredCheckpoint { size: seq, note })
-        }
+    let checkpoint = match signing {
+        Some(s) if due => Some(write_checkpoint(&mut conn, s, seq).await?),
         _ => None,
     };
     Ok(Appended {
         seq,
         line,
         leaf_hash: leaf,
+        sig,
         checkpoint,
     })
 }
 
-/// Recomputes the frontier from the stored leaf hashes, for a head written before the
-/// frontier column existed.
-async fn rebuild_frontier(conn: &mut SqlConn<'_>, size: u64) -> Result<Frontier> {
-    const LEAVES: &str = "SELECT leaf_hash FROM retention_audit ORDER BY seq";
-    let leaves: Vec<(Vec<u8>,)> = each_conn!(*conn, c => {
-        sqlx::query_as(LEAVES).fetch_all(&mut **c).await.context("cannot read the audit leaves")?
-    });
-    let mut f = Frontier::new();
-    for (l,) in leaves {
-        let l: Hash = l
-            .as_slice()
-            .try_into()
-            .context("a stored audit leaf hash is not 32 bytes: run `retention audit verify`")?;
-        f.push(l);
-    }
+/// Signs a checkpoint of the first `size` entries, after checking every entry since the
+/// last checkpoint the key signed ([`super::tail`]), and stores it with its frontier.
+async fn write_checkpoint(
+    conn: &mut SqlConn<'_>,
+    s: Signing<'_>,
+    size: u64,
+) -> Result<StoredCheckpoint> {
+    let tail = super::tail::authenticate(conn, s.signer.verifiers(), s.origin, Some(size)).await?;
     anyhow::ensure!(
-        f.size() == size,
-        "the audit head says {size} entries but the log holds {}: run `retention audit verify`",
-        f.size()
+        tail.frontier.size() == size,
+        "the audit log holds {} entries where {size} were expected: run `retention audit verify`",
+        tail.frontier.size()
     );
-    Ok(f)
+    let note = s.signer.sign(s.origin, size, &tail.frontier.root());
+    let insert = sql(
+        conn,
+        "INSERT INTO retention_checkpoints (size, note, created_at, frontier) VALUES (?, ?, ?, ?)",
+    );
+    let size_i = i64::try_from(size).context("the audit log is full")?;
+    let frontier = tail.frontier.to_bytes();
+    each_conn!(*conn, c => {
+        sqlx::query(&insert)
+            .bind(size_i)
+            .bind(&note)
+            .bind(Utc::now())
+            .bind(&frontier)
+            .execute(&mut **c)
+            .await
+            .context("cannot store the audit checkpoint")?;
+    });
+    Ok(StoredCheckpoint { size, note })
+}
+
+/// Before a command writes entries: with a signing key, the whole tail since the last
+/// checkpoint must be authentic and the head must sit on its last entry; without one, the
+/// log must not be a signed one. Takes the head's lock for the length of the check.
+pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) -> Result<()> {
+    let mut tx = pool
+        .begin()
+        .await
+        .context("cannot begin a transaction on the state store")?;
+    let mut conn = tx.conn();
+    let head = lock_head(&mut conn).await?;
+    check_head(&mut conn, &head, signing.map(|s| s.signer)).await?;
+    if let Some(s) = signing {
+        super::tail::check_before_writing(
+            &mut conn,
+            s.signer.verifiers(),
+            s.origin,
+            (head.seq, &head.leaf_hash),
+        )
+        .await?;
+    }
+    tx.commit().await.context("cannot release the audit head")
 }
 
 /// Reads the whole log, its checkpoints and its head, in `seq` order.
 pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
-    const ENTRIES: &str = "SELECT seq, line, leaf_hash FROM retention_audit ORDER BY seq";
+    const ENTRIES: &str = "SELECT seq, line, leaf_hash, sig FROM retention_audit ORDER BY seq";
     const CHECKPOINTS: &str = "SELECT size, note FROM retention_checkpoints ORDER BY size";
     const HEAD: &str = "SELECT seq, leaf_hash FROM retention_audit_head WHERE id = 1";
     type Rows = (
-        Vec<(i64, Vec<u8>, Vec<u8>)>,
+        Vec<(i64, Vec<u8>, Vec<u8>, Option<Vec<u8>>)>,
         Vec<(i64, String)>,
         Option<(i64, Vec<u8>)>,
     );
@@ -238,11 +326,12 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
     ));
     let entries = entries
         .into_iter()
-        .map(|(seq, line, leaf)| {
+        .map(|(seq, line, leaf, sig)| {
             Ok(StoredEntry {
                 seq: u64::try_from(seq).context("a stored seq is negative")?,
                 line,
                 leaf_hash: Some(leaf),
+                sig,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -272,33 +361,23 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
 /// Reads the entries after `after` (for catching a file sink up with the database).
 pub async fn read_after(pool: &SqlPool, after: u64) -> Result<Vec<StoredEntry>> {
     let after = i64::try_from(after).context("seq out of range")?;
-    let rows: Vec<(i64, Vec<u8>)> = match pool {
-        SqlPool::Pg(p) => {
-            sqlx::query_as("SELECT seq, line FROM retention_audit WHERE seq > $1 ORDER BY seq")
-                .bind(after)
-                .fetch_all(p)
-                .await
-        }
-        SqlPool::My(p) => {
-            sqlx::query_as("SELECT seq, line FROM retention_audit WHERE seq > ? ORDER BY seq")
-                .bind(after)
-                .fetch_all(p)
-                .await
-        }
-        SqlPool::Lite(p) => {
-            sqlx::query_as("SELECT seq, line FROM retention_audit WHERE seq > ? ORDER BY seq")
-                .bind(after)
-                .fetch_all(p)
-                .await
-        }
+    let q = |p: &str| {
+        format!("SELECT seq, line, sig FROM retention_audit WHERE seq > {p} ORDER BY seq")
+    };
+    type Row = (i64, Vec<u8>, Option<Vec<u8>>);
+    let rows: Vec<Row> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(&q("$1")).bind(after).fetch_all(p).await,
+        SqlPool::My(p) => sqlx::query_as(&q("?")).bind(after).fetch_all(p).await,
+        SqlPool::Lite(p) => sqlx::query_as(&q("?")).bind(after).fetch_all(p).await,
     }
     .context("cannot read retention_audit")?;
     rows.into_iter()
-        .map(|(seq, line)| {
+        .map(|(seq, line, sig)| {
             Ok(StoredEntry {
                 seq: u64::try_from(seq).context("a stored seq is negative")?,
                 line,
                 leaf_hash: None,
+                sig,
             })
         })
         .collect()

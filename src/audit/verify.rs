@@ -20,15 +20,30 @@
 //!   checkpoint catches it: the first `seq` after the last checkpoint that still matches
 //!   is named **edited**;
 //! - a checkpoint (stored or `--trusted`) larger than the log: **truncated**;
-//! - a checkpoint no trusted key signed: **bad signature**.
+//! - a checkpoint no trusted key signed, or signed for another origin: **bad signature**;
+//! - from the first entry the key signed on, an entry whose signature is missing or does
+//!   not verify: **forged** (written by someone without the signing key, or changed);
+//! - a signed `run_end`, or a signed entry whose `seq` is a multiple of 1,000, without a
+//!   valid checkpoint of exactly its size: **missing checkpoint**.
+//!
+//! What is not damage is reported as a warning with its `seq` range: signed entries that
+//! no checkpoint covers yet (a run still going, or killed before its end; the next run's
+//! checkpoint covers them), and entries before the first signed one (written before a
+//! signing key was configured, or by a version that did not sign entries: no signature
+//! authenticates them, and a checkpoint over them only shows they did not change since).
+//!
+//! Without a verifier key nothing can be authenticated: the report says so loudly, and
+//! only the shape of signatures is looked at (an entry without one after signed entries is
+//! still reported as forged).
 
 use super::checkpoint::{self, Opened, Verifiers};
+use super::entry_sig;
 use super::sql::{StoredEntry, StoredLog};
 use super::tree::{leaf_hash, Frontier, Hash};
 use crate::stores::sql::SqlPool;
 use anyhow::{Context, Result};
 use base64::Engine;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 
@@ -42,6 +57,8 @@ pub enum DamageKind {
     Inserted,
     Truncated,
     BadSignature,
+    Forged,
+    MissingCheckpoint,
 }
 
 impl fmt::Display for DamageKind {
@@ -53,6 +70,8 @@ impl fmt::Display for DamageKind {
             DamageKind::Inserted => "inserted",
             DamageKind::Truncated => "truncated after a checkpoint",
             DamageKind::BadSignature => "bad signature",
+            DamageKind::Forged => "forged (not authenticated by the signing key)",
+            DamageKind::MissingCheckpoint => "missing checkpoint",
         })
     }
 }
@@ -66,18 +85,65 @@ pub struct Damage {
     pub detail: String,
 }
 
+/// What is not damage but must not pass silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// Signed entries that no checkpoint covers yet.
+    Uncovered,
+    /// Entries before the first signed one.
+    Unauthenticated,
+}
+
+/// A warning about the entries `from..=to`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    pub from: u64,
+    pub to: u64,
+    pub kind: WarningKind,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let range = if self.from == self.to {
+            format!("seq {}", self.from)
+        } else {
+            format!("seq {}..={}", self.from, self.to)
+        };
+        match self.kind {
+            WarningKind::Uncovered => write!(
+                f,
+                "warning: {range}: signed, but no checkpoint covers them yet (a run still \
+                 going, or stopped before its end); the next run's checkpoint covers them"
+            ),
+            WarningKind::Unauthenticated => write!(
+                f,
+                "warning: {range}: not authenticated: written before entries were signed (no \
+                 signing key was configured, or an older version wrote them); a checkpoint \
+                 over them shows only that they have not changed since it was signed"
+            ),
+        }
+    }
+}
+
 /// What `audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     pub entries: u64,
     pub checkpoints: u64,
-    /// Whether checkpoint signatures were checked (a verifier key was available).
+    /// Whether signatures were checked (a verifier key was available).
     pub signatures_checked: bool,
+    /// The names of the verifier keys signatures were checked with.
+    pub key_names: String,
+    /// How many entries carry a signature that was checked (or, without a key, that has
+    /// the shape of one).
+    pub signed_entries: u64,
     /// The size of the `--trusted` checkpoint the log was checked against.
     pub trusted_size: Option<u64>,
     /// `base64` of the tree head over all entries.
     pub root: String,
     pub damage: Option<Damage>,
+    pub warnings: Vec<Warning>,
 }
 
 impl VerifyReport {
@@ -98,17 +164,35 @@ impl fmt::Display for VerifyReport {
                     if self.signatures_checked {
                         "signatures checked"
                     } else {
-                        "signatures not checked: no signing key configured"
+                        "signatures NOT checked"
                     },
                     self.root
                 )?;
                 if let Some(size) = self.trusted_size {
                     write!(f, "; extends the trusted checkpoint of size {size}")?;
                 }
-                Ok(())
+                if self.signatures_checked {
+                    write!(
+                        f,
+                        "; {} of {} entries signed by {}",
+                        self.signed_entries, self.entries, self.key_names
+                    )?;
+                }
             }
-            Some(d) => write!(f, "tampered: seq {}: {}: {}", d.seq, d.kind, d.detail),
+            Some(d) => write!(f, "tampered: seq {}: {}: {}", d.seq, d.kind, d.detail)?,
         }
+        if !self.signatures_checked {
+            write!(
+                f,
+                "\n  WARNING: signatures were NOT checked: no verifier key (give --key VERIFIER, \
+                 or set audit.verifier_key or audit.signing_key). The log is only consistent \
+                 with itself: whoever can write the database could have forged any of it."
+            )?;
+        }
+        for w in &self.warnings {
+            write!(f, "\n  {w}")?;
+        }
+        Ok(())
     }
 }
 
@@ -119,16 +203,20 @@ pub enum VerifyError {
     TrustedMalformed,
     #[error("the trusted checkpoint does not verify with the configured key: {0}")]
     TrustedSignature(String),
+    #[error("the trusted checkpoint is of another log: it names origin `{0}`, this log is `{1}`")]
+    TrustedOtherLog(String, String),
 }
 
-/// Verifies the log in a state store.
+/// Verifies the log in a state store. `origin` is the log's origin, when known: every
+/// checkpoint must name it.
 pub async fn verify(
     pool: &SqlPool,
     verifiers: &Verifiers,
     trusted: Option<&[u8]>,
+    origin: Option<&str>,
 ) -> Result<VerifyReport> {
     let log = super::sql::read_log(pool).await?;
-    Ok(verify_log(&log, verifiers, trusted)?)
+    Ok(verify_log(&log, verifiers, trusted, origin)?)
 }
 
 /// Verifies a JSON-lines file log.
@@ -136,15 +224,17 @@ pub fn verify_file(
     path: &Path,
     verifiers: &Verifiers,
     trusted: Option<&[u8]>,
+    origin: Option<&str>,
 ) -> Result<VerifyReport> {
     let log = super::file::read_log(path)?;
-    verify_log(&log, verifiers, trusted).with_context(|| format!("{}", path.display()))
+    verify_log(&log, verifiers, trusted, origin).with_context(|| format!("{}", path.display()))
 }
 
 /// The fields of a line the verifier reads (never re-serialised).
 struct Parsed {
     seq: u64,
     prev: String,
+    kind: String,
 }
 
 fn parse(line: &[u8]) -> Option<Parsed> {
@@ -152,6 +242,11 @@ fn parse(line: &[u8]) -> Option<Parsed> {
     Some(Parsed {
         seq: v.get("seq")?.as_u64()?,
         prev: v.get("prev")?.as_str()?.to_owned(),
+        kind: v
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
@@ -175,6 +270,7 @@ pub fn verify_log(
     log: &StoredLog,
     verifiers: &Verifiers,
     trusted: Option<&[u8]>,
+    origin: Option<&str>,
 ) -> Result<VerifyReport, VerifyError> {
     let n = log.entries.len() as u64;
     let leaves: Vec<Hash> = log.entries.iter().map(|e| leaf_hash(&e.line)).collect();
@@ -183,7 +279,12 @@ pub fn verify_log(
     let trusted = match trusted {
         None => None,
         Some(note) => match checkpoint::open(note, verifiers) {
-            Opened::Ok(cp) => Some(cp),
+            Opened::Ok(cp) => match origin {
+                Some(o) if cp.origin != o => {
+                    return Err(VerifyError::TrustedOtherLog(cp.origin, o.to_owned()))
+                }
+                _ => Some(cp),
+            },
             Opened::Malformed => return Err(VerifyError::TrustedMalformed),
             Opened::BadSignature(why) => return Err(VerifyError::TrustedSignature(why)),
         },
@@ -211,6 +312,7 @@ pub fn verify_log(
 
     let mut found: Vec<Damage> = chain.into_iter().collect();
     let mut last_good = 0u64;
+    let mut good_sizes = BTreeSet::new();
     for cp in &log.checkpoints {
         match checkpoint::open(cp.note.as_bytes(), verifiers) {
             Opened::Malformed => found.push(damage(
@@ -231,6 +333,16 @@ pub fn verify_log(
                     cp.size, body.size
                 ),
             )),
+            Opened::Ok(body) if origin.is_some_and(|o| o != body.origin) => found.push(damage(
+                cp.size,
+                DamageKind::BadSignature,
+                format!(
+                    "checkpoint {} names origin `{}`, not this log's `{}`",
+                    cp.size,
+                    body.origin,
+                    origin.unwrap_or_default()
+                ),
+            )),
             Opened::Ok(body) if body.size > n => found.push(damage(
                 n + 1,
                 DamageKind::Truncated,
@@ -242,6 +354,7 @@ pub fn verify_log(
             Opened::Ok(body) => {
                 if roots.get(&body.size) == Some(&body.root) {
                     last_good = last_good.max(body.size);
+                    good_sizes.insert(body.size);
                 } else if body.size < chain_ok_until {
                     found.push(damage(
                         last_good + 1,
@@ -310,6 +423,9 @@ pub fn verify_log(
         }
     }
 
+    let authn = authenticity(log, &parsed, &leaves, verifiers, &good_sizes);
+    found.extend(authn.damage);
+
     // The earliest damage wins; on a tie the first found (the most specific) does.
     let first = found
         .into_iter()
@@ -319,10 +435,132 @@ pub fn verify_log(
         entries: n,
         checkpoints: log.checkpoints.len() as u64,
         signatures_checked: !verifiers.is_empty(),
+        key_names: verifiers.names(),
+        signed_entries: authn.signed,
         trusted_size: trusted.map(|t| t.size),
         root: base64::engine::general_purpose::STANDARD.encode(frontier.root()),
         damage: first.map(|(_, d)| d),
+        warnings: authn.warnings,
     })
+}
+
+/// What the entry signatures say about a log.
+struct Authenticity {
+    signed: u64,
+    damage: Vec<Damage>,
+    warnings: Vec<Warning>,
+}
+
+/// Which entries the key authenticated, and what follows (see the module comment):
+/// forged entries and missing checkpoints as damage, uncovered ranges as warnings.
+/// `good` holds the sizes of the checkpoints that verified and match the entries.
+fn authenticity(
+    log: &StoredLog,
+    parsed: &[Option<Parsed>],
+    leaves: &[Hash],
+    verifiers: &Verifiers,
+    good: &BTreeSet<u64>,
+) -> Authenticity {
+    let keyed = !verifiers.is_empty();
+    // A signature covers one statement, so the same bytes on two entries mean at least one
+    // is a copy: without a key that is the one forgery that can still be seen.
+    let mut seen: HashMap<&[u8], u64> = HashMap::new();
+    let mut copied: HashMap<usize, u64> = HashMap::new();
+    let signed: Vec<bool> = log
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match &e.sig {
+            Some(sig) if keyed => {
+                entry_sig::verify(verifiers.keys(), i as u64 + 1, &leaves[i], sig)
+            }
+            Some(sig) => match seen.get(sig.as_slice()) {
+                Some(first) => {
+                    copied.insert(i, *first);
+                    false
+                }
+                None => {
+                    seen.insert(sig, i as u64 + 1);
+                    entry_sig::well_formed(sig)
+                }
+            },
+            None => false,
+        })
+        .collect();
+    let n = signed.len() as u64;
+    let covered = good.iter().next_back().copied().unwrap_or(0);
+    let mut found = Vec::new();
+    let mut warnings = Vec::new();
+    let first_signed = signed.iter().position(|s| *s).map(|i| i as u64 + 1);
+    let history_end = first_signed.map_or(n, |f| f - 1);
+
+    if let Some(first) = first_signed {
+        if let Some(i) = (first as usize..signed.len()).find(|i| !signed[*i]) {
+            let seq = i as u64 + 1;
+            let why = match &log.entries[i].sig {
+                _ if copied.contains_key(&i) => format!(
+                    "its signature is a copy of entry {}'s, and a signature vouches for one entry only",
+                    copied[&i]
+                ),
+                Some(s) if !s.is_empty() && keyed => format!(
+                    "its signature does not verify under {}: it was written without the signing key, or changed since",
+                    verifiers.names()
+                ),
+                Some(s) if !s.is_empty() => "its signature is malformed".to_owned(),
+                _ => format!(
+                    "it carries no signature, though every entry from {first} on is signed: it was written without the signing key"
+                ),
+            };
+            found.push(damage(seq, DamageKind::Forged, why));
+        }
+        for (i, p) in parsed.iter().enumerate().skip(first as usize - 1) {
+            let seq = i as u64 + 1;
+            let due = p.as_ref().is_some_and(|p| p.kind == "run_end")
+                || seq % super::sql::CHECKPOINT_EVERY == 0;
+            if signed[i] && due && !good.contains(&seq) {
+                found.push(damage(
+                    seq,
+                    DamageKind::MissingCheckpoint,
+                    format!(
+                        "entry {seq} was signed by the key and calls for a checkpoint of size {seq}, but there is no valid one: checkpoints were removed"
+                    ),
+                ));
+                break;
+            }
+        }
+        if covered < n {
+            warnings.push(Warning {
+                from: covered.max(history_end) + 1,
+                to: n,
+                kind: WarningKind::Uncovered,
+            });
+        }
+    } else if keyed && n > 0 && good.is_empty() {
+        found.push(damage(
+            1,
+            DamageKind::BadSignature,
+            format!(
+                "no entry and no checkpoint of this log is signed by {}",
+                verifiers.names()
+            ),
+        ));
+    }
+    let signing_in_use = keyed || first_signed.is_some() || !log.checkpoints.is_empty();
+    if signing_in_use && history_end > 0 {
+        warnings.insert(
+            0,
+            Warning {
+                from: 1,
+                to: history_end,
+                kind: WarningKind::Unauthenticated,
+            },
+        );
+    }
+    Authenticity {
+        signed: signed.iter().filter(|s| **s).count() as u64,
+        damage: found,
+        warnings,
+    }
 }
 
 /// Walks the entries in stored order and returns the first broken link or number.

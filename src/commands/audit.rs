@@ -1,14 +1,15 @@
-//! `retention audit verify|prove|keygen|show`.
+//! `retention audit verify|prove|certificate|keygen|show`.
 //!
 //! `verify` exits 0 when the log is intact, 1 when it was tampered with (naming the first
 //! bad `seq` and the kind of damage), 2 when it cannot be read. It checks the state store's
-//! log and, when `audit.file` is configured, the file sink too. Checkpoint signatures are
-//! checked with the verifier key derived from `audit.signing_key`.
+//! log and, when `audit.file` is configured, the file sink too. Signatures are checked with
+//! `--key`, else `audit.verifier_key`, else the key of `audit.signing_key`; without any,
+//! the report says loudly that they were not checked.
 
 use crate::audit::checkpoint::{self, CheckpointSigner, Verifiers};
 use crate::audit::show::{self, Filter};
-use crate::audit::{prove, sql, verify, Pseudonymiser};
-use crate::cli::{AuditCommand, ReportFormat};
+use crate::audit::{certificate, prove, sql, verify, Pseudonymiser};
+use crate::cli::{AuditCommand, CertificateFormat, ReportFormat};
 use crate::config::{Config, StoreConfig};
 use crate::exit::{Refusal, Status};
 use crate::stores::sql::SqlPool;
@@ -33,14 +34,11 @@ pub async fn run(config: &Path, cmd: AuditCommand) -> Result<Status> {
     status
 }
 
-/// Loads the configuration.
-// The loader (`crate::config::load`, issue 2) is being written in parallel; once it is
-// in, this becomes `crate::config::load(path)` with its diagnostics mapped to exit 2.
 /// Runs an `audit` subcommand against a loaded configuration, writing to `out`.
 pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -> Result<Status> {
     match cmd {
         AuditCommand::Keygen { name } => keygen(&name, out),
-        AuditCommand::Verify { trusted } => {
+        AuditCommand::Verify { trusted, key } => {
             let trusted = match trusted {
                 Some(path) => match std::fs::read(&path) {
                     Ok(note) => Some(note),
@@ -55,14 +53,52 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                 },
                 None => None,
             };
-            verify_all(config, trusted.as_deref(), out).await
+            let verifiers = verifiers(config, key.as_deref())?;
+            verify_all(config, &verifiers, trusted.as_deref(), out).await
         }
-        AuditCommand::Prove { seq } => {
+        AuditCommand::Prove { seq, from_size } => {
             let pool = connect_state(config).await?;
             let log = sql::read_log(&pool).await?;
-            let proof = prove::prove(&log, seq).map_err(|e| Refusal::Invalid(format!("{e:#}")))?;
+            let verifiers = verifiers(config, None)?;
+            let proof = match prove::prove(&log, seq, from_size, &verifiers) {
+                Ok(p) => p,
+                Err(e @ prove::ProveError::NotCovered(..)) => {
+                    eprintln!("error: {e}");
+                    return Ok(Status::Failed);
+                }
+                Err(e) => return Err(Refusal::Invalid(e.to_string()).into()),
+            };
+            if !proof.signed {
+                eprintln!(
+                    "warning: this log has no signing key, so the proof is unsigned: it shows \
+                     the entry is in the tree, not who wrote the tree"
+                );
+            }
             serde_json::to_writer_pretty(&mut *out, &proof)?;
             writeln!(out)?;
+            Ok(Status::Done)
+        }
+        AuditCommand::Certificate {
+            ticket,
+            format,
+            out: path,
+        } => {
+            let pool = connect_state(config).await?;
+            let log = sql::read_log(&pool).await?;
+            let verifiers = verifiers(config, None)?;
+            let vkey = verifier_key_text(config)?;
+            let cert = match certificate::certificate(&log, &ticket, &verifiers, vkey.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(Status::Failed);
+                }
+            };
+            let text = match format {
+                CertificateFormat::Json => serde_json::to_string_pretty(&cert)? + "\n",
+                CertificateFormat::Html => crate::report::certificate::html(&cert),
+            };
+            emit(path.as_deref(), text.as_bytes(), out, "the certificate")?;
             Ok(Status::Done)
         }
         AuditCommand::Show {
@@ -70,6 +106,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             ticket,
             subject,
             format,
+            out: path,
         } => {
             let pool = connect_state(config).await?;
             let log = sql::read_log(&pool).await?;
@@ -81,9 +118,9 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                 subject_pseudonym: subject.map(|id| pseudonyms.subject(&id)),
             };
             let found = show::select(&log.entries, &filter);
-            match format {
-                ReportFormat::Text => out.extend_from_slice(show::render_text(&found).as_bytes()),
-                ReportFormat::Json => out.extend_from_slice(&show::render_json(&found)),
+            let text: Vec<u8> = match format {
+                ReportFormat::Text => show::render_text(&found).into_bytes(),
+                ReportFormat::Json => show::render_json(&found),
                 ReportFormat::Md | ReportFormat::Html => {
                     // A run report for compliance officers: what the run did, sealed by
                     // the first checkpoint that covers its last entry.
@@ -100,7 +137,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                         ReportFormat::Md => crate::report::run::md(&entries, cp),
                         _ => crate::report::run::html(&entries, cp),
                     };
-                    out.extend_from_slice(text.as_bytes());
+                    text.into_bytes()
                 }
                 ReportFormat::Csv => {
                     return Err(Refusal::Invalid(
@@ -108,8 +145,22 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                     )
                     .into())
                 }
-            }
+            };
+            emit(path.as_deref(), &text, out, "the entries")?;
             Ok(Status::Done)
+        }
+    }
+}
+
+/// Writes `bytes` to `path`, or to `out` (stdout) without one.
+fn emit(path: Option<&Path>, bytes: &[u8], out: &mut Vec<u8>, what: &str) -> Result<()> {
+    match path {
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("writing {what} to {}", p.display()))
+        }
+        None => {
+            out.extend_from_slice(bytes);
+            Ok(())
         }
     }
 }
@@ -126,15 +177,49 @@ fn keygen(name: &str, out: &mut Vec<u8>) -> Result<Status> {
     Ok(Status::Done)
 }
 
-/// The verifier key of the configured signing key, if any.
-pub fn verifiers(config: &Config) -> Result<Verifiers> {
+/// The keys signatures are checked with: `--key` (a verifier key, or a file holding one),
+/// else `audit.verifier_key`, else the key of `audit.signing_key`; none when none is
+/// configured.
+pub fn verifiers(config: &Config, key: Option<&str>) -> Result<Verifiers> {
+    let text = match key {
+        Some(k) => Some(read_key_arg(k)?),
+        None => verifier_key_text(config)?,
+    };
+    match text {
+        Some(t) => {
+            Verifiers::from_keys(&[&t]).map_err(|e| Refusal::Invalid(format!("--key: {e}")).into())
+        }
+        None => Ok(Verifiers::none()),
+    }
+}
+
+/// `--key VERIFIER`: the key itself, or a file that holds it.
+fn read_key_arg(arg: &str) -> Result<String> {
+    if Verifiers::from_keys(&[arg]).is_ok() {
+        return Ok(arg.trim().to_owned());
+    }
+    match std::fs::read_to_string(arg) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(_) => Err(Refusal::Invalid(format!(
+            "--key: `{arg}` is neither a verifier key (<name>+<hash>+<base64>, the second line \
+             `retention audit keygen` prints) nor a readable file holding one"
+        ))
+        .into()),
+    }
+}
+
+/// The configured verifier key: `audit.verifier_key`, or the one of `audit.signing_key`.
+fn verifier_key_text(config: &Config) -> Result<Option<String>> {
+    if let Some(v) = &config.audit.verifier_key {
+        return Ok(Some(v.clone()));
+    }
     match &config.audit.signing_key {
         Some(k) if !k.expose_secret().trim().is_empty() => {
             let signer = CheckpointSigner::from_private_key(k.expose_secret())
                 .map_err(|e| Refusal::Invalid(format!("audit.signing_key: {e}")))?;
-            Ok(Verifiers::from_keys(&[signer.verifier_key()])?)
+            Ok(Some(signer.verifier_key().to_owned()))
         }
-        _ => Ok(Verifiers::none()),
+        _ => Ok(None),
     }
 }
 
@@ -153,17 +238,26 @@ async fn connect_state(config: &Config) -> Result<SqlPool> {
 
 /// Verifies the state store's log and the file sink; exit 1 if either was tampered with,
 /// 2 if either cannot be read.
-async fn verify_all(config: &Config, trusted: Option<&[u8]>, out: &mut Vec<u8>) -> Result<Status> {
-    let verifiers = verifiers(config)?;
+async fn verify_all(
+    config: &Config,
+    verifiers: &Verifiers,
+    trusted: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> Result<Status> {
     let mut status = Status::Done;
+    let mut origin = config.audit.origin.clone();
     let db = async {
         let pool = connect_state(config).await?;
-        verify::verify(&pool, &verifiers, trusted).await
+        if origin.is_none() {
+            // A state store migrated before origins were recorded has none to check.
+            origin = crate::audit::origin::recorded(&pool).await.ok();
+        }
+        verify::verify(&pool, verifiers, trusted, origin.as_deref()).await
     }
     .await;
     status = status.max(report(&format!("state store `{}`", config.state), db, out)?);
     if let Some(file) = &config.audit.file {
-        let result = verify::verify_file(file, &verifiers, trusted);
+        let result = verify::verify_file(file, verifiers, trusted, origin.as_deref());
         status = status.max(report(&file.display().to_string(), result, out)?);
     }
     Ok(status)

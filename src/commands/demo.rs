@@ -52,7 +52,14 @@ pub async fn run(dir: Option<PathBuf>) -> Result<Status> {
     .await?;
 
     step("retention audit verify");
-    let verified = super::audit::run(&config, AuditCommand::Verify { trusted: None }).await?;
+    let verified = super::audit::run(
+        &config,
+        AuditCommand::Verify {
+            trusted: None,
+            key: None,
+        },
+    )
+    .await?;
 
     println!(
         "\nDone. Everything the run did is in the audit log: try\n  retention --config {} audit show\n",

@@ -98,7 +98,7 @@ async fn erase_in_run(
     run_id: &str,
 ) -> Result<Erasure> {
     let state = ws.state()?;
-    let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false)?;
+    let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false).await?;
     crate::state::runs::start(state, run_id, as_of, "erase", None).await?;
     let mut start = EntryDraft::new(Kind::RunStart);
     start.config_sha256 = Some(ws.config.digest.clone());

@@ -1,5 +1,6 @@
 //! `retention hold add --subject ID --reason TEXT [--until TIME] | hold remove --subject ID
 //! | hold list`: legal holds. A held subject's records are never deleted or anonymised.
+//! Adding and removing a hold each write a `hold` audit entry (never the reason).
 
 use crate::cli::HoldCommand;
 use crate::config::Config;
@@ -47,7 +48,8 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                 }
             };
             let pool = super::request::state_pool(config).await?;
-            holds::add(&pool, &subject, &reason, until, now).await?;
+            let audit = super::request::audit_log(config, &pool).await?;
+            holds::add(&pool, &audit, &subject, &reason, until, now).await?;
             match until {
                 Some(t) => writeln!(out, "Hold added until {}.", crate::time::rfc3339(t))?,
                 None => writeln!(out, "Hold added until it is removed.")?,
@@ -56,7 +58,8 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
         }
         HoldCommand::Remove { subject } => {
             let pool = super::request::state_pool(config).await?;
-            if holds::remove(&pool, &subject).await? {
+            let audit = super::request::audit_log(config, &pool).await?;
+            if holds::remove(&pool, &audit, &subject).await? {
                 writeln!(out, "Hold removed.")?;
                 Ok(Status::Done)
             } else {

@@ -144,7 +144,7 @@ async fn enforce(
     shard: Option<Shard>,
 ) -> Result<(Report, Vec<Erasure>)> {
     let state = ws.state()?;
-    let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false)?;
+    let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false).await?;
     crate::state::runs::start(
         state,
         run_id,

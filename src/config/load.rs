@@ -143,6 +143,8 @@ fn unreachable_config() -> Config {
         audit: AuditConfig {
             pseudonym_key: SecretString::from(String::new()),
             signing_key: None,
+            verifier_key: None,
+            origin: None,
             export: None,
             file: None,
         },
@@ -418,6 +420,34 @@ fn decode_audit(
         },
         None => Some(None),
     };
+    let verifier_key = match f.get("verifier_key") {
+        Some(n) => match d.text(n, "audit.verifier_key") {
+            Some(k) if k.trim().is_empty() => Some(None),
+            Some(k) => match crate::audit::checkpoint::Verifiers::from_keys(&[k.trim()]) {
+                Ok(_) => Some(Some(k.trim().to_owned())),
+                Err(e) => {
+                    d.err(n.line, "audit.verifier_key", e.to_string());
+                    None
+                }
+            },
+            None => None,
+        },
+        None => Some(None),
+    };
+    let origin = match f.get("origin") {
+        Some(n) => match d.text(n, "audit.origin") {
+            Some(o) if o.trim().is_empty() => Some(None),
+            Some(o) => match crate::audit::origin::validate(o.trim()) {
+                Ok(()) => Some(Some(o.trim().to_owned())),
+                Err(e) => {
+                    d.err(n.line, "audit.origin", e);
+                    None
+                }
+            },
+            None => None,
+        },
+        None => Some(None),
+    };
     let export = match f.get("export") {
         Some(n) => decode_export(d, n, stores).map(Some),
         None => Some(None),
@@ -430,6 +460,8 @@ fn decode_audit(
     Some(AuditConfig {
         pseudonym_key: key?,
         signing_key: signing_key?,
+        verifier_key: verifier_key?,
+        origin: origin?,
         export: export?,
         file: file?,
     })

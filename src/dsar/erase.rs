@@ -349,6 +349,9 @@ pub async fn process_pending(
     stop: Arc<AtomicBool>,
 ) -> Result<Vec<Erasure>> {
     let opts = request_options(as_of);
+    // The log shows every request's arrival and every hold's lapse before the work.
+    requests::audit_queued(ws.state()?, audit).await?;
+    super::holds::audit_lapsed(ws.state()?, audit, as_of).await?;
     let mut done = Vec::new();
     for r in requests::pending(ws.state()?).await? {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {

@@ -4,11 +4,15 @@
 //! to it, and so may a ticketing system, with a plain `INSERT (ticket, subject)`. `run`
 //! processes the `pending` rows before retention work and writes back `status`,
 //! `processed_at`, `run_id` and `outcome`; `erase` records its ticket here too, so one
-//! table answers "what happened to ticket T".
+//! table answers "what happened to ticket T". Queueing is a `request_queued` audit entry
+//! (ticket, subject pseudonym, when): written with the row by `request add`, and by the
+//! next run for a row a ticketing system inserted itself (`queued_seq` marks the rows the
+//! log already shows).
 
 use super::timestamps;
+use crate::audit::{AuditLog, EntryDraft, Kind};
 use crate::stores::sql::dialect::SqlText;
-use crate::stores::sql::exec::is_unique_violation;
+use crate::stores::sql::exec::{execute, is_unique_violation};
 use crate::stores::sql::value::{ColumnKind, Value};
 use crate::stores::sql::{Dialect, SqlPool};
 use anyhow::{Context, Result};
@@ -80,24 +84,94 @@ pub fn validate(ticket: &str, subject: &str) -> Result<(), BadRequest> {
     Ok(())
 }
 
-/// Queues a request. A ticket id that exists already is refused.
-pub async fn add(pool: &SqlPool, ticket: &str, subject: &str, now: DateTime<Utc>) -> Result<()> {
+/// The `request_queued` entry of `ticket`.
+fn queued(audit: &AuditLog, ticket: &str, subject: &str, at: DateTime<Utc>) -> EntryDraft {
+    EntryDraft {
+        ticket: Some(ticket.to_owned()),
+        subject: Some(audit.pseudonym(subject)),
+        queued_at: Some(at),
+        ..EntryDraft::new(Kind::RequestQueued)
+    }
+}
+
+/// Queues a request, with its `request_queued` entry in the same transaction. A ticket id
+/// that exists already is refused, and nothing is written.
+pub async fn add(
+    pool: &SqlPool,
+    audit: &AuditLog,
+    ticket: &str,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    const HINT: &str =
+        "queueing the request (run `retention migrate` first if the state store is new)";
+    let mut tx = pool.begin().await.context(HINT)?;
+    let appended = audit
+        .append_in(tx.conn(), queued(audit, ticket, subject, now))
+        .await?;
     let q = SqlText::statement(
         pool.dialect(),
-        "INSERT INTO retention_requests (ticket, subject, status, created_at) VALUES (?, ?, 'pending', ?)",
+        "INSERT INTO retention_requests (ticket, subject, status, created_at, queued_seq) VALUES (?, ?, 'pending', ?, ?)",
         vec![
             Value::Text(ticket.to_owned()),
             Value::Text(subject.to_owned()),
             stamp(pool.dialect(), now),
+            Value::I64(i64::try_from(appended.seq).context("seq out of range")?),
         ],
     );
-    match pool.execute(&q).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(BadRequest::Duplicate(ticket.to_owned()).into()),
-        Err(e) => Err(e.context(
-            "queueing the request (run `retention migrate` first if the state store is new)",
-        )),
+    match execute(&mut tx.conn(), &q).await {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(BadRequest::Duplicate(ticket.to_owned()).into())
+        }
+        Err(e) => return Err(e.context(HINT)),
     }
+    tx.commit().await.context(HINT)?;
+    audit.after_commit(&appended).await
+}
+
+/// Writes a `request_queued` entry for every pending request the log does not show yet
+/// (rows a ticketing system inserted itself), dated when the row was created, and marks
+/// the row in the same transaction. Returns how many were recorded.
+pub async fn audit_queued(pool: &SqlPool, audit: &AuditLog) -> Result<usize> {
+    const Q: &str =
+        "SELECT ticket FROM retention_requests WHERE status = 'pending' AND queued_seq IS NULL";
+    let tickets: Vec<(String,)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(Q).fetch_all(p).await,
+        SqlPool::My(p) => sqlx::query_as(Q).fetch_all(p).await,
+        SqlPool::Lite(p) => sqlx::query_as(Q).fetch_all(p).await,
+    }
+    .context(
+        "reading erasure requests (run `retention migrate` first if the state store is new)",
+    )?;
+    let unlogged: Vec<Request> = pending(pool)
+        .await?
+        .into_iter()
+        .filter(|r| tickets.iter().any(|(t,)| *t == r.ticket))
+        // A row without a subject is failed by the run, not queued.
+        .filter(|r| validate(&r.ticket, &r.subject).is_ok())
+        .collect();
+    for r in &unlogged {
+        let mut tx = pool.begin().await.context("recording a queued request")?;
+        let at = r.created_at.unwrap_or_else(Utc::now);
+        let appended = audit
+            .append_in(tx.conn(), queued(audit, &r.ticket, &r.subject, at))
+            .await?;
+        let q = SqlText::statement(
+            pool.dialect(),
+            "UPDATE retention_requests SET queued_seq = ? WHERE ticket = ? AND queued_seq IS NULL",
+            vec![
+                Value::I64(i64::try_from(appended.seq).context("seq out of range")?),
+                Value::Text(r.ticket.clone()),
+            ],
+        );
+        execute(&mut tx.conn(), &q)
+            .await
+            .context("recording a queued request")?;
+        tx.commit().await.context("recording a queued request")?;
+        audit.after_commit(&appended).await?;
+    }
+    Ok(unlogged.len())
 }
 
 /// Every request, oldest first.

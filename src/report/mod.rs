@@ -3,6 +3,7 @@
 //! out the same [`view::PlanView`]; none of them can show a subject id, an email, a key
 //! or a record, because none of their inputs holds one.
 
+pub mod certificate;
 mod chart;
 pub mod csv;
 pub mod extras;

@@ -43,7 +43,9 @@ impl Scenario {
     }
 
     pub async fn verify(&self) -> VerifyReport {
-        verify(self.pool(), &self.verifiers(), None).await.unwrap()
+        verify(self.pool(), &self.verifiers(), None, Some(ORIGIN))
+            .await
+            .unwrap()
     }
 }
 
@@ -78,6 +80,8 @@ pub async fn scenario(dialect: Dialect) -> Scenario {
     let config = AuditConfig {
         pseudonym_key: SecretString::from("p".repeat(32)),
         signing_key: Some(SecretString::from(skey)),
+        verifier_key: None,
+        origin: Some(ORIGIN.to_owned()),
         export: None,
         file: Some(file.clone()),
     };
@@ -155,7 +159,7 @@ async fn in_transaction(
 // ---- The attacker's tools -------------------------------------------------------------
 
 /// Switches off the append-only triggers (and, on MariaDB, the truncate guards).
-async fn disable_guards(pool: &SqlPool) {
+pub async fn disable_guards(pool: &SqlPool) {
     let statements: &[&str] = match pool.dialect() {
         Dialect::Postgres => &[
             "ALTER TABLE retention_audit DISABLE TRIGGER USER",
@@ -167,6 +171,7 @@ async fn disable_guards(pool: &SqlPool) {
             "DROP TRIGGER retention_audit_no_delete",
             "DROP TRIGGER retention_checkpoints_no_update",
             "DROP TRIGGER retention_checkpoints_no_delete",
+            "DROP TRIGGER retention_audit_head_forward_only",
         ],
         Dialect::Sqlite => &[
             "DROP TRIGGER retention_audit_no_update",
@@ -417,9 +422,14 @@ async fn a_tail_truncated_after_a_checkpoint_is_caught_with_the_trusted_checkpoi
     // A clean cut with the head and checkpoints fixed up looks like a shorter log …
     assert!(s.verify().await.intact());
     // … until it is held against a checkpoint kept elsewhere.
-    let report = verify(s.pool(), &s.verifiers(), Some(trusted.as_bytes()))
-        .await
-        .unwrap();
+    let report = verify(
+        s.pool(),
+        &s.verifiers(),
+        Some(trusted.as_bytes()),
+        Some(ORIGIN),
+    )
+    .await
+    .unwrap();
     assert_damage(&report, 8, DamageKind::Truncated);
     s.store.remove().await;
 }
@@ -433,9 +443,11 @@ async fn a_checkpoint_re_signed_with_another_key_is_caught(dialect: Dialect) {
         panic!("the stored checkpoint does not parse")
     };
     let (other, _) = checkpoint::keygen(ORIGIN).unwrap();
-    let forged = CheckpointSigner::from_private_key(&other)
-        .unwrap()
-        .sign(body.size, &body.root);
+    let forged = CheckpointSigner::from_private_key(&other).unwrap().sign(
+        &body.origin,
+        body.size,
+        &body.root,
+    );
     exec(
         s.pool(),
         "UPDATE retention_checkpoints SET note = ? WHERE size = 7",
@@ -489,9 +501,8 @@ async fn the_database_refuses_update_delete_and_truncate_even_for_the_owner(dial
             "TRUNCATE TABLE retention_checkpoints",
         ]);
     }
-    if dialect != Dialect::MySql {
-        attempts.push("UPDATE retention_audit_head SET seq = 3");
-    }
+    // The head moves forward only, on every dialect.
+    attempts.push("UPDATE retention_audit_head SET seq = 3");
     for sql in attempts {
         let result = exec(s.pool(), sql, &[]).await;
         assert!(result.is_err(), "`{sql}` was allowed on {}", dialect.name());
@@ -514,7 +525,8 @@ async fn the_database_refuses_update_delete_and_truncate_even_for_the_owner(dial
 async fn a_printed_proof_verifies_offline(dialect: Dialect) {
     let s = scenario(dialect).await;
     let log = read_log(s.pool()).await.unwrap();
-    let printed = serde_json::to_string_pretty(&prove(&log, 4).unwrap()).unwrap();
+    let printed =
+        serde_json::to_string_pretty(&prove(&log, 4, None, &Verifiers::none()).unwrap()).unwrap();
     drop(log);
     s.store.remove().await;
 
@@ -618,7 +630,14 @@ mod command {
     async fn verify_exits_0_when_intact_1_when_tampered_naming_the_seq_and_2_when_unreadable() {
         let s = scenario(Dialect::Sqlite).await;
         let config = config(&s);
-        let (status, out) = run(&config, AuditCommand::Verify { trusted: None }).await;
+        let (status, out) = run(
+            &config,
+            AuditCommand::Verify {
+                trusted: None,
+                key: None,
+            },
+        )
+        .await;
         assert_eq!(status, Status::Done, "{out}");
         assert_eq!(
             out.matches("intact: 14 entries, 2 checkpoints (signatures checked)")
@@ -631,7 +650,14 @@ mod command {
         exec(s.pool(), "DELETE FROM retention_audit WHERE seq = 9", &[])
             .await
             .unwrap();
-        let (status, out) = run(&config, AuditCommand::Verify { trusted: None }).await;
+        let (status, out) = run(
+            &config,
+            AuditCommand::Verify {
+                trusted: None,
+                key: None,
+            },
+        )
+        .await;
         assert_eq!(status, Status::Failed, "{out}");
         assert!(out.contains("tampered: seq 9: removed"), "{out}");
 
@@ -640,6 +666,7 @@ mod command {
             &config,
             AuditCommand::Verify {
                 trusted: Some(missing),
+                key: None,
             },
         )
         .await;
@@ -647,7 +674,14 @@ mod command {
         std::fs::remove_file(&s.file).unwrap();
         let mut lost_file = config.clone();
         lost_file.audit.file = Some(s.file.with_file_name("gone.jsonl"));
-        let (status, out) = run(&lost_file, AuditCommand::Verify { trusted: None }).await;
+        let (status, out) = run(
+            &lost_file,
+            AuditCommand::Verify {
+                trusted: None,
+                key: None,
+            },
+        )
+        .await;
         assert_eq!(status, Status::Invalid, "{out}");
         assert!(out.contains("cannot read the audit log"), "{out}");
     }
@@ -656,7 +690,14 @@ mod command {
     async fn prove_prints_json_that_checks_out_and_show_prints_the_exact_lines() {
         let s = scenario(Dialect::Sqlite).await;
         let config = config(&s);
-        let (status, out) = run(&config, AuditCommand::Prove { seq: 11 }).await;
+        let (status, out) = run(
+            &config,
+            AuditCommand::Prove {
+                seq: 11,
+                from_size: None,
+            },
+        )
+        .await;
         assert_eq!(status, Status::Done);
         let proof: Proof = serde_json::from_str(&out).unwrap();
         check_proof(&proof, &s.verifiers()).unwrap();
@@ -668,6 +709,7 @@ mod command {
                 ticket: None,
                 subject: Some(SUBJECT.into()),
                 format: ReportFormat::Json,
+                out: None,
             },
         )
         .await;
@@ -689,6 +731,7 @@ mod command {
                 ticket: None,
                 subject: None,
                 format: ReportFormat::Text,
+                out: None,
             },
         )
         .await;
@@ -721,6 +764,8 @@ async fn a_checkpoint_is_signed_every_thousand_entries_and_at_every_run_end() {
     let config = AuditConfig {
         pseudonym_key: SecretString::from("p".repeat(32)),
         signing_key: Some(SecretString::from(skey)),
+        verifier_key: None,
+        origin: Some(ORIGIN.to_owned()),
         export: None,
         file: None,
     };
@@ -734,9 +779,14 @@ async fn a_checkpoint_is_signed_every_thousand_entries_and_at_every_run_end() {
     let stored = read_log(&store.pool).await.unwrap();
     let sizes: Vec<u64> = stored.checkpoints.iter().map(|c| c.size).collect();
     assert_eq!(sizes, vec![1000, 1002]);
-    let report = verify(&store.pool, &Verifiers::from_keys(&[vkey]).unwrap(), None)
-        .await
-        .unwrap();
+    let report = verify(
+        &store.pool,
+        &Verifiers::from_keys(&[vkey]).unwrap(),
+        None,
+        Some(ORIGIN),
+    )
+    .await
+    .unwrap();
     assert!(report.intact(), "{report}");
 }
 
@@ -746,6 +796,8 @@ async fn an_unusable_signing_key_stops_the_first_append() {
     let config = AuditConfig {
         pseudonym_key: SecretString::from("p".repeat(32)),
         signing_key: Some(SecretString::from("PRIVATE+KEY+oops".to_owned())),
+        verifier_key: None,
+        origin: None,
         export: None,
         file: None,
     };
@@ -760,5 +812,9 @@ async fn an_unusable_signing_key_stops_the_first_append() {
         "the key leaked: {err:#}"
     );
     assert!(read_log(&store.pool).await.unwrap().entries.is_empty());
-    assert!(AuditLog::open(&config, store.pool.clone(), "r".into(), false).is_err());
+    assert!(
+        AuditLog::open(&config, store.pool.clone(), "r".into(), false)
+            .await
+            .is_err()
+    );
 }

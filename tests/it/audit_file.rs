@@ -28,7 +28,13 @@ fn write_lines(path: &Path, lines: &[Vec<u8>]) {
 }
 
 fn verify(s: &Scenario, trusted: Option<&str>) -> VerifyReport {
-    verify_file(&s.file, &s.verifiers(), trusted.map(str::as_bytes)).unwrap()
+    verify_file(
+        &s.file,
+        &s.verifiers(),
+        trusted.map(str::as_bytes),
+        Some(ORIGIN),
+    )
+    .unwrap()
 }
 
 fn assert_damage(report: &VerifyReport, seq: u64, kind: DamageKind) {
@@ -152,7 +158,7 @@ async fn every_kind_of_tampering_with_the_file_is_caught_at_its_seq() {
     let (other, _) = checkpoint::keygen(ORIGIN).unwrap();
     let forged = CheckpointSigner::from_private_key(&other)
         .unwrap()
-        .sign(14, &root);
+        .sign(ORIGIN, 14, &root);
     let sidecar = String::from_utf8(original_cps.clone()).unwrap();
     let second = sidecar.lines().nth(1).unwrap().to_owned();
     let replaced = serde_json::json!({"size": 14, "note": forged}).to_string();

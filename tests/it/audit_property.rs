@@ -10,13 +10,16 @@ use retention::audit::verify::verify_log;
 use retention::audit::{EntryDraft, Kind};
 use std::sync::OnceLock;
 
+const ORIGIN: &str = "retention.test/property";
+
 fn keys() -> &'static (String, String) {
     static KEYS: OnceLock<(String, String)> = OnceLock::new();
     KEYS.get_or_init(|| checkpoint::keygen("retention.test/property").unwrap())
 }
 
-/// A log as the writer makes it: a checkpoint every `every` entries and one at the end.
-fn make_log(n: usize, every: usize, with_leaf_column: bool) -> StoredLog {
+/// A log as the writer makes it: a checkpoint every `every` entries and one at the end,
+/// each entry signed when `signed`.
+fn make_log(n: usize, every: usize, with_leaf_column: bool, signed: bool) -> StoredLog {
     let signer = CheckpointSigner::from_private_key(&keys().0).unwrap();
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
@@ -42,11 +45,12 @@ fn make_log(n: usize, every: usize, with_leaf_column: bool) -> StoredLog {
             seq,
             line,
             leaf_hash: with_leaf_column.then(|| leaf.to_vec()),
+            sig: signed.then(|| signer.sign_entry(seq, &leaf)),
         });
         if seq as usize % every == 0 || i + 1 == n {
             checkpoints.push(StoredCheckpoint {
                 size: seq,
-                note: signer.sign(seq, &frontier.root()),
+                note: signer.sign(ORIGIN, seq, &frontier.root()),
             });
         }
     }
@@ -142,14 +146,16 @@ proptest! {
         n in 1usize..=200,
         every in 1usize..=250,
         with_leaf_column in any::<bool>(),
+        signed in any::<bool>(),
         m in mutation(),
     ) {
         let verifiers = Verifiers::from_keys(&[&keys().1]).unwrap();
-        let mut log = make_log(n, every, with_leaf_column);
-        let untouched = verify_log(&log, &verifiers, None).unwrap();
+        let mut log = make_log(n, every, with_leaf_column, signed);
+        let untouched = verify_log(&log, &verifiers, None, Some(ORIGIN)).unwrap();
         prop_assert!(untouched.intact(), "{}", untouched);
         let Some(trusted) = apply(&mut log, &m) else { return Ok(()) };
-        let report = verify_log(&log, &verifiers, trusted.as_deref().map(str::as_bytes)).unwrap();
+        let report =
+            verify_log(&log, &verifiers, trusted.as_deref().map(str::as_bytes), Some(ORIGIN)).unwrap();
         prop_assert!(!report.intact(), "{:?} went unnoticed", m);
     }
 }

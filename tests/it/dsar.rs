@@ -79,6 +79,8 @@ async fn shop(kind: Db) -> Shop {
         audit: AuditConfig {
             pseudonym_key: KEY.into(),
             signing_key: None,
+            verifier_key: None,
+            origin: None,
             export: None,
             file: None,
         },
@@ -224,6 +226,7 @@ impl Shop {
             ticket: Some(ticket.into()),
             subject: None,
             format: ReportFormat::Json,
+            out: None,
         };
         retention::commands::audit::run_loaded(&self.config, cmd, &mut out)
             .await

@@ -3,8 +3,12 @@
 
 mod audit;
 mod audit_crash;
+mod audit_dsar;
 mod audit_file;
+mod audit_forgery;
 mod audit_property;
+mod audit_third_party;
+mod audit_trust;
 mod check_connect;
 mod config_errors;
 mod demo_seed;

@@ -179,3 +179,64 @@ fn the_html_reports_render_in_a_browser_with_the_network_off() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_erasure_certificate_renders_and_checks_its_proofs_in_a_browser_with_the_network_off() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is required under CI: apt-get install -y chromium"
+        );
+        eprintln!(
+            "SKIPPED: chromium is not installed; the certificate was not checked in a browser."
+        );
+        return;
+    };
+    let s = crate::audit::scenario(retention::stores::sql::Dialect::Sqlite).await;
+    let log = retention::audit::sql::read_log(s.pool()).await.unwrap();
+    let cert =
+        retention::audit::certificate::certificate(&log, "DSAR-1", &s.verifiers(), Some(&s.vkey))
+            .unwrap();
+    let html = report::certificate::html(&cert);
+    check_page(
+        &chromium,
+        "certificate",
+        &html,
+        &[
+            "Erasure request DSAR-1",
+            "What was done",
+            "Checkpoint",
+            "How to verify",
+            "Proofs",
+        ],
+    );
+    // The page's own script recomputes every inclusion proof with the browser's SHA-256.
+    let page = artifacts().join("certificate.html");
+    let dom = headless(
+        &chromium,
+        &page,
+        &["--virtual-time-budget=10000", "--dump-dom"],
+    );
+    let n = cert.entries.len();
+    assert!(
+        dom.contains(&format!("✓ {n} of {n} inclusion proofs check out")),
+        "the in-page check did not pass:\n{}",
+        dom.lines()
+            .filter(|l| l.contains("browser-check"))
+            .collect::<String>()
+    );
+    // A doctored line is caught by the same script.
+    let mut bad = cert.clone();
+    bad.entries[0].line = bad.entries[0].line.replace("\"count\":12", "\"count\":99");
+    let page = artifacts().join("certificate-doctored.html");
+    std::fs::write(&page, report::certificate::html(&bad)).unwrap();
+    let dom = headless(
+        &chromium,
+        &page,
+        &["--virtual-time-budget=10000", "--dump-dom"],
+    );
+    assert!(
+        dom.contains(&format!("✗ {} of {n} inclusion proofs", n - 1)),
+        "the doctored certificate passed the in-page check"
+    );
+}

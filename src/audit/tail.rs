@@ -1,0 +1,271 @@
+//! The signer's check before it signs: every entry a new checkpoint will cover, beyond the
+//! last checkpoint it signed itself, must be one the signing key authenticated, linked to
+//! its predecessor and numbered without a gap. Nothing stored is trusted for this: the
+//! head row is a cache, the `leaf_hash` column is not read, a checkpoint row counts only
+//! when its note verifies under the signer's own key, names this log's origin, and its
+//! stored frontier folds to the root it signs.
+//!
+//! Entries before the first one the key signed are history (written before a signing key
+//! was configured, or by a version of the tool that did not sign entries): they are taken
+//! as they are, since nothing ever authenticated them, and `audit verify` names them.
+//! From the first signed entry on, an entry without a valid signature stops the check.
+
+use super::checkpoint::{self, Opened, Verifiers};
+use super::entry_sig;
+use super::tree::{leaf_hash, Frontier, Hash};
+use crate::stores::sql::SqlConn;
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+
+/// Why the tail cannot be signed over. Each names the first `seq` at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TailError {
+    #[error(
+        "entry {0} of the audit log was not authenticated by the signing key ({1}): it was \
+         forged, or changed after it was written. No checkpoint will cover it and no entry \
+         is appended after it; `retention audit verify` shows the damage and docs/audit.md \
+         says how to recover"
+    )]
+    NotAuthenticated(u64, &'static str),
+    #[error(
+        "entry {0} of the audit log does not follow entry {1} ({2}); `retention audit verify` \
+         shows the damage"
+    )]
+    Broken(u64, u64, &'static str),
+    #[error(
+        "the audit head records entry {head} but the log's last entry is {last}: the head was \
+         moved, or entries were written around it; `retention audit verify` shows the damage"
+    )]
+    HeadMismatch { head: u64, last: u64 },
+    #[error(
+        "audit.origin is `{configured}`, but this log's checkpoints name `{signed}`: a log \
+         keeps its origin for life (set audit.origin to `{signed}`, or leave it empty)"
+    )]
+    OriginChanged { configured: String, signed: String },
+}
+
+/// The tree the signer vouches for: its frontier, and its last entry.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub frontier: Frontier,
+    pub last_leaf: Option<Hash>,
+}
+
+/// The fields of a line the check reads.
+#[derive(serde::Deserialize)]
+struct Link {
+    seq: u64,
+    prev: String,
+}
+
+fn link(h: Option<&Hash>) -> String {
+    match h {
+        Some(h) => format!("sha256:{}", hex::encode(h)),
+        None => format!("sha256:{}", "0".repeat(64)),
+    }
+}
+
+/// Walks entries in order, checking each against the one before.
+struct Walker<'v> {
+    verifiers: &'v Verifiers,
+    frontier: Frontier,
+    last_seq: u64,
+    last_leaf: Option<Hash>,
+    /// Whether an entry the key signed has been seen (or the walk starts at a checkpoint):
+    /// from then on every entry must be signed.
+    signed_region: bool,
+}
+
+impl Walker<'_> {
+    fn push(&mut self, row_seq: i64, line: &[u8], sig: Option<&[u8]>) -> Result<(), TailError> {
+        let want = self.last_seq + 1;
+        let Some(parsed) = serde_json::from_slice::<Link>(line).ok() else {
+            return Err(TailError::Broken(
+                want,
+                self.last_seq,
+                "it is not an audit entry",
+            ));
+        };
+        if u64::try_from(row_seq).ok() != Some(want) || parsed.seq != want {
+            return Err(TailError::Broken(
+                want,
+                self.last_seq,
+                "its seq is out of order",
+            ));
+        }
+        if parsed.prev != link(self.last_leaf.as_ref()) {
+            return Err(TailError::Broken(
+                want,
+                self.last_seq,
+                "its prev is not the leaf hash of the entry before",
+            ));
+        }
+        let leaf = leaf_hash(line);
+        let signed = sig.is_some_and(|s| entry_sig::verify(self.verifiers.keys(), want, &leaf, s));
+        if !signed && self.signed_region {
+            let why = if sig.is_some_and(|s| !s.is_empty()) {
+                "its signature does not verify"
+            } else {
+                "it carries no signature"
+            };
+            return Err(TailError::NotAuthenticated(want, why));
+        }
+        self.signed_region |= signed;
+        self.frontier.push(leaf);
+        self.last_seq = want;
+        self.last_leaf = Some(leaf);
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$c` bound to the connection of whichever dialect `$conn` is.
+macro_rules! each_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            SqlConn::Pg(ref mut $c) => $body,
+            SqlConn::My(ref mut $c) => $body,
+            SqlConn::Lite(ref mut $c) => $body,
+        }
+    };
+}
+
+fn placeholders(conn: &SqlConn<'_>, text: &str) -> String {
+    match conn {
+        SqlConn::Pg(_) => {
+            let mut n = 0;
+            text.chars()
+                .map(|c| {
+                    if c == '?' {
+                        n += 1;
+                        format!("${n}")
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+/// The newest checkpoint the signer itself made for this log (at most `upto` entries),
+/// with its frontier: the point the check starts from.
+async fn base(
+    conn: &mut SqlConn<'_>,
+    verifiers: &Verifiers,
+    origin: &str,
+    upto: u64,
+) -> Result<Option<(u64, Frontier)>> {
+    const PAGE: i64 = 16;
+    let q = placeholders(
+        conn,
+        "SELECT size, note, frontier FROM retention_checkpoints \
+         WHERE frontier IS NOT NULL AND size <= ? ORDER BY size DESC LIMIT ?",
+    );
+    let mut below = i64::try_from(upto).context("the audit log is too long")?;
+    loop {
+        let rows: Vec<(i64, String, Vec<u8>)> = each_conn!(*conn, c => {
+            sqlx::query_as(&q).bind(below).bind(PAGE).fetch_all(&mut **c).await
+                .context("cannot read the audit checkpoints")?
+        });
+        let Some(last) = rows.last().map(|r| r.0) else {
+            return Ok(None);
+        };
+        for (size, note, frontier) in rows.iter() {
+            let Ok(size) = u64::try_from(*size) else {
+                continue;
+            };
+            let Opened::Ok(cp) = checkpoint::open(note.as_bytes(), verifiers) else {
+                continue;
+            };
+            let Some(f) = Frontier::from_bytes(size, frontier) else {
+                continue;
+            };
+            if cp.size != size || f.root() != cp.root {
+                continue;
+            }
+            if cp.origin != origin {
+                return Err(TailError::OriginChanged {
+                    configured: origin.to_owned(),
+                    signed: cp.origin,
+                }
+                .into());
+            }
+            return Ok(Some((size, f)));
+        }
+        below = last - 1;
+    }
+}
+
+/// Checks the entries after the last checkpoint the signer made, up to `upto` (all of
+/// them when `None`), and returns the tree they make.
+pub async fn authenticate(
+    conn: &mut SqlConn<'_>,
+    verifiers: &Verifiers,
+    origin: &str,
+    upto: Option<u64>,
+) -> Result<Authenticated> {
+    let (start, frontier) = base(conn, verifiers, origin, upto.unwrap_or(i64::MAX as u64))
+        .await?
+        .unwrap_or((0, Frontier::new()));
+    let mut walker = Walker {
+        verifiers,
+        frontier,
+        last_seq: start,
+        last_leaf: None,
+        signed_region: start > 0,
+    };
+    if start > 0 {
+        // The checkpoint's own last entry: its leaf is what the next `prev` must name.
+        let q = placeholders(conn, "SELECT line, sig FROM retention_audit WHERE seq = ?");
+        let row: Option<(Vec<u8>, Option<Vec<u8>>)> = each_conn!(*conn, c => {
+            sqlx::query_as(&q).bind(start as i64).fetch_optional(&mut **c).await
+                .context("cannot read the audit log")?
+        });
+        let (line, sig) = row.ok_or(TailError::Broken(
+            start,
+            start,
+            "it is missing though a checkpoint covers it",
+        ))?;
+        let leaf = leaf_hash(&line);
+        if !sig.is_some_and(|s| entry_sig::verify(verifiers.keys(), start, &leaf, &s)) {
+            return Err(TailError::NotAuthenticated(start, "its signature does not verify").into());
+        }
+        walker.last_leaf = Some(leaf);
+    }
+    let upto = i64::try_from(upto.unwrap_or(i64::MAX as u64)).unwrap_or(i64::MAX);
+    let q = placeholders(
+        conn,
+        "SELECT seq, line, sig FROM retention_audit WHERE seq > ? AND seq <= ? ORDER BY seq",
+    );
+    each_conn!(*conn, c => {
+        let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Option<Vec<u8>>)>(&q)
+            .bind(start as i64)
+            .bind(upto)
+            .fetch(&mut **c);
+        while let Some((seq, line, sig)) = rows.try_next().await.context("cannot read the audit log")? {
+            walker.push(seq, &line, sig.as_deref())?;
+        }
+    });
+    Ok(Authenticated {
+        frontier: walker.frontier,
+        last_leaf: walker.last_leaf,
+    })
+}
+
+/// Before a run (or any command that writes entries) with a signing key: the log's tail
+/// must be authentic and the head must sit on its last entry.
+pub async fn check_before_writing(
+    conn: &mut SqlConn<'_>,
+    verifiers: &Verifiers,
+    origin: &str,
+    head: (u64, &[u8]),
+) -> Result<()> {
+    let tail = authenticate(conn, verifiers, origin, None).await?;
+    let last = tail.frontier.size();
+    let head_leaf: Option<Hash> = head.1.try_into().ok();
+    if last != head.0 || (last > 0 && tail.last_leaf != head_leaf) {
+        return Err(TailError::HeadMismatch { head: head.0, last }.into());
+    }
+    Ok(())
+}

@@ -1,0 +1,349 @@
+//! The forgery of issue 14, on every dialect, through the real binary: someone holding
+//! exactly the job's database role (on PostgreSQL and MariaDB a real restricted role
+//! with the grants docs/audit.md lists; on SQLite the triggers are all there is) appends a
+//! copy of a batch entry with a larger count, `prev` naming the real last leaf and the
+//! real entry's signature copied beside it, and moves the head onto it. The next `retention
+//! run` refuses to extend or sign over it and changes nothing; `audit verify`, with the
+//! signing key's verifier or with the public verifier key alone, exits 1 naming the
+//! forged seq; `audit prove` gives no proof of it; and without any key verify still
+//! names it, saying loudly that signatures were not checked.
+
+use crate::support::cli::{retention, write_files, Run};
+use crate::support::db::{Db, TestDb};
+use crate::support::{exec, Val};
+use chrono::{Duration, Utc};
+use retention::audit::checkpoint;
+use retention::audit::sql::read_log;
+use retention::audit::tree::leaf_hash;
+use retention::stores::sql::SqlPool;
+use std::path::Path;
+
+const KEY: &str = "test-pseudonym-key-0123456789abcdef0123456789";
+
+const CONFIG: &str = "stores:
+  app:
+    url: ${APP_URL}
+state: app
+audit:
+  pseudonym_key: ${RETENTION_PSEUDONYM_KEY}
+  signing_key: ${RETENTION_SIGNING_KEY:-}
+rules: ./rules
+defaults:
+  batch_size: 50
+";
+
+/// An auditor's configuration: the state store and no private key.
+const AUDITOR: &str = "stores:
+  app:
+    url: ${APP_URL}
+state: app
+audit:
+  pseudonym_key: ${RETENTION_PSEUDONYM_KEY}
+rules: ./rules
+";
+
+const RULE: &str = "category: events
+description: Usage events
+source: \"Privacy Policy, 'Usage information'\"
+retain: 30d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: events
+    key: [id]
+    timestamp: created_at
+";
+
+/// The grants the job's role needs, and no more (docs/audit.md, \"The job's role\").
+const PG_GRANTS: &[&str] = &[
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "GRANT SELECT, INSERT ON retention_audit, retention_checkpoints TO {role}",
+    "GRANT SELECT, UPDATE ON retention_audit_head TO {role}",
+    "GRANT SELECT ON retention_audit_origin TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON retention_runs, retention_lock, retention_holds, retention_requests TO {role}",
+    "GRANT SELECT, DELETE ON events TO {role}",
+];
+
+const MY_GRANTS: &[&str] = &[
+    "GRANT SELECT, INSERT ON {db}.retention_audit TO {role}",
+    "GRANT SELECT, INSERT ON {db}.retention_checkpoints TO {role}",
+    "GRANT SELECT, UPDATE ON {db}.retention_audit_head TO {role}",
+    "GRANT SELECT ON {db}.retention_audit_origin TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.retention_runs TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.retention_lock TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.retention_holds TO {role}",
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON {db}.retention_requests TO {role}",
+    "GRANT SELECT, DELETE ON {db}.events TO {role}",
+];
+
+/// Replaces the user of a server URL (`scheme://user[:pw]@host…`).
+fn with_user(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+/// The database name of a server URL.
+fn database(url: &str) -> String {
+    let path = url.rsplit('/').next().unwrap();
+    path.split('?').next().unwrap().to_owned()
+}
+
+/// Creates a login role with the job's grants and returns its connection URL. SQLite has
+/// no roles: the job's URL is the owner's.
+async fn job_role(db: &TestDb) -> String {
+    let role = format!("rt_job_{:08x}", rand::random::<u32>());
+    match db.kind {
+        Db::Postgres => {
+            db.exec(&format!("CREATE ROLE {role} LOGIN PASSWORD 'job-pw'"))
+                .await;
+            for g in PG_GRANTS {
+                db.exec(&g.replace("{role}", &role)).await;
+            }
+            with_user(&db.url, &role, "job-pw")
+        }
+        Db::MySql => {
+            let user = format!("'{role}'@'%'");
+            db.exec(&format!("CREATE USER {user} IDENTIFIED BY 'job-pw'"))
+                .await;
+            let name = database(&db.url);
+            for g in MY_GRANTS {
+                db.exec(&g.replace("{db}", &name).replace("{role}", &user))
+                    .await;
+            }
+            with_user(&db.url, &role, "job-pw")
+        }
+        Db::Sqlite => db.url.clone(),
+    }
+}
+
+async fn seed_expired(db: &TestDb, from: i64, n: i64) {
+    let old = (Utc::now() - Duration::days(90)).format("%Y-%m-%d %H:%M:%S");
+    let rows: Vec<String> = (from..from + n)
+        .map(|i| format!("({i}, '{old}')"))
+        .collect();
+    db.exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
+        .await;
+}
+
+struct Setup {
+    db: TestDb,
+    dir: tempfile::TempDir,
+    job_url: String,
+    skey: String,
+    vkey: String,
+}
+
+impl Setup {
+    fn env<'a>(&'a self, url: &'a str, signing: bool) -> Vec<(&'static str, &'a str)> {
+        let mut env = vec![("APP_URL", url), ("RETENTION_PSEUDONYM_KEY", KEY)];
+        if signing {
+            env.push(("RETENTION_SIGNING_KEY", self.skey.as_str()));
+        }
+        env
+    }
+
+    /// The job: `retention.yaml` as the restricted role, with the signing key.
+    fn job(&self, args: &[&str]) -> Run {
+        retention(self.dir.path(), args, &self.env(&self.job_url, true))
+    }
+
+    /// An auditor: `auditor.yaml` (no private key), as the database owner.
+    fn auditor(&self, args: &[&str]) -> Run {
+        let mut all = vec!["--config", "auditor.yaml"];
+        all.extend_from_slice(args);
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_retention"));
+        cmd.current_dir(self.dir.path())
+            .args(&all)
+            .env("RETENTION_LOG", "warn");
+        for (k, v) in self.env(&self.db.url, false) {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+async fn setup(kind: Db) -> Setup {
+    let db = TestDb::fresh(kind).await;
+    let ts = kind.timestamp_type();
+    db.exec(&format!(
+        "CREATE TABLE events (id BIGINT PRIMARY KEY, created_at {ts} NOT NULL)"
+    ))
+    .await;
+    seed_expired(&db, 1, 120).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", CONFIG),
+            ("auditor.yaml", AUDITOR),
+            ("rules/events.yaml", RULE),
+        ],
+    );
+    let (skey, vkey) = checkpoint::keygen("forgery.test/audit-key").unwrap();
+    // The owner migrates; the job runs with its role's grants only.
+    retention(
+        dir.path(),
+        &["migrate"],
+        &[("APP_URL", &db.url), ("RETENTION_PSEUDONYM_KEY", KEY)],
+    )
+    .expect_code(0);
+    let job_url = job_role(&db).await;
+    Setup {
+        db,
+        dir,
+        job_url,
+        skey,
+        vkey,
+    }
+}
+
+/// What the forger does, over the job role's own connection: INSERT into the log, UPDATE
+/// of the head. Returns the forged seq.
+async fn forge(job: &SqlPool) -> u64 {
+    let log = read_log(job).await.unwrap();
+    let last = log.entries.last().unwrap();
+    let batch = log
+        .entries
+        .iter()
+        .rev()
+        .find(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&e.line).unwrap();
+            v["kind"] == "batch" && v["outcome"] == "ok"
+        })
+        .expect("the first run wrote batch entries");
+    let mut v: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&batch.line).unwrap();
+    let seq = last.seq + 1;
+    let count = v["count"].as_u64().unwrap();
+    v.insert("seq".into(), seq.into());
+    v.insert("count".into(), (count * 100).into());
+    v.insert(
+        "prev".into(),
+        format!("sha256:{}", hex::encode(leaf_hash(&last.line))).into(),
+    );
+    let forged = serde_json::to_vec(&v).unwrap();
+    let leaf = leaf_hash(&forged).to_vec();
+    // The real entry's signature goes along, as if it could vouch for the copy.
+    let sig = batch.sig.clone().expect("the job signs its entries");
+    exec(
+        job,
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
+        &[
+            Val::I64(seq as i64),
+            Val::Bytes(forged),
+            Val::Bytes(leaf.clone()),
+            Val::Bytes(sig.clone()),
+        ],
+    )
+    .await
+    .expect("the job's role may insert into the log");
+    exec(
+        job,
+        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
+        &[Val::I64(seq as i64), Val::Bytes(leaf), Val::Bytes(sig)],
+    )
+    .await
+    .expect("the job's role may move the head forward");
+    seq
+}
+
+async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 0);
+    s.job(&["audit", "verify"]).expect_code(0);
+
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    // The role is really restricted: it cannot rewrite what is there.
+    assert!(
+        exec(&job, "DELETE FROM retention_audit WHERE seq = 1", &[])
+            .await
+            .is_err(),
+        "the job's role could delete an entry"
+    );
+    let forged = forge(&job).await;
+    let checkpoints_before =
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await;
+
+    // New work arrives; the next run refuses to extend the forged log, and touches nothing.
+    seed_expired(&s.db, 1000, 30).await;
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(
+        run.stderr.contains(&format!("entry {forged}")),
+        "the refusal names the forged entry:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        s.db.count("SELECT COUNT(*) FROM events").await,
+        30,
+        "a run that refused deleted nothing"
+    );
+    assert_eq!(
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await,
+        checkpoints_before,
+        "no checkpoint was signed"
+    );
+    let newest =
+        s.db.count("SELECT COALESCE(MAX(size), 0) FROM retention_checkpoints")
+            .await;
+    assert!(newest < forged as i64, "no checkpoint covers the forgery");
+
+    // With the signing key's verifier, with the public key alone, and with no key at all.
+    let needle = format!("tampered: seq {forged}: forged");
+    let verify = s.job(&["audit", "verify"]).expect_code(1);
+    assert!(verify.stdout.contains(&needle), "{}", verify.stdout);
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(verify.stdout.contains(&needle), "{}", verify.stdout);
+    let key_file = s.dir.path().join("auditor.vkey");
+    std::fs::write(&key_file, format!("{}\n", s.vkey)).unwrap();
+    let verify = s
+        .auditor(&["audit", "verify", "--key", key_file.to_str().unwrap()])
+        .expect_code(1);
+    assert!(verify.stdout.contains(&needle), "{}", verify.stdout);
+    let blind = s.auditor(&["audit", "verify"]).expect_code(1);
+    assert!(blind.stdout.contains(&needle), "{}", blind.stdout);
+    assert!(
+        blind.stdout.contains("signatures were NOT checked"),
+        "{}",
+        blind.stdout
+    );
+
+    // No proof of the forged erasure, signed or otherwise.
+    let prove = s.job(&["audit", "prove", "--seq", &forged.to_string()]);
+    assert_eq!(prove.code, 1, "{}\n{}", prove.stdout, prove.stderr);
+    assert!(prove.stdout.is_empty(), "{}", prove.stdout);
+}
+
+crate::support::on_every_dialect!(Db: a_forged_entry_is_never_signed_and_verify_names_it);
+
+/// The fields of `--key` and config are checked before anything is read.
+#[test]
+fn a_verifier_key_that_is_neither_a_key_nor_a_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[("retention.yaml", CONFIG), ("rules/events.yaml", RULE)],
+    );
+    let run = retention(
+        dir.path(),
+        &["audit", "verify", "--key", "not-a-key"],
+        &[
+            ("APP_URL", "sqlite://missing.db"),
+            ("RETENTION_PSEUDONYM_KEY", KEY),
+        ],
+    )
+    .expect_code(2);
+    assert!(run.stderr.contains("--key"), "{}", run.stderr);
+    assert!(!Path::new(&dir.path().join("missing.db")).exists());
+}
