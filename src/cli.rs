@@ -74,6 +74,14 @@ pub enum Command {
     /// Read, verify and prove the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Personal data in the configured stores that no rule covers: tables and columns
+    /// that look personal (by name, type, foreign key, or a small read-only sample of
+    /// values), and folders of objects under no target prefix. Never prints a value.
+    Coverage(CoverageArgs),
+    /// The retention column of the record of processing (GDPR Art. 30(1)(f)), from the
+    /// rule set: per category its description, policy source, retention period, action on
+    /// expiry and on erasure, legal reason to keep, stores and targets.
+    Ropa(RopaArgs),
     /// Stay up and run each rule on its cron `schedule`, never overlapping itself.
     ///
     /// Rules without a `schedule` are not run by this command. Runs happen one at a time
@@ -110,6 +118,39 @@ pub struct PlanArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Text)]
+    pub format: CoverageFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    Text,
+    Json,
+    Md,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct RopaArgs {
+    #[arg(long, value_enum, default_value_t = RopaFormat::Md)]
+    pub format: RopaFormat,
+    /// Write the record to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RopaFormat {
+    Md,
+    Html,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ mod load;
 pub use load::{load, parse, parse_batch_time};
 
 use crate::ident::Ident;
+use crate::time::Period;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ pub struct Config {
     /// The directory of rule files (already resolved against `base_dir`).
     pub rules_dir: PathBuf,
     pub subjects: Option<SubjectLookup>,
+    pub requests: Requests,
     pub defaults: Defaults,
     /// `sha256:<hex>` of the config file's bytes (before expansion, so no secret is hashed
     /// into something that could be brute-forced); recorded at `run_start`.
@@ -104,6 +106,21 @@ pub struct SubjectLookup {
     pub table: Ident,
     pub key: Ident,
     pub by: Vec<Ident>,
+}
+
+/// `requests:`: how erasure requests are judged in plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requests {
+    /// A pending request older than this is overdue (GDPR Art. 12(3): one month).
+    pub deadline: Period,
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests {
+            deadline: Period::Days(30),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

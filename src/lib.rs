@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod coverage;
 pub mod demo;
 pub mod diagnostics;
 pub mod dsar;

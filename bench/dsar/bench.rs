@@ -76,6 +76,7 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
         },
         rules_dir: ".".into(),
         subjects: None,
+        requests: Default::default(),
         defaults: Default::default(),
         digest: "sha256:bench".into(),
     };
@@ -109,6 +110,7 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
                 filter: vec![],
                 anonymise: vec![],
                 marker: None,
+                export_exclude: Vec::new(),
             })],
         });
     }

@@ -75,6 +75,24 @@ pub struct Totals {
     pub failed_targets: u64,
 }
 
+/// What one pass planned and did, recorded at `run_end` so a run report can set the
+/// figure the pass's inventory promised (taken just before its batches) against what its
+/// batches changed. Names and counts only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PassOutcome {
+    pub category: String,
+    pub store: String,
+    pub target: String,
+    pub action: Action,
+    pub reason: Reason,
+    /// The erasure request's ticket, for request passes.
+    pub ticket: Option<String>,
+    /// Records the pass's inventory matched before its batches ran.
+    pub planned: u64,
+    /// Records its batches changed.
+    pub done: u64,
+}
+
 /// Everything an entry may say, before it is sealed with `seq`, `time`, `run` and `prev`.
 #[derive(Debug, Clone, Default)]
 pub struct EntryDraft {
@@ -106,6 +124,8 @@ pub struct EntryDraft {
     pub until: Option<DateTime<Utc>>,
     /// `request_queued`: when the request was queued.
     pub queued_at: Option<DateTime<Utc>>,
+    /// `run_end`: each pass's planned and changed records.
+    pub passes: Option<Vec<PassOutcome>>,
 }
 
 impl EntryDraft {
@@ -155,6 +175,7 @@ struct Line<'a> {
     until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     queued_at: Option<String>,
+    passes: Option<&'a [PassOutcome]>,
     dry_run: bool,
     prev: String,
 }
@@ -194,6 +215,7 @@ pub fn seal(
         hold: draft.hold,
         until: draft.until.map(crate::time::rfc3339),
         queued_at: draft.queued_at.map(crate::time::rfc3339),
+        passes: draft.passes.as_deref(),
         dry_run,
         prev: match prev_leaf {
             Some(h) => format!("sha256:{}", hex::encode(h)),

@@ -40,7 +40,7 @@ pub mod tail;
 pub mod tree;
 pub mod verify;
 
-pub use entry::{EntryDraft, HoldEvent, Kind, Outcome, Reason, Totals};
+pub use entry::{EntryDraft, HoldEvent, Kind, Outcome, PassOutcome, Reason, Totals};
 pub use pseudonym::Pseudonymiser;
 
 use crate::config::AuditConfig;

@@ -133,9 +133,14 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                         &entries,
                         log.checkpoints.iter().map(|c| (c.size, c.note.as_str())),
                     );
+                    // The rule set adds policy clauses and kept categories; a report
+                    // without them is still a report.
+                    let rules = crate::rules::load(config).ok();
                     let text = match format {
-                        ReportFormat::Md => crate::report::run::md(&entries, cp),
-                        _ => crate::report::run::html(&entries, cp),
+                        ReportFormat::Md => {
+                            crate::report::run::md_with_rules(&entries, cp, rules.as_ref())
+                        }
+                        _ => crate::report::run::html_with_rules(&entries, cp, rules.as_ref()),
                     };
                     text.into_bytes()
                 }

@@ -118,6 +118,7 @@ async fn erase_in_run(
         locked: c.locked,
         failed_targets: c.failed,
     });
+    end.passes = Some(super::run::pass_outcomes(&e.report, Some(ticket)));
     end.outcome = Some(match e.status() {
         RequestStatus::Failed if e.report.interrupted => Outcome::Interrupted,
         RequestStatus::Failed => Outcome::Failed,

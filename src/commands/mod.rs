@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod coverage;
 pub mod demo;
 pub mod erase;
 pub mod export;
@@ -10,6 +11,7 @@ pub mod hold;
 pub mod migrate;
 pub mod plan;
 pub mod request;
+pub mod ropa;
 pub mod run;
 pub mod schedule;
 
@@ -60,6 +62,8 @@ pub async fn dispatch(cli: Cli) -> Result<Status> {
         Command::Request(cmd) => request::run(&cli.config, cmd).await,
         Command::Hold(cmd) => hold::run(&cli.config, cmd).await,
         Command::Export { subject, out } => export::run(&cli.config, subject, out).await,
+        Command::Coverage(args) => coverage::run(&cli.config, args).await,
+        Command::Ropa(args) => ropa::run(&cli.config, args),
         Command::Schedule {
             max_runs,
             metrics_file,
@@ -78,6 +82,19 @@ pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
     let config = load_config(path)?;
     let rules = crate::rules::load(&config).map_err(Refusal::from)?;
     Ok((config, rules))
+}
+
+/// Writes a report to `out`, or to stdout when none is given.
+pub fn write_report(out: Option<&Path>, text: &str) -> Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    match out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display())),
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("cannot write to stdout"),
+    }
 }
 
 /// The state store's name and URL.

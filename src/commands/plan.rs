@@ -3,7 +3,7 @@
 use crate::cli::{PlanArgs, ReportFormat};
 use crate::execute::{self, Options};
 use crate::exit::{Refusal, Status};
-use crate::report::{self, CategoryInfo, Extras};
+use crate::report::{self, CategoryInfo, Extras, PendingRequest};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -24,10 +24,6 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
         true => crate::state::holds::in_force(ws.state()?, as_of).await?,
         false => Vec::new(),
     };
-    let pending = match migrated {
-        true => crate::dsar::requests::pending(ws.state()?).await?,
-        false => Vec::new(),
-    };
     let opts = Options {
         as_of,
         rules: args.rules.clone(),
@@ -35,21 +31,20 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
         allow_mass_delete: false,
     };
     let report = execute::survey(&ws, &opts, &held).await?;
+    let requests = match migrated {
+        true => pending_requests(&ws, &opts, &held).await?,
+        false => Vec::new(),
+    };
     let text = match args.format {
-        ReportFormat::Text if !migrated => {
-            format!(
-                "{}\n\n{}",
-                crate::state::NOT_MIGRATED,
-                report::text::plan(&report)
-            )
+        ReportFormat::Text => {
+            let note = match migrated {
+                true => String::new(),
+                false => format!("{}\n\n", crate::state::NOT_MIGRATED),
+            };
+            note + &report::text::plan(&report)
+                + &report::requests::text(&requests, as_of, ws.config.requests.deadline)
         }
-        ReportFormat::Text => report::text::plan(&report),
         ReportFormat::Json => {
-            let mut requests = Vec::new();
-            for r in &pending {
-                let survey = execute::survey_request(&ws, &opts, &r.subject, &held).await?;
-                requests.push(report::json::RequestPlan::from_survey(&r.ticket, &survey));
-            }
             serde_json::to_string_pretty(&report::json::plan_with_requests(&report, &requests))?
                 + "\n"
         }
@@ -61,16 +56,7 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
                     .into_iter()
                     .map(CategoryInfo::from_rule)
                     .collect(),
-                // Pending erasure requests by ticket only: the subject stays out of reports.
-                requests: Some(
-                    pending
-                        .iter()
-                        .map(|r| report::PendingRequest {
-                            ticket: r.ticket.clone(),
-                            created_at: r.created_at.unwrap_or(as_of),
-                        })
-                        .collect(),
-                ),
+                requests: Some(requests),
                 holds: Some(match migrated {
                     true => crate::state::holds::reasons_in_force(ws.state()?, as_of).await?,
                     false => Vec::new(),
@@ -82,6 +68,7 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
                         message: crate::state::NOT_MIGRATED.to_owned(),
                     }],
                 },
+                coverage: Some(crate::coverage::survey(&ws).await),
             };
             if args.format == ReportFormat::Md {
                 report::md::plan(&report, &extras)
@@ -103,4 +90,33 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
     } else {
         Status::Done
     })
+}
+
+/// The erasure requests waiting in the queue, oldest first, each with what erasing its
+/// subject would touch (surveyed the way `erase --dry-run` does, touching nothing) and its
+/// due date under `requests.deadline`. Reports show them by ticket only.
+pub async fn pending_requests(
+    ws: &Workspace,
+    opts: &Options,
+    held: &[String],
+) -> Result<Vec<PendingRequest>> {
+    let deadline = ws.config.requests.deadline;
+    // A request reaches every category, whatever `--rule` selects.
+    let all = crate::dsar::erase::request_options(opts.as_of);
+    let mut out = Vec::new();
+    for r in crate::dsar::requests::pending(ws.state()?).await? {
+        let created = r.created_at.unwrap_or(opts.as_of);
+        let survey = if crate::dsar::requests::validate(&r.ticket, &r.subject).is_ok() {
+            Some(execute::survey_request(ws, &all, &r.subject, held).await?)
+        } else {
+            None
+        };
+        out.push(PendingRequest::new(
+            &r.ticket,
+            created,
+            deadline,
+            survey.as_ref(),
+        ));
+    }
+    Ok(out)
 }

@@ -1,7 +1,7 @@
 //! `retention run`: enforce retention on every selected target, in batches, with the audit
 //! log, the run lock and the guard.
 
-use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Totals};
+use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, PassOutcome, Totals};
 use crate::cli::RunArgs;
 use crate::dsar::erase::Erasure;
 use crate::execute::{self, Options, Report};
@@ -84,8 +84,21 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
             true => String::new(),
             false => format!("{}\n\n", crate::state::NOT_MIGRATED),
         };
+        let requests = if !migrated {
+            String::new()
+        } else if takes_requests(&opts, shard) {
+            crate::report::requests::text(
+                &super::plan::pending_requests(&ws, &opts, &held).await?,
+                as_of,
+                ws.config.requests.deadline,
+            )
+        } else {
+            "\nPending erasure requests: not processed by this run (only a run over every rule, \
+             or shard 0 of a sharded run, takes them).\n"
+                .to_owned()
+        };
         print!(
-            "Dry run: nothing was changed.\n\n{note}{}",
+            "Dry run: nothing was changed.\n\n{note}{}{requests}",
             crate::report::text::plan(&report)
         );
         return Ok(status(&report));
@@ -106,6 +119,11 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         println!("{}", e.render_text());
     }
     print!("{}", crate::report::text::summary(&report));
+    let tickets: Vec<(&str, &Report)> = requests
+        .iter()
+        .map(|e| (e.ticket.as_str(), &e.report))
+        .collect();
+    print!("{}", crate::report::parity::text(&report, &tickets));
     println!("\nRun {run_id} finished.");
     let requests_failed = requests
         .iter()
@@ -181,6 +199,12 @@ async fn enforce(
         t.failed_targets += c.failed;
     }
     end.totals = Some(t);
+    let mut passes: Vec<PassOutcome> = requests
+        .iter()
+        .flat_map(|e| pass_outcomes(&e.report, Some(&e.ticket)))
+        .collect();
+    passes.extend(pass_outcomes(&report, None));
+    end.passes = Some(passes);
     end.outcome = Some(if report.interrupted {
         Outcome::Interrupted
     } else if report.failed() || requests_failed {
@@ -201,6 +225,25 @@ async fn enforce(
     };
     crate::state::runs::finish(state, run_id, s).await?;
     Ok((report, requests))
+}
+
+/// What each pass of `report` planned (its inventory before its batches) and did, for
+/// the `run_end` entry.
+pub fn pass_outcomes(report: &Report, ticket: Option<&str>) -> Vec<PassOutcome> {
+    report
+        .passes
+        .iter()
+        .map(|p| PassOutcome {
+            category: p.category.clone(),
+            store: p.store.clone(),
+            target: p.target.clone(),
+            action: p.action,
+            reason: p.reason,
+            ticket: ticket.map(str::to_owned),
+            planned: p.inventory.matched,
+            done: p.done,
+        })
+        .collect()
 }
 
 fn totals(report: &Report) -> Totals {

@@ -5,7 +5,9 @@
 //! the full list of what to fix.
 
 use super::env;
-use super::{AuditConfig, AuditExport, Config, Defaults, S3Config, StoreConfig, SubjectLookup};
+use super::{
+    AuditConfig, AuditExport, Config, Defaults, Requests, S3Config, StoreConfig, SubjectLookup,
+};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::rules::decode::{index, join, Decoder};
 use crate::rules::yaml::{self, Kind, Node};
@@ -108,14 +110,20 @@ pub fn parse(
     let subjects = top
         .get("subjects")
         .and_then(|node| decode_subjects(&mut d, node, &stores));
+    let requests = match top.get("requests") {
+        Some(node) => decode_requests(&mut d, node),
+        None => Some(Requests::default()),
+    };
     let defaults = match top.get("defaults") {
         Some(node) => decode_defaults(&mut d, node),
         None => Some(Defaults::default()),
     };
     top.finish(&mut d);
 
-    match (state, audit, rules_dir, defaults) {
-        (Some(state), Some(audit), Some(rules_dir), Some(defaults)) if !d.has_errors() => {
+    match (state, audit, rules_dir, requests, defaults) {
+        (Some(state), Some(audit), Some(rules_dir), Some(requests), Some(defaults))
+            if !d.has_errors() =>
+        {
             Ok(Config {
                 path: path.to_path_buf(),
                 base_dir,
@@ -124,6 +132,7 @@ pub fn parse(
                 audit,
                 rules_dir,
                 subjects,
+                requests,
                 defaults,
                 digest: format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
             })
@@ -150,6 +159,7 @@ fn unreachable_config() -> Config {
         },
         rules_dir: PathBuf::new(),
         subjects: None,
+        requests: Requests::default(),
         defaults: Defaults::default(),
         digest: String::new(),
     }
@@ -548,6 +558,33 @@ fn decode_subjects(
     })
 }
 
+fn decode_requests(d: &mut Decoder, node: &Node) -> Option<Requests> {
+    let mut f = d.map(node, "requests", "the erasure request settings")?;
+    let deadline = match f.get("deadline") {
+        Some(n) => d.text(n, "requests.deadline").and_then(|t| {
+            match t.parse::<crate::time::Retain>() {
+                Ok(crate::time::Retain::For(p)) => Some(p),
+                _ => {
+                    d.err(
+                        n.line,
+                        "requests.deadline",
+                        format!(
+                            "`{}` is not a deadline; write a period such as 30d (GDPR Art. 12(3): one month), 4w or 1mo",
+                            t.escape_default()
+                        ),
+                    );
+                    None
+                }
+            }
+        }),
+        None => Some(Requests::default().deadline),
+    };
+    f.finish(d);
+    Some(Requests {
+        deadline: deadline?,
+    })
+}
+
 fn decode_defaults(d: &mut Decoder, node: &Node) -> Option<Defaults> {
     let mut f = d.map(node, "defaults", "the defaults")?;
     let base = Defaults::default();
@@ -644,6 +681,7 @@ mod tests {
         let text = "stores:\n  app: {url: 'sqlite://data/app.db'}\n  pg: {url: '${DB}'}\n  media: {dir: ./media}\n  s3:\n    s3: {bucket: b, endpoint: '${S3_ENDPOINT:-}', path_style: true}\n\
              state: app\naudit:\n  pseudonym_key: ${KEY}\n  file: audit.jsonl\n  export: {store: s3, prefix: audit/, object_lock_days: 7}\n\
              rules: ./rules\nsubjects:\n  lookup: {store: pg, table: accounts, key: id, by: [email, phone]}\n\
+             requests: {deadline: 4w}\n\
              defaults: {batch_size: 500, batch_time: 2s, max_fraction: 0.25, batches_in_flight: 3}\n";
         let c = parse(&tmp.path().join("retention.yaml"), text.as_bytes(), &env)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -666,6 +704,7 @@ mod tests {
         assert_eq!(c.audit.file, Some(base.join("audit.jsonl")));
         assert_eq!(c.defaults.batch_time, Duration::from_secs(2));
         assert_eq!(c.defaults.batches_in_flight, 3);
+        assert_eq!(c.requests.deadline, crate::time::Period::Weeks(4));
         assert!(c.digest.starts_with("sha256:") && c.digest.len() == 71);
     }
 

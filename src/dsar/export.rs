@@ -3,15 +3,20 @@
 //!
 //! The structure is fixed and documented (docs/requests.md):
 //! `{subject, generated_at, categories: [{category, source, store, target, rows: [{col:
-//! value}]}], objects: [{store, key, size, last_modified}], incomplete: [{store, target,
-//! reason}]}`. Rows are found exactly as an erasure would find them (the same
-//! `subject IN (…)` condition, through `via` hops), so what is exported is what an
-//! erasure would touch. Targets that could not be read are listed under `incomplete`
-//! rather than silently left out.
+//! value}], excluded: [{column, reason, why}]}], objects: [{store, key, size,
+//! last_modified}], incomplete: [{store, target, reason}]}`. Rows are found exactly as an
+//! erasure would find them (the same `subject IN (…)` condition, through `via` hops), so
+//! what is exported is what an erasure would touch. Targets that could not be read are
+//! listed under `incomplete` rather than silently left out.
+//!
+//! Columns whose names look like credentials (`password_hash`, `api_token`, `totp_secret`,
+//! see [`credential_like`]) and the columns a target lists in `export_exclude` are never
+//! read: each table's `excluded` says which columns were left out and why.
 
 use crate::config::StoreConfig;
+use crate::coverage::names::credential_like;
 use crate::ident::Ident;
-use crate::rules::{ObjectTarget, ObjectTimestamp, Target};
+use crate::rules::{ObjectTarget, ObjectTimestamp, Rule, Target};
 use crate::stores::objects::ObjectFilter;
 use crate::stores::sql::catalog;
 use crate::stores::sql::dialect::SqlText;
@@ -43,6 +48,18 @@ pub struct CategoryRows {
     pub store: String,
     pub target: String,
     pub rows: Vec<Map<String, Value>>,
+    /// Columns left out of `rows`, and why.
+    pub excluded: Vec<Excluded>,
+}
+
+/// A column the export leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Excluded {
+    pub column: String,
+    /// `credential` (its name looks like one) or `export_exclude` (the rule lists it).
+    pub reason: &'static str,
+    /// The same for a person: which word, or which rule file.
+    pub why: String,
 }
 
 /// One object of the subject: enough to fetch it from its store.
@@ -119,13 +136,14 @@ pub async fn export(ws: &Workspace, subject: &str, now: DateTime<Utc>) -> Result
                         .push(incomplete(format!("store `{}` is not connected", t.store)));
                     continue;
                 };
-                match rows(pool, table, subject).await {
-                    Ok(rows) => out.categories.push(CategoryRows {
+                match rows(pool, table, p.rule, subject).await {
+                    Ok((rows, excluded)) => out.categories.push(CategoryRows {
                         category: p.rule.category.clone(),
                         source: p.rule.source.clone(),
                         store: t.store.clone(),
                         target: t.table.to_string(),
                         rows,
+                        excluded,
                     }),
                     Err(e) => out.incomplete.push(incomplete(format!("{e:#}"))),
                 }
@@ -135,33 +153,93 @@ pub async fn export(ws: &Workspace, subject: &str, now: DateTime<Utc>) -> Result
     Ok(out)
 }
 
+/// Which of `columns` the export leaves out: those the target lists in `export_exclude`,
+/// and those whose names look like credentials. A listed column the table does not have
+/// is an error: the rule has a typo, and the column it meant may be exported.
+pub fn excluded_columns(
+    columns: &[String],
+    target: &crate::rules::TableTarget,
+    rule: &Rule,
+) -> Result<Vec<Excluded>> {
+    if let Some(missing) = target
+        .export_exclude
+        .iter()
+        .find(|c| !columns.iter().any(|x| x == c.as_str()))
+    {
+        return Err(anyhow!(
+            "{}: export_exclude names column `{missing}`, which table `{}` does not have; fix the rule so the column it means is left out",
+            rule.file.display(),
+            target.table
+        ));
+    }
+    Ok(columns
+        .iter()
+        .filter_map(|c| {
+            if target.export_exclude.iter().any(|x| x.as_str() == c) {
+                Some(Excluded {
+                    column: c.clone(),
+                    reason: "export_exclude",
+                    why: format!("listed in export_exclude in {}", rule.file.display()),
+                })
+            } else {
+                credential_like(c).map(|word| Excluded {
+                    column: c.clone(),
+                    reason: "credential",
+                    why: format!("its name looks like a credential ({word})"),
+                })
+            }
+        })
+        .collect())
+}
+
 /// The subject's rows of one table, each as a JSON object built by the database itself
-/// (so numbers stay numbers and every type has the database's own JSON form).
+/// (so numbers stay numbers and every type has the database's own JSON form), without
+/// the excluded columns, which are not even read.
 async fn rows(
     pool: &SqlPool,
     table: &PreparedTable,
+    rule: &Rule,
     subject: &str,
-) -> Result<Vec<Map<String, Value>>> {
+) -> Result<(Vec<Map<String, Value>>, Vec<Excluded>)> {
     let d = table.dialect;
-    let mut q = SqlText::new(d);
+    let info = catalog::table(pool, table.target.table.as_str())
+        .await?
+        .ok_or_else(|| anyhow!("table `{}` does not exist", table.target.table))?;
+    let columns: Vec<String> = info.columns.keys().cloned().collect();
+    let excluded = excluded_columns(&columns, &table.target, rule)?;
+    let mut included = Vec::new();
+    for name in columns
+        .iter()
+        .filter(|c| !excluded.iter().any(|e| &e.column == *c))
+    {
+        // Column names reach SQL text only as validated identifiers; one that is not (a
+        // space, a quote) cannot be exported safely.
+        included.push(Ident::parse(name).map_err(|_| {
+            anyhow!(
+                "column `{name}` of `{}` is not a plain identifier and cannot be exported",
+                table.target.table
+            )
+        })?);
+    }
     let object = match d {
-        Dialect::Postgres => format!("CAST(row_to_json({T}) AS TEXT)"),
+        // A scalar subquery over the row's own columns keeps PostgreSQL's JSON form of
+        // every type (json_build_object takes at most 50 pairs).
+        Dialect::Postgres => {
+            let cols: Vec<String> = included.iter().map(|c| d.col(T, c)).collect();
+            format!(
+                "(SELECT CAST(row_to_json(r) AS TEXT) FROM (SELECT {}) AS r)",
+                if cols.is_empty() {
+                    "1 AS none".to_owned()
+                } else {
+                    cols.join(", ")
+                }
+            )
+        }
         Dialect::MySql | Dialect::Sqlite => {
-            let info = catalog::table(pool, table.target.table.as_str())
-                .await?
-                .ok_or_else(|| anyhow!("table `{}` does not exist", table.target.table))?;
-            let mut pairs = Vec::new();
-            for name in info.columns.keys() {
-                // Column names reach SQL text only as validated identifiers; one that is
-                // not (a space, a quote) cannot be exported safely.
-                let c = Ident::parse(name).map_err(|_| {
-                    anyhow!(
-                        "column `{name}` of `{}` is not a plain identifier and cannot be exported",
-                        table.target.table
-                    )
-                })?;
-                pairs.push(format!("'{}', {}", c.as_str(), d.col(T, &c)));
-            }
+            let pairs: Vec<String> = included
+                .iter()
+                .map(|c| format!("'{}', {}", c.as_str(), d.col(T, c)))
+                .collect();
             let f = if d == Dialect::MySql {
                 "JSON_OBJECT"
             } else {
@@ -170,6 +248,7 @@ async fn rows(
             d.as_text(&format!("{f}({})", pairs.join(", ")))
         }
     };
+    let mut q = SqlText::new(d);
     q.push("SELECT ")
         .push(&object)
         .push(" FROM ")
@@ -181,17 +260,23 @@ async fn rows(
     let texts = fetch_texts(&mut conn.conn(), &q, 1)
         .await
         .with_context(|| format!("reading the subject's rows of `{}`", table.target.table))?;
-    texts
+    let rows = texts
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
         .map(|s| match serde_json::from_str::<Value>(&s) {
-            Ok(Value::Object(m)) => Ok(m),
+            Ok(Value::Object(mut m)) => {
+                if included.is_empty() {
+                    m.clear();
+                }
+                Ok(m)
+            }
             _ => Err(anyhow!(
                 "the database returned a row of `{}` that is not a JSON object",
                 table.target.table
             )),
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((rows, excluded))
 }
 
 /// The subject's objects under one object target, and how many of theirs are locked.

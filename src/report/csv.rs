@@ -78,7 +78,7 @@ pub fn plan(report: &Report) -> String {
     out
 }
 
-fn row(out: &mut String, cells: impl Iterator<Item = String>) {
+pub(crate) fn row(out: &mut String, cells: impl Iterator<Item = String>) {
     let mut first = true;
     for c in cells {
         if !first {

@@ -38,6 +38,7 @@ pub fn plan(report: &Report, extras: &Extras) -> String {
     w.push_str("</section>");
     requests(w, &v);
     holds(w, &v);
+    super::coverage::html_section(w, v.coverage);
     problems(w, &v);
     signoff(w);
     page(&format!("Retention plan — {as_of}"), &body)
@@ -194,21 +195,42 @@ fn requests(w: &mut String, v: &PlanView<'_>) {
             w.push_str("<p class=\"quiet\">None: every erasure request has been processed.</p>")
         }
         Some(rs) => {
-            w.push_str("<table><thead><tr><th>Ticket</th><th>Received</th><th class=\"n\">Waiting</th></tr></thead><tbody>");
+            w.push_str(
+                "<table><thead><tr><th>Ticket</th><th>Received</th><th class=\"n\">Waiting</th>\
+                 <th>Due</th><th class=\"n\">Targets</th><th class=\"n\">Records</th>\
+                 <th class=\"n\">Held</th><th>Flags</th></tr></thead><tbody>",
+            );
             for r in rs {
                 let waiting = v
                     .as_of
                     .map(|t| view::age(t - r.created_at))
                     .unwrap_or_else(|| "–".into());
+                let flags: String = v
+                    .as_of
+                    .map(|t| r.flags(t))
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| format!("<span class=\"badge refused\">{f}</span> "))
+                    .collect();
                 let _ = write!(
                     w,
-                    "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                    "<tr><td>{}</td><td class=\"nw\">{}</td><td class=\"n\">{}</td><td class=\"nw\">{}</td>\
+                     <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                     esc(&r.ticket),
                     instant(r.created_at),
-                    esc(&waiting)
+                    esc(&waiting),
+                    r.due.map(view::date).unwrap_or_else(|| "–".into()),
+                    maybe_count(r.targets()),
+                    maybe_count(r.matched()),
+                    maybe_count(r.held()),
+                    if flags.is_empty() { "–".to_owned() } else { flags },
                 );
             }
-            w.push_str("</tbody></table>");
+            w.push_str(
+                "</tbody></table><p class=\"quiet\">A request is overdue once it has waited longer \
+                 than the deadline (<code>requests.deadline</code>, GDPR Art. 12(3)); a subject found \
+                 in no target usually means a mistyped subject id.</p>",
+            );
         }
     }
     w.push_str("</section>");
@@ -298,6 +320,34 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Escapes a name for a table cell and lets it break after `_`, `/`, `-` and `.`, so a
+/// long table, column or prefix name wraps at its own word boundaries instead of
+/// widening the table.
+pub fn esc_breakable(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        out.push_str(&esc(&c.to_string()));
+        if matches!(c, '_' | '/' | '-' | '.') {
+            out.push_str("<wbr>");
+        }
+    }
+    out
+}
+
+/// Escapes text whose `backticked` parts are names, and shows those as code.
+pub fn esc_with_code(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", esc_breakable(part))
+            } else {
+                esc(part)
+            }
+        })
+        .collect()
+}
+
 /// A whole page around `body`, with the shared stylesheet inline.
 pub fn page(title: &str, body: &str) -> String {
     format!(
@@ -368,6 +418,11 @@ td{border-bottom:1px solid var(--line)}
 .signoff{display:grid;grid-template-columns:2fr 1.2fr 1fr 1.6fr;gap:16px;margin-top:8px}
 .signoff div{border-bottom:1px solid var(--ink);height:56px;position:relative}
 .signoff span{position:absolute;bottom:-20px;font-size:12px;color:var(--muted)}
+.sub{display:block;font-size:12px;color:var(--muted);white-space:nowrap}
+.sub.differs{color:var(--bad);font-weight:600;white-space:normal}
+tr.differs td{background:#fdf3f2}
+td code{overflow-wrap:break-word}
+.places{margin:0;padding-left:18px}
 .checkpoint{white-space:pre-wrap;background:var(--soft);border-radius:8px;padding:12px 14px;font-size:12.5px}
 footer{margin-top:48px;padding-top:12px;border-top:1px solid var(--line);font-size:12px;color:var(--muted)}
 @page{size:A4;margin:14mm}

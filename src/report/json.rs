@@ -1,5 +1,6 @@
 //! `plan --format json`: one object with the field names of SPEC §5, which scripts rely on.
 
+use super::extras::PendingRequest;
 use crate::execute::Report;
 use crate::time::rfc3339;
 use serde_json::{json, Value};
@@ -10,35 +11,10 @@ pub fn plan(report: &Report) -> Value {
     plan_with_requests(report, &[])
 }
 
-/// One pending erasure request as the plan shows it: its ticket and what erasing would
-/// touch (never the subject).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestPlan {
-    pub ticket: String,
-    /// Targets with at least one matching record.
-    pub targets: u64,
-    pub matched: u64,
-    pub held: u64,
-}
-
-impl RequestPlan {
-    /// Sums a request's survey.
-    pub fn from_survey(ticket: &str, survey: &Report) -> RequestPlan {
-        RequestPlan {
-            ticket: ticket.to_owned(),
-            targets: survey
-                .passes
-                .iter()
-                .filter(|p| p.inventory.matched > 0)
-                .count() as u64,
-            matched: survey.passes.iter().map(|p| p.inventory.matched).sum(),
-            held: survey.passes.iter().map(|p| p.inventory.held).sum(),
-        }
-    }
-}
-
-/// The plan with its pending erasure requests (SPEC §5 `requests`).
-pub fn plan_with_requests(report: &Report, requests: &[RequestPlan]) -> Value {
+/// The plan with its pending erasure requests (SPEC §5 `requests`: `ticket`, `targets`,
+/// `matched`, `held`; additions: `received`, `due`, `overdue`, and `subject_found`, false
+/// when the subject has no record in any target).
+pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value {
     let targets: Vec<Value> = report
         .passes
         .iter()
@@ -67,7 +43,16 @@ pub fn plan_with_requests(report: &Report, requests: &[RequestPlan]) -> Value {
         "targets": targets,
         "requests": requests
             .iter()
-            .map(|r| json!({"ticket": r.ticket, "targets": r.targets, "matched": r.matched, "held": r.held}))
+            .map(|r| json!({
+                "ticket": r.ticket,
+                "targets": r.targets(),
+                "matched": r.matched(),
+                "held": r.held(),
+                "received": rfc3339(r.created_at),
+                "due": r.due.map(rfc3339),
+                "overdue": report.as_of.map(|t| r.overdue(t)),
+                "subject_found": r.found(),
+            }))
             .collect::<Vec<_>>(),
     })
 }

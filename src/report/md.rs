@@ -28,6 +28,7 @@ pub fn plan(report: &Report, extras: &Extras) -> String {
     }
     requests(w, &v);
     holds(w, &v);
+    super::coverage::md_section(w, v.coverage);
     problems(w, &v);
     let _ = writeln!(
         w,
@@ -167,22 +168,41 @@ fn requests(w: &mut String, v: &PlanView<'_>) {
             let _ = writeln!(w, "None: every erasure request has been processed.\n");
         }
         Some(rs) => {
-            let _ = writeln!(w, "| Ticket | Received | Waiting |");
-            let _ = writeln!(w, "| --- | --- | ---: |");
+            let _ = writeln!(
+                w,
+                "| Ticket | Received | Waiting | Due | Targets | Records | Held | Flags |"
+            );
+            let _ = writeln!(w, "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |");
             for r in rs {
                 let waiting = v
                     .as_of
                     .map(|t| view::age(t - r.created_at))
                     .unwrap_or_else(|| "–".into());
+                let flags = v.as_of.map(|t| r.flags(t)).unwrap_or_default();
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     cell(&r.ticket),
                     instant(r.created_at),
-                    waiting
+                    waiting,
+                    r.due.map(view::date).unwrap_or_else(|| "–".into()),
+                    maybe_count(r.targets()),
+                    maybe_count(r.matched()),
+                    maybe_count(r.held()),
+                    if flags.is_empty() {
+                        "–".to_owned()
+                    } else {
+                        format!("**{}**", flags.join("; "))
+                    }
                 );
             }
             w.push('\n');
+            let _ = writeln!(
+                w,
+                "A request is overdue once it has waited longer than the deadline \
+                 (`requests.deadline`, GDPR Art. 12(3)); a subject found in no target \
+                 usually means a mistyped subject id.\n"
+            );
         }
     }
 }

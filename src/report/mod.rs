@@ -5,14 +5,20 @@
 
 pub mod certificate;
 mod chart;
+pub mod coverage;
 pub mod csv;
 pub mod extras;
 pub mod html;
 pub mod json;
 pub mod md;
 pub mod metrics;
+pub mod parity;
+pub mod requests;
+pub mod ropa;
 pub mod run;
 pub mod text;
 pub mod view;
 
-pub use extras::{CategoryInfo, Extras, HoldGroup, PendingRequest, RuleProblem, Severity};
+pub use extras::{
+    CategoryInfo, Extras, HoldGroup, PendingRequest, RequestTarget, RuleProblem, Severity,
+};

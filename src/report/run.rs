@@ -1,13 +1,19 @@
 //! Run reports: what one run did, read back from its audit entries, as Markdown or as a
 //! self-contained HTML page (`audit show --run ID --format md|html`). Per target: the
-//! action, the reason, records changed, batches, held and locked counts and the outcome;
-//! erasure requests by ticket; the run's totals and the checkpoint that seals it.
+//! action, the reason (with the ticket of a request), records planned and changed,
+//! batches, held and locked counts and the outcome, flagging a target that changed
+//! another number than its pass planned (`run_end` records both); erasure requests by
+//! ticket; the run's duration, totals and the checkpoint that seals it. Given the rule
+//! set, also the policy clause of each category and the categories the rules keep, with
+//! their legal reason.
 //!
 //! [`RunEntry`] keeps only the fields a report may show. Subject pseudonyms, key digests
 //! and hashes are dropped when a line is parsed, so a report cannot leak them.
 
-use super::html::{esc, page};
+use super::html::{esc, esc_breakable, page};
 use super::view::{count, instant};
+use crate::rules::{Action, RuleSet};
+use crate::time::Retain;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::fmt::Write;
@@ -24,6 +30,8 @@ pub struct RunEntry {
     pub action: Option<String>,
     pub reason: Option<String>,
     pub category: Option<String>,
+    #[serde(default)]
+    pub rule_sha256: Option<String>,
     pub store: Option<String>,
     pub target: Option<String>,
     pub cutoff: Option<DateTime<Utc>>,
@@ -40,8 +48,25 @@ pub struct RunEntry {
     pub rules_sha256: Option<String>,
     #[serde(default)]
     pub totals: Option<RunTotals>,
+    /// `run_end`: what each pass planned and did.
+    #[serde(default)]
+    pub passes: Option<Vec<PassEntry>>,
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// One pass as `run_end` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PassEntry {
+    pub category: String,
+    pub store: String,
+    pub target: String,
+    pub action: String,
+    pub reason: String,
+    #[serde(default)]
+    pub ticket: Option<String>,
+    pub planned: u64,
+    pub done: u64,
 }
 
 impl RunEntry {
@@ -92,9 +117,11 @@ struct RunView<'a> {
     requests: Vec<RequestRow<'a>>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
+    /// The run's end recorded what each pass planned (runs before that did not).
+    has_plan: bool,
 }
 
-/// What one run did to one target for one action and reason.
+/// What one run did to one target for one action and reason (and ticket).
 #[derive(Debug)]
 struct TargetRow<'a> {
     category: &'a str,
@@ -102,7 +129,11 @@ struct TargetRow<'a> {
     target: &'a str,
     action: &'a str,
     reason: &'a str,
+    ticket: Option<&'a str>,
+    rule_sha256: Option<&'a str>,
     cutoff: Option<DateTime<Utc>>,
+    /// What the pass's inventory matched before its batches (from `run_end`).
+    planned: Option<u64>,
     changed: u64,
     batches: u64,
     /// `intent` entries: batches announced before they ran (stores other than the state
@@ -114,7 +145,41 @@ struct TargetRow<'a> {
     locked: u64,
 }
 
-impl TargetRow<'_> {
+type RowKey<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, Option<&'a str>);
+
+impl<'a> TargetRow<'a> {
+    fn new(key: RowKey<'a>) -> TargetRow<'a> {
+        TargetRow {
+            category: key.0,
+            store: key.1,
+            target: key.2,
+            action: key.3,
+            reason: key.4,
+            ticket: key.5,
+            rule_sha256: None,
+            cutoff: None,
+            planned: None,
+            changed: 0,
+            batches: 0,
+            intents: 0,
+            failed: 0,
+            refused: false,
+            held: 0,
+            locked: 0,
+        }
+    }
+
+    fn key(&self) -> RowKey<'a> {
+        (
+            self.category,
+            self.store,
+            self.target,
+            self.action,
+            self.reason,
+            self.ticket,
+        )
+    }
+
     fn outcome(&self) -> &'static str {
         if self.failed > 0 {
             "failed"
@@ -124,6 +189,28 @@ impl TargetRow<'_> {
             "unfinished"
         } else {
             "ok"
+        }
+    }
+
+    /// How the records changed differ from the plan, when they do: `3 fewer than
+    /// planned`. A refused target is explained by its refusal.
+    fn difference(&self) -> Option<String> {
+        let planned = self.planned?;
+        if self.refused || planned == self.changed {
+            return None;
+        }
+        Some(if self.changed < planned {
+            format!("{} fewer than planned", count(planned - self.changed))
+        } else {
+            format!("{} more than planned", count(self.changed - planned))
+        })
+    }
+
+    /// The reason, with the ticket of a request: `request DSAR-17`.
+    fn why(&self) -> String {
+        match self.ticket {
+            Some(t) => format!("{} {t}", self.reason),
+            None => self.reason.to_owned(),
         }
     }
 }
@@ -140,6 +227,7 @@ struct RequestRow<'a> {
 impl<'a> RunView<'a> {
     fn new(entries: &'a [RunEntry]) -> RunView<'a> {
         let mut v = RunView::default();
+        let mut passes: &[PassEntry] = &[];
         for e in entries {
             if !v.runs.contains(&e.run.as_str()) {
                 v.runs.push(&e.run);
@@ -157,6 +245,10 @@ impl<'a> RunView<'a> {
                     v.ended = Some(e.time);
                     v.end_outcome = Some(&e.outcome);
                     v.totals = e.totals;
+                    if let Some(p) = &e.passes {
+                        passes = p;
+                        v.has_plan = true;
+                    }
                 }
                 "request" => v.requests.push(RequestRow {
                     ticket: e.ticket.as_deref().unwrap_or("–"),
@@ -168,10 +260,23 @@ impl<'a> RunView<'a> {
                 _ => v.add_target_entry(e),
             }
         }
+        for p in passes {
+            v.add_plan(p);
+        }
         if v.started.is_none() {
             v.started = entries.iter().map(|e| e.time).min();
         }
         v
+    }
+
+    fn row(&mut self, key: RowKey<'a>) -> &mut TargetRow<'a> {
+        match self.targets.iter().position(|r| r.key() == key) {
+            Some(i) => &mut self.targets[i],
+            None => {
+                self.targets.push(TargetRow::new(key));
+                self.targets.last_mut().expect("just pushed")
+            }
+        }
     }
 
     fn add_target_entry(&mut self, e: &'a RunEntry) {
@@ -182,33 +287,11 @@ impl<'a> RunView<'a> {
             s(&e.target),
             s(&e.action),
             s(&e.reason),
+            e.ticket.as_deref(),
         );
-        let row = match self
-            .targets
-            .iter()
-            .position(|r| (r.category, r.store, r.target, r.action, r.reason) == key)
-        {
-            Some(i) => &mut self.targets[i],
-            None => {
-                self.targets.push(TargetRow {
-                    category: key.0,
-                    store: key.1,
-                    target: key.2,
-                    action: key.3,
-                    reason: key.4,
-                    cutoff: None,
-                    changed: 0,
-                    batches: 0,
-                    intents: 0,
-                    failed: 0,
-                    refused: false,
-                    held: 0,
-                    locked: 0,
-                });
-                self.targets.last_mut().expect("just pushed")
-            }
-        };
+        let row = self.row(key);
         row.cutoff = row.cutoff.or(e.cutoff);
+        row.rule_sha256 = row.rule_sha256.or(e.rule_sha256.as_deref());
         row.held += e.held.unwrap_or(0);
         row.locked += e.locked.unwrap_or(0);
         match (e.kind.as_str(), e.outcome.as_str()) {
@@ -223,17 +306,122 @@ impl<'a> RunView<'a> {
         }
     }
 
+    /// Sets a pass's planned figure on its row. A pass that planned and did nothing and
+    /// left no other entry gets no row.
+    fn add_plan(&mut self, p: &'a PassEntry) {
+        let key = (
+            p.category.as_str(),
+            p.store.as_str(),
+            p.target.as_str(),
+            p.action.as_str(),
+            p.reason.as_str(),
+            p.ticket.as_deref(),
+        );
+        let exists = self.targets.iter().any(|r| r.key() == key);
+        if !exists && p.planned == 0 && p.done == 0 {
+            return;
+        }
+        let row = self.row(key);
+        row.planned = Some(row.planned.unwrap_or(0) + p.planned);
+    }
+
     fn status(&self) -> &'a str {
         match self.end_outcome {
             Some(o) => o,
             None => "no run_end entry: interrupted, or still running",
         }
     }
+
+    fn differing(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|r| r.difference().is_some())
+            .count()
+    }
+
+    /// The categories the run touched, in order of appearance.
+    fn categories(&self) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.targets {
+            if !out.contains(&r.category) {
+                out.push(r.category);
+            }
+        }
+        out
+    }
+}
+
+/// What the rule set says about the run's categories: the policy clause of each, the
+/// categories kept, and whether the rules are still those the run used.
+struct PolicyView<'a> {
+    /// `true` when the rule set's digest is the one the run recorded at its start.
+    same_rules: bool,
+    /// (category, policy clause, retention) for every category the run touched.
+    clauses: Vec<(&'a str, &'a str, String)>,
+    /// (category, what is kept, why) for rules that keep data on erasure or forever.
+    kept: Vec<(&'a str, &'static str, String)>,
+}
+
+impl<'a> PolicyView<'a> {
+    fn new(v: &RunView<'_>, rules: &'a RuleSet) -> PolicyView<'a> {
+        let clauses = v
+            .categories()
+            .into_iter()
+            .filter_map(|c| rules.rules.iter().find(|r| r.category == c))
+            .map(|r| (r.category.as_str(), r.source.as_str(), r.retain.to_string()))
+            .collect();
+        let mut kept = Vec::new();
+        for r in &rules.rules {
+            let reason = r
+                .keep_reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty());
+            if r.on_erasure == Action::Keep {
+                kept.push((
+                    r.category.as_str(),
+                    "on erasure requests",
+                    reason
+                        .unwrap_or("the rule keeps it (no keep_reason given)")
+                        .to_owned(),
+                ));
+            }
+            if r.retain == Retain::Forever || r.on_expiry == Action::Keep {
+                kept.push((
+                    r.category.as_str(),
+                    "without a time limit",
+                    reason.unwrap_or("the rule has no expiry action").to_owned(),
+                ));
+            }
+        }
+        PolicyView {
+            same_rules: v.rules_sha256 == Some(rules.digest.as_str()),
+            clauses,
+            kept,
+        }
+    }
+
+    fn caveat(&self) -> Option<&'static str> {
+        (!self.same_rules).then_some(
+            "The rule set has changed since this run (its digest differs from the one the run \
+             recorded): the policy text below is today's.",
+        )
+    }
 }
 
 /// The run report as Markdown. `checkpoint` is the signed note that covers the run's
-/// last entry, if the log is signed.
+/// last entry, if the log is signed; `rules`, when given, adds each category's policy
+/// clause and the categories the rules keep.
 pub fn md(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
+    md_with_rules(entries, checkpoint, None)
+}
+
+/// [`md`] with the rule set.
+pub fn md_with_rules(
+    entries: &[RunEntry],
+    checkpoint: Option<&str>,
+    rules: Option<&RuleSet>,
+) -> String {
     let v = RunView::new(entries);
     let mut out = String::new();
     let w = &mut out;
@@ -250,29 +438,34 @@ pub fn md(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
     } else {
         let _ = writeln!(
             w,
-            "| Category | Target | Action | Reason | Changed | Batches | Held | Locked | Outcome |"
+            "| Category | Target | Action | Reason | Planned | Changed | Batches | Held | Locked | Outcome |"
         );
         let _ = writeln!(
             w,
-            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |"
+            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for r in &v.targets {
+            let outcome = match r.difference() {
+                Some(d) => format!("**{}, {d}**", r.outcome()),
+                None => r.outcome().to_owned(),
+            };
             let _ = writeln!(
                 w,
-                "| {} | `{}/{}` | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | `{}/{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(r.category),
                 r.store.replace('`', "'"),
                 r.target.replace('`', "'"),
                 cell(r.action),
-                cell(r.reason),
+                cell(&r.why()),
+                r.planned.map(count).unwrap_or_else(|| "–".into()),
                 count(r.changed),
                 count(r.batches),
                 count(r.held),
                 count(r.locked),
-                r.outcome()
+                outcome
             );
         }
-        w.push('\n');
+        let _ = writeln!(w, "\n{}\n", plan_note(&v));
     }
     let _ = writeln!(w, "## Erasure requests\n");
     if v.requests.is_empty() {
@@ -292,6 +485,37 @@ pub fn md(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
             );
         }
         w.push('\n');
+    }
+    if let Some(rules) = rules {
+        let p = PolicyView::new(&v, rules);
+        let _ = writeln!(w, "## Kept by the rules\n");
+        if p.kept.is_empty() {
+            let _ = writeln!(
+                w,
+                "No rule keeps data on erasure requests or without a time limit.\n"
+            );
+        } else {
+            let _ = writeln!(w, "| Category | Kept | Because |");
+            let _ = writeln!(w, "| --- | --- | --- |");
+            for (c, what, why) in &p.kept {
+                let _ = writeln!(w, "| {} | {what} | {} |", cell(c), cell(why));
+            }
+            w.push('\n');
+        }
+        let _ = writeln!(w, "## Policy clauses\n");
+        if let Some(c) = p.caveat() {
+            let _ = writeln!(w, "{c}\n");
+        }
+        if p.clauses.is_empty() {
+            let _ = writeln!(w, "The run touched no category.\n");
+        } else {
+            let _ = writeln!(w, "| Category | Retention | Policy clause |");
+            let _ = writeln!(w, "| --- | --- | --- |");
+            for (c, clause, retain) in &p.clauses {
+                let _ = writeln!(w, "| {} | {retain} | {} |", cell(c), cell(clause));
+            }
+            w.push('\n');
+        }
     }
     let _ = writeln!(w, "## Checkpoint\n");
     match checkpoint {
@@ -315,8 +539,35 @@ pub fn md(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
     out
 }
 
+/// What "Planned" means, and whether any target differs from it.
+fn plan_note(v: &RunView<'_>) -> String {
+    if !v.has_plan {
+        return "Planned figures are not in this log (the run did not record them, or its \
+                `run_end` entry is missing)."
+            .to_owned();
+    }
+    let meaning = "Planned: the records each pass's inventory matched just before its batches ran.";
+    match v.differing() {
+        0 => format!("{meaning} Every target changed what was planned."),
+        n => format!(
+            "{meaning} **{} changed another number than planned** (see Outcome): rows that \
+             changed between the count and the batch, a failed or interrupted batch.",
+            super::view::plural(n as i64, "target")
+        ),
+    }
+}
+
 /// The run report as a self-contained HTML page.
 pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
+    html_with_rules(entries, checkpoint, None)
+}
+
+/// [`html`] with the rule set.
+pub fn html_with_rules(
+    entries: &[RunEntry],
+    checkpoint: Option<&str>,
+    rules: Option<&RuleSet>,
+) -> String {
     let v = RunView::new(entries);
     let mut body = String::new();
     let w = &mut body;
@@ -358,10 +609,12 @@ pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
     if v.targets.is_empty() {
         w.push_str("<p class=\"quiet\">No target was touched.</p>");
     } else {
+        // Nine columns that fit a 1280 px window: the reason goes under the action and
+        // the cutoff under the target, and long names may break.
         w.push_str(
-            "<table><thead><tr><th>Category</th><th>Target</th><th>Action</th><th>Reason</th>\
-             <th>Cutoff</th><th class=\"n\">Changed</th><th class=\"n\">Batches</th><th class=\"n\">Held</th>\
-             <th class=\"n\">Locked</th><th>Outcome</th></tr></thead><tbody>",
+            "<table class=\"done\"><thead><tr><th>Category</th><th>Target</th><th>Action</th>\
+             <th class=\"n\">Planned</th><th class=\"n\">Changed</th><th class=\"n\">Batches</th>\
+             <th class=\"n\">Held</th><th class=\"n\">Locked</th><th>Outcome</th></tr></thead><tbody>",
         );
         for r in &v.targets {
             let outcome = r.outcome();
@@ -371,24 +624,37 @@ pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
                 "refused" => "refused",
                 _ => "failed",
             };
+            let cutoff = r
+                .cutoff
+                .map(|c| format!("<span class=\"sub\">cutoff {}</span>", instant(c)))
+                .unwrap_or_default();
+            let difference = r
+                .difference()
+                .map(|d| format!("<span class=\"sub differs\">{}</span>", esc(&d)))
+                .unwrap_or_default();
             let _ = write!(
                 w,
-                "<tr><td>{}</td><td><code>{}/{}</code></td><td>{}</td><td>{}</td><td class=\"nw\">{}</td>\
+                "<tr{}><td>{}</td><td><code>{}/{}</code>{cutoff}</td><td>{}<span class=\"sub\">{}</span></td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td><span class=\"badge {class}\">{outcome}</span></td></tr>",
-                esc(r.category),
+                 <td class=\"n\">{}</td><td><span class=\"badge {class}\">{outcome}</span>{difference}</td></tr>",
+                if r.difference().is_some() { " class=\"differs\"" } else { "" },
+                esc_breakable(r.category),
                 esc(r.store),
-                esc(r.target),
+                esc_breakable(r.target),
                 esc(r.action),
-                esc(r.reason),
-                r.cutoff.map(instant).unwrap_or_else(|| "–".into()),
+                esc(&r.why()),
+                r.planned.map(count).unwrap_or_else(|| "–".into()),
                 count(r.changed),
                 count(r.batches),
                 count(r.held),
                 count(r.locked),
             );
         }
-        w.push_str("</tbody></table>");
+        let _ = write!(
+            w,
+            "</tbody></table><p class=\"quiet\">{}</p>",
+            esc(&plan_note(&v).replace("**", ""))
+        );
     }
     w.push_str("</section><section id=\"requests\"><h2>Erasure requests</h2>");
     if v.requests.is_empty() {
@@ -408,7 +674,46 @@ pub fn html(entries: &[RunEntry], checkpoint: Option<&str>) -> String {
         }
         w.push_str("</tbody></table>");
     }
-    w.push_str("</section><section id=\"checkpoint\"><h2>Checkpoint</h2>");
+    w.push_str("</section>");
+    if let Some(rules) = rules {
+        let p = PolicyView::new(&v, rules);
+        w.push_str("<section id=\"kept\"><h2>Kept by the rules</h2>");
+        if p.kept.is_empty() {
+            w.push_str("<p class=\"quiet\">No rule keeps data on erasure requests or without a time limit.</p>");
+        } else {
+            w.push_str("<table><thead><tr><th>Category</th><th>Kept</th><th>Because</th></tr></thead><tbody>");
+            for (c, what, why) in &p.kept {
+                let _ = write!(
+                    w,
+                    "<tr><td>{}</td><td class=\"nw\">{what}</td><td>{}</td></tr>",
+                    esc(c),
+                    esc(why)
+                );
+            }
+            w.push_str("</tbody></table>");
+        }
+        w.push_str("</section><section id=\"clauses\"><h2>Policy clauses</h2>");
+        if let Some(c) = p.caveat() {
+            let _ = write!(w, "<p class=\"note refused\">{}</p>", esc(c));
+        }
+        if p.clauses.is_empty() {
+            w.push_str("<p class=\"quiet\">The run touched no category.</p>");
+        } else {
+            w.push_str("<table><thead><tr><th>Category</th><th>Retention</th><th>Policy clause</th></tr></thead><tbody>");
+            for (c, clause, retain) in &p.clauses {
+                let _ = write!(
+                    w,
+                    "<tr><td>{}</td><td class=\"nw\">{}</td><td>{}</td></tr>",
+                    esc(c),
+                    esc(retain),
+                    esc(clause)
+                );
+            }
+            w.push_str("</tbody></table>");
+        }
+        w.push_str("</section>");
+    }
+    w.push_str("<section id=\"checkpoint\"><h2>Checkpoint</h2>");
     match checkpoint {
         Some(note) => {
             let _ = write!(
@@ -432,6 +737,9 @@ fn facts(v: &RunView<'_>) -> Vec<(&'static str, String)> {
         f.push(("Started", precise(t)));
     }
     f.push(("Ended", v.ended.map(precise).unwrap_or_else(|| "–".into())));
+    if let (Some(a), Some(b)) = (v.started, v.ended) {
+        f.push(("Duration", duration(b - a)));
+    }
     f.push(("Status", v.status().to_owned()));
     if let (Some(a), Some(b)) = (v.first_seq, v.last_seq) {
         f.push(("Audit entries", format!("seq {a} to {b}")));
@@ -443,6 +751,19 @@ fn facts(v: &RunView<'_>) -> Vec<(&'static str, String)> {
         f.push(("Rules digest", short(d)));
     }
     f
+}
+
+/// A run's length for people: `4.5 s`, `3 min 12 s`, `2 h 5 min`.
+fn duration(d: chrono::Duration) -> String {
+    let ms = d.num_milliseconds().max(0);
+    let s = ms / 1000;
+    if s < 60 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if s < 3600 {
+        format!("{} min {} s", s / 60, s % 60)
+    } else {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    }
 }
 
 /// A run's start and end to the second: runs often take less than a minute.
@@ -463,4 +784,17 @@ fn cell(s: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use chrono::Duration;
+
+    #[test]
+    fn durations_read_like_a_stopwatch() {
+        assert_eq!(duration(Duration::milliseconds(4538)), "4.5 s");
+        assert_eq!(duration(Duration::seconds(192)), "3 min 12 s");
+        assert_eq!(duration(Duration::seconds(7500)), "2 h 5 min");
+    }
 }

@@ -3,8 +3,9 @@
 //! guard's verdict, totals, and the wording of counts, ages and instants. Renderers only
 //! lay this out; they decide nothing.
 
-use super::extras::{Extras, HoldGroup, PendingRequest, RuleProblem, Severity};
+use super::extras::{Extras, HoldGroup, PendingRequest, RequestTarget, RuleProblem, Severity};
 use crate::audit::Reason;
+use crate::coverage::Coverage;
 use crate::execute::{PassReport, Report};
 use crate::plan::Guard;
 use crate::rules::Action;
@@ -20,6 +21,8 @@ pub struct PlanView<'a> {
     pub holds: Option<&'a [HoldGroup]>,
     /// Problems from `check --connect`, then every target that failed while planning.
     pub problems: Vec<RuleProblem>,
+    /// Personal data no rule covers; `None` when not looked for.
+    pub coverage: Option<&'a Coverage>,
 }
 
 /// Sums over every target.
@@ -175,6 +178,14 @@ impl<'a> PlanView<'a> {
             };
             add_pass(cat, pass, report.as_of);
         }
+        // What pending erasure requests would erase, in each target's `Requested` column.
+        for r in extras.requests.iter().flatten() {
+            for rt in r.survey.iter().flatten() {
+                if let Some(cat) = categories.iter_mut().find(|c| c.name == rt.category) {
+                    add_request(cat, rt);
+                }
+            }
+        }
         let mut problems = extras.problems.clone();
         for p in &report.passes {
             if let Some(e) = &p.error {
@@ -203,7 +214,51 @@ impl<'a> PlanView<'a> {
             requests: extras.requests.as_deref(),
             holds: extras.holds.as_deref(),
             problems,
+            coverage: extras.coverage.as_ref(),
         }
+    }
+}
+
+/// The category's view of a target, added (empty) if the category has none yet.
+fn target_view<'c, 'a>(
+    cat: &'c mut CategoryView<'a>,
+    store: &'a str,
+    target: &'a str,
+) -> &'c mut TargetView<'a> {
+    match cat
+        .targets
+        .iter()
+        .position(|t| t.store == store && t.target == target)
+    {
+        Some(i) => &mut cat.targets[i],
+        None => {
+            cat.targets.push(TargetView {
+                store,
+                target,
+                total: 0,
+                expired: None,
+                flagged: None,
+                request: None,
+                held: 0,
+                blocked: 0,
+                oldest: None,
+                status: Status::Ok,
+                notes: Vec::new(),
+            });
+            cat.targets.last_mut().expect("just pushed")
+        }
+    }
+}
+
+/// Adds what one erasure request would erase in a target. Held and still-referenced
+/// records of the subject are not added again: the target's other passes count them.
+fn add_request<'a>(cat: &mut CategoryView<'a>, rt: &'a RequestTarget) {
+    cat.on_erasure.get_or_insert(rt.action);
+    let t = target_view(cat, &rt.store, &rt.target);
+    t.request = Some(t.request.unwrap_or(0) + rt.matched);
+    if let Some(e) = &rt.error {
+        t.status = Status::Failed;
+        t.notes.push(e);
     }
 }
 
@@ -222,29 +277,7 @@ fn add_pass<'a>(cat: &mut CategoryView<'a>, pass: &'a PassReport, as_of: Option<
             cat.on_erasure.get_or_insert(pass.action);
         }
     }
-    let t = match cat
-        .targets
-        .iter()
-        .position(|t| t.store == pass.store && t.target == pass.target)
-    {
-        Some(i) => &mut cat.targets[i],
-        None => {
-            cat.targets.push(TargetView {
-                store: &pass.store,
-                target: &pass.target,
-                total: 0,
-                expired: None,
-                flagged: None,
-                request: None,
-                held: 0,
-                blocked: 0,
-                oldest: None,
-                status: Status::Ok,
-                notes: Vec::new(),
-            });
-            cat.targets.last_mut().expect("just pushed")
-        }
-    };
+    let t = target_view(cat, &pass.store, &pass.target);
     let inv = &pass.inventory;
     // Every pass counts the same table, so the total is the same; the passes select
     // disjoint records (the expired pass leaves flagged ones to the flagged pass), so

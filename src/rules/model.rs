@@ -68,6 +68,9 @@ impl Action {
 }
 
 /// A place that holds data of a category.
+// A rule set holds a few dozen targets, built once per command: boxing the larger
+// variant would save nothing worth an indirection at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Target {
     Table(TableTarget),
@@ -151,6 +154,8 @@ pub struct TableTarget {
     /// Column set to the run's time when a row is anonymised; anonymised rows are never
     /// selected again (`marker IS NULL` joins every anonymise selection).
     pub marker: Option<Ident>,
+    /// Columns `export` leaves out, besides the credential-like ones it always leaves out.
+    pub export_exclude: Vec<Ident>,
 }
 
 /// The timestamp a record's age is measured from.

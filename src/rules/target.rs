@@ -121,6 +121,10 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         Some(n) => d.ident(n, &f.field("marker")).map(Some),
         None => Some(None),
     };
+    let export_exclude = match f.get("export_exclude") {
+        Some(n) => export_exclude(d, n, &f.field("export_exclude")),
+        None => Some(Vec::new()),
+    };
     f.finish(d);
 
     let (key, anonymise, marker) = (key?, anonymise?, marker?);
@@ -162,6 +166,7 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         filter: filter?,
         anonymise,
         marker,
+        export_exclude: export_exclude?,
     })
 }
 
@@ -190,6 +195,29 @@ fn places(f: &Fields, line: usize) -> Box<Places> {
         path: f.path.clone(),
         lines,
     })
+}
+
+/// `export_exclude: [password_hash, ...]`: a list of column names, each named once.
+fn export_exclude(d: &mut Decoder, node: &Node, path: &str) -> Option<Vec<Ident>> {
+    let items = d.seq(node, path, "column names, e.g. [password_hash, api_token]")?;
+    let mut out: Vec<Ident> = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let p = index(path, i);
+        match d.ident(item, &p) {
+            Some(c) if out.contains(&c) => {
+                d.err(
+                    item.line,
+                    &p,
+                    format!("column `{c}` is listed twice; name it once"),
+                );
+                ok = false;
+            }
+            Some(c) => out.push(c),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// `timestamp: recorded_at` or `timestamp: {column: created_ms, unit: ms}`.

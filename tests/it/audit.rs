@@ -615,6 +615,7 @@ mod command {
             audit: s.config.clone(),
             rules_dir: s.file.with_file_name("rules"),
             subjects: None,
+            requests: Default::default(),
             defaults: Defaults::default(),
             digest: String::new(),
         }

@@ -55,6 +55,9 @@ cases! {
     zero_batches_in_flight_are_refused: edit(8, "defaults: {batches_in_flight: 0}", 8, "defaults.batches_in_flight");
     a_batch_size_of_zero_is_refused: edit(8, "defaults: {batch_size: 0}", 8, "defaults.batch_size");
     an_unknown_default_is_refused: edit(8, "defaults: {batch_rows: 10}", 8, "defaults.batch_rows");
+    a_request_deadline_that_is_not_a_period_is_refused: edit(8, "requests: {deadline: one month}", 8, "requests.deadline");
+    a_request_deadline_of_forever_is_refused: edit(8, "requests: {deadline: forever}", 8, "requests.deadline");
+    an_unknown_request_setting_is_refused: edit(8, "requests: {dedline: 30d}", 8, "requests.dedline");
     an_unknown_audit_field_is_refused: edit(7, "  pseudonym: x", 7, "audit.pseudonym");
     a_signing_key_that_is_not_a_signed_note_key_is_refused: edit(7, "  signing_key: abc", 7, "audit.signing_key");
     an_audit_export_to_a_missing_store_is_refused: edit(7, "  export: {store: nowhere}", 7, "audit.export.store");

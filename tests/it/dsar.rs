@@ -91,6 +91,7 @@ async fn shop(kind: Db) -> Shop {
             key: id("id"),
             by: vec![id("email"), id("phone")],
         }),
+        requests: Default::default(),
         defaults: Default::default(),
         digest: "sha256:0".into(),
     };
@@ -105,6 +106,7 @@ async fn shop(kind: Db) -> Shop {
         filter: vec![],
         anonymise: vec![],
         marker: None,
+        export_exclude: Vec::new(),
     };
     let rule = |category: &str, on_erasure: Action, target: TableTarget| Rule {
         category: category.into(),

@@ -7,6 +7,9 @@
 use chrono::{DateTime, Utc};
 use expect_test::expect_file;
 use retention::audit::Reason;
+use retention::coverage::kinds::Kind;
+use retention::coverage::tables::{Evidence, Gap};
+use retention::coverage::{ColumnFinding, Coverage, PrefixFinding, StoreSummary};
 use retention::execute::{PassReport, Report};
 use retention::plan::{Guard, Inventory};
 use retention::report::run::RunEntry;
@@ -14,6 +17,7 @@ use retention::report::{
     self, CategoryInfo, Extras, HoldGroup, PendingRequest, RuleProblem, Severity,
 };
 use retention::rules::Action;
+use retention::time::Period;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -259,10 +263,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             invoices,
             category("forum", "Forum posts published under the user's forum name.", "Privacy Policy, 'Mi Community'", "forever", Keep, Anonymise, 1),
         ],
-        requests: Some(vec![
-            PendingRequest { ticket: "DSAR-2026-0117".into(), created_at: at("2026-11-20T09:12:00Z") },
-            PendingRequest { ticket: "DSAR-2026-0121".into(), created_at: at("2026-11-22T17:45:00Z") },
-        ]),
+        requests: Some(request_fixture()),
         holds: Some(vec![
             HoldGroup { reason: "Litigation hold, matter 2026-CV-0412".into(), subjects: 2, until: None },
             HoldGroup { reason: "Fraud investigation".into(), subjects: 1, until: Some(at("2027-03-31T00:00:00Z")) },
@@ -271,25 +272,207 @@ pub fn plan_fixture() -> (Report, Extras) {
             severity: Severity::Warning,
             message: "rules/messages.yaml:14: targets[0].subject: column `account_id` of `chat_messages` has no index; erasure requests will scan the table".into(),
         }],
+        coverage: Some(coverage_fixture()),
     };
     (report, extras)
 }
 
-/// The audit lines of a finished run: start, a batch with its intent on another store, a
-/// held skip, a refused target, an erasure request, the end with totals.
+/// Two pending requests under the default 30-day deadline: one received 42 days before
+/// the plan, whose subject has records in three targets, and one received the day
+/// before, whose subject id matches nothing anywhere.
+pub fn request_fixture() -> Vec<PendingRequest> {
+    use Action::*;
+    let request = |category, store, target, action, matched, held| {
+        Pass {
+            category,
+            retain: "90d",
+            store,
+            target,
+            action,
+            reason: Reason::Request,
+            cutoff: None,
+            total: 0,
+            matched,
+            held,
+            blocked: 0,
+            oldest: None,
+        }
+        .build("")
+    };
+    let survey = |passes| Report {
+        as_of: Some(at("2026-11-23T03:00:00Z")),
+        run_id: None,
+        passes,
+        interrupted: false,
+    };
+    let found = survey(vec![
+        request("location", "app", "device_locations", Delete, 14, 0),
+        request("messages", "app", "chat_messages", Delete, 9, 2),
+        request("messages", "media", "chat-attachments/", Delete, 0, 0),
+        request("orders", "app", "orders", Anonymise, 2, 0),
+    ]);
+    let nowhere = survey(vec![
+        request("location", "app", "device_locations", Delete, 0, 0),
+        request("messages", "app", "chat_messages", Delete, 0, 0),
+        request("orders", "app", "orders", Anonymise, 0, 0),
+    ]);
+    vec![
+        PendingRequest::new(
+            "DSAR-2026-0117",
+            at("2026-10-12T09:12:00Z"),
+            Period::Days(30),
+            Some(&found),
+        ),
+        PendingRequest::new(
+            "DSAR-2026-0121",
+            at("2026-11-22T17:45:00Z"),
+            Period::Days(30),
+            Some(&nowhere),
+        ),
+    ]
+}
+
+/// What `coverage` found in the scenario's stores: tables no rule covers (found by name,
+/// by type, by a foreign key and by sampled values), a column the account rule's
+/// anonymisation leaves, and two folders of objects under no prefix.
+pub fn coverage_fixture() -> Coverage {
+    let column = |table: &str,
+                  column: &str,
+                  type_name: &str,
+                  kind: Kind,
+                  evidence: Evidence,
+                  gap: Gap,
+                  suggested| {
+        ColumnFinding {
+            store: "app".into(),
+            table: table.into(),
+            column: column.into(),
+            type_name: type_name.into(),
+            kind,
+            why: evidence.describe(kind),
+            evidence,
+            gap,
+            suggested_category: suggested,
+        }
+    };
+    let name = |w: &str| Evidence::Name { word: w.into() };
+    Coverage {
+        columns: vec![
+            column(
+                "accounts",
+                "recovery_phone",
+                "text",
+                Kind::Phone,
+                name("phone"),
+                Gap::LeftByAnonymisation {
+                    category: "account".into(),
+                },
+                "account",
+            ),
+            column(
+                "support_tickets",
+                "contact_email",
+                "varchar",
+                Kind::Email,
+                name("email"),
+                Gap::NoRule,
+                "feedback",
+            ),
+            column(
+                "support_tickets",
+                "requester_id",
+                "int8",
+                Kind::PersonLink,
+                Evidence::ForeignKey {
+                    references: "accounts".into(),
+                },
+                Gap::NoRule,
+                "feedback",
+            ),
+            column(
+                "web_sessions",
+                "peer",
+                "inet",
+                Kind::IpAddress,
+                Evidence::Type {
+                    type_name: "inet".into(),
+                },
+                Gap::NoRule,
+                "logs",
+            ),
+            column(
+                "imports",
+                "notes",
+                "text",
+                Kind::Email,
+                Evidence::Values {
+                    matched: 37,
+                    sampled: 50,
+                },
+                Gap::NoRule,
+                "account",
+            ),
+        ],
+        prefixes: vec![
+            PrefixFinding {
+                store: "media".into(),
+                prefix: "avatars/".into(),
+                objects: 1_204,
+                suggested_category: None,
+            },
+            PrefixFinding {
+                store: "media".into(),
+                prefix: retention::coverage::objects::WITHHELD.into(),
+                objects: 3,
+                suggested_category: None,
+            },
+        ],
+        stores: vec![
+            StoreSummary {
+                store: "app".into(),
+                kind: "sql",
+                tables: Some(42),
+                personal_tables: Some(17),
+                covered_tables: Some(14),
+                sampled_columns: Some(23),
+                objects_listed: None,
+                listing_truncated: None,
+                locked_objects: None,
+            },
+            StoreSummary {
+                store: "media".into(),
+                kind: "objects",
+                tables: None,
+                personal_tables: None,
+                covered_tables: None,
+                sampled_columns: None,
+                objects_listed: Some(18_230),
+                listing_truncated: Some(false),
+                locked_objects: Some(14),
+            },
+        ],
+        problems: vec![],
+    }
+}
+
+/// The audit lines of a finished run: start, an erasure request's batch and outcome, a
+/// held skip, a batch with its intent on another store, a refused target, and the end
+/// with totals and what each pass planned and changed (the attachments changed 13 fewer
+/// than planned).
 pub const RUN_LINES: &[&str] = &[
     r#"{"v":1,"seq":801,"time":"2026-11-23T03:00:00.412Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"run_start","action":null,"reason":null,"category":null,"rule_sha256":null,"store":null,"target":null,"cutoff":null,"count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"ok","config_sha256":"sha256:5f0c2a9d81e64b7f3c1e2d4a6b8c0e1f2a3b4c5d6e7f8091a2b3c4d5e6f70812","rules_sha256":"sha256:9a8b7c6d5e4f30211f2e3d4c5b6a79880796a5b4c3d2e1f00f1e2d3c4b5a6978","dry_run":false,"prev":"sha256:1111111111111111111111111111111111111111111111111111111111111111"}"#,
-    r#"{"v":1,"seq":802,"time":"2026-11-23T03:00:01.020Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"request","action":"delete","reason":"request","category":null,"rule_sha256":null,"store":null,"target":null,"cutoff":null,"count":42,"keys_digest":null,"subject":"hmac:3f9a1c:0d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccddeeff0011","ticket":"DSAR-2026-0117","outcome":"ok","held":0,"dry_run":false,"prev":"sha256:2222222222222222222222222222222222222222222222222222222222222222"}"#,
-    r#"{"v":1,"seq":803,"time":"2026-11-23T03:00:02.100Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"skip","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"held","held":3,"locked":0,"dry_run":false,"prev":"sha256:3333333333333333333333333333333333333333333333333333333333333333"}"#,
-    r#"{"v":1,"seq":804,"time":"2026-11-23T03:00:02.350Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":1000,"keys_digest":"sha256:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:4444444444444444444444444444444444444444444444444444444444444444"}"#,
-    r#"{"v":1,"seq":805,"time":"2026-11-23T03:00:02.610Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":200,"keys_digest":"sha256:beef0000beef0000beef0000beef0000beef0000beef0000beef0000beef0000","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:5555555555555555555555555555555555555555555555555555555555555555"}"#,
-    r#"{"v":1,"seq":806,"time":"2026-11-23T03:00:03.000Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"delete","reason":"expired","category":"messages","rule_sha256":"sha256:bb","store":"media","target":"chat-attachments/","cutoff":"2025-11-23T03:00:00Z","count":1000,"keys_digest":null,"subject":null,"ticket":null,"outcome":"intent","dry_run":false,"prev":"sha256:6666666666666666666666666666666666666666666666666666666666666666"}"#,
-    r#"{"v":1,"seq":807,"time":"2026-11-23T03:00:04.120Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"delete","reason":"expired","category":"messages","rule_sha256":"sha256:bb","store":"media","target":"chat-attachments/","cutoff":"2025-11-23T03:00:00Z","count":987,"keys_digest":"sha256:d00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeed","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:7777777777777777777777777777777777777777777777777777777777777777"}"#,
-    r#"{"v":1,"seq":808,"time":"2026-11-23T03:00:04.200Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"skip","action":"delete","reason":"expired","category":"logs","rule_sha256":"sha256:cc","store":"app","target":"web_access_logs","cutoff":"2026-08-25T03:00:00Z","count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"refused","dry_run":false,"prev":"sha256:8888888888888888888888888888888888888888888888888888888888888888"}"#,
-    r#"{"v":1,"seq":809,"time":"2026-11-23T03:00:04.950Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"run_end","action":null,"reason":null,"category":null,"rule_sha256":null,"store":null,"target":null,"cutoff":null,"count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"ok","totals":{"deleted":1029,"anonymised":1200,"held":3,"locked":0,"failed_targets":0},"dry_run":false,"prev":"sha256:9999999999999999999999999999999999999999999999999999999999999999"}"#,
+    r#"{"v":1,"seq":802,"time":"2026-11-23T03:00:00.700Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"delete","reason":"request","category":"messages","rule_sha256":"sha256:bb","store":"app","target":"chat_messages","cutoff":null,"count":40,"keys_digest":"sha256:abad1deaabad1deaabad1deaabad1deaabad1deaabad1deaabad1deaabad1dea","subject":"hmac:3f9a1c:0d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccddeeff0011","ticket":"DSAR-2026-0117","outcome":"ok","dry_run":false,"prev":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+    r#"{"v":1,"seq":803,"time":"2026-11-23T03:00:01.020Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"request","action":"delete","reason":"request","category":null,"rule_sha256":null,"store":null,"target":null,"cutoff":null,"count":42,"keys_digest":null,"subject":"hmac:3f9a1c:0d4e5f60718293a4b5c6d7e8f9011223344556677889900aabbccddeeff0011","ticket":"DSAR-2026-0117","outcome":"ok","held":0,"dry_run":false,"prev":"sha256:2222222222222222222222222222222222222222222222222222222222222222"}"#,
+    r#"{"v":1,"seq":804,"time":"2026-11-23T03:00:02.100Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"skip","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"held","held":3,"locked":0,"dry_run":false,"prev":"sha256:3333333333333333333333333333333333333333333333333333333333333333"}"#,
+    r#"{"v":1,"seq":805,"time":"2026-11-23T03:00:02.350Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":1000,"keys_digest":"sha256:c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:4444444444444444444444444444444444444444444444444444444444444444"}"#,
+    r#"{"v":1,"seq":806,"time":"2026-11-23T03:00:02.610Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"anonymise","reason":"expired","category":"location","rule_sha256":"sha256:aa","store":"app","target":"device_locations","cutoff":"2026-08-25T03:00:00Z","count":200,"keys_digest":"sha256:beef0000beef0000beef0000beef0000beef0000beef0000beef0000beef0000","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:5555555555555555555555555555555555555555555555555555555555555555"}"#,
+    r#"{"v":1,"seq":807,"time":"2026-11-23T03:00:03.000Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"delete","reason":"expired","category":"messages","rule_sha256":"sha256:bb","store":"media","target":"chat-attachments/","cutoff":"2025-11-23T03:00:00Z","count":1000,"keys_digest":null,"subject":null,"ticket":null,"outcome":"intent","dry_run":false,"prev":"sha256:6666666666666666666666666666666666666666666666666666666666666666"}"#,
+    r#"{"v":1,"seq":808,"time":"2026-11-23T03:00:04.120Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"batch","action":"delete","reason":"expired","category":"messages","rule_sha256":"sha256:bb","store":"media","target":"chat-attachments/","cutoff":"2025-11-23T03:00:00Z","count":987,"keys_digest":"sha256:d00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeedd00dfeed","subject":null,"ticket":null,"outcome":"ok","dry_run":false,"prev":"sha256:7777777777777777777777777777777777777777777777777777777777777777"}"#,
+    r#"{"v":1,"seq":809,"time":"2026-11-23T03:00:04.200Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"skip","action":"delete","reason":"expired","category":"logs","rule_sha256":"sha256:cc","store":"app","target":"web_access_logs","cutoff":"2026-08-25T03:00:00Z","count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"refused","dry_run":false,"prev":"sha256:8888888888888888888888888888888888888888888888888888888888888888"}"#,
+    r#"{"v":1,"seq":810,"time":"2026-11-23T03:00:04.950Z","run":"0193a1f2-7c4e-7d21-9a10-5b3e2c1d0f11","kind":"run_end","action":null,"reason":null,"category":null,"rule_sha256":null,"store":null,"target":null,"cutoff":null,"count":null,"keys_digest":null,"subject":null,"ticket":null,"outcome":"ok","totals":{"deleted":1027,"anonymised":1200,"held":3,"locked":0,"failed_targets":0},"passes":[{"category":"messages","store":"app","target":"chat_messages","action":"delete","reason":"request","ticket":"DSAR-2026-0117","planned":40,"done":40},{"category":"location","store":"app","target":"device_locations","action":"anonymise","reason":"expired","ticket":null,"planned":1200,"done":1200},{"category":"messages","store":"media","target":"chat-attachments/","action":"delete","reason":"expired","ticket":null,"planned":1000,"done":987},{"category":"logs","store":"app","target":"web_access_logs","action":"delete","reason":"expired","ticket":null,"planned":1900000,"done":0},{"category":"invoices","store":"app","target":"invoices","action":"delete","reason":"expired","ticket":null,"planned":0,"done":0}],"dry_run":false,"prev":"sha256:9999999999999999999999999999999999999999999999999999999999999999"}"#,
 ];
 
-pub const RUN_CHECKPOINT: &str = "retention.example.com/audit\n809\nq6z0M1Hn6a0Tn3pG8fX2v1dR5s7u9w0y2A4C6E8G0I=\n\n— retention.example.com/audit Az3f8Q1x0Vb7yKp2mN4rT6wU8zX0cE2gH4jL6nP8rS0uW2yA4C6E8G0I2K4M6O8Q0S2U4W6Y8a0c2e4g6i8k0m2o4q6s8==\n";
+pub const RUN_CHECKPOINT: &str = "retention.example.com/audit\n810\nq6z0M1Hn6a0Tn3pG8fX2v1dR5s7u9w0y2A4C6E8G0I=\n\n— retention.example.com/audit Az3f8Q1x0Vb7yKp2mN4rT6wU8zX0cE2gH4jL6nP8rS0uW2yA4C6E8G0I2K4M6O8Q0S2U4W6Y8a0c2e4g6i8k0m2o4q6s8==\n";
 
 pub fn run_fixture() -> Vec<RunEntry> {
     RUN_LINES
@@ -332,8 +515,20 @@ fn the_example_reports_under_docs_are_current() {
     let (r, e) = plan_fixture();
     expect_file!["../../docs/examples/plan.md"].assert_eq(&report::md::plan(&r, &e));
     expect_file!["../../docs/examples/plan.html"].assert_eq(&report::html::plan(&r, &e));
-    expect_file!["../../docs/examples/run.html"]
-        .assert_eq(&report::run::html(&run_fixture(), Some(RUN_CHECKPOINT)));
+    // The example run was made with the shipped rules, so its report shows their kept
+    // categories and policy clauses.
+    let rules = crate::compliance::shipped_rules();
+    let mut entries = run_fixture();
+    entries[0].rules_sha256 = Some(rules.digest.clone());
+    expect_file!["../../docs/examples/run.html"].assert_eq(&report::run::html_with_rules(
+        &entries,
+        Some(RUN_CHECKPOINT),
+        Some(&rules),
+    ));
+    expect_file!["../../docs/examples/coverage.html"].assert_eq(&report::coverage::html(
+        &coverage_fixture(),
+        at("2026-11-23T03:00:00Z"),
+    ));
 }
 
 #[test]
@@ -379,7 +574,8 @@ fn a_refused_target_is_explained_and_not_counted_as_changed() {
     assert!(
         md.contains("> **refused** `app/web_access_logs`: 1900000 of 2400000 records (79%) match")
     );
-    assert!(md.contains("**22,900** records would be deleted or anonymised"));
+    // Expired and flagged records, and those the two pending erasure requests name.
+    assert!(md.contains("**22,925** records would be deleted or anonymised"));
 }
 
 #[test]
@@ -403,7 +599,7 @@ fn run_reports_never_show_subject_pseudonyms_or_key_digests() {
         report::run::html(&entries, None),
     ] {
         assert!(!out.contains("hmac:"), "a pseudonym leaked");
-        for digest in ["c0ffee00", "beef0000", "d00dfeed"] {
+        for digest in ["c0ffee00", "beef0000", "d00dfeed", "abad1dea"] {
             assert!(!out.contains(digest), "a keys digest leaked");
         }
         assert!(out.contains("DSAR-2026-0117"));
@@ -413,13 +609,15 @@ fn run_reports_never_show_subject_pseudonyms_or_key_digests() {
 #[test]
 fn a_run_without_its_end_entry_is_reported_as_unfinished() {
     let mut entries = run_fixture();
-    entries.retain(|e| e.kind != "run_end" && e.seq != 807);
+    entries.retain(|e| e.kind != "run_end" && e.seq != 808);
     let md = report::run::md(&entries, None);
     assert!(
         md.contains("**Status:** no run_end entry: interrupted, or still running"),
         "{md}"
     );
-    assert!(md.contains("| messages | `media/chat-attachments/` | delete | expired | 0 | 0 | 0 | 0 | unfinished |"), "{md}");
+    // Without its end, the log has no planned figures: nothing is flagged against them.
+    assert!(md.contains("| messages | `media/chat-attachments/` | delete | expired | – | 0 | 0 | 0 | 0 | unfinished |"), "{md}");
+    assert!(md.contains("Planned figures are not in this log"), "{md}");
 }
 
 #[test]
@@ -428,7 +626,7 @@ fn a_run_is_sealed_by_the_first_checkpoint_that_holds_its_last_entry() {
     let notes = [
         (800, "before"),
         (1000, "later"),
-        (809, "sealing"),
+        (810, "sealing"),
         (5, "old"),
     ];
     assert_eq!(

@@ -1,13 +1,14 @@
 //! The HTML reports in a real browser: headless Chromium, with every network request
-//! refused, opens the plan and run reports of the fixed scenario, and the test checks
-//! that the page rendered (the expected headings and charts in the dumped DOM, a
-//! screenshot that is not blank). The screenshots are kept under `target/artifacts/`
-//! for a person to look at.
+//! refused, opens the plan and run reports of the fixed scenario, the coverage report and
+//! the record of processing, and the test checks that the page rendered (the expected
+//! headings and charts in the dumped DOM, a screenshot that is not blank) and that it
+//! fits a 1280 px window: no element reaches past the page's main column. The
+//! screenshots are kept under `target/artifacts/` for a person to look at.
 //!
 //! Chromium is installed with `apt-get install -y chromium` when missing. The test skips,
 //! saying why, only when that is impossible; under CI (`CI=true`) it fails instead.
 
-use crate::report::{plan_fixture, run_fixture, RUN_CHECKPOINT};
+use crate::report::{coverage_fixture, plan_fixture, run_fixture, RUN_CHECKPOINT};
 use retention::report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -102,6 +103,15 @@ fn png_size(png: &[u8]) -> (u32, u32) {
     (be(&png[16..20]), be(&png[20..24]))
 }
 
+/// A script the test adds to a copy of the page (the reports themselves run none): it
+/// lists every element whose box reaches past the right edge of `main`, the page's
+/// column, and writes them into the DOM for `--dump-dom`.
+const MEASURE: &str = "<script>(function(){var m=document.querySelector('main').getBoundingClientRect();\
+var out=[];document.querySelectorAll('main *').forEach(function(e){var r=e.getBoundingClientRect();\
+if(r.width>0&&r.right>m.right+0.5){out.push(e.tagName.toLowerCase()+(e.className?'.'+e.className:'')+' '+Math.round(r.right)+'>'+Math.round(m.right));}});\
+var p=document.createElement('pre');p.id='overflow';p.textContent='OVERFLOW['+out.slice(0,8).join('; ')+']';\
+document.body.appendChild(p);})();</script>";
+
 fn check_page(chromium: &Path, name: &str, html: &str, headings: &[&str]) {
     let dir = artifacts();
     let page = dir.join(format!("{name}.html"));
@@ -113,6 +123,28 @@ fn check_page(chromium: &Path, name: &str, html: &str, headings: &[&str]) {
             "heading `{h}` missing from the rendered {name} page"
         );
     }
+    // The same page with the measuring script, in a 1280 px window.
+    let measured = dir.join(format!("{name}.measured.html"));
+    std::fs::write(
+        &measured,
+        html.replace("</body>", &format!("{MEASURE}</body>")),
+    )
+    .unwrap();
+    let dom = headless(
+        chromium,
+        &measured,
+        &["--window-size=1280,2400", "--dump-dom"],
+    );
+    assert!(
+        dom.contains("OVERFLOW[]"),
+        "elements of the {name} page are wider than the page at 1280 px: {}",
+        dom.split("OVERFLOW[")
+            .nth(1)
+            .unwrap_or("(not measured)")
+            .split(']')
+            .next()
+            .unwrap_or("")
+    );
     let shot = dir.join(format!("{name}.png"));
     let _ = std::fs::remove_file(&shot);
     headless(
@@ -163,19 +195,68 @@ fn the_html_reports_render_in_a_browser_with_the_network_off() {
             "logs",
             "Pending erasure requests",
             "Legal holds in force",
+            "Not covered by any rule",
             "Rule problems",
             "Sign-off",
         ],
     );
+    let rules = crate::compliance::shipped_rules();
     check_page(
         &chromium,
         "run",
-        &report::run::html(&run_fixture(), Some(RUN_CHECKPOINT)),
+        &report::run::html_with_rules(&run_fixture(), Some(RUN_CHECKPOINT), Some(&rules)),
         &[
             "Retention run report",
             "What was done",
             "Erasure requests",
+            "Kept by the rules",
+            "Policy clauses",
             "Checkpoint",
+        ],
+    );
+    // The demo's longest names made the "What was done" table overflow a 1280 px window.
+    let long: Vec<_> = crate::report::RUN_LINES
+        .iter()
+        .map(|l| {
+            let l = l
+                .replace(
+                    "\"category\":\"location\"",
+                    "\"category\":\"marketing_consent\"",
+                )
+                .replace("device_locations", "sim_activation_failures")
+                .replace("chat-attachments/", "crash-dumps/with-a-long-folder-name/");
+            retention::report::run::RunEntry::parse(l.as_bytes()).unwrap()
+        })
+        .collect();
+    check_page(
+        &chromium,
+        "run-long-names",
+        &report::run::html_with_rules(&long, Some(RUN_CHECKPOINT), Some(&rules)),
+        &["Retention run report", "What was done"],
+    );
+    let at = "2026-11-23T03:00:00Z".parse().unwrap();
+    check_page(
+        &chromium,
+        "coverage",
+        &report::coverage::html(&coverage_fixture(), at),
+        &[
+            "Coverage of personal data",
+            "Personal data in tables",
+            "Objects",
+            "What was looked at",
+        ],
+    );
+    let stores = crate::compliance::shipped_stores();
+    check_page(
+        &chromium,
+        "ropa",
+        &report::ropa::html(&crate::compliance::ropa_input(&rules, &stores)),
+        &[
+            "Record of processing: retention and erasure",
+            "Retention by category",
+            "Categories",
+            "account",
+            "invoices",
         ],
     );
 }

@@ -73,6 +73,10 @@ cases! {
     a_target_that_is_both_a_table_and_a_prefix_is_refused: edit(11, "    prefix: x/", 9, "targets[0]");
     an_empty_key_list_is_refused: edit(11, "    key: []", 11, "targets[0].key");
     an_unknown_target_field_is_refused: edit(17, "    marker_column: anonymised_at", 17, "targets[0].marker_column");
+    export_exclude_must_be_a_list_of_columns: edit(17, "    marker: anonymised_at\n    export_exclude: password_hash", 18, "targets[0].export_exclude");
+    an_export_exclude_column_carrying_sql_is_refused: edit(17, "    marker: anonymised_at\n    export_exclude: [email, \"pw; --\"]", 18, "targets[0].export_exclude[1]");
+    an_export_exclude_column_listed_twice_is_refused: edit(17, "    marker: anonymised_at\n    export_exclude: [pin, pin]", 18, "targets[0].export_exclude[1]");
+    export_exclude_on_objects_is_refused: edit(21, "    timestamp: last_modified\n    export_exclude: [x]", 22, "targets[1].export_exclude");
     a_category_name_with_spaces_is_refused: edit(1, "category: \"Location Data\"", 1, "category");
     allow_mass_delete_must_be_a_boolean: edit(7, "allow_mass_delete: maybe", 7, "allow_mass_delete");
     targets_must_be_a_list: rule(without_lines(GOOD_RULE, 9, 22).replace("targets:", "targets: app"), 8, "targets");

@@ -88,7 +88,8 @@ async fn a_filter_value_compares_in_the_columns_type(db: Db) {
     std::fs::write(case.dir.path().join("rules/codes.yaml"), bad).unwrap();
     let out = case.expect(&["check", "--connect"], 2);
     assert!(
-        out.stderr.contains("targets[0].filter.column: table `codes` has no column `kode`"),
+        out.stderr
+            .contains("targets[0].filter.column: table `codes` has no column `kode`"),
         "{}",
         out.stderr
     );

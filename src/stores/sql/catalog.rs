@@ -411,6 +411,73 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
     Ok(fks)
 }
 
+/// One base table of the store's current schema, as `schema` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaTable {
+    pub name: String,
+    /// `(column, catalog type name)` in the table's column order.
+    pub columns: Vec<(String, String)>,
+    pub primary_key: Vec<String>,
+}
+
+/// Every base table of the store's current schema (PostgreSQL: `current_schema()`,
+/// partitions folded into their parent; MySQL/MariaDB: `DATABASE()`; SQLite: the main
+/// database, its own `sqlite_` tables left out) with its columns, in one catalog query.
+/// Views are left out: they hold no data of their own.
+pub async fn schema(pool: &SqlPool) -> Result<Vec<SchemaTable>> {
+    // (table, column, type, part of the primary key)
+    let rows: Vec<(String, String, String, bool)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(
+            "SELECT c.relname::text, a.attname::text, COALESCE(bt.typname, t.typname)::text,
+                    COALESCE(a.attnum = ANY(pk.conkey), false)
+             FROM pg_catalog.pg_attribute a
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+             LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+             LEFT JOIN pg_catalog.pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+               AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY c.relname, a.attnum",
+        )
+        .fetch_all(p)
+        .await?,
+        SqlPool::My(p) => sqlx::query_as(
+            "SELECT CAST(c.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR),
+                    c.COLUMN_KEY = 'PRI'
+             FROM information_schema.COLUMNS c
+             JOIN information_schema.TABLES t
+               ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+             WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
+             ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+        )
+        .fetch_all(p)
+        .await?,
+        SqlPool::Lite(p) => sqlx::query_as(
+            "SELECT m.name, c.name, c.type, c.pk > 0 FROM sqlite_master m, pragma_table_info(m.name) c
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!'
+             ORDER BY m.name, c.cid",
+        )
+        .fetch_all(p)
+        .await?,
+    };
+    let mut out: Vec<SchemaTable> = Vec::new();
+    for (table, column, type_name, in_key) in rows {
+        if out.last().map(|t| &t.name) != Some(&table) {
+            out.push(SchemaTable {
+                name: table,
+                ..Default::default()
+            });
+        }
+        let t = out.last_mut().expect("just pushed");
+        if in_key {
+            t.primary_key.push(column.clone());
+        }
+        t.columns.push((column, type_name));
+    }
+    Ok(out)
+}
+
 /// Orders table names so that every child comes before its parents (Kahn's algorithm over
 /// the foreign keys among them). Cycles keep their input order at the end.
 pub fn children_first(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
