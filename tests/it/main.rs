@@ -10,6 +10,7 @@ mod audit_property;
 mod audit_third_party;
 mod audit_trust;
 mod check_connect;
+mod cli_forms;
 mod compliance;
 mod config_errors;
 mod coverage;

@@ -120,8 +120,9 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         // here against ~1 ms; the same rows and answers as `information_schema.columns`:
         // the domain's base type (as `udt_name`), a NOT NULL domain not nullable, only
         // tables, views, foreign and partitioned tables, only columns the role may use.
-        SqlPool::Pg(p) => sqlx::query_as(
-            "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text,
+        SqlPool::Pg(p) => {
+            sqlx::query_as(
+                "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text,
                     NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
                     COALESCE(array_position(pk.conkey, a.attnum), 0)::int8,
                     CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
@@ -137,23 +138,43 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
                AND (pg_has_role(c.relowner, 'USAGE')
                     OR has_column_privilege(c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES'))
              ORDER BY a.attnum",
-        )
-        .bind(name)
-        .fetch_all(p)
-        .await?,
-        SqlPool::My(p) => sqlx::query_as(
-            "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), c.IS_NULLABLE = 'YES',
-                    CAST(COALESCE((SELECT k.ORDINAL_POSITION FROM information_schema.KEY_COLUMN_USAGE k
-                              WHERE k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-                                AND k.CONSTRAINT_NAME = 'PRIMARY' AND k.COLUMN_NAME = c.COLUMN_NAME), 0) AS SIGNED),
-                    CAST(c.CHARACTER_MAXIMUM_LENGTH AS SIGNED)
-             FROM information_schema.COLUMNS c
-             WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ?
-             ORDER BY c.ORDINAL_POSITION",
-        )
-        .bind(name)
-        .fetch_all(p)
-        .await?,
+            )
+            .bind(name)
+            .fetch_all(p)
+            .await?
+        }
+        // Two lookups by schema and table name, which MariaDB answers from that one
+        // table's definition; a correlated subquery on KEY_COLUMN_USAGE instead opened
+        // every table of every database (seconds per table on a busy server).
+        SqlPool::My(p) => {
+            let primary: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT CAST(COLUMN_NAME AS CHAR), CAST(SEQ_IN_INDEX AS SIGNED)
+                 FROM information_schema.STATISTICS
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'",
+            )
+            .bind(name)
+            .fetch_all(p)
+            .await?;
+            let cols: Vec<(String, String, bool, Option<i64>)> = sqlx::query_as(
+                "SELECT CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR), IS_NULLABLE = 'YES',
+                        CAST(CHARACTER_MAXIMUM_LENGTH AS SIGNED)
+                 FROM information_schema.COLUMNS
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+                 ORDER BY ORDINAL_POSITION",
+            )
+            .bind(name)
+            .fetch_all(p)
+            .await?;
+            cols.into_iter()
+                .map(|(col, ty, nullable, len)| {
+                    let pos = primary
+                        .iter()
+                        .find(|(c, _)| *c == col)
+                        .map_or(0, |(_, pos)| *pos);
+                    (col, ty, nullable, pos, len)
+                })
+                .collect()
+        }
         SqlPool::Lite(p) => sqlx::query_as(
             "SELECT name, type, \"notnull\" = 0, pk, NULL FROM pragma_table_info(?) ORDER BY cid",
         )
