@@ -78,7 +78,7 @@ targets:
 }
 
 /// `check --connect` accepts Pagila's partitioned `payment` (FKs on its partitions) and
-/// plain tables, and refuses its views and materialized view as targets, naming file,
+/// plain tables, and refuses its view and materialized view as targets, naming file,
 /// line and field; a key that is not unique is refused too.
 #[tokio::test]
 async fn pagila_check_connect_accepts_tables_and_refuses_views() {
@@ -132,8 +132,12 @@ targets:
     );
     assert!(out.stderr.contains(&at(1, 8, "table")), "{}", out.stderr);
     assert!(out.stderr.contains(&at(2, 9, "key")), "{}", out.stderr);
+    // The tables pass; at most a warning names them (Pagila's July partition has no
+    // index on `customer_id`, and `rental`'s only index with it leads with `rental_date`).
     for ok in ["payments.yaml", "rentals.yaml"] {
-        assert!(!out.stderr.contains(ok), "{ok}: {}", out.stderr);
+        for line in out.stderr.lines().filter(|l| l.contains(ok)) {
+            assert!(line.starts_with("warning: "), "{ok}: {}", out.stderr);
+        }
     }
     done(case).await;
 }
@@ -151,12 +155,28 @@ async fn pagila_partitioned_payments_expire_exactly_with_a_hold() {
         &pagila_payments(&fixtures::retain_hours_until(split)),
     );
     case.expect(&["migrate"], 0);
-    case.expect(&["hold", "add", "--subject", "5", "--reason", "chargeback dispute"], 0);
+    case.expect(
+        &[
+            "hold",
+            "add",
+            "--subject",
+            "5",
+            "--reason",
+            "chargeback dispute",
+        ],
+        0,
+    );
     let at = fixtures::literal(Db::Postgres, split);
-    let all = keys(&case, "SELECT payment_id::text FROM payment ORDER BY payment_id").await;
+    let all = keys(
+        &case,
+        "SELECT payment_id::text FROM payment ORDER BY payment_id",
+    )
+    .await;
     let expired = case
         .db
-        .count(&format!("SELECT COUNT(*) FROM payment WHERE payment_date < {at}"))
+        .count(&format!(
+            "SELECT COUNT(*) FROM payment WHERE payment_date < {at}"
+        ))
         .await;
     let held = case
         .db
@@ -172,7 +192,10 @@ async fn pagila_partitioned_payments_expire_exactly_with_a_hold() {
         ),
     )
     .await;
-    assert!(expired > 50 && keep.len() > 50 && held > 0, "a split inside the data");
+    assert!(
+        expired > 50 && keep.len() > 50 && held > 0,
+        "a split inside the data"
+    );
     let partitions_hit = case
         .db
         .count(&format!(
@@ -189,14 +212,22 @@ async fn pagila_partitioned_payments_expire_exactly_with_a_hold() {
 
     case.expect(&["run"], 0);
 
-    let left = keys(&case, "SELECT payment_id::text FROM payment ORDER BY payment_id").await;
+    let left = keys(
+        &case,
+        "SELECT payment_id::text FROM payment ORDER BY payment_id",
+    )
+    .await;
     assert_eq!(left, keep, "of {} payments", all.len());
     assert_eq!(fixtures::checksum(&case.db, &others).await, before);
     case.expect(&["audit", "verify"], 0);
     // A second run finds nothing more to do.
     case.expect(&["run"], 0);
     assert_eq!(
-        keys(&case, "SELECT payment_id::text FROM payment ORDER BY payment_id").await,
+        keys(
+            &case,
+            "SELECT payment_id::text FROM payment ORDER BY payment_id"
+        )
+        .await,
         keep
     );
     done(case).await;
@@ -263,7 +294,9 @@ targets:
         .await;
     let rentals_expired = case
         .db
-        .count(&format!("SELECT COUNT(*) FROM rental WHERE rental_date < {at}"))
+        .count(&format!(
+            "SELECT COUNT(*) FROM rental WHERE rental_date < {at}"
+        ))
         .await;
     assert!(
         blocked > 0 && rentals_expired > blocked,
@@ -279,7 +312,11 @@ targets:
         payments_left
     );
     assert_eq!(
-        keys(&case, "SELECT rental_id::text FROM rental ORDER BY rental_id").await,
+        keys(
+            &case,
+            "SELECT rental_id::text FROM rental ORDER BY rental_id"
+        )
+        .await,
         rentals_left
     );
     assert_eq!(fixtures::checksum(&case.db, &others).await, before);
@@ -343,7 +380,8 @@ async fn pagila_a_date_expires_by_whole_days() {
     let ids = keys(&case, "SELECT customer_id::text FROM customer ORDER BY 1").await;
     let others = fixtures::tables_except(&case.db, &["customer"]).await;
     let before = fixtures::checksum(&case.db, &others).await;
-    let kept_columns = "SELECT concat_ws('|', customer_id, store_id, address_id, activebool, create_date, active)
+    let kept_columns =
+        "SELECT concat_ws('|', customer_id, store_id, address_id, activebool, create_date, active)
                         FROM customer ORDER BY customer_id";
     let kept_before = keys(&case, kept_columns).await;
     case.expect(&["run"], 0);
@@ -582,7 +620,10 @@ async fn sakila_ledger_null_subjects_expire_while_a_hold_is_in_force() {
         .await;
     assert!(nulls > 0);
 
-    case.expect(&["hold", "add", "--subject", "5", "--reason", "litigation"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "5", "--reason", "litigation"],
+        0,
+    );
     let at = fixtures::literal(Db::MySql, split);
     let keep = keys(
         &case,
@@ -605,14 +646,21 @@ async fn sakila_ledger_null_subjects_expire_while_a_hold_is_in_force() {
             "SELECT COUNT(*) FROM payment_ledger WHERE payment_date < {at} AND customer_id = 5"
         ))
         .await;
-    assert!(expired_null > 0 && held > 0, "NULL subjects and held rows among the expired");
+    assert!(
+        expired_null > 0 && held > 0,
+        "NULL subjects and held rows among the expired"
+    );
     let others = fixtures::tables_except(&case.db, &["payment_ledger"]).await;
     let before = fixtures::checksum(&case.db, &others).await;
 
     case.expect(&["run"], 0);
 
     assert_eq!(
-        keys(&case, "SELECT receipt_no FROM payment_ledger ORDER BY receipt_no").await,
+        keys(
+            &case,
+            "SELECT receipt_no FROM payment_ledger ORDER BY receipt_no"
+        )
+        .await,
         keep
     );
     assert_eq!(fixtures::checksum(&case.db, &others).await, before);
@@ -683,7 +731,11 @@ targets:
     case.expect(&["run"], 0);
 
     assert_eq!(
-        keys(&case, "SELECT CAST(rental_id AS CHAR) FROM rental ORDER BY rental_id").await,
+        keys(
+            &case,
+            "SELECT CAST(rental_id AS CHAR) FROM rental ORDER BY rental_id"
+        )
+        .await,
         rentals_left
     );
     assert_eq!(
@@ -754,11 +806,19 @@ targets:
     case.expect(&["erase", "--subject", "4", "--ticket", "DSAR-4"], 0);
 
     assert_eq!(
-        keys(&case, "SELECT CAST(rental_id AS CHAR) FROM rental ORDER BY rental_id").await,
+        keys(
+            &case,
+            "SELECT CAST(rental_id AS CHAR) FROM rental ORDER BY rental_id"
+        )
+        .await,
         rentals
     );
     assert_eq!(
-        keys(&case, "SELECT CAST(payment_id AS CHAR) FROM payment ORDER BY payment_id").await,
+        keys(
+            &case,
+            "SELECT CAST(payment_id AS CHAR) FROM payment ORDER BY payment_id"
+        )
+        .await,
         payments
     );
     assert_eq!(keys(&case, ledger).await, ledger_after);
@@ -805,7 +865,14 @@ async fn chinook_invoices_anonymised_by_a_text_subject_with_a_hold() {
     case.expect(&["migrate"], 0);
     let held_email = "luisg@embraer.com.br";
     case.expect(
-        &["hold", "add", "--subject", held_email, "--reason", "tax audit"],
+        &[
+            "hold",
+            "add",
+            "--subject",
+            held_email,
+            "--reason",
+            "tax audit",
+        ],
         0,
     );
     let at = fixtures::literal(Db::Sqlite, split);
@@ -885,7 +952,8 @@ targets:
     }
     case.expect(&["check", "--connect"], 0);
     case.expect(&["migrate"], 0);
-    let entries = "SELECT PlaylistId || '|' || TrackId FROM PlaylistTrack ORDER BY PlaylistId, TrackId";
+    let entries =
+        "SELECT PlaylistId || '|' || TrackId FROM PlaylistTrack ORDER BY PlaylistId, TrackId";
     let expected = keys(
         &case,
         "SELECT PlaylistId || '|' || TrackId FROM PlaylistTrack WHERE PlaylistId <> 1 ORDER BY PlaylistId, TrackId",

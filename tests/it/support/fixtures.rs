@@ -50,7 +50,12 @@ impl Sample {
 
 /// Loads `sample`'s schema and data into `db` (a fresh database of the sample's dialect).
 pub async fn load(db: &TestDb, sample: Sample) {
-    assert_eq!(db.kind, sample.db(), "{sample:?} is loaded into {:?}", db.kind);
+    assert_eq!(
+        db.kind,
+        sample.db(),
+        "{sample:?} is loaded into {:?}",
+        db.kind
+    );
     let (dir, files) = sample.files();
     for file in files {
         let path = dir.join(file);
@@ -113,7 +118,13 @@ fn mysql_parts(url: &str) -> (String, Option<String>, String, String, String) {
     };
     let (hostport, name) = rest.split_once('/').expect("a database in the URL");
     let (host, port) = hostport.split_once(':').unwrap_or((hostport, "3306"));
-    (user, password, host.to_owned(), port.to_owned(), name.to_owned())
+    (
+        user,
+        password,
+        host.to_owned(),
+        port.to_owned(),
+        name.to_owned(),
+    )
 }
 
 /// The base tables of the sample (partitions and the tool's own tables left out), minus
@@ -196,7 +207,15 @@ pub fn literal(db: Db, t: DateTime<Utc>) -> String {
 
 /// Drops the test's database (best effort; a SQLite file goes with its directory).
 pub async fn drop_database(db: TestDb) {
-    let name = db.url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_owned();
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     match db.kind {
         Db::Postgres => {
             let admin = super::server_url(retention::stores::sql::Dialect::Postgres).await;
