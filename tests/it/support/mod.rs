@@ -10,6 +10,7 @@
 pub mod case;
 pub mod cli;
 pub mod db;
+pub mod fixtures;
 pub mod images;
 pub mod objects;
 pub mod s3;
