@@ -60,7 +60,8 @@ fn address_columns(p: &PreparedTable) -> Vec<String> {
 }
 
 /// Selects one batch — the actionable rows after `after`, in key order, at most `limit`
-/// — and locks them (SQLite's write lock is already held: batches begin IMMEDIATE).
+/// — and, with `lock`, locks them (SQLite's write lock is already held: batches begin
+/// IMMEDIATE).
 async fn pick(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
@@ -68,6 +69,7 @@ async fn pick(
     after: &[String],
     limit: usize,
     extra: &[String],
+    lock: bool,
 ) -> Result<Vec<Picked>> {
     let address = address_columns(p);
     let mut q = SqlText::new(p.dialect);
@@ -81,7 +83,7 @@ async fn pick(
     q.push(" ORDER BY ")
         .push(&p.key_list())
         .push(&format!(" LIMIT {limit}"));
-    if p.dialect != Dialect::Sqlite {
+    if lock && p.dialect != Dialect::Sqlite {
         q.push(" FOR UPDATE");
     }
     let (k, a) = (p.keys.len(), address.len());
@@ -173,12 +175,41 @@ pub async fn delete(
     after: &[String],
     limit: usize,
 ) -> Result<Keys> {
-    let picked = pick(conn, p, sel, after, limit, &[]).await?;
+    // PostgreSQL: `FOR UPDATE` needs the UPDATE privilege, which a delete-only role (SELECT,
+    // DELETE) lacks. The delete instead re-checks the conditions and returns the keys it
+    // removed, which must be exactly the picked keys: a row changed in between (a new
+    // address) or an address reused by another row fails the batch, never a wrong row.
+    let lock = p.dialect != Dialect::Postgres;
+    let picked = pick(conn, p, sel, after, limit, &[], lock).await?;
     let Some(last) = picked.last() else {
         return Ok(Vec::new());
     };
     let mut q = SqlText::new(p.dialect);
     match p.dialect {
+        Dialect::Postgres => {
+            q.push("DELETE FROM ")
+                .push(&p.dialect.quote(&p.target.table))
+                .push(&format!(" AS {T}"));
+            where_picked(p, &picked, &mut q);
+            q.push(" AND ");
+            p.actionable(sel, &mut q)?;
+            q.push(" RETURNING ").push(&p.key_texts(Some(T)));
+            let mut removed = texts(conn, &q, p.keys.len()).await?;
+            let keys: Keys = picked.into_iter().map(|r| r.key).collect();
+            if removed.len() != keys.len() {
+                exactly(keys.len(), removed.len() as u64, "deleted")?;
+            }
+            removed.sort();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            if removed != sorted {
+                bail!(
+                    "a batch selected {} rows but the statement deleted other rows with the same count; rolled back, nothing changed (the target fails so the difference can be examined)",
+                    keys.len()
+                );
+            }
+            return Ok(keys);
+        }
         Dialect::MySql => {
             // MySQL cannot bind a batch's keys as one array: delete the locked key range
             // under the same conditions, and count that it is exactly the locked rows.
@@ -253,7 +284,7 @@ pub async fn anonymise(
     if in_tool {
         return anonymise_row_by_row(conn, p, sel, after, limit, ctx).await;
     }
-    let picked = pick(conn, p, sel, after, limit, &[]).await?;
+    let picked = pick(conn, p, sel, after, limit, &[], true).await?;
     let Some(last) = picked.last() else {
         return Ok(Vec::new());
     };
@@ -324,7 +355,7 @@ async fn anonymise_row_by_row(
         .iter()
         .map(|(c, _)| p.dialect.as_text(&p.dialect.col(T, &c.name)))
         .collect();
-    let picked = pick(conn, p, sel, after, limit, &extra).await?;
+    let picked = pick(conn, p, sel, after, limit, &extra, true).await?;
     let mut keys = Vec::with_capacity(picked.len());
     for row in picked {
         let mut u = update(p);
