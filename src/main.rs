@@ -1,13 +1,11 @@
 //! The `retention` binary: parse the command line, set up logging, run the command, and
 //! map its outcome to an exit status (SPEC §5).
 
-use clap::Parser;
-use retention::cli::Cli;
 use retention::exit::{Refusal, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match retention::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with status 0; usage errors exit 2.
@@ -26,18 +24,21 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            retention::logging::fatal(
+                &format!("cannot start the async runtime: {e}"),
+                Status::Failed as u8,
+            );
             return Status::Failed.into();
         }
     };
     match runtime.block_on(retention::commands::dispatch(cli)) {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
             let status = e
                 .downcast_ref::<Refusal>()
                 .map(Refusal::status)
                 .unwrap_or(Status::Failed);
+            retention::logging::fatal(&format!("{e:#}"), status as u8);
             status.into()
         }
     }
