@@ -8,7 +8,15 @@ fn main() -> ExitCode {
     let cli = match retention::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version go to stdout with status 0; usage errors exit 2.
+            // Help and version go to stdout with status 0; usage errors exit 2, as a JSON
+            // line when the command line asked for JSON logs.
+            if e.use_stderr() && json_requested() {
+                retention::logging::init(retention::cli::LogFormat::Json);
+                let text = e.render().to_string();
+                let text = text.trim().trim_start_matches("error: ");
+                retention::logging::fatal(text, Status::Invalid as u8);
+                return Status::Invalid.into();
+            }
             let _ = e.print();
             return if e.use_stderr() {
                 Status::Invalid.into()
@@ -42,4 +50,14 @@ fn main() -> ExitCode {
             status.into()
         }
     }
+}
+
+/// Whether the arguments ask for JSON logs (`--log-format json` or `--log-format=json`),
+/// for a command line clap refused.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
 }

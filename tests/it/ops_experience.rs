@@ -283,6 +283,15 @@ async fn json_logs_carry_the_run_and_log_the_failed_target(kind: Db) {
     assert_eq!(last.str("level"), "ERROR");
     assert!(last.str("message").contains("nope"), "{:?}", last.0);
     assert_eq!(last.get("exit_code").and_then(|v| v.as_i64()), Some(2));
+    // So is a usage error.
+    let out = command(&case, &["--log-format", "json", "run", "--bogus"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines = json_lines(&stderr);
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].str("message").contains("--bogus"), "{stderr}");
 }
 
 crate::support::on_every_dialect!(Db: json_logs_carry_the_run_and_log_the_failed_target);
