@@ -35,6 +35,29 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The command line with `--config` hidden where nothing reads it (`demo` makes its own,
+/// `audit keygen` reads none) and `--log-format` hidden on `audit keygen`, which logs
+/// nothing. Both stay accepted there: they are global options (SPEC §5).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd.mut_subcommand("demo", |c| c.mut_arg("config", |a| a.hide(true)))
+        .mut_subcommand("audit", |c| {
+            c.mut_subcommand("keygen", |k| {
+                k.mut_arg("config", |a| a.hide(true))
+                    .mut_arg("log_format", |a| a.hide(true))
+            })
+        })
+}
+
+/// Parses the process's arguments with [`command`].
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -65,7 +88,7 @@ pub enum Command {
     /// Everything held about a subject, as JSON (the portability right).
     Export {
         /// The subject id.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         subject: String,
         /// Write to this file instead of stdout.
         #[arg(long)]
@@ -113,6 +136,8 @@ pub struct PlanArgs {
     /// Only these categories (repeatable).
     #[arg(long = "rule", value_name = "CATEGORY")]
     pub rules: Vec<String>,
+    /// text for a terminal, json for scripts (SPEC §5), md or html for a compliance
+    /// officer, csv for a spreadsheet.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Write the report to this file instead of stdout.
@@ -122,6 +147,7 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
+    /// text for a terminal, json for scripts, md or html for a compliance officer.
     #[arg(long, value_enum, default_value_t = CoverageFormat::Text)]
     pub format: CoverageFormat,
     /// Write the report to this file instead of stdout.
@@ -139,6 +165,7 @@ pub enum CoverageFormat {
 
 #[derive(Debug, Args)]
 pub struct RopaArgs {
+    /// md (default) or html for the record itself, csv for a spreadsheet.
     #[arg(long, value_enum, default_value_t = RopaFormat::Md)]
     pub format: RopaFormat,
     /// Write the record to this file instead of stdout.
@@ -189,7 +216,7 @@ pub struct RunArgs {
 #[command(group(clap::ArgGroup::new("who").required(true).multiple(false).args(["subject", "email", "phone"])))]
 pub struct EraseArgs {
     /// The subject id.
-    #[arg(long)]
+    #[arg(long, value_name = "ID")]
     pub subject: Option<String>,
     /// Resolve the subject by email (needs `subjects.lookup` in the config).
     #[arg(long)]
@@ -209,9 +236,12 @@ pub struct EraseArgs {
 pub enum RequestCommand {
     /// Queue an erasure request; the next `run` processes it before retention work.
     Add {
-        #[arg(long)]
+        /// The subject id to erase everywhere.
+        #[arg(long, value_name = "ID")]
         subject: String,
-        #[arg(long)]
+        /// The request's ticket id (e.g. DSAR-17), unique; reports and the audit log
+        /// name the request by it.
+        #[arg(long, value_name = "TICKET")]
         ticket: String,
     },
     /// List erasure requests and their outcomes.
@@ -220,9 +250,11 @@ pub enum RequestCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum HoldCommand {
-    /// Put a subject under legal hold.
+    /// Put a subject under legal hold; on a held subject, replace its reason and expiry
+    /// (and say so).
     Add {
-        #[arg(long)]
+        /// The subject id to hold.
+        #[arg(long, value_name = "ID")]
         subject: String,
         /// Why (shown in `hold list` and reports; keep personal data out of it).
         #[arg(long)]
@@ -233,10 +265,11 @@ pub enum HoldCommand {
     },
     /// Lift a subject's hold.
     Remove {
-        #[arg(long)]
+        /// The held subject's id.
+        #[arg(long, value_name = "ID")]
         subject: String,
     },
-    /// List the holds in force.
+    /// List the holds, in force or lapsed.
     List,
 }
 
@@ -256,7 +289,8 @@ pub enum AuditCommand {
     },
     /// Print an inclusion proof of entry N with the newest checkpoint (docs/audit-proofs.md).
     Prove {
-        #[arg(long)]
+        /// The entry's sequence number (`seq` in `audit show`).
+        #[arg(long, value_name = "N")]
         seq: u64,
         /// Also prove that the tree of size M (an older checkpoint) is a prefix of it.
         #[arg(long, value_name = "M")]
@@ -265,30 +299,45 @@ pub enum AuditCommand {
     /// What was done for one erasure request, each entry with its inclusion proof and the
     /// covering checkpoint, as one file a regulator or the data subject can check offline.
     Certificate {
-        #[arg(long)]
+        /// The erasure request's ticket.
+        #[arg(long, value_name = "TICKET")]
         ticket: String,
+        /// html: a page that checks its own proofs in the browser; json for machines.
         #[arg(long, value_enum, default_value_t = CertificateFormat::Html)]
         format: CertificateFormat,
         /// Write the certificate to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List the runs in the audit log, oldest first: id, start, end, outcome and totals.
+    Runs,
     /// Print a new Ed25519 signing key (PRIVATE+KEY+…) and its verifier key.
     Keygen {
         /// The key's name, e.g. `retention.example.com/audit` (it labels signatures).
         #[arg(long)]
         name: String,
     },
-    /// Show entries, filtered by run, ticket or subject.
+    /// Show entries, filtered by run, ticket or subject (every entry without a filter);
+    /// md and html give a run's report for a compliance officer.
     Show {
-        #[arg(long)]
+        /// A run id from `audit runs`, or the start of exactly one.
+        #[arg(long, value_name = "ID")]
         run: Option<String>,
-        #[arg(long)]
+        /// An erasure request's ticket.
+        #[arg(long, value_name = "TICKET")]
         ticket: Option<String>,
         /// A subject id; matched through its pseudonym.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         subject: Option<String>,
-        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        /// text: a table; json: the exact stored lines; md, html: a run report.
+        #[arg(
+            long,
+            default_value = "text",
+            value_parser = clap::builder::TypedValueParser::map(
+                clap::builder::PossibleValuesParser::new(["text", "json", "md", "html"]),
+                |s: String| <ReportFormat as ValueEnum>::from_str(&s, false).unwrap_or(ReportFormat::Text),
+            )
+        )]
         format: ReportFormat,
         /// Write to this file instead of stdout.
         #[arg(long)]
@@ -301,4 +350,58 @@ pub enum AuditCommand {
 pub enum CertificateFormat {
     Html,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help(path: &[&str]) -> String {
+        let mut cmd = command();
+        let mut sub = &mut cmd;
+        for p in path {
+            sub = sub.find_subcommand_mut(p).expect("a subcommand");
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn demo_and_keygen_do_not_offer_options_they_ignore() {
+        assert!(!help(&["demo"]).contains("--config"));
+        assert!(help(&["demo"]).contains("--log-format"));
+        assert!(!help(&["audit", "keygen"]).contains("--config"));
+        assert!(!help(&["audit", "keygen"]).contains("--log-format"));
+        assert!(help(&["plan"]).contains("--config"));
+    }
+
+    #[test]
+    fn every_option_and_subcommand_has_a_description() {
+        fn walk(cmd: &clap::Command, path: String, bare: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.get_help().is_none() && !["help", "version"].contains(&id) {
+                    bare.push(format!("{path} --{id}"));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                if s.get_about().is_none() && s.get_name() != "help" {
+                    bare.push(format!("{path} {}", s.get_name()));
+                }
+                walk(s, format!("{path} {}", s.get_name()), bare);
+            }
+        }
+        let mut bare = Vec::new();
+        walk(&command(), "retention".into(), &mut bare);
+        assert!(bare.is_empty(), "without a description: {bare:?}");
+    }
+
+    #[test]
+    fn audit_show_does_not_offer_csv() {
+        let h = help(&["audit", "show"]);
+        assert!(h.contains("html") && !h.contains("csv"), "{h}");
+        let e = command()
+            .try_get_matches_from(["retention", "audit", "show", "--format", "csv"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+    }
 }

@@ -15,6 +15,8 @@ pub mod dsar;
 pub mod execute;
 pub mod exit;
 pub mod ident;
+pub mod logging;
+pub mod output;
 pub mod plan;
 pub mod report;
 pub mod rules;

@@ -81,6 +81,165 @@ pub fn render_text(entries: &[&StoredEntry]) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    let _ = writeln!(out, "{} entries", rows.len() - 1);
+    let _ = writeln!(
+        out,
+        "{}",
+        crate::report::text::plural(rows.len() as u64 - 1, "entry", "entries")
+    );
+    out
+}
+
+/// The run ids in the log, in the order of their first entry.
+pub fn run_ids(entries: &[StoredEntry]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for e in entries {
+        let Ok(v) = serde_json::from_slice::<Value>(&e.line) else {
+            continue;
+        };
+        if let Some(id) = v.get("run").and_then(Value::as_str) {
+            if seen.insert(id.to_owned()) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    ids
+}
+
+/// Why `--run` names no run of the log.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunIdError {
+    #[error("--run {0}: no run in the audit log has this id or starts with it; `retention audit runs` lists them")]
+    Unknown(String),
+    #[error("--run {given}: {n} runs start with it ({list}); give more of the id")]
+    Ambiguous {
+        given: String,
+        n: usize,
+        list: String,
+    },
+}
+
+/// The run `given` names: its whole id, or the start of exactly one id.
+pub fn resolve_run(entries: &[StoredEntry], given: &str) -> Result<String, RunIdError> {
+    let ids = run_ids(entries);
+    if ids.iter().any(|i| i == given) {
+        return Ok(given.to_owned());
+    }
+    let found: Vec<&String> = ids
+        .iter()
+        .filter(|i| !given.is_empty() && i.starts_with(given))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(RunIdError::Unknown(given.to_owned())),
+        many => Err(RunIdError::Ambiguous {
+            given: given.to_owned(),
+            n: many.len(),
+            list: many
+                .iter()
+                .take(5)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// `audit runs`: one row per run id in the log, oldest first: when it started and ended,
+/// what it was (a run or erase, or the command that wrote a `hold` or `request_queued`
+/// entry), its outcome and the totals of its `run_end`.
+pub fn render_runs(entries: &[StoredEntry]) -> String {
+    #[derive(Default)]
+    struct Run {
+        started: String,
+        ended: String,
+        what: String,
+        outcome: String,
+        totals: Option<Value>,
+        entries: u64,
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut runs: std::collections::HashMap<String, Run> = std::collections::HashMap::new();
+    for e in entries {
+        let Ok(v) = serde_json::from_slice::<Value>(&e.line) else {
+            continue;
+        };
+        let Some(id) = v.get("run").and_then(Value::as_str) else {
+            continue;
+        };
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let r = runs.entry(id.to_owned()).or_insert_with(|| {
+            order.push(id.to_owned());
+            Run {
+                started: s("time"),
+                ..Default::default()
+            }
+        });
+        r.entries += 1;
+        r.ended = s("time");
+        match s("kind").as_str() {
+            "run_start" => r.what = "run".into(),
+            "run_end" => {
+                r.outcome = s("outcome");
+                r.totals = v.get("totals").cloned();
+            }
+            k if r.what.is_empty() => r.what = k.to_owned(),
+            _ => {}
+        }
+    }
+    let header = [
+        "run",
+        "started",
+        "ended",
+        "what",
+        "outcome",
+        "entries",
+        "deleted",
+        "anonymised",
+        "held",
+        "blocked",
+    ];
+    let rows: Vec<Vec<String>> = order
+        .iter()
+        .filter_map(|id| runs.get(id).map(|r| (id, r)))
+        .map(|(id, r)| {
+            let total = |k: &str| {
+                r.totals
+                    .as_ref()
+                    .and_then(|t| t.get(k))
+                    .and_then(Value::as_u64)
+                    .map(crate::report::view::count)
+                    .unwrap_or_else(|| "-".into())
+            };
+            let dash = |s: &str| {
+                if s.is_empty() {
+                    "-".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            vec![
+                id.clone(),
+                dash(&r.started),
+                dash(&r.ended),
+                dash(&r.what),
+                match (r.what.as_str(), r.outcome.as_str()) {
+                    ("run", "") => "no end (running, or killed)".to_owned(),
+                    (_, o) => dash(o),
+                },
+                crate::report::view::count(r.entries),
+                total("deleted"),
+                total("anonymised"),
+                total("held"),
+                total("locked"),
+            ]
+        })
+        .collect();
+    let mut out = crate::report::text::table(&header, &rows);
+    let _ = writeln!(
+        out,
+        "{}",
+        crate::report::text::plural(rows.len() as u64, "run", "runs")
+    );
     out
 }

@@ -158,9 +158,19 @@ impl fmt::Display for VerifyReport {
             None => {
                 write!(
                     f,
-                    "intact: {} entries, {} checkpoints ({}), tree head {}",
+                    "intact: {} {}, {} {} ({}), tree head {}",
                     self.entries,
+                    if self.entries == 1 {
+                        "entry"
+                    } else {
+                        "entries"
+                    },
                     self.checkpoints,
+                    if self.checkpoints == 1 {
+                        "checkpoint"
+                    } else {
+                        "checkpoints"
+                    },
                     if self.signatures_checked {
                         "signatures checked"
                     } else {

@@ -28,9 +28,7 @@ pub async fn run(config: &Path, cmd: AuditCommand) -> Result<Status> {
             run_loaded(&config, cmd, &mut out).await
         }
     };
-    std::io::stdout()
-        .write_all(&out)
-        .context("cannot write to stdout")?;
+    crate::output::bytes(&out)?;
     status
 }
 
@@ -63,15 +61,15 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             let proof = match prove::prove(&log, seq, from_size, &verifiers) {
                 Ok(p) => p,
                 Err(e @ prove::ProveError::NotCovered(..)) => {
-                    eprintln!("error: {e}");
+                    crate::logging::error(&e.to_string());
                     return Ok(Status::Failed);
                 }
                 Err(e) => return Err(Refusal::Invalid(e.to_string()).into()),
             };
             if !proof.signed {
-                eprintln!(
-                    "warning: this log has no signing key, so the proof is unsigned: it shows \
-                     the entry is in the tree, not who wrote the tree"
+                crate::logging::warning(
+                    "this log has no signing key, so the proof is unsigned: it shows \
+                     the entry is in the tree, not who wrote the tree",
                 );
             }
             serde_json::to_writer_pretty(&mut *out, &proof)?;
@@ -90,7 +88,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             let cert = match certificate::certificate(&log, &ticket, &verifiers, vkey.as_deref()) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::logging::error(&e.to_string());
                     return Ok(Status::Failed);
                 }
             };
@@ -99,6 +97,12 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                 CertificateFormat::Html => crate::report::certificate::html(&cert),
             };
             emit(path.as_deref(), text.as_bytes(), out, "the certificate")?;
+            Ok(Status::Done)
+        }
+        AuditCommand::Runs => {
+            let pool = connect_state(config).await?;
+            let log = sql::read_log(&pool).await?;
+            out.extend_from_slice(show::render_runs(&log.entries).as_bytes());
             Ok(Status::Done)
         }
         AuditCommand::Show {
@@ -112,6 +116,14 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             let log = sql::read_log(&pool).await?;
             let pseudonyms =
                 Pseudonymiser::new(config.audit.pseudonym_key.expose_secret().as_bytes());
+            // A wrong or partial run id is an error, not "0 entries".
+            let run = match run {
+                Some(r) => Some(
+                    show::resolve_run(&log.entries, &r)
+                        .map_err(|e| Refusal::Invalid(e.to_string()))?,
+                ),
+                None => None,
+            };
             let filter = Filter {
                 run,
                 ticket,

@@ -17,13 +17,13 @@ pub async fn run(config: &Path, connect: bool) -> Result<Status> {
         // types against strategies, subject indexes, and every object store's bucket.
         let live = crate::stores::check_live(&config, &rules).await;
         for w in &live.warnings {
-            eprintln!("warning: {w}");
+            crate::logging::warning(&w.to_string());
         }
         if !live.errors.is_empty() {
             return Err(Refusal::Invalid(live.errors.join("\n")).into());
         }
     }
-    println!("{}", summary(&rules));
+    crate::outln!("{}", summary(&rules))?;
     Ok(Status::Done)
 }
 

@@ -24,7 +24,7 @@ pub async fn run(config: &Path, args: CoverageArgs) -> Result<Status> {
     };
     super::write_report(args.out.as_deref(), &text)?;
     for p in &coverage.problems {
-        eprintln!("warning: {p}");
+        crate::logging::warning(&p.to_string());
     }
     Ok(if coverage.incomplete() {
         Status::Failed

@@ -12,7 +12,7 @@ use crate::exit::{Refusal, Status};
 use crate::rules::RuleSet;
 use crate::state::lock::RunLock;
 use crate::workspace::Workspace;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::path::Path;
@@ -21,9 +21,7 @@ pub async fn run(config: &Path, args: EraseArgs) -> Result<Status> {
     let (config, rules) = super::load(config)?;
     let mut out = Vec::new();
     let status = run_loaded(config, rules, args, &mut out).await;
-    std::io::stdout()
-        .write_all(&out)
-        .context("cannot write to stdout")?;
+    crate::output::bytes(&out)?;
     status
 }
 
@@ -81,11 +79,23 @@ pub async fn run_loaded(
     let run_id = uuid::Uuid::now_v7().to_string();
     // The same lock as `run`: an erasure and a retention run never interleave batches.
     let lock = RunLock::acquire(state, "run", &run_id).await?;
-    let result = erase_in_run(&ws, &subject, &args.ticket, &held, as_of, &run_id).await;
+    let span = tracing::info_span!("run", run_id = %run_id);
+    let result = tracing::Instrument::instrument(
+        erase_in_run(&ws, &subject, &args.ticket, &held, as_of, &run_id),
+        span,
+    )
+    .await;
     lock.release().await?;
     let e = result?;
     out.extend_from_slice(e.render_text().as_bytes());
-    writeln!(out, "\nRun {run_id} finished.")?;
+    if e.report.interrupted {
+        writeln!(
+            out,
+            "\nRun {run_id} was interrupted; run the same `erase` again to continue."
+        )?;
+    } else {
+        writeln!(out, "\nRun {run_id} finished.")?;
+    }
     Ok(status(&e))
 }
 

@@ -15,9 +15,7 @@ pub async fn run(config: &Path, subject: String, out_file: Option<PathBuf>) -> R
     let (config, rules) = super::load(config)?;
     let mut out = Vec::new();
     let status = run_loaded(config, rules, &subject, out_file.as_deref(), &mut out).await;
-    std::io::stdout()
-        .write_all(&out)
-        .context("cannot write to stdout")?;
+    crate::output::bytes(&out)?;
     status
 }
 
@@ -44,10 +42,10 @@ pub async fn run_loaded(
         None => out.extend_from_slice(&json),
     }
     for i in &export.incomplete {
-        eprintln!(
-            "warning: {}/{} was not exported: {}",
+        crate::logging::warning(&format!(
+            "{}/{} was not exported: {}",
             i.store, i.target, i.reason
-        );
+        ));
     }
     Ok(if export.complete() {
         Status::Done

@@ -6,7 +6,7 @@ use crate::cli::HoldCommand;
 use crate::config::Config;
 use crate::dsar::holds;
 use crate::exit::{Refusal, Status};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -16,9 +16,7 @@ pub async fn run(config: &Path, cmd: HoldCommand) -> Result<Status> {
     let config = super::load_config(config)?;
     let mut out = Vec::new();
     let status = run_loaded(&config, cmd, &mut out).await;
-    std::io::stdout()
-        .write_all(&out)
-        .context("cannot write to stdout")?;
+    crate::output::bytes(&out)?;
     status
 }
 
@@ -49,10 +47,32 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
             };
             let pool = super::request::state_pool(config).await?;
             let audit = super::request::audit_log(config, &pool).await?;
+            // Adding a hold to a held subject replaces its reason and expiry, and says so
+            // (the old hold is in the audit log).
+            let previous = holds::list(&pool)
+                .await?
+                .into_iter()
+                .find(|h| h.subject == subject);
             holds::add(&pool, &audit, &subject, &reason, until, now).await?;
-            match until {
-                Some(t) => writeln!(out, "Hold added until {}.", crate::time::rfc3339(t))?,
-                None => writeln!(out, "Hold added until it is removed.")?,
+            let lasts = |u: Option<chrono::DateTime<Utc>>| match u {
+                Some(t) => format!("until {}", crate::time::rfc3339(t)),
+                None => "until it is removed".to_owned(),
+            };
+            match previous {
+                Some(old) => writeln!(
+                    out,
+                    "Hold replaced: the subject was already held {} (reason: {}); the hold now \
+                     lasts {} (reason: {}).",
+                    match old.until {
+                        Some(t) if t <= now =>
+                            format!("until {} (lapsed)", crate::time::rfc3339(t)),
+                        u => lasts(u),
+                    },
+                    old.reason,
+                    lasts(until),
+                    reason
+                )?,
+                None => writeln!(out, "Hold added {}.", lasts(until))?,
             }
             Ok(Status::Done)
         }
@@ -88,7 +108,7 @@ fn render(list: &[holds::Hold], now: chrono::DateTime<Utc>) -> String {
         };
         rows.push([
             h.subject.clone(),
-            t(h.until, "removed"),
+            t(h.until, "indefinite"),
             t(h.created_at, "-"),
             state.to_owned(),
             h.reason.clone(),
@@ -106,6 +126,10 @@ fn render(list: &[holds::Hold], now: chrono::DateTime<Utc>) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    let _ = writeln!(out, "{} holds", list.len());
+    let _ = writeln!(
+        out,
+        "{}",
+        crate::report::text::plural(list.len() as u64, "hold", "holds")
+    );
     out
 }

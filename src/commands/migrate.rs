@@ -11,6 +11,6 @@ pub async fn run(config: &Path) -> Result<Status> {
     let (name, url) = super::state_url(&config)?;
     let pool = SqlPool::create(&name, url.expose_secret()).await?;
     crate::state::migrate::migrate(&pool).await?;
-    println!("The state store `{name}` is up to date.");
+    crate::outln!("The state store `{name}` is up to date.")?;
     Ok(Status::Done)
 }

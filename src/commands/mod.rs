@@ -23,31 +23,14 @@ use anyhow::Result;
 use secrecy::SecretString;
 use std::path::Path;
 
-/// Whether long work shows a progress bar: only on a terminal, and not with JSON logs
-/// (a pod has no terminal; its logs are read by machines).
+/// Whether long work shows a progress bar (see [`crate::logging::progress_bars`]).
 pub fn progress_bars() -> bool {
-    PROGRESS.load(std::sync::atomic::Ordering::Relaxed)
+    crate::logging::progress_bars()
 }
 
-static PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Sets up `tracing` on stderr: sentences for a terminal, JSON lines with `--log-format json`.
+/// Sets up logging on stderr (see [`crate::logging`]).
 pub fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
-    PROGRESS.store(
-        format == LogFormat::Text && std::io::stderr().is_terminal(),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("RETENTION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+    crate::logging::init(format)
 }
 
 /// Runs one command.
@@ -87,13 +70,10 @@ pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
 /// Writes a report to `out`, or to stdout when none is given.
 pub fn write_report(out: Option<&Path>, text: &str) -> Result<()> {
     use anyhow::Context;
-    use std::io::Write;
     match out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write the report to {}", path.display())),
-        None => std::io::stdout()
-            .write_all(text.as_bytes())
-            .context("cannot write to stdout"),
+        None => crate::output::bytes(text.as_bytes()),
     }
 }
 

@@ -78,12 +78,12 @@ pub async fn run(config: &Path, args: PlanArgs) -> Result<Status> {
         }
     };
     if !migrated && matches!(args.format, ReportFormat::Json | ReportFormat::Csv) {
-        eprintln!("note: {}", crate::state::NOT_MIGRATED);
+        crate::logging::note(crate::state::NOT_MIGRATED);
     }
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the plan to {}", path.display()))?,
-        None => print!("{text}"),
+        None => crate::out!("{text}")?,
     }
     Ok(if report.failed() {
         Status::Failed

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::dsar::requests::{self, BadRequest};
 use crate::exit::{Refusal, Status};
 use crate::stores::sql::SqlPool;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 use secrecy::ExposeSecret;
 use std::fmt::Write as _;
@@ -19,9 +19,7 @@ pub async fn run(config: &Path, cmd: RequestCommand) -> Result<Status> {
     let config = super::load_config(config)?;
     let mut out = Vec::new();
     let status = run_loaded(&config, cmd, &mut out).await;
-    std::io::stdout()
-        .write_all(&out)
-        .context("cannot write to stdout")?;
+    crate::output::bytes(&out)?;
     status
 }
 
@@ -106,6 +104,10 @@ fn render(list: &[requests::Request]) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    let _ = writeln!(out, "{} requests", list.len());
+    let _ = writeln!(
+        out,
+        "{}",
+        crate::report::text::plural(list.len() as u64, "request", "requests")
+    );
     out
 }

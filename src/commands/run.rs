@@ -36,7 +36,7 @@ fn shard(arg: Option<&str>) -> Result<Option<Shard>> {
 pub fn stop_on_signal() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    tokio::spawn(async move {
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -52,7 +52,7 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::warn!("Stopping after the current batch (signal received).");
         flag.store(true, Ordering::SeqCst);
-    });
+    }));
     stop
 }
 
@@ -97,10 +97,10 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
              or shard 0 of a sharded run, takes them).\n"
                 .to_owned()
         };
-        print!(
+        crate::out!(
             "Dry run: nothing was changed.\n\n{note}{}{requests}",
             crate::report::text::plan(&report)
-        );
+        )?;
         return Ok(status(&report));
     }
     let held = crate::state::holds::in_force(state, as_of).await?;
@@ -110,21 +110,18 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         Some(s) => format!("run/{}of{}", s.index, s.count),
         None => "run".to_owned(),
     };
-    let lock = RunLock::acquire(state, &lock_name, &run_id).await?;
+    // Every log line of the run carries its id (`run_id` in JSON logs).
+    let span = tracing::info_span!("run", run_id = %run_id);
+    let lock =
+        tracing::Instrument::instrument(RunLock::acquire(state, &lock_name, &run_id), span.clone())
+            .await?;
     let started = std::time::Instant::now();
-    let result = enforce(&ws, &opts, &held, &run_id, shard).await;
+    let result =
+        tracing::Instrument::instrument(enforce(&ws, &opts, &held, &run_id, shard), span.clone())
+            .await;
     lock.release().await?;
     let (report, requests) = result?;
-    for e in &requests {
-        println!("{}", e.render_text());
-    }
-    print!("{}", crate::report::text::summary(&report));
-    let tickets: Vec<(&str, &Report)> = requests
-        .iter()
-        .map(|e| (e.ticket.as_str(), &e.report))
-        .collect();
-    print!("{}", crate::report::parity::text(&report, &tickets));
-    println!("\nRun {run_id} finished.");
+    let took = started.elapsed();
     let requests_failed = requests
         .iter()
         .any(|e| crate::commands::erase::status(e) == Status::Failed);
@@ -133,6 +130,28 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
     } else {
         status(&report)
     };
+    span.in_scope(|| log_end(&report, &requests, status, took));
+    for e in &requests {
+        crate::outln!("{}", e.render_text())?;
+    }
+    let not_reached = match report.interrupted {
+        true => execute::not_reached(&ws, &opts, &held, &report).await,
+        false => Vec::new(),
+    };
+    crate::out!(
+        "{}",
+        crate::report::text::summary_of_run(&report, &not_reached, took)
+    )?;
+    let tickets: Vec<(&str, &Report)> = requests
+        .iter()
+        .map(|e| (e.ticket.as_str(), &e.report))
+        .collect();
+    crate::out!("{}", crate::report::parity::text(&report, &tickets))?;
+    if report.interrupted {
+        crate::outln!("\nRun {run_id} was interrupted; run it again to continue.")?;
+    } else {
+        crate::outln!("\nRun {run_id} finished.")?;
+    }
     if let Some(path) = &args.metrics_file {
         use crate::report::metrics;
         let last_success = if status == Status::Done {
@@ -146,6 +165,50 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         )?;
     }
     Ok(status)
+}
+
+/// The run's last log line: its outcome, totals and duration; at `error` when it failed.
+fn log_end(report: &Report, requests: &[Erasure], status: Status, took: std::time::Duration) {
+    let mut t = totals(report);
+    for e in requests {
+        let c = e.counts();
+        t.deleted += c.deleted;
+        t.anonymised += c.anonymised;
+        t.held += c.held;
+        t.locked += c.locked;
+        t.failed_targets += c.failed;
+    }
+    let outcome = if report.interrupted {
+        "interrupted"
+    } else {
+        match status {
+            Status::Done => "ok",
+            Status::Refused => "refused",
+            _ => "failed",
+        }
+    };
+    macro_rules! line {
+        ($level:expr, $msg:expr) => {
+            tracing::event!(
+                $level,
+                outcome,
+                exit_code = status as u8,
+                deleted = t.deleted,
+                anonymised = t.anonymised,
+                held = t.held,
+                blocked = t.locked,
+                failed_targets = t.failed_targets,
+                requests = requests.len() as u64,
+                duration_ms = took.as_millis() as u64,
+                $msg
+            )
+        };
+    }
+    match outcome {
+        "ok" => line!(tracing::Level::INFO, "The run finished."),
+        "interrupted" => line!(tracing::Level::WARN, "The run was interrupted."),
+        _ => line!(tracing::Level::ERROR, "The run finished with failures."),
+    }
 }
 
 /// Erasure requests are processed by a run over every rule, and by only one shard of a

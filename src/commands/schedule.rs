@@ -50,15 +50,25 @@ pub async fn run(
         )
         .into());
     }
+    let names: Vec<&str> = schedules.iter().map(|(c, _)| c.as_str()).collect();
     tracing::info!(
-        rules = schedules.len(),
-        "Waiting for the first scheduled run."
+        rules = %names.join(","),
+        "Scheduling {}: {}.",
+        crate::report::text::plural(names.len() as u64, "rule", "rules"),
+        names.join(", ")
     );
     let stop = super::run::stop_on_signal();
     let mut runs = 0u64;
     let mut worst = Status::Done;
     while let Some((at, due)) = next_due(&schedules, Utc::now()) {
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        tracing::info!(
+            next = %crate::time::rfc3339(at),
+            categories = %due.join(","),
+            "Waiting for the next scheduled run at {} ({}).",
+            crate::time::rfc3339(at),
+            due.join(", ")
+        );
         let mut slept = std::time::Duration::ZERO;
         // Sleep in short steps so a signal ends the wait promptly.
         while slept < wait && !stop.load(Ordering::SeqCst) {

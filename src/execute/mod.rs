@@ -19,7 +19,7 @@ use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +62,68 @@ pub struct Report {
     pub interrupted: bool,
 }
 
+impl PassReport {
+    /// How the pass ended: `failed`, `refused`, `interrupted` (the run was stopped while
+    /// records of this pass were still to do, `stopped`), or `ok`.
+    pub fn outcome(&self, stopped: bool) -> &'static str {
+        if self.error.is_some() {
+            "failed"
+        } else if matches!(self.guard, Guard::Refused(_)) {
+            "refused"
+        } else if stopped && self.done + self.inventory.blocked < self.inventory.matched {
+            "interrupted"
+        } else {
+            "ok"
+        }
+    }
+
+    /// One log line for the pass: `info` when it went through, `error` when it failed or
+    /// the guard refused it (both need an operator), `warn` when a signal stopped it.
+    pub fn log(&self, ticket: Option<&str>, stopped: bool) {
+        let outcome = self.outcome(stopped);
+        macro_rules! line {
+            ($level:expr, $msg:expr) => {
+                tracing::event!(
+                    $level,
+                    category = %self.category,
+                    store = %self.store,
+                    target = %self.target,
+                    action = self.action.as_str(),
+                    reason = self.reason.as_str(),
+                    ticket,
+                    outcome,
+                    matched = self.inventory.matched,
+                    done = self.done,
+                    held = self.inventory.held,
+                    blocked = self.inventory.blocked,
+                    batches = self.batches,
+                    error = self.error.as_deref().or(match &self.guard {
+                        Guard::Refused(why) => Some(why.as_str()),
+                        Guard::Ok => None,
+                    }),
+                    $msg
+                )
+            };
+        }
+        match outcome {
+            "failed" => line!(
+                tracing::Level::ERROR,
+                "A target failed; the others still run."
+            ),
+            "refused" => line!(tracing::Level::ERROR, "The guard refused a target."),
+            "interrupted" => line!(tracing::Level::WARN, "A target was interrupted."),
+            _ => line!(tracing::Level::INFO, "Finished a target."),
+        }
+    }
+}
+
 impl Report {
+    /// The last pass was stopped by a signal with work left (see [`PassReport::outcome`]).
+    pub fn pass_outcome(&self, index: usize) -> &'static str {
+        let stopped = self.interrupted && index + 1 == self.passes.len();
+        self.passes[index].outcome(stopped)
+    }
+
     pub fn failed(&self) -> bool {
         self.passes.iter().any(|p| p.error.is_some())
     }
@@ -220,6 +281,31 @@ enum Need {
     Verdict,
 }
 
+/// The passes a run stopped by a signal never started, in the order it would have taken
+/// them (for its summary). Empty when they cannot be worked out (the catalogs unread).
+pub async fn not_reached(
+    ws: &Workspace,
+    opts: &Options,
+    held: &[String],
+    report: &Report,
+) -> Vec<PassReport> {
+    let Ok(rules) = ws.selected_rules(&opts.rules) else {
+        return Vec::new();
+    };
+    let Ok(prepared) = ws.prepare(&rules).await else {
+        return Vec::new();
+    };
+    prepared
+        .iter()
+        .flat_map(|p| {
+            plan::passes(p.rule, p.target, opts.as_of, held, opts.shard)
+                .into_iter()
+                .map(move |sel| new_pass(p, &sel))
+        })
+        .skip(report.passes.len())
+        .collect()
+}
+
 /// Who a request's entries are about: the subject's pseudonym (never the id) and the
 /// ticket. Empty for retention work.
 #[derive(Debug, Clone, Default)]
@@ -322,7 +408,10 @@ async fn apply<'p, 'a: 'p>(
             .as_bytes()
             .to_vec()
     };
-    for (p, sel) in work {
+    let work: Vec<_> = work.into_iter().collect();
+    POSITION.1.store(work.len(), Ordering::Relaxed);
+    for (k, (p, sel)) in work.into_iter().enumerate() {
+        POSITION.0.store(k + 1, Ordering::Relaxed);
         if stop.load(Ordering::SeqCst) {
             report.interrupted = true;
             return Ok(report);
@@ -331,6 +420,7 @@ async fn apply<'p, 'a: 'p>(
         if let crate::rules::Target::Objects(o) = p.target {
             if objects::streams(p, &sel, opts.allow_mass_delete) {
                 objects::stream_pass(ws, p, o, &sel, who, audit, stop, &mut pass).await?;
+                pass.log(who.ticket.as_deref(), stop.load(Ordering::SeqCst));
                 report.passes.push(pass);
                 report.interrupted = stop.load(Ordering::SeqCst);
                 if report.interrupted {
@@ -412,7 +502,6 @@ async fn apply<'p, 'a: 'p>(
                         }
                     };
                     if let Err(e) = r {
-                        tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
                         let mut d = draft(p, &sel, who, Kind::Batch, Outcome::Failed);
                         d.count = Some(0);
                         audit.append(d).await?;
@@ -421,6 +510,7 @@ async fn apply<'p, 'a: 'p>(
                 }
             }
         }
+        pass.log(who.ticket.as_deref(), stop.load(Ordering::SeqCst));
         report.passes.push(pass);
         if stop.load(Ordering::SeqCst) {
             report.interrupted = true;
@@ -478,18 +568,47 @@ pub fn next_batch_size(current: usize, took: Duration, target: Duration) -> usiz
         .clamp(MIN_BATCH, MAX_BATCH)
 }
 
-/// A progress bar for one pass, when the terminal wants one.
+/// Which pass of how many is running, for the progress bar ("target 3 of 21"). One
+/// process shows one progress bar at a time, so one place holds it.
+static POSITION: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
+
+/// A progress bar for one pass, when the terminal wants one: "target k of N", the
+/// records done of those matched with thousands separators, the rate in records per
+/// second (whole numbers) and the time left.
 fn progress_bar(pass: &PassReport) -> Option<indicatif::ProgressBar> {
     if !crate::commands::progress_bars() {
         return None;
     }
     let bar = indicatif::ProgressBar::new(pass.inventory.matched);
+    let unit = match pass.target.contains('/') {
+        true => "objects/s",
+        false => "rows/s",
+    };
     let style = indicatif::ProgressStyle::with_template(
-        "{msg:40} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+        "{prefix} {msg:40} [{bar:30}] {human_pos}/{human_len} {rate} eta {eta}",
     )
+    .map(|s| {
+        s.with_key(
+            "rate",
+            move |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(
+                    w,
+                    "{} {unit}",
+                    crate::report::view::count(state.per_sec().max(0.0).round() as u64)
+                );
+            },
+        )
+    })
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);
+    let (k, n) = (
+        POSITION.0.load(Ordering::Relaxed),
+        POSITION.1.load(Ordering::Relaxed),
+    );
+    if n > 0 {
+        bar.set_prefix(format!("target {k} of {n}"));
+    }
     bar.set_message(format!(
         "{} {} {}/{}",
         pass.action.as_str(),

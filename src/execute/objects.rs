@@ -198,7 +198,6 @@ pub async fn stream_pass(
         None => {}
         Some(Failure::BeforeAnything(e)) => pass.error = Some(format!("{e:#}")),
         Some(Failure::Acting(e)) => {
-            tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
             let mut d = draft(p, sel, who, Kind::Batch, Outcome::Failed);
             d.count = Some(0);
             audit.append(d).await?;
@@ -376,18 +375,20 @@ impl Pages<'_, '_> {
         let store = self.store.clone();
         let action = self.sel.action;
         let how = self.target.anonymise;
-        Ok(tokio::spawn(async move {
-            match action {
-                Action::Delete => store.delete(&objects).await,
-                Action::Anonymise => match how {
-                    Some(how) => store.anonymise(&objects, how).await,
-                    None => Err(anyhow!(
-                        "the rule anonymises but the target names no `anonymise` strategy"
-                    )),
-                },
-                Action::Keep => Ok(ObjectReport::default()),
-            }
-        }))
+        Ok(tokio::spawn(tracing::Instrument::in_current_span(
+            async move {
+                match action {
+                    Action::Delete => store.delete(&objects).await,
+                    Action::Anonymise => match how {
+                        Some(how) => store.anonymise(&objects, how).await,
+                        None => Err(anyhow!(
+                            "the rule anonymises but the target names no `anonymise` strategy"
+                        )),
+                    },
+                    Action::Keep => Ok(ObjectReport::default()),
+                }
+            },
+        )))
     }
 
     /// Records what a page's action did: its outcome entry, and the pass's counts. The
@@ -440,7 +441,7 @@ fn spawn_scan(
 ) -> (mpsc::Receiver<Result<ObjectPage>>, AbortOnDrop) {
     let (tx, rx) = mpsc::channel(1);
     let (store, target) = (store.clone(), target.clone());
-    let task = tokio::spawn(async move {
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut pages = store.scan(&target, &f);
         while let Some(page) = pages.next().await {
             let failed = page.is_err();
@@ -448,7 +449,7 @@ fn spawn_scan(
                 break;
             }
         }
-    });
+    }));
     (rx, AbortOnDrop(task))
 }
 

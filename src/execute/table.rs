@@ -148,9 +148,7 @@ impl TablePass<'_, '_, '_> {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        result?;
-        tracing::info!(category = %pass.category, store = %pass.store, target = %pass.target, action = self.sel.action.as_str(), reason = self.sel.reason.as_str(), count = pass.done, batches = pass.batches, "Finished a target.");
-        Ok(())
+        result
     }
 
     /// Keyset pagination: each batch starts after the last key of the one before.

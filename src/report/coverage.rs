@@ -25,18 +25,18 @@ fn gap(g: &Gap) -> String {
 fn looked_at(s: &StoreSummary) -> String {
     match s.kind {
         "sql" => format!(
-            "store {}: {} tables, {} holding personal data ({} with a rule), {} text columns sampled",
+            "store {}: {}, {} holding personal data ({} with a rule), {} sampled",
             s.store,
-            s.tables.unwrap_or(0),
+            super::view::plural(s.tables.unwrap_or(0) as i64, "table"),
             s.personal_tables.unwrap_or(0),
             s.covered_tables.unwrap_or(0),
-            s.sampled_columns.unwrap_or(0)
+            super::view::plural(s.sampled_columns.unwrap_or(0) as i64, "text column")
         ),
         _ => {
             let mut line = format!(
-                "store {}: {} objects listed",
+                "store {}: {} listed",
                 s.store,
-                count(s.objects_listed.unwrap_or(0))
+                super::text::plural(s.objects_listed.unwrap_or(0), "object", "objects")
             );
             if s.listing_truncated == Some(true) {
                 line.push_str(" (the listing stopped there; later objects were not looked at)");
@@ -63,12 +63,12 @@ fn summary(c: &Coverage) -> String {
     let left = c.columns.iter().filter(|f| f.gap != Gap::NoRule).count();
     let objects: u64 = c.prefixes.iter().map(|p| p.objects).sum();
     format!(
-        "{} with personal data under no rule ({} columns); {} left unchanged by an anonymising rule; {} with objects under no rule ({} objects).",
+        "{} with personal data under no rule ({}); {} left unchanged by an anonymising rule; {} with objects under no rule ({}).",
         super::view::plural(tables.len() as i64, "table"),
-        c.columns.len() - left,
+        super::view::plural((c.columns.len() - left) as i64, "column"),
         super::view::plural(left as i64, "column"),
         super::view::plural(c.prefixes.len() as i64, "folder"),
-        count(objects)
+        super::text::plural(objects, "object", "objects")
     )
 }
 

@@ -78,10 +78,23 @@ fn cards(w: &mut String, v: &PlanView<'_>) {
         w,
         refused,
         t.refused.to_string(),
-        "targets refused by the safety guard",
+        if t.refused == 1 {
+            "target refused by the safety guard"
+        } else {
+            "targets refused by the safety guard"
+        },
     );
     let failed = if t.failed > 0 { "bad" } else { "good" };
-    card(w, failed, t.failed.to_string(), "targets failed");
+    card(
+        w,
+        failed,
+        t.failed.to_string(),
+        if t.failed == 1 {
+            "target failed"
+        } else {
+            "targets failed"
+        },
+    );
     w.push_str("</section>");
 }
 

@@ -43,10 +43,10 @@ fn overview(w: &mut String, v: &PlanView<'_>) {
     let t = &v.totals;
     let _ = writeln!(
         w,
-        "- **{}** records would be deleted or anonymised, in {} targets of {} categories.",
+        "- **{}** records would be deleted or anonymised, in {} of {}.",
         count(t.to_change),
-        t.targets,
-        v.categories.len()
+        super::text::plural(t.targets as u64, "target", "targets"),
+        super::text::plural(v.categories.len() as u64, "category", "categories")
     );
     let _ = writeln!(
         w,

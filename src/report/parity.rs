@@ -26,8 +26,8 @@ pub fn text(report: &Report, requests: &[(&str, &Report)]) -> String {
                     Some(t) => format!("{} {t}", p.reason.as_str()),
                     None => p.reason.as_str().to_owned(),
                 },
-                p.inventory.matched.to_string(),
-                p.done.to_string(),
+                super::view::count(p.inventory.matched),
+                super::view::count(p.done),
             ]
         })
         .collect();

@@ -1,7 +1,8 @@
 //! Plain-text tables for a terminal: the plan, and the summary at the end of a run.
 
-use crate::execute::Report;
+use crate::execute::{PassReport, Report};
 use crate::plan::Guard;
+use crate::report::view::count;
 use crate::time::rfc3339;
 use std::fmt::Write;
 
@@ -71,41 +72,103 @@ pub fn plan(report: &Report) -> String {
     out
 }
 
-/// The summary at the end of a run.
+/// The summary at the end of a run (see [`summary_of_run`]), without a duration.
 pub fn summary(report: &Report) -> String {
+    summary_of_run(report, &[], None)
+}
+
+/// The summary at the end of a run: the passes that changed, held, blocked, failed, were
+/// refused or interrupted first, then the passes a signal kept the run from (`not
+/// reached`), one line for the passes that had nothing to do, a totals row and the
+/// duration; then every refusal and failure spelled out.
+pub fn summary_of_run(
+    report: &Report,
+    not_reached: &[PassReport],
+    took: impl Into<Option<std::time::Duration>>,
+) -> String {
     let mut out = String::new();
-    let rows: Vec<Vec<String>> = report
-        .passes
-        .iter()
-        .map(|p| {
-            let outcome = match (&p.error, &p.guard) {
-                (Some(_), _) => "failed",
-                (None, Guard::Refused(_)) => "refused",
-                _ => "ok",
-            };
-            vec![
-                p.category.clone(),
-                format!("{}/{}", p.store, p.target),
-                p.action.as_str().into(),
-                p.reason.as_str().into(),
-                p.done.to_string(),
-                p.inventory.held.to_string(),
-                p.inventory.blocked.to_string(),
-                outcome.into(),
-            ]
-        })
-        .collect();
+    let row = |p: &PassReport, outcome: &str| {
+        vec![
+            p.category.clone(),
+            format!("{}/{}", p.store, p.target),
+            p.action.as_str().into(),
+            p.reason.as_str().into(),
+            count(p.done),
+            count(p.inventory.held),
+            count(p.inventory.blocked),
+            outcome.into(),
+        ]
+    };
+    let mut rows = Vec::new();
+    let mut idle = Vec::new();
+    let (mut done, mut held, mut blocked) = (0, 0, 0);
+    for (i, p) in report.passes.iter().enumerate() {
+        let outcome = report.pass_outcome(i);
+        done += p.done;
+        held += p.inventory.held;
+        blocked += p.inventory.blocked;
+        if outcome == "ok" && p.done + p.inventory.held + p.inventory.blocked == 0 {
+            idle.push(format!("{} {}/{}", p.category, p.store, p.target));
+        } else {
+            rows.push(row(p, outcome));
+        }
+    }
+    rows.extend(not_reached.iter().map(|p| row(p, "not reached")));
+    let passes = report.passes.len() + not_reached.len();
+    rows.push(vec![
+        "total".into(),
+        plural(passes as u64, "pass", "passes"),
+        String::new(),
+        String::new(),
+        count(done),
+        count(held),
+        count(blocked),
+        String::new(),
+    ]);
     out.push_str(&table(
         &[
             "category", "target", "action", "reason", "done", "held", "blocked", "outcome",
         ],
         &rows,
     ));
+    if !idle.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNothing to do in {}: {}.",
+            plural(idle.len() as u64, "pass", "passes"),
+            idle.join(", ")
+        );
+    }
+    if let Some(took) = took.into() {
+        let _ = writeln!(out, "\nTook {}.", duration(took));
+    }
     notes(report, &mut out);
     if report.interrupted {
-        out.push_str("\nThe run was interrupted after finishing its current batch; run it again to continue.\n");
+        out.push_str(
+            "\nThe run was interrupted after finishing its current batch; run it again to continue.\n",
+        );
     }
     out
+}
+
+/// `1 hold`, `2 holds`, `1,000 rows`: a count with its noun in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
+/// A duration for people: `850 ms`, `12.4 s`, `3 min 05 s`, `2 h 01 min`.
+pub fn duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    let s = d.as_secs();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if s < 60 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if s < 3600 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    }
 }
 
 fn notes(report: &Report, out: &mut String) {
@@ -124,5 +187,22 @@ fn notes(report: &Report, out: &mut String) {
                 p.category, p.store, p.target
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_and_plurals_read_as_words() {
+        assert_eq!(duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(duration(Duration::from_millis(12_440)), "12.4 s");
+        assert_eq!(duration(Duration::from_secs(185)), "3 min 05 s");
+        assert_eq!(duration(Duration::from_secs(7260)), "2 h 01 min");
+        assert_eq!(plural(1, "hold", "holds"), "1 hold");
+        assert_eq!(plural(2, "hold", "holds"), "2 holds");
+        assert_eq!(plural(1000, "row", "rows"), "1,000 rows");
     }
 }

@@ -25,6 +25,7 @@ mod objects_gps;
 mod objects_s3;
 mod objects_throttle;
 mod operations;
+mod ops_experience;
 mod real_schemas;
 mod report;
 mod report_browser;

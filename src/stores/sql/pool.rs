@@ -9,6 +9,13 @@ use sqlx::{MySqlConnection, MySqlPool, PgConnection, PgPool, SqliteConnection, S
 use std::str::FromStr;
 use std::time::Duration;
 
+/// sqlx logs a statement slower than [`SLOW`] with its whole SQL text, at warn by
+/// default: fifteen lines in the middle of a run's terminal for a batch that took a
+/// second. Batches are sized to take about that long, so it is debug detail
+/// (`RETENTION_LOG=sqlx=debug` shows it).
+const SLOW_STATEMENTS: log::LevelFilter = log::LevelFilter::Debug;
+const SLOW: Duration = Duration::from_secs(1);
+
 /// The SQL dialects the tool speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -95,7 +102,8 @@ impl SqlPool {
             Dialect::Postgres => {
                 let opts = PgConnectOptions::from_str(url)
                     .map_err(|_| anyhow!("store `{store}`: the PostgreSQL URL is malformed"))?
-                    .application_name("retention");
+                    .application_name("retention")
+                    .log_slow_statements(SLOW_STATEMENTS, SLOW);
                 first_connection::<sqlx::PgConnection>(&opts, &place).await?;
                 SqlPool::Pg(
                     PgPoolOptions::new()
@@ -113,7 +121,8 @@ impl SqlPool {
             }
             Dialect::MySql => {
                 let opts = MySqlConnectOptions::from_str(url)
-                    .map_err(|_| anyhow!("store `{store}`: the MySQL URL is malformed"))?;
+                    .map_err(|_| anyhow!("store `{store}`: the MySQL URL is malformed"))?
+                    .log_slow_statements(SLOW_STATEMENTS, SLOW);
                 first_connection::<sqlx::MySqlConnection>(&opts, &place).await?;
                 SqlPool::My(
                     MySqlPoolOptions::new()
@@ -134,7 +143,8 @@ impl SqlPool {
                     .map_err(|_| anyhow!("store `{store}`: the SQLite URL is malformed"))?
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(Duration::from_secs(30))
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    .log_slow_statements(SLOW_STATEMENTS, SLOW);
                 let file = opts.get_filename().to_path_buf();
                 let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
                 if create {

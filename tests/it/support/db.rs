@@ -34,12 +34,54 @@ audit:
 rules: ./rules
 ";
 
-/// A database made for one test.
+/// A database made for one test. Dropping it drops the database (`rt_…`) on its server,
+/// also when the test fails: a panicking test unwinds through this drop.
 pub struct TestDb {
     pub kind: Db,
     pub url: String,
     /// Keeps a SQLite file's directory alive.
     _dir: Option<tempfile::TempDir>,
+    /// The server's admin URL and the database's name, for the drop.
+    cleanup: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.cleanup.take() else {
+            return;
+        };
+        let kind = self.kind;
+        // A thread with a runtime of its own: the test's runtime may be a current-thread
+        // one that this drop is blocking, or be shutting down.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                match kind {
+                    Db::Postgres => {
+                        let mut c = sqlx::PgConnection::connect(&admin).await?;
+                        c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                            .await
+                            .map(drop)
+                    }
+                    Db::MySql => {
+                        let mut c = sqlx::MySqlConnection::connect(&admin).await?;
+                        c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+                            .await
+                            .map(drop)
+                    }
+                    Db::Sqlite => Ok(()),
+                }
+            })
+            .map_err(|e| e.to_string())
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("warning: the test database was not dropped: {e}");
+        }
+    }
 }
 
 async fn admin_url(kind: Db) -> String {
@@ -85,6 +127,7 @@ impl TestDb {
                     kind,
                     url: with_database(&admin_url(kind).await, &name),
                     _dir: None,
+                    cleanup: Some((admin_url(kind).await, name)),
                 }
             }
             Db::MySql => {
@@ -98,6 +141,7 @@ impl TestDb {
                     kind,
                     url: with_database(&admin_url(kind).await, &name),
                     _dir: None,
+                    cleanup: Some((admin_url(kind).await, name)),
                 }
             }
             Db::Sqlite => {
@@ -107,6 +151,7 @@ impl TestDb {
                     kind,
                     url,
                     _dir: Some(dir),
+                    cleanup: None,
                 }
             }
         }
