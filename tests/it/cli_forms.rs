@@ -222,7 +222,9 @@ fn is_command_word(words: &[String], word: &str) -> bool {
     match words.first().map(String::as_str) {
         None => COMMANDS.contains(&word),
         Some("request") | Some("hold") => ["add", "list", "remove"].contains(&word),
-        Some("audit") => ["verify", "prove", "certificate", "keygen", "show"].contains(&word),
+        Some("audit") => {
+            ["verify", "prove", "certificate", "keygen", "show", "runs"].contains(&word)
+        }
         Some(_) => false,
     }
 }
@@ -518,6 +520,8 @@ async fn a_day(kind: Db) -> BTreeSet<String> {
             .collect(),
     );
     let run_id = find_string(&entries, "run").expect("a run id in the JSON log");
+    let runs = d.go(&["audit", "runs"], 0);
+    assert!(runs.stdout.contains(&run_id[..8]), "{}", runs.stdout);
     let one_run = d.go(&["audit", "show", "--run", &run_id], 0);
     assert!(!one_run.stdout.trim().is_empty());
     let one_run = d.go(&["audit", "show", "--run", &run_id, "--format", "json"], 0);
