@@ -5,7 +5,7 @@
 //! anonymised; holds on some subjects — and a random rule over them, plain or partitioned
 //! (PostgreSQL declarative RANGE partitions, MariaDB `PARTITION BY RANGE COLUMNS`, on the
 //! timestamp or on the first key column). Each case runs the real binary (`migrate`,
-//! `hold add`, `plan --format json`, `run`) on a fresh database and compares the rows the
+//! `hold add`, `plan --format json`, `run --dry-run`, `run`) on a fresh database and compares the rows the
 //! run deleted and anonymised with what a small oracle computes from the same rows in
 //! Rust, and each pass's `matched`/`held` in the plan with the oracle's counts.
 //!
@@ -933,6 +933,14 @@ async fn run_case(case: &Case, db: Db, m: &Model) -> Result<(), String> {
     let plan = ran(&["plan", "--format", "json"])?;
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout)
         .map_err(|e| format!("plan JSON: {e}\n{}", plan.stdout))?;
+    let dry = ran(&["run", "--dry-run"])?;
+    if snapshot(case, db, m).await != before {
+        return Err(format!(
+            "run --dry-run changed rows\nrule:\n{}\nstdout:\n{}",
+            m.rule_yaml(),
+            dry.stdout
+        ));
+    }
     let run = ran(&["run"])?;
     // The run's cutoff lies between this case's and the one now; no generated timestamp
     // is closer than two minutes to the first, so it must not have moved that far.
