@@ -316,12 +316,16 @@ fn model(partitioned: bool) -> impl Strategy<Value = Model> {
     };
     shape.prop_flat_map(|shape| {
         (rule(), vec(row(shape != Shape::ByTime), 5..=40)).prop_map(move |(rule, rows)| {
-            // No more unreadable timestamps than readable ones: the guard's unit check
-            // counts PostgreSQL's `-infinity` and MariaDB's zero dates as "in 1970" and
-            // refuses the target otherwise (a defect kept in
-            // `unreadable_timestamps_alone_do_not_make_the_guard_refuse`).
+            // No more unreadable timestamps than readable ones that no flagged pass can
+            // delete first: the guard's unit check counts PostgreSQL's `-infinity` and
+            // MariaDB's zero dates as "in 1970" and refuses the target otherwise (a
+            // defect kept in `unreadable_timestamps_alone_do_not_make_the_guard_refuse`
+            // and `…_left_by_a_flagged_pass_make_the_run_refuse`).
             let mut rows = rows;
-            let readable = rows.iter().filter(|r| matches!(r.ts, Ts::At(_))).count();
+            let readable = rows
+                .iter()
+                .filter(|r| matches!(r.ts, Ts::At(_)) && !r.flagged)
+                .count();
             let mut unreadable = 0;
             for r in &mut rows {
                 if r.ts == Ts::Unreadable {
@@ -1197,6 +1201,44 @@ async fn postgres_unreadable_timestamps_alone_do_not_make_the_guard_refuse() {
 #[ignore = "bug: unreadable timestamps (zero dates) count as in 1970 and the guard refuses the target"]
 async fn mariadb_unreadable_timestamps_alone_do_not_make_the_guard_refuse() {
     unreadable_timestamps_alone_do_not_make_the_guard_refuse(Db::MySql).await;
+}
+
+/// The same defect seen from a run: the plan says `guard: ok` for both passes, then the
+/// flagged pass deletes the one readable row, and the expiry pass (with nothing to do) is
+/// refused because the `-infinity` left is "1 of 1 timestamps in 1970": exit 3.
+#[tokio::test]
+#[ignore = "bug: unreadable timestamps left by a flagged pass make the run's guard refuse (exit 3) where the plan said ok"]
+async fn postgres_unreadable_timestamps_left_by_a_flagged_pass_make_the_run_refuse() {
+    let rule = "category: u
+description: Test data
+source: \"Privacy Policy, 'Log information'\"
+retain: 30d
+on_expiry: delete
+on_erasure: delete
+targets:
+  - store: app
+    table: u
+    key: [id]
+    timestamp: at
+    erasure_flag: flag
+";
+    let case = Case::new(Db::Postgres, &[("u.yaml", rule)]).await;
+    case.db
+        .exec(
+            "CREATE TABLE u (id BIGINT PRIMARY KEY, at TIMESTAMPTZ NULL, flag TIMESTAMPTZ NULL);
+             INSERT INTO u VALUES (1, now() - interval '1 day', now()), (2, '-infinity', NULL)",
+        )
+        .await;
+    case.expect(&["migrate"], 0);
+    let plan = case.run(&["plan", "--format", "json"]);
+    let run = case.run(&["run"]);
+    let left = case
+        .column("SELECT CAST(id AS TEXT) FROM u ORDER BY id")
+        .await;
+    drop_database(&case.db).await;
+    assert!(!plan.stdout.contains("refused"), "{}", plan.stdout);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(left, [Some("2".to_owned())]);
 }
 
 // ---------------------------------------------------------------------------------------
