@@ -33,6 +33,7 @@ mod report_cli;
 mod rules_errors;
 mod rules_fuzz;
 mod rules_shipped;
+mod selection_model;
 mod sql_enforcement;
 mod sql_inventory;
 mod sql_windows;
