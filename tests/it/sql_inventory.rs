@@ -241,17 +241,17 @@ async fn a_run_reaches_the_plans_verdict_without_counting_every_table(kind: Db) 
 
 /// MariaDB answers `ts IS NULL` on a NOT NULL date column with its zero dates. A zero
 /// date is no time the tool can read: it never expires, and plans count it as unreadable,
-/// the same for the indexed counts as for the single scan. 1,000 zero dates, 2,000 rows
-/// 400 days old and 2,500 two days ahead: 2,000 expire (36%, under the guard), the zero
-/// dates stay.
+/// the same for the indexed counts as for the single scan, and the guard's unit check
+/// judges only readable timestamps. 1,000 zero dates, 2,000 rows 400 days old and 2,500
+/// two days old: 2,000 expire (36%, under the guard), the zero dates stay.
 async fn zero_dates_never_expire_and_are_counted_as_unreadable_whichever_way_they_are_counted() {
     let db = TestDb::fresh(Db::MySql).await;
-    let (old, ahead) = (at(Db::MySql, -400), at(Db::MySql, 2));
+    let (old, recent) = (at(Db::MySql, -400), at(Db::MySql, -2));
     let rows: Vec<String> = (0..5_500)
         .map(|i| match i {
             0..1_000 => format!("({i}, '0000-00-00 00:00:00')"),
             1_000..3_000 => format!("({i}, {old})"),
-            _ => format!("({i}, {ahead})"),
+            _ => format!("({i}, {recent})"),
         })
         .collect();
     for table in ["plain_zero", "indexed_zero"] {

@@ -156,11 +156,19 @@ fn one_scan(
                 column: c,
                 per_second: *per,
             };
+            // The unit check judges readable timestamps only: an unreadable one (never
+            // expires, counted in c7) says nothing about the unit.
             let col = d.col(T, &c.name);
-            q.push(&format!(", COUNT({col}) AS c4, COUNT(CASE WHEN "));
+            q.push(&format!(", COUNT(CASE WHEN {col} IS NOT NULL AND "));
+            readable(p, &mut q);
+            q.push(" THEN 1 END) AS c4, COUNT(CASE WHEN ");
             b.in_future(as_of, &mut q);
+            q.push(" AND ");
+            readable(p, &mut q);
             q.push(" THEN 1 END) AS c5, COUNT(CASE WHEN ");
             b.in_1970(&mut q);
+            q.push(" AND ");
+            readable(p, &mut q);
             q.push(" THEN 1 END) AS c6, COUNT(CASE WHEN ");
             p.unreadable(&mut q);
             q.push(" THEN 1 END) AS c7");
@@ -180,6 +188,13 @@ fn one_scan(
         p.base(sel, &mut q)?;
     }
     Ok(q)
+}
+
+/// `NOT ((unreadable) IS TRUE)`: the row's timestamp reads as a time (or is NULL).
+fn readable(p: &PreparedTable, q: &mut SqlText) {
+    q.push("NOT ((");
+    p.unreadable(q);
+    q.push(") IS TRUE)");
 }
 
 /// What the selection finds, over whichever rows the caller's `FROM … WHERE` reads:
@@ -261,8 +276,12 @@ fn indexed_counts(
          (SELECT COUNT(*) FROM {from} WHERE "
     ));
     b.in_future(as_of, &mut q);
+    q.push(" AND ");
+    readable(p, &mut q);
     q.push(&format!(") AS c5, (SELECT COUNT(*) FROM {from} WHERE "));
     b.in_1970(&mut q);
+    q.push(" AND ");
+    readable(p, &mut q);
     q.push(&format!(") AS c6, (SELECT COUNT(*) FROM {from} WHERE "));
     p.unreadable(&mut q);
     q.push(") AS c7, m.oldest FROM (SELECT ");
@@ -276,7 +295,7 @@ fn indexed_counts(
     // NULLs.
     let dated = "(CASE WHEN c6 > c1 + c2 + c3 THEN c6 ELSE c1 + c2 + c3 END) + c5";
     let (c0, c4) = match total {
-        Total::Exact => ("c0".to_owned(), "c0 - nulls".to_owned()),
+        Total::Exact => ("c0".to_owned(), "c0 - nulls - c7".to_owned()),
         Total::AtLeast => (format!("{dated} + nulls"), dated.to_owned()),
     };
     q.sql = format!(
