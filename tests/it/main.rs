@@ -24,6 +24,7 @@ mod objects_gps;
 mod objects_s3;
 mod objects_throttle;
 mod operations;
+mod partitions;
 mod report;
 mod report_browser;
 mod report_cli;
