@@ -83,9 +83,11 @@ pub async fn recover(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Resul
         ddl_with_retries(&mut c.conn(), &sql, "finishing an interrupted detach").await?;
     }
     let mut parents: Vec<String> = leaves.iter().map(|l| l.parent.clone()).collect();
+    parents.push(tp.table.target.table.as_str().to_owned());
     parents.sort();
     parents.dedup();
-    for (name, parent) in parts::detached_to_drop(pool, &parents).await? {
+    let drops = tp.table.target.partitions == PartitionMode::Drop;
+    for (name, parent) in parts::detached_to_drop(pool, &parents, drops).await? {
         let leaf = Leaf {
             name,
             parent,

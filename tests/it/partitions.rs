@@ -348,6 +348,7 @@ async fn detach_keeps_the_partition_as_a_table() {
     let db = Db::Postgres;
     let case = events(db, "detach", "").await;
     case.expect(&["migrate"], 0);
+    let plain_keys = key_lines(&case, 400.0, 300.0).await;
     case.expect(&["run"], 0);
     let still_partition = case
         .db
@@ -367,6 +368,30 @@ async fn detach_keeps_the_partition_as_a_table() {
         .await,
         Vec::<i64>::new()
     );
+    // Detaching is not erasing: no `ok` entry claims these rows went.
+    let ok_with = |entries: &[serde_json::Value]| {
+        entries.iter().any(|e| {
+            e["kind"] == "batch"
+                && e["outcome"] == "ok"
+                && e["keys_digest"] == digest(&plain_keys).as_str()
+        })
+    };
+    assert!(!ok_with(&audit_lines(&case).await));
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM events_p_plain").await,
+        1000
+    );
+    // Once the rule says `drop`, the next run drops the kept table, with its entry.
+    crate::support::cli::write_files(case.dir.path(), &[("rules/events.yaml", &rule("drop", ""))]);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db
+            .count("SELECT COUNT(*) FROM pg_class WHERE relname = 'events_p_plain'")
+            .await,
+        0
+    );
+    assert!(ok_with(&audit_lines(&case).await));
     case.expect(&["audit", "verify"], 0);
 }
 

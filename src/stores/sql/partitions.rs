@@ -611,9 +611,14 @@ pub fn detach_comment(parent: &str, drop: bool) -> String {
     )
 }
 
-/// PostgreSQL: tables of the schema a run detached from `root`'s hierarchy to drop, and
-/// which it has not dropped yet (a crash between detach and drop).
-pub async fn detached_to_drop(pool: &SqlPool, parents: &[String]) -> Result<Vec<(String, String)>> {
+/// PostgreSQL: tables of the schema a run detached from one of `parents` to drop and did
+/// not drop yet (a crash between detach and drop), and with `kept` also those a
+/// `partitions: detach` run kept (a rule that now says `drop` drops them).
+pub async fn detached_to_drop(
+    pool: &SqlPool,
+    parents: &[String],
+    kept: bool,
+) -> Result<Vec<(String, String)>> {
     let SqlPool::Pg(pg) = pool else {
         return Ok(Vec::new());
     };
@@ -621,7 +626,8 @@ pub async fn detached_to_drop(pool: &SqlPool, parents: &[String]) -> Result<Vec<
         "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = current_schema() AND c.relkind = 'r' AND NOT c.relispartition
-           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %; to drop'",
+           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %'
+         ORDER BY 1",
     )
     .fetch_all(pg)
     .await?;
@@ -630,7 +636,10 @@ pub async fn detached_to_drop(pool: &SqlPool, parents: &[String]) -> Result<Vec<
         .filter_map(|(name, comment)| {
             parents
                 .iter()
-                .find(|parent| comment == detach_comment(parent, true))
+                .find(|parent| {
+                    comment == detach_comment(parent, true)
+                        || (kept && comment == detach_comment(parent, false))
+                })
                 .map(|parent| (name, parent.clone()))
         })
         .collect())
