@@ -188,9 +188,16 @@ async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
         "ALTER TABLE {parent} DETACH PARTITION {name}{}",
         if default_sibling { "" } else { " CONCURRENTLY" }
     );
+    let started = std::time::Instant::now();
     ddl_with_retries(&mut c.conn(), &sql, "detaching the partition")
         .await
         .with_context(|| format!("detaching an expired partition of `{}`", leaf.parent))?;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        concurrently = !default_sibling,
+        detach_ms = started.elapsed().as_millis() as u64,
+        "Detached an expired partition."
+    );
     drop(c);
     pause_at("partition-detached").await;
     finish_pg(tp, leaf, mode).await
@@ -210,6 +217,7 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
     execute(&mut tx.conn(), &q)
         .await
         .context("locking the detached partition")?;
+    let locked = std::time::Instant::now();
     let [rows, _, _, _, actionable] =
         parts::count_leaf(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
     if actionable != rows {
@@ -270,6 +278,12 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         appended = Some(tp.audit.append_in(tx.conn(), outcome()).await?);
     }
     tx.commit().await?;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        count = rows,
+        access_exclusive_ms = locked.elapsed().as_millis() as u64,
+        "Dropped a detached partition (ACCESS EXCLUSIVE on it alone)."
+    );
     if let Some(a) = appended {
         tp.audit.after_commit(&a).await?;
     } else {
@@ -306,6 +320,7 @@ async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
     )
     .await
     .context("locking the partitioned table")?;
+    let locked = std::time::Instant::now();
     let result = async {
         let now = digest_of(parts::leaf_keys(&mut c.conn(), tp.table, leaf).await?);
         if now.1 != judged.1 {
@@ -324,6 +339,11 @@ async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
     }
     .await;
     let _ = execute(&mut c.conn(), &run("UNLOCK TABLES".into())).await;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        table_lock_ms = locked.elapsed().as_millis() as u64,
+        "Dropped an expired partition (the table write-locked meanwhile)."
+    );
     let (count, digest) = result?;
     pause_at("partition-dropped").await;
     let mut d = draft(tp.p, tp.sel, tp.who, Kind::Batch, Outcome::Ok);
