@@ -258,13 +258,21 @@ async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
     } else {
         assert_eq!(partition(&plan, "events_p_ref")["action"], "drop");
     }
-    let text = case.expect(&["plan"], 0);
-    assert!(
-        text.stdout.contains("Partitions of app/events"),
-        "{}",
-        text.stdout
-    );
-    case.expect(&["run", "--dry-run"], 0);
+    for format in ["text", "md", "html"] {
+        let out = case.expect(&["plan", "--format", format], 0).stdout;
+        assert!(out.contains("Partitions of app/events"), "{format}: {out}");
+        let line = out
+            .lines()
+            .flat_map(|l| l.split("<tr>"))
+            .find(|l| l.contains("events_p_held"))
+            .unwrap_or_else(|| panic!("{format}: {out}"));
+        assert!(
+            line.contains("rows") && line.contains("held subjects"),
+            "{format}: {line}"
+        );
+    }
+    let dry = case.expect(&["run", "--dry-run"], 0);
+    assert!(dry.stdout.contains("events_p_plain"), "{}", dry.stdout);
     assert_eq!(
         case.db.checksum().await,
         before,
