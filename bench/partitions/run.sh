@@ -24,7 +24,7 @@ PGURL="${RETENTION_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgre
 DB="rt_bench_parts_$$"
 WORK=$(mktemp -d)
 psql -q "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
-trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true; [ -n "${KEEP_LOG:-}" ] && cp "$WORK/run.log" "$KEEP_LOG"; rm -rf "$WORK"' EXIT
 URL="${PGURL%/*}/$DB"
 
 PROFILE="${PROFILE:-release}"
