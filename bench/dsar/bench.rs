@@ -111,6 +111,7 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
                 anonymise: vec![],
                 marker: None,
                 export_exclude: Vec::new(),
+                partitions: Default::default(),
             })],
         });
     }

@@ -7,6 +7,7 @@
 //! an intent without an outcome, never a change without a trace.
 
 pub mod objects;
+mod partitions;
 mod table;
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
@@ -14,11 +15,13 @@ use crate::plan::{self, Guard, Inventory, Selection, Shard};
 use crate::rules::Action;
 use crate::stores::sql::batch::{AnonymiseContext, Keys};
 use crate::stores::sql::inventory::{inventory, Total};
+use crate::stores::sql::partitions::PartitionPlan;
 use crate::stores::sql::select::Earlier;
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +63,9 @@ pub struct Report {
     pub passes: Vec<PassReport>,
     /// The run was stopped by a signal before finishing.
     pub interrupted: bool,
+    /// Plans of `partitions: drop | detach` targets: by index in `passes`, each partition
+    /// of the expiry pass, what becomes of it and why.
+    pub partitions: std::collections::BTreeMap<usize, Vec<PartitionPlan>>,
 }
 
 impl PassReport {
@@ -151,7 +157,7 @@ pub async fn survey(ws: &Workspace, opts: &Options, held: &[String]) -> Result<R
                 .map(move |sel| (p, sel))
         })
         .collect();
-    report.passes = survey_in_order(ws, opts, &work).await;
+    (report.passes, report.partitions) = survey_in_order(ws, opts, &work).await;
     Ok(report)
 }
 
@@ -162,8 +168,9 @@ async fn survey_in_order(
     ws: &Workspace,
     opts: &Options,
     work: &[(&Prepared<'_>, Selection)],
-) -> Vec<PassReport> {
+) -> (Vec<PassReport>, BTreeMap<usize, Vec<PartitionPlan>>) {
     let mut passes = Vec::new();
+    let mut partitions = BTreeMap::new();
     // The passes that will run, each with the passes before it on its store.
     let mut ran: Vec<(usize, std::sync::Arc<[Earlier<'_>]>)> = Vec::new();
     for (p, sel) in work {
@@ -187,12 +194,38 @@ async fn survey_in_order(
                 }
                 pass.inventory = inv;
                 pass.guard = guard;
+                match partition_plan(ws, p, sel).await {
+                    Ok(list) if !list.is_empty() => {
+                        partitions.insert(passes.len(), list);
+                    }
+                    Ok(_) => {}
+                    Err(e) => pass.error = Some(format!("{e:#}")),
+                }
             }
             Err(e) => pass.error = Some(format!("{e:#}")),
         }
         passes.push(pass);
     }
-    passes
+    (passes, partitions)
+}
+
+/// Per partition, what an expiry pass of a `partitions: drop | detach` target would do.
+async fn partition_plan(
+    ws: &Workspace,
+    p: &Prepared<'_>,
+    sel: &Selection,
+) -> Result<Vec<PartitionPlan>> {
+    let (crate::rules::Target::Table(t), Ok(table)) = (p.target, p.table.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    if !t.partitions.whole() || sel.reason != Reason::Expired || table.partitioning.is_none() {
+        return Ok(Vec::new());
+    }
+    let pool = ws
+        .sql
+        .get(&t.store)
+        .ok_or_else(|| anyhow!("store `{}` is not connected", t.store))?;
+    crate::stores::sql::partitions::plan(pool, table, sel, false).await
 }
 
 fn new_pass(p: &Prepared<'_>, sel: &Selection) -> PassReport {
@@ -361,7 +394,7 @@ pub async fn survey_request(
         ..Default::default()
     };
     let work = request_work(&prepared, subject, held);
-    report.passes = survey_in_order(ws, opts, &work).await;
+    (report.passes, report.partitions) = survey_in_order(ws, opts, &work).await;
     Ok(report)
 }
 
@@ -429,6 +462,30 @@ async fn apply<'p, 'a: 'p>(
                 continue;
             }
         }
+        let ctx = AnonymiseContext {
+            now: opts.as_of,
+            hmac_key: &key,
+        };
+        // Partitions a crashed run detached and did not drop are finished first: their
+        // rows are no longer in the table the survey counts.
+        if let (crate::rules::Target::Table(_), Ok(table)) = (p.target, p.table.as_ref()) {
+            let tp = table::TablePass {
+                ws,
+                p,
+                table,
+                sel: &sel,
+                who,
+                audit,
+                ctx: &ctx,
+                stop,
+            };
+            if let Err(e) = partitions::recover(&tp, &mut pass).await {
+                tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
+                pass.error = Some(format!("{e:#}"));
+                report.passes.push(pass);
+                continue;
+            }
+        }
         // A run counts the data as it is when the pass starts: earlier passes are done.
         match survey_pass(ws, p, &sel, opts, Need::Verdict, &[]).await {
             Err(e) => pass.error = Some(format!("{e:#}")),
@@ -477,29 +534,28 @@ async fn apply<'p, 'a: 'p>(
                             }
                             r
                         }
-                        crate::rules::Target::Table(_) => {
-                            let ctx = AnonymiseContext {
-                                now: opts.as_of,
-                                hmac_key: &key,
-                            };
-                            match p.table.as_ref() {
-                                Ok(table) => {
-                                    table::TablePass {
-                                        ws,
-                                        p,
-                                        table,
-                                        sel: &sel,
-                                        who,
-                                        audit,
-                                        ctx: &ctx,
-                                        stop,
-                                    }
-                                    .run(&mut pass)
-                                    .await
+                        crate::rules::Target::Table(_) => match p.table.as_ref() {
+                            Ok(table) => {
+                                let tp = table::TablePass {
+                                    ws,
+                                    p,
+                                    table,
+                                    sel: &sel,
+                                    who,
+                                    audit,
+                                    ctx: &ctx,
+                                    stop,
+                                };
+                                // Whole expired partitions first, then row batches for
+                                // whatever is left.
+                                match partitions::run(&tp, &mut pass).await {
+                                    Ok(()) if stop.load(Ordering::SeqCst) => Ok(()),
+                                    Ok(()) => tp.run(&mut pass).await,
+                                    Err(e) => Err(e),
                                 }
-                                Err(e) => Err(anyhow!("{e}")),
                             }
-                        }
+                            Err(e) => Err(anyhow!("{e}")),
+                        },
                     };
                     if let Err(e) = r {
                         let mut d = draft(p, &sel, who, Kind::Batch, Outcome::Failed);

@@ -110,14 +110,14 @@ impl Tally<'_> {
 }
 
 impl TablePass<'_, '_, '_> {
-    fn pool(&self) -> Result<&SqlPool> {
+    pub(super) fn pool(&self) -> Result<&SqlPool> {
         self.ws
             .sql
             .get(self.p.target.store())
             .ok_or_else(|| anyhow!("store `{}` is not connected", self.p.target.store()))
     }
 
-    fn same_db(&self) -> bool {
+    pub(super) fn same_db(&self) -> bool {
         self.p.target.store() == self.ws.config.state
     }
 

@@ -36,6 +36,7 @@ pub fn plan(report: &Report, extras: &Extras) -> String {
         category(w, c, &v);
     }
     w.push_str("</section>");
+    partitions(w, report);
     requests(w, &v);
     holds(w, &v);
     super::coverage::html_section(w, v.coverage);
@@ -196,6 +197,38 @@ fn category(w: &mut String, c: &CategoryView<'_>, v: &PlanView<'_>) {
         }
     }
     w.push_str("</article>");
+}
+
+/// `partitions: drop | detach` targets: each partition, what becomes of it and why.
+fn partitions(w: &mut String, report: &Report) {
+    for (i, list) in &report.partitions {
+        let Some(p) = report.passes.get(*i) else {
+            continue;
+        };
+        let _ = write!(
+            w,
+            "<section class=\"partitions\"><h2>Partitions of {}/{} ({})</h2><table><thead><tr>\
+             <th>Partition</th><th>Rows</th><th>Expired</th><th>Held</th><th>Referenced</th>\
+             <th>Action</th><th>Why</th></tr></thead><tbody>",
+            esc(&p.store),
+            esc(&p.target),
+            esc(&p.category)
+        );
+        for x in list {
+            let _ = write!(
+                w,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&x.leaf.name),
+                count(x.rows),
+                count(x.matched),
+                count(x.held),
+                count(x.referenced),
+                x.verdict.as_str(),
+                esc(x.verdict.why())
+            );
+        }
+        w.push_str("</tbody></table></section>");
+    }
 }
 
 fn requests(w: &mut String, v: &PlanView<'_>) {

@@ -18,8 +18,9 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
     let targets: Vec<Value> = report
         .passes
         .iter()
-        .map(|p| {
-            json!({
+        .enumerate()
+        .map(|(i, p)| {
+            let mut entry = json!({
                 "category": p.category,
                 "store": p.store,
                 "target": p.target,
@@ -35,7 +36,12 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
                 "unreadable": p.inventory.unreadable,
                 "guard_reason": match &p.guard { crate::plan::Guard::Refused(r) => Some(r.clone()), _ => None },
                 "error": p.error,
-            })
+            });
+            // `partitions: drop | detach`: each partition and what becomes of it.
+            if let (Some(list), Some(obj)) = (report.partitions.get(&i), entry.as_object_mut()) {
+                obj.insert("partitions".into(), partitions(list));
+            }
+            entry
         })
         .collect();
     json!({
@@ -55,4 +61,24 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
             }))
             .collect::<Vec<_>>(),
     })
+}
+
+/// One object per partition: `name`, `rows`, `matched` (expired rows), `held`,
+/// `referenced`, `action` (`drop`, `rows` or `kept`) and `why` (empty for `drop`).
+fn partitions(list: &[crate::stores::sql::partitions::PartitionPlan]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|p| {
+                json!({
+                    "name": p.leaf.name,
+                    "rows": p.rows,
+                    "matched": p.matched,
+                    "held": p.held,
+                    "referenced": p.referenced,
+                    "action": p.verdict.as_str(),
+                    "why": p.verdict.why(),
+                })
+            })
+            .collect(),
+    )
 }

@@ -26,6 +26,7 @@ pub fn plan(report: &Report, extras: &Extras) -> String {
     for c in &v.categories {
         category(w, c, v.as_of);
     }
+    partitions(w, report);
     requests(w, &v);
     holds(w, &v);
     super::coverage::md_section(w, v.coverage);
@@ -253,6 +254,40 @@ fn status(s: Status, any: bool) -> &'static str {
         (Status::Ok, true) => "ok",
         (Status::Refused, true) => "**refused**",
         (Status::Failed, true) => "**failed**",
+    }
+}
+
+/// `partitions: drop | detach` targets: each partition, what becomes of it and why.
+fn partitions(w: &mut String, report: &Report) {
+    for (i, list) in &report.partitions {
+        let Some(p) = report.passes.get(*i) else {
+            continue;
+        };
+        let _ = writeln!(
+            w,
+            "## Partitions of {}/{} ({})\n",
+            cell(&p.store),
+            cell(&p.target),
+            cell(&p.category)
+        );
+        let _ = writeln!(
+            w,
+            "| Partition | Rows | Expired | Held | Referenced | Action | Why |\n| --- | ---: | ---: | ---: | ---: | --- | --- |"
+        );
+        for x in list {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell(&x.leaf.name),
+                count(x.rows),
+                count(x.matched),
+                count(x.held),
+                count(x.referenced),
+                x.verdict.as_str(),
+                cell(x.verdict.why())
+            );
+        }
+        w.push('\n');
     }
 }
 

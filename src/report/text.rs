@@ -68,8 +68,52 @@ pub fn plan(report: &Report) -> String {
         ],
         &rows,
     ));
+    partitions(report, &mut out);
     notes(report, &mut out);
     out
+}
+
+/// Per partition of each `partitions: drop | detach` target: drop, rows or kept, and why.
+pub fn partitions(report: &Report, out: &mut String) {
+    for (i, list) in &report.partitions {
+        let Some(p) = report.passes.get(*i) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "\nPartitions of {}/{} ({} {}):",
+            p.store,
+            p.target,
+            p.category,
+            p.reason.as_str()
+        );
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|x| {
+                vec![
+                    x.leaf.name.clone(),
+                    x.rows.to_string(),
+                    x.matched.to_string(),
+                    x.held.to_string(),
+                    x.referenced.to_string(),
+                    x.verdict.as_str().into(),
+                    x.verdict.why().into(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "partition",
+                "rows",
+                "expired",
+                "held",
+                "referenced",
+                "action",
+                "why",
+            ],
+            &rows,
+        ));
+    }
 }
 
 /// The summary at the end of a run (see [`summary_of_run`]), without a duration.

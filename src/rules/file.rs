@@ -122,6 +122,7 @@ pub fn decode(
         stores,
         forever,
         anonymises: on_expiry == Some(Action::Anonymise) || on_erasure == Some(Action::Anonymise),
+        expiry_deletes: on_expiry == Some(Action::Delete),
     };
     let targets = targets_node.and_then(|node| {
         let items = d.seq(node, "targets", "targets")?;

@@ -156,6 +156,37 @@ pub struct TableTarget {
     pub marker: Option<Ident>,
     /// Columns `export` leaves out, besides the credential-like ones it always leaves out.
     pub export_exclude: Vec<Ident>,
+    /// How expiry treats a range-partitioned table's wholly expired partitions.
+    pub partitions: PartitionMode,
+}
+
+/// `partitions:` of a table target (SPEC §3): what expiry does with a partition of a
+/// range-partitioned table whose every row is expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartitionMode {
+    /// Row batches, like any table (the default).
+    #[default]
+    Rows,
+    /// Remove the partition whole when that is exactly the same as deleting its rows
+    /// (PostgreSQL: detach, then drop; MySQL/MariaDB: `DROP PARTITION`).
+    Drop,
+    /// PostgreSQL: detach the partition and keep it as a table of its own.
+    Detach,
+}
+
+impl PartitionMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PartitionMode::Rows => "rows",
+            PartitionMode::Drop => "drop",
+            PartitionMode::Detach => "detach",
+        }
+    }
+
+    /// Whether whole partitions may leave the table (`drop` or `detach`).
+    pub fn whole(&self) -> bool {
+        !matches!(self, PartitionMode::Rows)
+    }
 }
 
 /// The timestamp a record's age is measured from.

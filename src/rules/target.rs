@@ -20,6 +20,8 @@ pub struct RuleContext<'a> {
     pub forever: bool,
     /// `on_expiry` or `on_erasure` is `anonymise`.
     pub anonymises: bool,
+    /// `on_expiry` is `delete` (whole partitions may then go).
+    pub expiry_deletes: bool,
 }
 
 pub fn decode(d: &mut Decoder, node: &Node, path: &str, ctx: &RuleContext) -> Option<Target> {
@@ -125,6 +127,10 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         Some(n) => export_exclude(d, n, &f.field("export_exclude")),
         None => Some(Vec::new()),
     };
+    let partitions = match f.get("partitions") {
+        Some(n) => partitions(d, n, &f.field("partitions"), ctx),
+        None => Some(PartitionMode::Rows),
+    };
     f.finish(d);
 
     let (key, anonymise, marker) = (key?, anonymise?, marker?);
@@ -167,7 +173,46 @@ fn table(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<TableTarge
         anonymise,
         marker,
         export_exclude: export_exclude?,
+        partitions: partitions?,
     })
+}
+
+/// `partitions: rows | drop | detach`. Whole partitions only ever leave by expiry, so
+/// `drop` and `detach` need `on_expiry: delete`.
+fn partitions(
+    d: &mut Decoder,
+    node: &Node,
+    path: &str,
+    ctx: &RuleContext,
+) -> Option<PartitionMode> {
+    let mode = match d.text(node, path)?.as_str() {
+        "rows" => PartitionMode::Rows,
+        "drop" => PartitionMode::Drop,
+        "detach" => PartitionMode::Detach,
+        other => {
+            d.err(
+                node.line,
+                path,
+                format!(
+                    "`{}` is not a partition mode; use rows (row batches, the default), drop or detach",
+                    other.escape_default()
+                ),
+            );
+            return None;
+        }
+    };
+    if mode.whole() && !ctx.expiry_deletes {
+        d.err(
+            node.line,
+            path,
+            format!(
+                "`partitions: {}` removes expired partitions whole, which is a delete, and this rule's on_expiry does not delete; set `on_expiry: delete` or write `partitions: rows`",
+                mode.as_str()
+            ),
+        );
+        return None;
+    }
+    Some(mode)
 }
 
 /// Where the target's fields are written, for problems found later against the live

@@ -108,6 +108,21 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         return;
     }
     let d = pool.dialect();
+    if t.partitions.whole() {
+        if let (Some(k), Some(ts)) = (&info.partitioning, &t.timestamp) {
+            if !k.by_range_of(ts.column.as_str()) {
+                report.warnings.push(place(
+                    "partitions",
+                    format!(
+                        "`{}` is partitioned by {}, not by range of the timestamp `{}`, so no partition can be removed whole: expiry deletes its rows in batches",
+                        t.table,
+                        k.describe(),
+                        ts.column
+                    ),
+                ));
+            }
+        }
+    }
     let index_advice = |table: &str, col: &str| {
         let (table, col) = match (Ident::parse(table), Ident::parse(col)) {
             (Ok(t), Ok(c)) => (d.quote(&t), d.quote(&c)),

@@ -107,6 +107,7 @@ async fn shop(kind: Db) -> Shop {
         anonymise: vec![],
         marker: None,
         export_exclude: Vec::new(),
+        partitions: Default::default(),
     };
     let rule = |category: &str, on_erasure: Action, target: TableTarget| Rule {
         category: category.into(),

@@ -26,6 +26,7 @@ mod objects_s3;
 mod objects_throttle;
 mod operations;
 mod ops_experience;
+mod partitions;
 mod real_schemas;
 mod report;
 mod report_browser;

@@ -239,6 +239,7 @@ pub fn plan_fixture() -> (Report, Extras) {
         run_id: None,
         passes,
         interrupted: false,
+        partitions: Default::default(),
     };
     let mut invoices = category(
         "invoices",
@@ -304,6 +305,7 @@ pub fn request_fixture() -> Vec<PendingRequest> {
         run_id: None,
         passes,
         interrupted: false,
+        partitions: Default::default(),
     };
     let found = survey(vec![
         request("location", "app", "device_locations", Delete, 14, 0),

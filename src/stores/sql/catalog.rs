@@ -59,6 +59,8 @@ pub struct TableInfo {
     pub unique_keys: Vec<Vec<String>>,
     /// Each index as its column list, in order.
     pub indexes: Vec<Vec<String>>,
+    /// How a partitioned table is partitioned (`None` for every other relation).
+    pub partitioning: Option<super::partitions::Partitioning>,
 }
 
 impl TableInfo {
@@ -218,6 +220,11 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         .map(|(_, cols)| cols.clone())
         .collect();
     info.indexes = all.into_iter().map(|(_, cols)| cols).collect();
+    if info.relation == Relation::Hierarchy {
+        info.partitioning = super::partitions::partitioning(pool, name)
+            .await
+            .with_context(|| format!("reading how `{name}` is partitioned"))?;
+    }
     if let (SqlPool::Pg(p), Relation::Hierarchy) = (pool, info.relation) {
         // An index created on every partition (not on the partitioned table) serves
         // lookups just as well.

@@ -10,7 +10,7 @@
 use super::catalog::{Column, Relation, TableInfo};
 use super::pool::Dialect;
 use super::value::{literal, ColumnKind, Value};
-use crate::rules::{ColumnStrategy, FilterOp, SubjectColumn, TableTarget, TimeUnit};
+use crate::rules::{ColumnStrategy, FilterOp, PartitionMode, SubjectColumn, TableTarget, TimeUnit};
 
 /// One way a target does not fit: the field (relative to the target, e.g. `filter[0].eq`
 /// or `anonymise.dob`) and what is wrong, with what would fix it.
@@ -176,6 +176,23 @@ pub fn misfits(
                     ),
                 );
             }
+        }
+    }
+
+    if target.partitions.whole() {
+        let mode = target.partitions.as_str();
+        match (&info.partitioning, dialect) {
+            (None, _) => bad(
+                "partitions",
+                format!(
+                    "`partitions: {mode}` needs a partitioned table, and `{table}` is not one (PostgreSQL `PARTITION BY RANGE`, MySQL/MariaDB `PARTITION BY RANGE`); write `partitions: rows` or leave the field out"
+                ),
+            ),
+            (Some(_), Dialect::MySql) if target.partitions == PartitionMode::Detach => bad(
+                "partitions",
+                "`partitions: detach` keeps the detached partition as a table, which only PostgreSQL does here; use `partitions: drop` on MySQL/MariaDB".to_owned(),
+            ),
+            _ => {}
         }
     }
 

@@ -11,6 +11,7 @@ pub mod dialect;
 pub mod exec;
 pub mod fit;
 pub mod inventory;
+pub mod partitions;
 pub mod pool;
 pub mod select;
 pub mod value;

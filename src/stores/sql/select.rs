@@ -81,6 +81,11 @@ pub struct PreparedTable {
     pub anonymised: Vec<TypedColumn>,
     /// Some index starts with the timestamp column, so time windows are cheap to scan.
     pub timestamp_indexed: bool,
+    /// How the table is partitioned, when it is a partitioned table.
+    pub partitioning: Option<super::partitions::Partitioning>,
+    /// Every foreign key that references this table, whatever its `ON DELETE` action: a
+    /// partition none of whose rows they reference may be dropped whole.
+    pub referencing: Vec<ForeignKey>,
 }
 
 fn typed(info: &TableInfo, name: &Ident, what: &str) -> Result<TypedColumn> {
@@ -204,6 +209,12 @@ impl PreparedTable {
             .is_some_and(|(c, _)| info.is_indexed(c.name.as_str()));
         Ok(PreparedTable {
             timestamp_indexed,
+            partitioning: info.partitioning.clone(),
+            referencing: fks
+                .iter()
+                .filter(|fk| fk.parent == info.name)
+                .cloned()
+                .collect(),
             dialect,
             relation: info.relation,
             filters,

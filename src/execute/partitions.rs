@@ -1,0 +1,361 @@
+//! Removing whole expired partitions (`partitions: drop | detach`), each with the audit
+//! entries a row batch gets, before the pass's row batches take what is left.
+//!
+//! PostgreSQL, per partition `stores::sql::partitions` judged removable:
+//! 1. an `intent` entry (kind `batch`, action `delete`, the partition's row count);
+//! 2. `COMMENT ON TABLE` marks the partition as being detached by the tool;
+//! 3. `ALTER TABLE parent DETACH PARTITION p CONCURRENTLY` (plain `DETACH` when the
+//!    parent has a default partition), outside a transaction, `lock_timeout` 2 s, retried;
+//! 4. one transaction: `LOCK TABLE p IN ACCESS EXCLUSIVE MODE`, recount (every row still
+//!    selected, or the partition is attached again and the target fails), read the keys
+//!    for the digest, `DROP TABLE p` (with `detach`: mark it kept), and — when the table
+//!    lives in the state store — the outcome entry (count, keys digest), committed
+//!    together; elsewhere the outcome entry follows the commit.
+//!
+//! A crash after step 2 leaves the partition attached (a rerun judges it again), pending
+//! detach (the rerun runs `DETACH PARTITION … FINALIZE`) or detached with its mark and
+//! its intent entry (the rerun takes it from step 4). Partition names never enter the
+//! log: the entry names the target table, as a row batch's does, and the keys digest
+//! says which rows went.
+//!
+//! MySQL/MariaDB: an `intent` entry, then `LOCK TABLES parent WRITE`, the keys read
+//! again and compared with those judged (same digest), `ALTER TABLE parent DROP
+//! PARTITION p`, `UNLOCK TABLES`, and the outcome entry.
+
+use super::table::{int_keys_digest, TablePass};
+use super::{draft, keys_digest, PassReport};
+use crate::audit::{Kind, Outcome, Reason};
+use crate::rules::{Action, PartitionMode};
+use crate::stores::sql::dialect::SqlText;
+use crate::stores::sql::exec::execute;
+use crate::stores::sql::partitions::{
+    self as parts, ddl_with_retries, quoted, Leaf, LeafKeys, PartitionPlan, Verdict,
+};
+use crate::stores::sql::{Dialect, SqlPool};
+use anyhow::{anyhow, bail, Context, Result};
+
+/// Test hook, debug builds only: when `RETENTION_TEST_PAUSE_AT` names `step`, the process
+/// creates the file `RETENTION_TEST_PAUSE_FILE` and sleeps, so a test can `kill -9` it
+/// exactly there. Release builds compile it to nothing.
+#[cfg(debug_assertions)]
+async fn pause_at(step: &str) {
+    if std::env::var("RETENTION_TEST_PAUSE_AT").ok().as_deref() == Some(step) {
+        if let Ok(path) = std::env::var("RETENTION_TEST_PAUSE_FILE") {
+            let _ = std::fs::write(path, step);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+#[cfg(not(debug_assertions))]
+async fn pause_at(_step: &str) {}
+
+/// Whether whole partitions may leave in this pass (`partitions: drop | detach` on an
+/// expiry delete).
+pub fn applies(tp: &TablePass<'_, '_, '_>) -> bool {
+    tp.table.target.partitions.whole()
+        && tp.sel.reason == Reason::Expired
+        && tp.sel.action == Action::Delete
+        && tp.table.partitioning.is_some()
+}
+
+/// Finishes what a crashed run left: partitions pending detach, and tables it detached
+/// to drop and did not drop. Counts what it drops into `pass`.
+pub async fn recover(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()> {
+    if !applies(tp) || tp.table.dialect != Dialect::Postgres {
+        return Ok(());
+    }
+    let pool = tp.pool()?;
+    let leaves = parts::leaves(pool, tp.table).await?;
+    for leaf in leaves.iter().filter(|l| l.detach_pending) {
+        let comment = comment_of(pool, &leaf.name).await?;
+        if comment.as_deref() != Some(&parts::detach_comment(&leaf.parent, true))
+            && comment.as_deref() != Some(&parts::detach_comment(&leaf.parent, false))
+        {
+            continue;
+        }
+        let mut c = pool.acquire().await?;
+        let sql = format!(
+            "ALTER TABLE {} DETACH PARTITION {} FINALIZE",
+            quoted(Dialect::Postgres, &leaf.parent)?,
+            quoted(Dialect::Postgres, &leaf.name)?
+        );
+        ddl_with_retries(&mut c.conn(), &sql, "finishing an interrupted detach").await?;
+    }
+    let mut parents: Vec<String> = leaves.iter().map(|l| l.parent.clone()).collect();
+    parents.push(tp.table.target.table.as_str().to_owned());
+    parents.sort();
+    parents.dedup();
+    let drops = tp.table.target.partitions == PartitionMode::Drop;
+    for (name, parent) in parts::detached_to_drop(pool, &parents, drops).await? {
+        let leaf = Leaf {
+            name,
+            parent,
+            uppers: Vec::new(),
+            default: false,
+            detach_pending: false,
+            bound: String::new(),
+        };
+        let n = finish_pg(tp, &leaf, PartitionMode::Drop).await?;
+        tracing::info!(category = %pass.category, target = %pass.target, count = n, "Dropped a partition a previous run had detached.");
+        pass.done += n;
+        pass.batches += 1;
+    }
+    Ok(())
+}
+
+/// Whether the partitioned table `parent` has a default partition.
+async fn has_default(pool: &SqlPool, parent: &str) -> Result<bool> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(false);
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table pt
+           JOIN pg_class c ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relname = $1 AND pt.partdefid <> 0)",
+    )
+    .bind(parent)
+    .fetch_one(pg)
+    .await?)
+}
+
+async fn comment_of(pool: &SqlPool, table: &str) -> Result<Option<String>> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relname = $1",
+    )
+    .bind(table)
+    .fetch_optional(pg)
+    .await?
+    .flatten())
+}
+
+/// Removes every partition judged removable; returns how many rows went.
+pub async fn run(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()> {
+    if !applies(tp) {
+        return Ok(());
+    }
+    let pool = tp.pool()?;
+    let plans = parts::plan(pool, tp.table, tp.sel, true).await?;
+    for plan in plans.iter().filter(|p| p.verdict == Verdict::Drop) {
+        if tp.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let n = match tp.table.dialect {
+            Dialect::Postgres => drop_pg(tp, plan).await?,
+            Dialect::MySql => drop_my(tp, plan).await?,
+            Dialect::Sqlite => bail!("SQLite has no partitions"),
+        };
+        tracing::info!(category = %pass.category, target = %pass.target, count = n, mode = tp.table.target.partitions.as_str(), "Removed an expired partition whole.");
+        pass.done += n;
+        pass.batches += 1;
+    }
+    Ok(())
+}
+
+fn intent(tp: &TablePass<'_, '_, '_>, count: u64) -> crate::audit::EntryDraft {
+    let mut d = draft(tp.p, tp.sel, tp.who, Kind::Batch, Outcome::Intent);
+    d.count = Some(count);
+    d
+}
+
+async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64> {
+    let pool = tp.pool()?;
+    let leaf = &plan.leaf;
+    let mode = tp.table.target.partitions;
+    let (parent, name) = (
+        quoted(Dialect::Postgres, &leaf.parent)?,
+        quoted(Dialect::Postgres, &leaf.name)?,
+    );
+    tp.audit.append(intent(tp, plan.rows)).await?;
+    let mut c = pool.acquire().await?;
+    // The mark is a plain-identifier sentence, so it can be written as a literal.
+    let mark = parts::detach_comment(&leaf.parent, mode == PartitionMode::Drop);
+    ddl_with_retries(
+        &mut c.conn(),
+        &format!("COMMENT ON TABLE {name} IS '{mark}'"),
+        "marking the partition",
+    )
+    .await?;
+    pause_at("partition-marked").await;
+    // CONCURRENTLY is refused when the parent has a default partition.
+    let default_sibling = has_default(pool, &leaf.parent).await?;
+    let sql = format!(
+        "ALTER TABLE {parent} DETACH PARTITION {name}{}",
+        if default_sibling { "" } else { " CONCURRENTLY" }
+    );
+    let started = std::time::Instant::now();
+    ddl_with_retries(&mut c.conn(), &sql, "detaching the partition")
+        .await
+        .with_context(|| format!("detaching an expired partition of `{}`", leaf.parent))?;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        concurrently = !default_sibling,
+        detach_ms = started.elapsed().as_millis() as u64,
+        "Detached an expired partition."
+    );
+    drop(c);
+    pause_at("partition-detached").await;
+    finish_pg(tp, leaf, mode).await
+}
+
+/// Step 4 on a detached partition: recount, digest, drop (or keep), outcome entry.
+async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode) -> Result<u64> {
+    let pool = tp.pool()?;
+    let name = quoted(Dialect::Postgres, &leaf.name)?;
+    let same_db = tp.same_db();
+    let mut tx = pool.begin().await?;
+    let mut q = SqlText::new(Dialect::Postgres);
+    q.push("SET LOCAL lock_timeout = '10s'");
+    execute(&mut tx.conn(), &q).await?;
+    let mut q = SqlText::new(Dialect::Postgres);
+    q.push(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"));
+    execute(&mut tx.conn(), &q)
+        .await
+        .context("locking the detached partition")?;
+    let locked = std::time::Instant::now();
+    let [rows, _, _, _, actionable] =
+        parts::count_leaf(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
+    if actionable != rows {
+        drop(tx);
+        if !leaf.bound.is_empty()
+            && leaf.bound.starts_with("FOR VALUES ")
+            && !leaf.bound.contains(';')
+        {
+            let mut c = pool.acquire().await?;
+            let sql = format!(
+                "ALTER TABLE {} ATTACH PARTITION {name} {}",
+                quoted(Dialect::Postgres, &leaf.parent)?,
+                leaf.bound
+            );
+            ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back").await?;
+            let sql = format!("COMMENT ON TABLE {name} IS NULL");
+            ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition").await?;
+        }
+        bail!(
+            "an expired partition of `{}` changed while it was detached ({} of its {rows} rows are no longer selected); it was attached back, and nothing of it was deleted",
+            leaf.parent,
+            rows - actionable.min(rows)
+        );
+    }
+    let digest = match parts::leaf_keys(&mut tx.conn(), tp.table, leaf).await? {
+        LeafKeys::Ints(mut ints) => int_keys_digest(&mut ints),
+        LeafKeys::Texts(keys) => keys_digest(&keys),
+    };
+    let mut q = SqlText::new(Dialect::Postgres);
+    match mode {
+        PartitionMode::Detach => {
+            let kept = parts::detach_comment(&leaf.parent, false);
+            q.push(&format!("COMMENT ON TABLE {name} IS '{kept}'"));
+        }
+        _ => {
+            q.push(&format!("DROP TABLE {name}"));
+        }
+    }
+    execute(&mut tx.conn(), &q).await?;
+    let outcome = || {
+        let mut d = draft(
+            tp.p,
+            tp.sel,
+            tp.who,
+            Kind::Batch,
+            if mode == PartitionMode::Detach {
+                Outcome::Intent
+            } else {
+                Outcome::Ok
+            },
+        );
+        d.count = Some(rows);
+        d.keys_digest = Some(digest.clone());
+        d
+    };
+    let mut appended = None;
+    if same_db {
+        appended = Some(tp.audit.append_in(tx.conn(), outcome()).await?);
+    }
+    tx.commit().await?;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        count = rows,
+        access_exclusive_ms = locked.elapsed().as_millis() as u64,
+        "Dropped a detached partition (ACCESS EXCLUSIVE on it alone)."
+    );
+    if let Some(a) = appended {
+        tp.audit.after_commit(&a).await?;
+    } else {
+        pause_at("partition-dropped").await;
+        tp.audit.append(outcome()).await?;
+    }
+    Ok(rows)
+}
+
+async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64> {
+    let pool = tp.pool()?;
+    let leaf = &plan.leaf;
+    let SqlPool::My(_) = pool else {
+        return Err(anyhow!("not a MySQL/MariaDB store"));
+    };
+    let parent = quoted(Dialect::MySql, &leaf.parent)?;
+    let name = quoted(Dialect::MySql, &leaf.name)?;
+    // The keys as judged (the plan's counts were taken just before).
+    let judged = {
+        let mut c = pool.acquire().await?;
+        digest_of(parts::leaf_keys(&mut c.conn(), tp.table, leaf).await?)
+    };
+    tp.audit.append(intent(tp, plan.rows)).await?;
+    let mut c = pool.acquire().await?;
+    let run = |sql: String| SqlText::statement(Dialect::MySql, &sql, Vec::new());
+    execute(
+        &mut c.conn(),
+        &run("SET SESSION lock_wait_timeout = 10".into()),
+    )
+    .await?;
+    execute(
+        &mut c.conn(),
+        &run(format!("LOCK TABLES {parent} WRITE, {parent} AS t WRITE")),
+    )
+    .await
+    .context("locking the partitioned table")?;
+    let locked = std::time::Instant::now();
+    let result = async {
+        let now = digest_of(parts::leaf_keys(&mut c.conn(), tp.table, leaf).await?);
+        if now.1 != judged.1 {
+            bail!(
+                "an expired partition of `{}` changed between judging and dropping it; nothing of it was deleted (the next run judges it again)",
+                leaf.parent
+            );
+        }
+        execute(
+            &mut c.conn(),
+            &run(format!("ALTER TABLE {parent} DROP PARTITION {name}")),
+        )
+        .await
+        .context("dropping the partition")?;
+        Ok(now)
+    }
+    .await;
+    let _ = execute(&mut c.conn(), &run("UNLOCK TABLES".into())).await;
+    tracing::info!(
+        target = %tp.p.target.name(),
+        table_lock_ms = locked.elapsed().as_millis() as u64,
+        "Dropped an expired partition (the table write-locked meanwhile)."
+    );
+    let (count, digest) = result?;
+    pause_at("partition-dropped").await;
+    let mut d = draft(tp.p, tp.sel, tp.who, Kind::Batch, Outcome::Ok);
+    d.count = Some(count);
+    d.keys_digest = Some(digest);
+    tp.audit.append(d).await?;
+    Ok(count)
+}
+
+fn digest_of(keys: LeafKeys) -> (u64, String) {
+    match keys {
+        LeafKeys::Ints(mut ints) => (ints.len() as u64, int_keys_digest(&mut ints)),
+        LeafKeys::Texts(keys) => (keys.len() as u64, keys_digest(&keys)),
+    }
+}

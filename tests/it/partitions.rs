@@ -1,0 +1,580 @@
+//! `partitions: drop | detach` (issue 16) through the binary, on real partitioned tables:
+//! whole expired partitions removed with their audit entries (count and keys digest
+//! recomputed here from the rows before the run), and the partitions that must fall back
+//! to row batches — a held subject's, one a foreign key references, the default one, a
+//! filtered rule's — each left with exactly the rows an SQL oracle names; plan and dry
+//! run change nothing; a run killed between detach and drop is finished by the next one
+//! and the log verifies; `check` refuses the field where it cannot apply.
+
+use crate::support::case::Case;
+use crate::support::db::Db;
+use chrono::{Duration, Utc};
+use sha2::{Digest, Sha256};
+use std::process::{Command, Stdio};
+
+fn rule(mode: &str, filter: &str) -> String {
+    format!(
+        "category: events
+description: Device events
+source: \"Privacy Policy, 'Log information'\"
+retain: 150d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: events
+    key: [id, ts]
+    timestamp: ts
+    subject: account_id
+    partitions: {mode}
+{filter}"
+    )
+}
+
+/// A timestamp literal `days` ago (fractional days allowed).
+fn ago(db: Db, days: f64) -> String {
+    let t = Utc::now() - Duration::seconds((days * 86_400.0) as i64);
+    match db {
+        Db::MySql => format!("'{}'", t.format("%Y-%m-%d %H:%M:%S")),
+        _ => format!("'{}'", t.to_rfc3339()),
+    }
+}
+
+/// `events`, range-partitioned on `ts` (days ago): p_old [600, 500), p_ref [500, 400),
+/// p_plain [400, 300), p_held [300, 200), p_straddle [200, 100), p_new [100, -100), and on
+/// PostgreSQL a default partition holding rows older than 600 days (MariaDB: a partition
+/// below 600 days instead). A `refs` table references one row of p_ref (PostgreSQL: a
+/// foreign key without ON DELETE action; MariaDB cannot reference partitioned tables).
+/// Ten rows a day, every row half a day off a whole day; subject 7 has one row in p_held.
+async fn events(db: Db, mode: &str, filter: &str) -> Case {
+    let case = Case::new(db, &[("events.yaml", &rule(mode, filter))]).await;
+    let bounds = [600.0, 500.0, 400.0, 300.0, 200.0, 100.0, -100.0];
+    let names = ["p_old", "p_ref", "p_plain", "p_held", "p_straddle", "p_new"];
+    match db {
+        Db::Postgres => {
+            let mut sql = "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+                 kind TEXT, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);"
+                .to_owned();
+            for (i, n) in names.iter().enumerate() {
+                sql += &format!(
+                    "CREATE TABLE events_{n} PARTITION OF events FOR VALUES FROM ({}) TO ({});",
+                    ago(db, bounds[i]),
+                    ago(db, bounds[i + 1])
+                );
+            }
+            sql += "CREATE TABLE events_default PARTITION OF events DEFAULT;
+                    CREATE TABLE refs (id BIGINT PRIMARY KEY, event_id BIGINT, event_ts TIMESTAMPTZ,
+                      FOREIGN KEY (event_id, event_ts) REFERENCES events (id, ts));";
+            case.db.exec(&sql).await;
+        }
+        Db::MySql => {
+            let mut parts = vec![format!(
+                "PARTITION events_p_older VALUES LESS THAN ({})",
+                ago(db, 600.0)
+            )];
+            for (i, n) in names.iter().enumerate() {
+                parts.push(format!(
+                    "PARTITION events_{n} VALUES LESS THAN ({})",
+                    ago(db, bounds[i + 1])
+                ));
+            }
+            parts.push("PARTITION events_max VALUES LESS THAN (MAXVALUE)".into());
+            case.db
+                .exec(&format!(
+                    "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts DATETIME NOT NULL,
+                       kind VARCHAR(20), PRIMARY KEY (id, ts)) PARTITION BY RANGE COLUMNS (ts) ({});
+                     CREATE TABLE refs (id BIGINT PRIMARY KEY, event_id BIGINT, event_ts DATETIME)",
+                    parts.join(", ")
+                ))
+                .await;
+        }
+        Db::Sqlite => unreachable!("SQLite has no partitions"),
+    }
+    // Days 1..=640, ten rows a day; ids tell the day (id / 10).
+    let mut rows = Vec::new();
+    for day in 1..=640i64 {
+        for k in 0..10 {
+            let id = day * 10 + k;
+            let subject = if k == 9 {
+                "NULL".to_owned()
+            } else {
+                (k % 5).to_string()
+            };
+            let kind = if k % 2 == 0 { "'app'" } else { "'manual'" };
+            rows.push(format!(
+                "({id}, {subject}, {}, {kind})",
+                ago(db, day as f64 + 0.5)
+            ));
+        }
+    }
+    // Subject 7's one row, 250 days old (p_held).
+    rows.push(format!("(9999999, 7, {}, 'app')", ago(db, 250.5)));
+    for chunk in rows.chunks(1000) {
+        case.db
+            .exec(&format!("INSERT INTO events VALUES {}", chunk.join(", ")))
+            .await;
+    }
+    // One reference to a row 450 days old (p_ref).
+    case.db
+        .exec("INSERT INTO refs SELECT 1, id, ts FROM events WHERE id = 4503")
+        .await;
+    case
+}
+
+fn text_cast(db: Db) -> &'static str {
+    match db {
+        Db::MySql => "CHAR(20)",
+        _ => "TEXT",
+    }
+}
+
+/// The ids in `events` as numbers, in order.
+async fn ids(case: &Case, cond: &str) -> Vec<i64> {
+    case.column(&format!(
+        "SELECT CAST(id AS {}) FROM events WHERE {cond} ORDER BY id",
+        text_cast(case.db.kind)
+    ))
+    .await
+    .into_iter()
+    .flatten()
+    .map(|s| s.parse().unwrap())
+    .collect()
+}
+
+/// The keys digest the tool writes for these keys: `id U+001F ts` lines in key order.
+fn digest(keys: &[String]) -> String {
+    let mut h = Sha256::new();
+    for k in keys {
+        h.update(k.as_bytes());
+        h.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+async fn tables(case: &Case) -> Vec<String> {
+    let sql = match case.db.kind {
+        Db::Postgres => "SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = current_schema() AND relname LIKE 'events%' AND relkind IN ('r', 'p') ORDER BY 1",
+        _ => "SELECT CAST(PARTITION_NAME AS CHAR) FROM information_schema.PARTITIONS
+              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'events' ORDER BY 1",
+    };
+    case.column(sql).await.into_iter().flatten().collect()
+}
+
+/// The audit lines of the log, in order.
+async fn audit_lines(case: &Case) -> Vec<serde_json::Value> {
+    let sql = match case.db.kind {
+        Db::Postgres => "SELECT convert_from(line, 'UTF8') FROM retention_audit ORDER BY seq",
+        _ => "SELECT CAST(line AS CHAR) FROM retention_audit ORDER BY seq",
+    };
+    case.column(sql)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect()
+}
+
+/// The rows of a partition as the digest sees them: `id U+001F ts` in key order, `ts` as
+/// the database renders it as text (the tool reads the key columns the same way).
+async fn key_lines(case: &Case, from_days: f64, to_days: f64) -> Vec<String> {
+    let ts_text = match case.db.kind {
+        Db::Postgres => "CAST(ts AS TEXT)",
+        _ => "CAST(ts AS CHAR)",
+    };
+    let sep = match case.db.kind {
+        Db::Postgres => "chr(31)",
+        _ => "CHAR(31)",
+    };
+    let concat = match case.db.kind {
+        Db::Postgres => format!("CAST(id AS TEXT) || {sep} || {ts_text}"),
+        _ => format!("CONCAT(CAST(id AS CHAR), {sep}, {ts_text})"),
+    };
+    case.column(&format!(
+        "SELECT {concat} FROM events WHERE ts >= {} AND ts < {} ORDER BY id, ts",
+        ago(case.db.kind, from_days),
+        ago(case.db.kind, to_days)
+    ))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn partition<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let list = plan["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["reason"] == "expired")
+        .and_then(|t| t["partitions"].as_array())
+        .unwrap_or_else(|| panic!("the plan lists partitions: {plan}"));
+    list.iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("partition {name} in {plan}"))
+}
+
+/// The PostgreSQL oracle: what a row-by-row expiry leaves (the guard lets it through).
+const KEEP: &str = "NOT (ts < now() - interval '150 days' AND (account_id IS NULL OR account_id <> 7)
+                    AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.event_id = events.id AND r.event_ts = events.ts))";
+const KEEP_MY: &str =
+    "NOT (ts < UTC_TIMESTAMP() - INTERVAL 150 DAY AND (account_id IS NULL OR account_id <> 7))";
+
+async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
+    let case = events(db, "drop", "").await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        0,
+    );
+    let keep = ids(&case, if db == Db::Postgres { KEEP } else { KEEP_MY }).await;
+    let plain_keys = key_lines(&case, 400.0, 300.0).await;
+    let old_keys = key_lines(&case, 600.0, 500.0).await;
+    assert_eq!(plain_keys.len(), 1000);
+
+    // The plan says what becomes of each partition, and changes nothing.
+    let before = case.db.checksum().await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(
+        partition(&plan, "events_p_plain")["action"],
+        "drop",
+        "{plan}"
+    );
+    assert_eq!(partition(&plan, "events_p_plain")["rows"], 1000);
+    assert_eq!(partition(&plan, "events_p_old")["action"], "drop", "{plan}");
+    let held = partition(&plan, "events_p_held");
+    assert_eq!(held["action"], "rows", "{plan}");
+    assert!(held["why"].as_str().unwrap().contains("held"), "{held}");
+    assert_eq!(partition(&plan, "events_p_straddle")["action"], "rows");
+    assert_eq!(partition(&plan, "events_p_new")["action"], "kept");
+    if db == Db::Postgres {
+        let r = partition(&plan, "events_p_ref");
+        assert_eq!(r["action"], "rows", "{plan}");
+        assert!(r["why"].as_str().unwrap().contains("foreign key"), "{r}");
+        let d = partition(&plan, "events_default");
+        assert_eq!(d["action"], "rows", "{plan}");
+        assert!(d["why"].as_str().unwrap().contains("default"), "{d}");
+    } else {
+        assert_eq!(partition(&plan, "events_p_ref")["action"], "drop");
+    }
+    for format in ["text", "md", "html"] {
+        let out = case.expect(&["plan", "--format", format], 0).stdout;
+        assert!(out.contains("Partitions of app/events"), "{format}: {out}");
+        let line = out
+            .lines()
+            .flat_map(|l| l.split("<tr>"))
+            .find(|l| l.contains("events_p_held"))
+            .unwrap_or_else(|| panic!("{format}: {out}"));
+        assert!(
+            line.contains("rows") && line.contains("held subjects"),
+            "{format}: {line}"
+        );
+    }
+    let dry = case.expect(&["run", "--dry-run"], 0);
+    assert!(dry.stdout.contains("events_p_plain"), "{}", dry.stdout);
+    assert_eq!(
+        case.db.checksum().await,
+        before,
+        "plan and dry run changed nothing"
+    );
+
+    case.expect(&["run"], 0);
+    assert_eq!(
+        ids(&case, "1 = 1").await,
+        keep,
+        "exactly the oracle's rows are left"
+    );
+    let left = tables(&case).await;
+    assert!(!left.contains(&"events_p_plain".to_owned()), "{left:?}");
+    assert!(!left.contains(&"events_p_old".to_owned()), "{left:?}");
+    assert!(left.contains(&"events_p_held".to_owned()), "{left:?}");
+    if db == Db::Postgres {
+        assert!(left.contains(&"events_p_ref".to_owned()), "{left:?}");
+        assert!(left.contains(&"events_default".to_owned()), "{left:?}");
+    }
+    // Each dropped partition has its batch entry: its row count and the digest of its keys.
+    let entries = audit_lines(&case).await;
+    let batches: Vec<(u64, String)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
+        .map(|e| {
+            (
+                e["count"].as_u64().unwrap(),
+                e["keys_digest"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for keys in [&plain_keys, &old_keys] {
+        assert!(
+            batches.contains(&(keys.len() as u64, digest(keys))),
+            "a batch entry with the partition's count and keys digest: {batches:?}"
+        );
+    }
+    assert!(
+        entries.iter().all(|e| !e.to_string().contains("events_p_")),
+        "no partition name in the log"
+    );
+    case.expect(&["audit", "verify"], 0);
+    // A second run finds nothing more to do.
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+}
+
+/// A filtered rule never drops a partition: every one falls back to rows, and exactly
+/// the filtered rows go.
+async fn a_filtered_rule_deletes_by_rows(db: Db) {
+    let filter = "    filter: {column: kind, eq: app}\n";
+    let case = events(db, "drop", filter).await;
+    case.expect(&["migrate"], 0);
+    let cutoff = match db {
+        Db::Postgres => "now() - interval '150 days'",
+        _ => "UTC_TIMESTAMP() - INTERVAL 150 DAY",
+    };
+    let blocked = match db {
+        Db::Postgres => " AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.event_id = events.id AND r.event_ts = events.ts)",
+        _ => "",
+    };
+    let keep = ids(
+        &case,
+        &format!("NOT (ts < {cutoff} AND kind = 'app'{blocked})"),
+    )
+    .await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let p = partition(&plan, "events_p_plain");
+    assert_eq!(p["action"], "rows", "{plan}");
+    assert!(p["why"].as_str().unwrap().contains("filter"), "{p}");
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    assert!(tables(&case).await.contains(&"events_p_plain".to_owned()));
+    case.expect(&["audit", "verify"], 0);
+}
+
+/// `partitions: detach` (PostgreSQL) takes the partition out of the table and keeps it.
+async fn detach_keeps_the_partition_as_a_table() {
+    let db = Db::Postgres;
+    let case = events(db, "detach", "").await;
+    case.expect(&["migrate"], 0);
+    let plain_keys = key_lines(&case, 400.0, 300.0).await;
+    case.expect(&["run"], 0);
+    let still_partition = case
+        .db
+        .count("SELECT COUNT(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname = 'events_p_plain'")
+        .await;
+    assert_eq!(still_partition, 0, "detached");
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM events_p_plain").await,
+        1000,
+        "kept whole"
+    );
+    assert_eq!(
+        ids(
+            &case,
+            "ts >= now() - interval '400 days' AND ts < now() - interval '300 days'"
+        )
+        .await,
+        Vec::<i64>::new()
+    );
+    // Detaching is not erasing: no `ok` entry claims these rows went.
+    let ok_with = |entries: &[serde_json::Value]| {
+        entries.iter().any(|e| {
+            e["kind"] == "batch"
+                && e["outcome"] == "ok"
+                && e["keys_digest"] == digest(&plain_keys).as_str()
+        })
+    };
+    assert!(!ok_with(&audit_lines(&case).await));
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM events_p_plain").await,
+        1000
+    );
+    // Once the rule says `drop`, the next run drops the kept table, with its entry.
+    crate::support::cli::write_files(case.dir.path(), &[("rules/events.yaml", &rule("drop", ""))]);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db
+            .count("SELECT COUNT(*) FROM pg_class WHERE relname = 'events_p_plain'")
+            .await,
+        0
+    );
+    assert!(ok_with(&audit_lines(&case).await));
+    case.expect(&["audit", "verify"], 0);
+}
+
+fn spawn_run(case: &Case, step: &str, flag: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_retention"))
+        .current_dir(case.dir.path())
+        .arg("--config")
+        .arg(case.dir.path().join("retention.yaml"))
+        .arg("run")
+        .env("RETENTION_LOG", "warn")
+        .env("APP_URL", &case.db.url)
+        .env("RETENTION_TEST_PAUSE_AT", step)
+        .env("RETENTION_TEST_PAUSE_FILE", flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// A run killed with SIGKILL at a step of the drop path; the next run finishes the job,
+/// the rows left are the oracle's, and the log verifies.
+async fn killed_during_the_drop_the_rerun_finishes(db: Db, step: &str) {
+    let case = events(db, "drop", "").await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        0,
+    );
+    let keep = ids(&case, if db == Db::Postgres { KEEP } else { KEEP_MY }).await;
+    let flag = case.dir.path().join("paused");
+    let mut child = spawn_run(&case, step, &flag);
+    let started = std::time::Instant::now();
+    while !flag.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the run reached step {step}"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before step {step}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    if step == "partition-detached" {
+        // Killed between detach and drop: the partition is out of the table, not gone.
+        let attached = case
+            .db
+            .count("SELECT COUNT(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname IN ('events_p_old', 'events_p_plain')")
+            .await;
+        let exists = case
+            .db
+            .count(
+                "SELECT COUNT(*) FROM pg_class WHERE relname IN ('events_p_old', 'events_p_plain')",
+            )
+            .await;
+        assert!(attached < exists, "one partition detached and not dropped");
+    }
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    let left = tables(&case).await;
+    assert!(!left.contains(&"events_p_plain".to_owned()), "{left:?}");
+    assert!(!left.contains(&"events_p_old".to_owned()), "{left:?}");
+    let v = case.expect(&["audit", "verify"], 0);
+    assert!(v.code == 0);
+}
+
+async fn killed_after_detach(db: Db) {
+    killed_during_the_drop_the_rerun_finishes(db, "partition-detached").await
+}
+
+async fn killed_after_mark(db: Db) {
+    killed_during_the_drop_the_rerun_finishes(db, "partition-marked").await
+}
+
+async fn killed_after_drop(db: Db) {
+    killed_during_the_drop_the_rerun_finishes(db, "partition-dropped").await
+}
+
+/// `check` and `check --connect` refuse `partitions:` where it cannot apply, naming the
+/// file, line and field; a partition key that is not the timestamp is a warning.
+async fn check_refuses_what_cannot_apply(db: Db) {
+    let case = Case::new(db, &[("events.yaml", &rule("sideways", ""))]).await;
+    let r = case.expect(&["check"], 2);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("events.yaml:13") && all.contains("partitions"),
+        "{all}"
+    );
+
+    let anonymising = rule("drop", "    anonymise: {kind: null}\n")
+        .replace("on_expiry: delete", "on_expiry: anonymise");
+    let case = Case::new(db, &[("events.yaml", &anonymising)]).await;
+    let r = case.expect(&["check"], 2);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(all.contains("on_expiry: delete"), "{all}");
+
+    // A plain table.
+    let case = Case::new(db, &[("events.yaml", &rule("drop", ""))]).await;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts {} NOT NULL, kind VARCHAR(20), PRIMARY KEY (id, ts))",
+            db.timestamp_type()
+        ))
+        .await;
+    let r = case.expect(&["check", "--connect"], 2);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("events.yaml:13") && all.contains("needs a partitioned table"),
+        "{all}"
+    );
+    // The run refuses the target too (exit 1), deleting nothing.
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 1);
+
+    if db == Db::Postgres {
+        // Partitioned by something else: a warning, and row batches.
+        let case = Case::new(db, &[("events.yaml", &rule("drop", ""))]).await;
+        case.db
+            .exec("CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL, kind TEXT,
+                     PRIMARY KEY (id, ts)) PARTITION BY RANGE (id);
+                   CREATE TABLE events_a PARTITION OF events FOR VALUES FROM (0) TO (1000000)")
+            .await;
+        let r = case.expect(&["check", "--connect"], 0);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(all.contains("not by range of the timestamp"), "{all}");
+    }
+}
+
+mod postgres {
+    use super::*;
+    #[tokio::test]
+    async fn whole_partitions_go_and_the_others_fall_back_to_rows() {
+        super::whole_partitions_go_and_the_others_fall_back_to_rows(Db::Postgres).await
+    }
+    #[tokio::test]
+    async fn a_filtered_rule_deletes_by_rows() {
+        super::a_filtered_rule_deletes_by_rows(Db::Postgres).await
+    }
+    #[tokio::test]
+    async fn detach_keeps_the_partition_as_a_table() {
+        super::detach_keeps_the_partition_as_a_table().await
+    }
+    #[tokio::test]
+    async fn killed_after_detach() {
+        super::killed_after_detach(Db::Postgres).await
+    }
+    #[tokio::test]
+    async fn killed_after_mark() {
+        super::killed_after_mark(Db::Postgres).await
+    }
+    #[tokio::test]
+    async fn check_refuses_what_cannot_apply() {
+        super::check_refuses_what_cannot_apply(Db::Postgres).await
+    }
+}
+
+mod mariadb {
+    use super::*;
+    #[tokio::test]
+    async fn whole_partitions_go_and_the_others_fall_back_to_rows() {
+        super::whole_partitions_go_and_the_others_fall_back_to_rows(Db::MySql).await
+    }
+    #[tokio::test]
+    async fn a_filtered_rule_deletes_by_rows() {
+        super::a_filtered_rule_deletes_by_rows(Db::MySql).await
+    }
+    #[tokio::test]
+    async fn killed_after_drop() {
+        super::killed_after_drop(Db::MySql).await
+    }
+    #[tokio::test]
+    async fn check_refuses_what_cannot_apply() {
+        super::check_refuses_what_cannot_apply(Db::MySql).await
+    }
+}
