@@ -67,6 +67,38 @@ pub async fn run_loaded(config: &Config, cmd: RequestCommand, out: &mut Vec<u8>)
     }
 }
 
+/// A stored outcome (`{"status":…,"deleted":3,"held":1,"reason":"held",…}`) as words:
+/// `deleted 3, held 1; reason held`. Status and run have columns of their own; zero counts
+/// are left out; text that is not such an object is shown as it is.
+fn readable_outcome(stored: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(stored)
+    else {
+        return stored.to_owned();
+    };
+    let mut counts = Vec::new();
+    let mut notes = Vec::new();
+    for (key, value) in &map {
+        match (key.as_str(), value) {
+            ("status" | "run_id", _) => {}
+            (_, serde_json::Value::Number(n)) if n.as_u64() == Some(0) => {}
+            (_, serde_json::Value::Number(n)) => counts.push(format!("{key} {n}")),
+            (_, serde_json::Value::String(v)) => notes.push(format!("{key} {v}")),
+            (_, serde_json::Value::Null) => {}
+            (_, other) => notes.push(format!("{key} {other}")),
+        }
+    }
+    let mut text = if counts.is_empty() {
+        "nothing changed".to_owned()
+    } else {
+        counts.join(", ")
+    };
+    if !notes.is_empty() {
+        text.push_str("; ");
+        text.push_str(&notes.join("; "));
+    }
+    text
+}
+
 fn render(list: &[requests::Request]) -> String {
     let t = |v: Option<chrono::DateTime<Utc>>| {
         v.map(crate::time::rfc3339).unwrap_or_else(|| "-".into())
@@ -89,7 +121,9 @@ fn render(list: &[requests::Request]) -> String {
             t(r.created_at),
             t(r.processed_at),
             r.run_id.clone().unwrap_or_else(|| "-".into()),
-            r.outcome.clone().unwrap_or_else(|| "-".into()),
+            r.outcome
+                .as_deref()
+                .map_or_else(|| "-".into(), readable_outcome),
         ]);
     }
     let widths: Vec<usize> = (0..7)
@@ -110,4 +144,24 @@ fn render(list: &[requests::Request]) -> String {
         crate::report::text::plural(list.len() as u64, "request", "requests")
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_outcome;
+
+    #[test]
+    fn a_stored_outcome_reads_as_words() {
+        assert_eq!(
+            readable_outcome(
+                r#"{"status":"partial","reason":"held","deleted":3,"anonymised":0,"held":1,"run_id":"r"}"#
+            ),
+            "deleted 3, held 1; reason held"
+        );
+        assert_eq!(
+            readable_outcome(r#"{"status":"done","deleted":0}"#),
+            "nothing changed"
+        );
+        assert_eq!(readable_outcome("not json"), "not json");
+    }
 }

@@ -336,10 +336,7 @@ async fn erasing_a_subject_by_id_follows_foreign_keys_and_keeps_what_the_law_req
     // The queue table records the outcome with the run.
     let list = s.request(RequestCommand::List).await.unwrap();
     let row = list.lines().find(|l| l.starts_with("DSAR-1")).unwrap();
-    assert!(
-        row.contains("done") && row.contains(r#""deleted":3"#),
-        "{list}"
-    );
+    assert!(row.contains("done") && row.contains("deleted 3"), "{list}");
 
     // `audit show --ticket` answers what was done for the ticket: batches and one request
     // entry, all with the subject's pseudonym, never its id or email.
@@ -445,9 +442,8 @@ async fn a_subject_under_legal_hold_is_never_erased_and_is_reported(kind: Db) {
     assert_eq!(request["held"], 3, "account, session and order");
     let list = s.request(RequestCommand::List).await.unwrap();
     assert!(
-        list.lines().any(|l| l.starts_with("DSAR-4")
-            && l.contains("partial")
-            && l.contains(r#""reason":"held""#)),
+        list.lines()
+            .any(|l| l.starts_with("DSAR-4") && l.contains("partial") && l.contains("reason held")),
         "{list}"
     );
 
@@ -561,7 +557,7 @@ async fn a_queued_request_is_processed_by_the_next_run_and_its_outcome_recorded(
         "{list}"
     );
     assert!(
-        row("DSAR-10").contains(" partial ") && row("DSAR-10").contains(r#""reason":"held""#),
+        row("DSAR-10").contains(" partial ") && row("DSAR-10").contains("reason held"),
         "{list}"
     );
     assert!(!list.contains("pending"), "{list}");
