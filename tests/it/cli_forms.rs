@@ -729,6 +729,7 @@ async fn every_documented_form_is_exercised() {
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
     ran.insert(form(["demo", "--dir"]));
 
+    eprintln!("{} command forms exercised", ran.len());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut missing = Vec::new();
     for (file, line, shown) in documented_forms(root) {
