@@ -9,8 +9,23 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "$@" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null
+  }
+}
+
 ensure_postgres() {
   if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then return; fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    log "Installing PostgreSQL"
+    apt_install postgresql postgresql-client
+    # Trust local TCP connections as user postgres, as the machines of this kind do.
+    for hba in /etc/postgresql/*/main/pg_hba.conf; do
+      sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+    done
+  fi
   log "Starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && return; sleep 1; done
@@ -19,6 +34,10 @@ ensure_postgres() {
 
 ensure_mariadb() {
   if mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then return; fi
+  if ! [ -x /usr/sbin/mariadbd ]; then
+    log "Installing MariaDB"
+    apt_install mariadb-server mariadb-client
+  fi
   log "Starting MariaDB"
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
   for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && return; sleep 1; done
@@ -51,10 +70,7 @@ ensure_chromium() {
   # The HTML report is checked in a real headless browser.
   if command -v chromium >/dev/null 2>&1; then return; fi
   log "Installing chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq chromium >/dev/null 2>&1 || {
-    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
-  }
+  apt_install chromium
 }
 
 ensure_third_party_verifier() {
