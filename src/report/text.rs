@@ -46,9 +46,9 @@ pub fn plan(report: &Report) -> String {
                 format!("{}/{}", p.store, p.target),
                 p.action.as_str().into(),
                 p.reason.as_str().into(),
-                p.inventory.matched.to_string(),
-                p.inventory.held.to_string(),
-                p.inventory.blocked.to_string(),
+                count(p.inventory.matched),
+                count(p.inventory.held),
+                count(p.inventory.blocked),
                 p.inventory
                     .oldest
                     .map(rfc3339)

@@ -469,6 +469,12 @@ async fn a_day(kind: Db) -> BTreeSet<String> {
             .await;
     }
     let data = d.data().await;
+    let text = d.go(&["plan", "--rule", "events"], 0);
+    assert!(
+        text.stdout.contains("1,100"),
+        "counts are grouped:\n{}",
+        text.stdout
+    );
     d.go(&["run", "--rule", "events"], 3);
     assert_eq!(d.data().await, data, "a refused target changed rows");
     d.go(&["run", "--rule", "events", "--allow-mass-delete"], 0);
