@@ -634,17 +634,13 @@ async fn a_day(kind: Db) -> BTreeSet<String> {
     ))
     .await;
     let db = &d.db;
-    d.schedule_until(|| async move { !d_ids_contains(db, 900).await })
-        .await;
+    d.schedule_until(|| async move {
+        db.count("SELECT COUNT(*) FROM events WHERE id = 900").await == 0
+    })
+    .await;
     d.ran.insert(form(["schedule"]));
     assert!(!d.ids("events").await.contains(&900));
     d.ran
-}
-
-async fn d_ids_contains(db: &TestDb, id: i64) -> bool {
-    db.count(&format!("SELECT COUNT(*) FROM events WHERE id = {id}"))
-        .await
-        > 0
 }
 
 impl Day {

@@ -32,10 +32,9 @@ async fn keys(case: &Case, sql: &str) -> Vec<String> {
     case.column(sql).await.into_iter().flatten().collect()
 }
 
+/// Ends a case: its database is dropped with it ([`TestDb`]'s `Drop`), its directory too.
 async fn done(case: Case) {
-    let Case { db, dir } = case;
-    fixtures::drop_database(db).await;
-    drop(dir);
+    drop(case);
 }
 
 /// `plan --format json`: the `matched` and `held` of the (category, target, reason) entry.

@@ -26,7 +26,7 @@
 
 use crate::support::case::Case;
 use crate::support::cli::write_files;
-use crate::support::db::{Db, TestDb};
+use crate::support::db::Db;
 use chrono::{DateTime, Duration, Months, Utc};
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
@@ -830,43 +830,9 @@ async fn snapshot(case: &Case, db: Db, m: &Model) -> BTreeMap<usize, (String, St
         .collect()
 }
 
-/// Drops a server database the case made (SQLite files go with their directory).
-async fn drop_database(tdb: &TestDb) {
-    use sqlx::{Connection, Executor};
-    let name = tdb
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    match tdb.kind {
-        Db::Postgres => {
-            let admin = crate::support::server_url(retention::stores::sql::Dialect::Postgres).await;
-            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                let _ = c
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await;
-            }
-        }
-        Db::MySql => {
-            let admin = crate::support::server_url(retention::stores::sql::Dialect::MySql).await;
-            if let Ok(mut c) = sqlx::MySqlConnection::connect(&admin).await {
-                let _ = c
-                    .execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
-                    .await;
-            }
-        }
-        Db::Sqlite => {}
-    }
-}
-
 async fn check_case(db: Db, m: &Model) -> Result<(), String> {
     let case = Case::new(db, &[("model.yaml", &m.rule_yaml())]).await;
     let result = run_case(&case, db, m).await;
-    drop_database(&case.db).await;
     result
 }
 
@@ -1160,7 +1126,6 @@ targets:
     let left = case
         .column("SELECT CAST(id AS CHAR(20)) FROM u ORDER BY id")
         .await;
-    drop_database(&case.db).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let left: Vec<String> = left
         .into_iter()
@@ -1211,7 +1176,6 @@ targets:
     let left = case
         .column("SELECT CAST(id AS TEXT) FROM u ORDER BY id")
         .await;
-    drop_database(&case.db).await;
     assert!(!plan.stdout.contains("refused"), "{}", plan.stdout);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(left, [Some("2".to_owned())]);
@@ -1320,7 +1284,6 @@ targets:
         ))
         .await;
     let out = case.run(&["plan", "--format", "json", "--as-of", AS_OF[e.as_of]]);
-    drop_database(&case.db).await;
     if out.code != 0 {
         return Err(format!(
             "plan exited {}\n{}\n{}",

@@ -47,40 +47,45 @@ pub struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.cleanup.take() else {
-            return;
-        };
-        let kind = self.kind;
-        // A thread with a runtime of its own: the test's runtime may be a current-thread
-        // one that this drop is blocking, or be shutting down.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            rt.block_on(async move {
-                match kind {
-                    Db::Postgres => {
-                        let mut c = sqlx::PgConnection::connect(&admin).await?;
-                        c.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                            .await
-                            .map(drop)
-                    }
-                    Db::MySql => {
-                        let mut c = sqlx::MySqlConnection::connect(&admin).await?;
-                        c.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
-                            .await
-                            .map(drop)
-                    }
-                    Db::Sqlite => Ok(()),
-                }
-            })
-            .map_err(|e| e.to_string())
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("warning: the test database was not dropped: {e}");
+        if let Some((admin, name)) = self.cleanup.take() {
+            drop_database(self.kind, admin, name);
         }
+    }
+}
+
+/// Drops a server database a test made, now, also from a failing test's unwinding:
+/// on a thread with a runtime of its own, since the test's runtime may be a
+/// current-thread one that this call blocks, or be shutting down. SQLite: nothing to do
+/// (the file goes with its directory).
+pub fn drop_database(kind: Db, admin: String, name: String) {
+    let label = name.clone();
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async move {
+            match kind {
+                Db::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(&admin).await?;
+                    c.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                        .await
+                        .map(drop)
+                }
+                Db::MySql => {
+                    let mut c = sqlx::MySqlConnection::connect(&admin).await?;
+                    c.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
+                        .await
+                        .map(drop)
+                }
+                Db::Sqlite => Ok(()),
+            }
+        })
+        .map_err(|e| e.to_string())
+    })
+    .join();
+    if let Ok(Err(e)) = dropped {
+        eprintln!("warning: the test database {label} was not dropped: {e}");
     }
 }
 

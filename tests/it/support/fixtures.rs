@@ -204,35 +204,3 @@ pub fn literal(db: Db, t: DateTime<Utc>) -> String {
         Db::MySql | Db::Sqlite => format!("'{}'", t.format("%Y-%m-%d %H:%M:%S")),
     }
 }
-
-/// Drops the test's database (best effort; a SQLite file goes with its directory).
-pub async fn drop_database(db: TestDb) {
-    let name = db
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    match db.kind {
-        Db::Postgres => {
-            let admin = super::server_url(retention::stores::sql::Dialect::Postgres).await;
-            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut c)
-                    .await;
-            }
-        }
-        Db::MySql => {
-            let admin = super::server_url(retention::stores::sql::Dialect::MySql).await;
-            if let Ok(mut c) = sqlx::MySqlConnection::connect(&admin).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
-                    .execute(&mut c)
-                    .await;
-            }
-        }
-        Db::Sqlite => {}
-    }
-}

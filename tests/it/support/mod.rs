@@ -59,18 +59,22 @@ impl TestStore {
         self.pool.dialect()
     }
 
-    /// Drops the test's database (best effort; SQLite files go with their directory).
+    /// Drops the test's database now (what dropping the store does anyway).
     pub async fn remove(self) {
-        let TestStore { pool, cleanup, .. } = self;
-        drop(pool);
-        if let Some((admin_url, name)) = cleanup {
-            if let Ok(admin) = SqlPool::connect("admin", &admin_url).await {
-                let stmt = match admin.dialect() {
-                    Dialect::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                    _ => format!("DROP DATABASE IF EXISTS `{name}`"),
-                };
-                let _ = exec(&admin, &stmt, &[]).await;
-            }
+        drop(self);
+    }
+}
+
+impl Drop for TestStore {
+    /// The database goes with the store, also when the test fails.
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.cleanup.take() {
+            let kind = match self.pool.dialect() {
+                Dialect::Postgres => db::Db::Postgres,
+                Dialect::MySql => db::Db::MySql,
+                Dialect::Sqlite => db::Db::Sqlite,
+            };
+            db::drop_database(kind, admin, name);
         }
     }
 }
