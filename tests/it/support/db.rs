@@ -73,7 +73,19 @@ pub fn drop_database(kind: Db, admin: String, name: String) {
                         .map(drop)
                 }
                 Db::MySql => {
+                    // The test's own pool may still be open (a `Drop` runs before its
+                    // fields go), and DROP DATABASE waits for the metadata locks of its
+                    // connections: end them first, as PostgreSQL's `WITH (FORCE)` does.
                     let mut c = sqlx::MySqlConnection::connect(&admin).await?;
+                    let ids: Vec<(u64,)> = sqlx::query_as(
+                        "SELECT CAST(ID AS UNSIGNED) FROM information_schema.PROCESSLIST WHERE DB = ?",
+                    )
+                    .bind(&name)
+                    .fetch_all(&mut c)
+                    .await?;
+                    for (id,) in ids {
+                        let _ = c.execute(format!("KILL CONNECTION {id}").as_str()).await;
+                    }
                     c.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str())
                         .await
                         .map(drop)
