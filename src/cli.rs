@@ -204,7 +204,7 @@ pub struct RunArgs {
     /// Let targets through the mass-delete guard (SPEC §6). Use after reading the plan.
     #[arg(long)]
     pub allow_mass_delete: bool,
-    /// Write Prometheus metrics (rows deleted, anonymised, held, blocked, errors, duration,
+    /// Write Prometheus metrics (rows deleted, anonymised, held, locked, errors, duration,
     /// last success) to this file after the run, for node_exporter's textfile collector.
     #[arg(long, value_name = "FILE", env = "RETENTION_METRICS_FILE")]
     pub metrics_file: Option<PathBuf>,

@@ -122,7 +122,7 @@ pub struct Inventory {
     pub held: u64,
     /// Records that match but cannot be acted on: rows still referenced by child rows,
     /// objects under Object Lock.
-    pub blocked: u64,
+    pub locked: u64,
     pub oldest: Option<DateTime<Utc>>,
     /// Records with a timestamp, and of those how many lie in the future or in 1970.
     pub with_timestamp: u64,
@@ -173,7 +173,7 @@ pub fn guard(sel: &Selection, inv: &Inventory, max_fraction: f64, allowed: bool)
     }
     // Rows that foreign keys block now are matched all the same: a later run deletes them
     // once their children are gone, so they count toward the share this rule would erase.
-    let matched = inv.matched + inv.blocked;
+    let matched = inv.matched + inv.locked;
     let share = if inv.total == 0 {
         0.0
     } else {
@@ -181,12 +181,12 @@ pub fn guard(sel: &Selection, inv: &Inventory, max_fraction: f64, allowed: bool)
     };
     if sel.reason != Reason::Request && matched > GUARD_MIN_ROWS && share > max_fraction && !allowed
     {
-        let blocked = match inv.blocked {
+        let locked = match inv.locked {
             0 => String::new(),
-            b => format!(" ({b} of them blocked by foreign keys for now)"),
+            b => format!(" ({b} of them locked by foreign keys for now)"),
         };
         return Guard::Refused(format!(
-            "{matched} of {} records ({:.0}%) match{blocked}, above the {:.0}% guard: read the \
+            "{matched} of {} records ({:.0}%) match{locked}, above the {:.0}% guard: read the \
              plan, then allow it with --allow-mass-delete or `allow_mass_delete: true` in the rule",
             inv.total,
             share * 100.0,
@@ -235,11 +235,11 @@ mod tests {
     }
 
     #[test]
-    fn rows_blocked_by_foreign_keys_count_toward_the_guard() {
+    fn rows_locked_by_foreign_keys_count_toward_the_guard() {
         let s = sel(Reason::Expired);
-        // The `retain: 1d` typo on a parent table: few rows free now, most blocked.
+        // The `retain: 1d` typo on a parent table: few rows free now, most locked.
         let i = Inventory {
-            blocked: 13_715,
+            locked: 13_715,
             ..inv(16_044, 2_329)
         };
         assert_eq!(guard(&s, &i, 0.5, false).as_str(), "refused");
@@ -267,22 +267,22 @@ mod tests {
         // A run judges on a lower bound of the total (`Total::AtLeast`) and counts the
         // table only when that refuses: sound only if no verdict that passes on the bound
         // refuses on the exact total. The table as disjoint sets: the selection's expired
-        // rows (to act on, held, blocked), those in the future, the undated, and the rest
+        // rows (to act on, held, locked), those in the future, the undated, and the rest
         // (fresh, or kept out by the rule's filters); rows in 1970 lie among the expired
         // ones and the rest.
         #[test]
         fn a_guard_that_passes_on_a_lower_bound_of_the_total_passes_on_the_total(
-            matched in some(), held in some(), blocked in some(), in_future in some(),
+            matched in some(), held in some(), locked in some(), in_future in some(),
             nulls in some(), rest in some(), old_expired in some(), old_rest in some(),
             max_fraction in 0.0f64..=1.0, allowed: bool,
         ) {
-            let expired = matched + held + blocked;
+            let expired = matched + held + locked;
             let in_1970 = old_expired.min(expired) + old_rest.min(rest);
             let exact = Inventory {
                 total: expired + in_future + nulls + rest,
                 matched,
                 held,
-                blocked,
+                locked,
                 with_timestamp: expired + in_future + rest,
                 in_future,
                 in_1970,

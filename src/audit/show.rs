@@ -197,7 +197,7 @@ pub fn render_runs(entries: &[StoredEntry]) -> String {
         "deleted",
         "anonymised",
         "held",
-        "blocked",
+        "locked",
     ];
     let rows: Vec<Vec<String>> = order
         .iter()

@@ -196,7 +196,7 @@ fn log_end(report: &Report, requests: &[Erasure], status: Status, took: std::tim
                 deleted = t.deleted,
                 anonymised = t.anonymised,
                 held = t.held,
-                blocked = t.locked,
+                locked = t.locked,
                 failed_targets = t.failed_targets,
                 requests = requests.len() as u64,
                 duration_ms = took.as_millis() as u64,
@@ -318,7 +318,7 @@ fn totals(report: &Report) -> Totals {
             Action::Keep => {}
         }
         t.held += p.inventory.held;
-        t.locked += p.inventory.blocked;
+        t.locked += p.inventory.locked;
         if p.error.is_some() {
             t.failed_targets += 1;
         }

@@ -82,7 +82,7 @@ impl Erasure {
                 Action::Keep => {}
             }
             c.held += p.inventory.held;
-            c.locked += p.inventory.blocked;
+            c.locked += p.inventory.locked;
             if p.error.is_some() {
                 c.failed += 1;
             }
@@ -181,13 +181,13 @@ impl Erasure {
                 row("held", p.inventory.held.to_string(), "legal hold".into());
                 any = true;
             }
-            if p.inventory.blocked > 0 {
+            if p.inventory.locked > 0 {
                 let note = if self.dry_run {
                     "still referenced by child rows; erased after them unless they are kept"
                 } else {
                     "still referenced by other rows, or under Object Lock"
                 };
-                row(locked, p.inventory.blocked.to_string(), note.into());
+                row(locked, p.inventory.locked.to_string(), note.into());
                 any = true;
             }
             if !any {
@@ -382,7 +382,7 @@ mod tests {
     use crate::execute::PassReport;
     use crate::plan::{Guard, Inventory};
 
-    fn pass(action: Action, done: u64, held: u64, blocked: u64) -> PassReport {
+    fn pass(action: Action, done: u64, held: u64, locked: u64) -> PassReport {
         PassReport {
             category: "c".into(),
             source: String::new(),
@@ -395,7 +395,7 @@ mod tests {
             inventory: Inventory {
                 matched: done,
                 held,
-                blocked,
+                locked,
                 ..Default::default()
             },
             guard: Guard::Ok,

@@ -76,7 +76,7 @@ impl PassReport {
             "failed"
         } else if matches!(self.guard, Guard::Refused(_)) {
             "refused"
-        } else if stopped && self.done + self.inventory.blocked < self.inventory.matched {
+        } else if stopped && self.done + self.inventory.locked < self.inventory.matched {
             "interrupted"
         } else {
             "ok"
@@ -101,7 +101,7 @@ impl PassReport {
                     matched = self.inventory.matched,
                     done = self.done,
                     held = self.inventory.held,
-                    blocked = self.inventory.blocked,
+                    locked = self.inventory.locked,
                     batches = self.batches,
                     error = self.error.as_deref().or(match &self.guard {
                         Guard::Refused(why) => Some(why.as_str()),
@@ -163,7 +163,7 @@ pub async fn survey(ws: &Workspace, opts: &Options, held: &[String]) -> Result<R
 
 /// Surveys passes in the order a run takes them, predicting the run: a parent row whose
 /// blocking children an earlier pass of the same run deletes counts as matched, not
-/// blocked (only passes whose guard lets them run are counted on).
+/// locked (only passes whose guard lets them run are counted on).
 async fn survey_in_order(
     ws: &Workspace,
     opts: &Options,
@@ -499,9 +499,9 @@ async fn apply<'p, 'a: 'p>(
                     d.held = Some(inv.held);
                     audit.append(d).await?;
                 }
-                if inv.blocked > 0 {
+                if inv.locked > 0 {
                     let mut d = draft(p, &sel, who, Kind::Skip, Outcome::Locked);
-                    d.locked = Some(inv.blocked);
+                    d.locked = Some(inv.locked);
                     audit.append(d).await?;
                 }
                 if let Guard::Refused(_) = guard {

@@ -82,7 +82,7 @@ pub async fn inventory(
     let whole = Inventory {
         matched: inv.matched + others.matched,
         held: inv.held + others.held,
-        blocked: inv.blocked + others.locked,
+        locked: inv.locked + others.locked,
         ..inv
     };
     Ok((inv, whole))
@@ -93,7 +93,7 @@ fn count(inv: &mut Inventory, page: &ObjectPage) {
     inv.total += page.scanned;
     inv.matched += page.matched.len() as u64;
     inv.held += page.held;
-    inv.blocked += page.locked;
+    inv.locked += page.locked;
     for o in &page.matched {
         if let Some(t) = o.timestamp {
             inv.oldest = Some(inv.oldest.map_or(t, |x| x.min(t)));
@@ -180,18 +180,18 @@ pub async fn stream_pass(
     pass.inventory.matched = found.matched;
     pass.inventory.held = found.held;
     pass.inventory.oldest = found.oldest;
-    // `blocked` already holds the objects found locked when deleting; add those the scan
+    // `locked` already holds the objects found locked when deleting; add those the scan
     // found locked.
-    pass.inventory.blocked += found.blocked;
+    pass.inventory.locked += found.locked;
     let failure = match ended {
         Ok(_) => None,
         Err(Failure::Audit(e)) => return Err(e),
         Err(failure) => Some(failure),
     };
-    if found.held > 0 || found.blocked > 0 {
+    if found.held > 0 || found.locked > 0 {
         let mut d = draft(p, sel, who, Kind::Skip, Outcome::Held);
         d.held = Some(found.held);
-        d.locked = Some(found.blocked);
+        d.locked = Some(found.locked);
         audit.append(d).await?;
     }
     match failure {
@@ -414,7 +414,7 @@ impl Pages<'_, '_> {
         done.locked = Some(report.locked.len() as u64);
         self.audit.append(done).await?;
         pass.done += report.done.len() as u64;
-        pass.inventory.blocked += report.locked.len() as u64;
+        pass.inventory.locked += report.locked.len() as u64;
         pass.batches += 1;
         if let Some(b) = self.bar {
             b.set_position(pass.done);
@@ -481,7 +481,7 @@ mod tests {
                     total,
                     matched: matched.min(total),
                     held: matched / 3,
-                    blocked: matched / 5,
+                    locked: matched / 5,
                     ..Inventory::default()
                 };
                 for reason in [Reason::Expired, Reason::Flagged] {

@@ -31,7 +31,7 @@ pub fn category(c: &CategoryView<'_>, as_of: Option<DateTime<Utc>>) -> String {
     let mut refused = false;
     for t in &c.targets {
         let matched = t.matched();
-        let rest = t.total.saturating_sub(matched + t.held + t.blocked);
+        let rest = t.total.saturating_sub(matched + t.held + t.locked);
         let change_colour = if t.status == Status::Ok {
             CHANGE
         } else {
@@ -49,12 +49,12 @@ pub fn category(c: &CategoryView<'_>, as_of: Option<DateTime<Utc>>) -> String {
             svg,
             "<rect x=\"{BAR_X:.0}\" y=\"{y:.1}\" width=\"{BAR_W:.0}\" height=\"14\" rx=\"3\" fill=\"{KEPT}\"/>"
         );
-        let total = t.total.max(matched + t.held + t.blocked);
+        let total = t.total.max(matched + t.held + t.locked);
         let mut x = BAR_X;
         for (n, colour) in [
             (matched, change_colour),
             (t.held, HELD),
-            (t.blocked, LOCKED),
+            (t.locked, LOCKED),
             (rest, KEPT),
         ] {
             if n == 0 || total == 0 {

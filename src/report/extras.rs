@@ -85,7 +85,7 @@ pub struct RequestTarget {
     pub action: Action,
     pub matched: u64,
     pub held: u64,
-    pub blocked: u64,
+    pub locked: u64,
     /// Why the target could not be surveyed (never row data).
     pub error: Option<String>,
 }
@@ -114,7 +114,7 @@ impl PendingRequest {
                         action: p.action,
                         matched: p.inventory.matched,
                         held: p.inventory.held,
-                        blocked: p.inventory.blocked,
+                        locked: p.inventory.locked,
                         error: p.error.clone(),
                     })
                     .collect()
@@ -147,11 +147,11 @@ impl PendingRequest {
     pub fn found(&self) -> Option<bool> {
         let s = self.survey.as_ref()?;
         if s.iter().any(|t| t.error.is_some())
-            && !s.iter().any(|t| t.matched + t.held + t.blocked > 0)
+            && !s.iter().any(|t| t.matched + t.held + t.locked > 0)
         {
             return None;
         }
-        Some(s.iter().any(|t| t.matched + t.held + t.blocked > 0))
+        Some(s.iter().any(|t| t.matched + t.held + t.locked > 0))
     }
 
     /// What a reader should know first: `overdue`, `subject found in no target`, both,

@@ -177,7 +177,7 @@ fn category(w: &mut String, c: &CategoryView<'_>, v: &PlanView<'_>) {
             maybe_count(t.flagged),
             maybe_count(t.request),
             count(t.held),
-            count(t.blocked),
+            count(t.locked),
             oldest_age(t.oldest, v.as_of),
             badge(t.status, true),
         );

@@ -5,7 +5,7 @@ use crate::execute::Report;
 use crate::time::rfc3339;
 use serde_json::{json, Value};
 
-/// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `blocked`,
+/// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `locked`,
 /// `total`, `unreadable`, `guard_reason`, `error`) are additions scripts may ignore.
 pub fn plan(report: &Report) -> Value {
     plan_with_requests(report, &[])
@@ -31,7 +31,7 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
                 "oldest": p.inventory.oldest.map(rfc3339),
                 "guard": p.guard.as_str(),
                 "cutoff": p.cutoff.map(rfc3339),
-                "blocked": p.inventory.blocked,
+                "locked": p.inventory.locked,
                 "total": p.inventory.total,
                 "unreadable": p.inventory.unreadable,
                 "guard_reason": match &p.guard { crate::plan::Guard::Refused(r) => Some(r.clone()), _ => None },

@@ -139,7 +139,7 @@ fn category(
             maybe_count(t.flagged),
             maybe_count(t.request),
             count(t.held),
-            count(t.blocked),
+            count(t.locked),
             oldest_age(t.oldest, as_of),
             status(t.status, true),
         );

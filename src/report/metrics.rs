@@ -16,7 +16,7 @@ pub fn render(report: &Report, duration_seconds: f64, last_success: Option<i64>)
         deleted: u64,
         anonymised: u64,
         held: u64,
-        blocked: u64,
+        locked: u64,
         errors: u64,
     }
     let mut per: BTreeMap<&str, Per> = BTreeMap::new();
@@ -28,7 +28,7 @@ pub fn render(report: &Report, duration_seconds: f64, last_success: Option<i64>)
             Action::Keep => {}
         }
         e.held += p.inventory.held;
-        e.blocked += p.inventory.blocked;
+        e.locked += p.inventory.locked;
         e.errors += u64::from(p.error.is_some());
     }
     let mut out = String::new();
@@ -54,9 +54,9 @@ pub fn render(report: &Report, duration_seconds: f64, last_success: Option<i64>)
         &|p| p.held,
     );
     family(
-        "retention_rows_blocked",
+        "retention_rows_locked",
         "Matching records left alone: still referenced, or locked objects.",
-        &|p| p.blocked,
+        &|p| p.locked,
     );
     family(
         "retention_target_errors",

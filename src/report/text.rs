@@ -48,7 +48,7 @@ pub fn plan(report: &Report) -> String {
                 p.reason.as_str().into(),
                 count(p.inventory.matched),
                 count(p.inventory.held),
-                count(p.inventory.blocked),
+                count(p.inventory.locked),
                 p.inventory
                     .oldest
                     .map(rfc3339)
@@ -63,7 +63,7 @@ pub fn plan(report: &Report) -> String {
         .collect();
     out.push_str(&table(
         &[
-            "category", "target", "action", "reason", "matched", "held", "blocked", "oldest",
+            "category", "target", "action", "reason", "matched", "held", "locked", "oldest",
             "guard",
         ],
         &rows,
@@ -121,7 +121,7 @@ pub fn summary(report: &Report) -> String {
     summary_of_run(report, &[], None)
 }
 
-/// The summary at the end of a run: the passes that changed, held, blocked, failed, were
+/// The summary at the end of a run: the passes that changed, held, locked, failed, were
 /// refused or interrupted first, then the passes a signal kept the run from (`not
 /// reached`), one line for the passes that had nothing to do, a totals row and the
 /// duration; then every refusal and failure spelled out.
@@ -139,19 +139,19 @@ pub fn summary_of_run(
             p.reason.as_str().into(),
             count(p.done),
             count(p.inventory.held),
-            count(p.inventory.blocked),
+            count(p.inventory.locked),
             outcome.into(),
         ]
     };
     let mut rows = Vec::new();
     let mut idle = Vec::new();
-    let (mut done, mut held, mut blocked) = (0, 0, 0);
+    let (mut done, mut held, mut locked) = (0, 0, 0);
     for (i, p) in report.passes.iter().enumerate() {
         let outcome = report.pass_outcome(i);
         done += p.done;
         held += p.inventory.held;
-        blocked += p.inventory.blocked;
-        if outcome == "ok" && p.done + p.inventory.held + p.inventory.blocked == 0 {
+        locked += p.inventory.locked;
+        if outcome == "ok" && p.done + p.inventory.held + p.inventory.locked == 0 {
             idle.push(format!("{} {}/{}", p.category, p.store, p.target));
         } else {
             rows.push(row(p, outcome));
@@ -166,12 +166,12 @@ pub fn summary_of_run(
         String::new(),
         count(done),
         count(held),
-        count(blocked),
+        count(locked),
         String::new(),
     ]);
     out.push_str(&table(
         &[
-            "category", "target", "action", "reason", "done", "held", "blocked", "outcome",
+            "category", "target", "action", "reason", "done", "held", "locked", "outcome",
         ],
         &rows,
     ));

@@ -62,7 +62,7 @@ impl CategoryView<'_> {
         self.targets.iter().map(|t| t.held).sum()
     }
     pub fn locked(&self) -> u64 {
-        self.targets.iter().map(|t| t.blocked).sum()
+        self.targets.iter().map(|t| t.locked).sum()
     }
     pub fn records(&self) -> u64 {
         self.targets.iter().map(|t| t.total).sum()
@@ -100,7 +100,7 @@ pub struct TargetView<'a> {
     pub flagged: Option<u64>,
     pub request: Option<u64>,
     pub held: u64,
-    pub blocked: u64,
+    pub locked: u64,
     /// The oldest record a pass would act on.
     pub oldest: Option<DateTime<Utc>>,
     pub status: Status,
@@ -200,7 +200,7 @@ impl<'a> PlanView<'a> {
             targets: targets.clone().count(),
             to_change: targets.clone().map(TargetView::to_change).sum(),
             held: targets.clone().map(|t| t.held).sum(),
-            locked: targets.clone().map(|t| t.blocked).sum(),
+            locked: targets.clone().map(|t| t.locked).sum(),
             refused: targets
                 .clone()
                 .filter(|t| t.status == Status::Refused)
@@ -240,7 +240,7 @@ fn target_view<'c, 'a>(
                 flagged: None,
                 request: None,
                 held: 0,
-                blocked: 0,
+                locked: 0,
                 oldest: None,
                 status: Status::Ok,
                 notes: Vec::new(),
@@ -281,7 +281,7 @@ fn add_pass<'a>(cat: &mut CategoryView<'a>, pass: &'a PassReport, as_of: Option<
     let inv = &pass.inventory;
     // Every pass counts the same table, so the total is the same; the passes select
     // disjoint records (the expired pass leaves flagged ones to the flagged pass), so
-    // their matched, held and blocked counts add up.
+    // their matched, held and locked counts add up.
     t.total = t.total.max(inv.total);
     let slot = match pass.reason {
         Reason::Expired => &mut t.expired,
@@ -290,7 +290,7 @@ fn add_pass<'a>(cat: &mut CategoryView<'a>, pass: &'a PassReport, as_of: Option<
     };
     *slot = Some(slot.unwrap_or(0) + inv.matched);
     t.held += inv.held;
-    t.blocked += inv.blocked;
+    t.locked += inv.locked;
     t.oldest = match (t.oldest, inv.oldest) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

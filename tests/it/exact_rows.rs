@@ -1,7 +1,7 @@
 //! Exactly the right rows, on schemas shaped like real ones, through the binary (issue 12):
 //! partitioned and inherited tables (where a row's physical address repeats between
 //! partitions), foreign keys declared on partitions, NULL subjects while a hold is in
-//! force, the guard counting blocked rows, `erase` as documented, `plan` before `migrate`,
+//! force, the guard counting locked rows, `erase` as documented, `plan` before `migrate`,
 //! and `check --connect` refusing relations and keys a batch cannot address.
 //!
 //! The expected rows are computed with plain SQL over the data before the run (the
@@ -463,7 +463,7 @@ targets:
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     let t = &plan["targets"][0];
     assert_eq!(
-        (t["matched"].as_u64(), t["blocked"].as_u64()),
+        (t["matched"].as_u64(), t["locked"].as_u64()),
         (Some(500), Some(2_500))
     );
     assert_eq!(t["guard"], "refused", "{t}");

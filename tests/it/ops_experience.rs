@@ -642,3 +642,150 @@ async fn audit_runs_lists_runs_and_show_takes_a_unique_prefix_only() {
         requests.stdout
     );
 }
+
+const ACCOUNTS: &str = "category: accounts
+description: Closed accounts
+source: \"Privacy Policy, 'Account data'\"
+retain: 30d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: accounts
+    key: [id]
+    timestamp: closed_at
+    subject: id
+";
+
+/// Every word an output may use for records a pass leaves alone: `held` (a legal hold)
+/// and `locked` (a row still referenced, a row or object under a lock). `blocked` was the
+/// plan's word for the second until issue 17; no output may use it again.
+fn says_locked_not_blocked(what: &str, text: &str, locked_expected: bool) {
+    let lower = text.to_lowercase();
+    assert!(!lower.contains("blocked"), "{what} says `blocked`:\n{text}");
+    if locked_expected {
+        assert!(
+            lower.contains("locked"),
+            "{what} does not say `locked`:\n{text}"
+        );
+    }
+}
+
+/// The same rows — an expired account still referenced by an order, and an expired
+/// account under a hold — are called the same in the plan (every format), the run's
+/// summary, JSON log and metrics (the file named by `RETENTION_METRICS_FILE`), the audit
+/// log and its reports, and an erasure's report and certificate.
+#[tokio::test]
+async fn one_word_per_concept_in_every_output() {
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", ACCOUNTS)]).await;
+    let old = ago(Db::Sqlite, 90);
+    case.db
+        .exec("CREATE TABLE accounts (id BIGINT PRIMARY KEY, closed_at TEXT)")
+        .await;
+    case.db
+        .exec("CREATE TABLE orders (id BIGINT PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts (id))")
+        .await;
+    // 1 and 2 expired and free, 3 held, 4 and 5 referenced by orders, 6 fresh.
+    case.db
+        .exec(&format!(
+            "INSERT INTO accounts VALUES (1, '{old}'), (2, '{old}'), (3, '{old}'), (4, '{old}'), \
+             (5, '{old}'), (6, '{}')",
+            ago(Db::Sqlite, 1)
+        ))
+        .await;
+    case.db
+        .exec("INSERT INTO orders VALUES (10, 4), (11, 5)")
+        .await;
+    // Signed, so that the erasure's certificate can be made.
+    let keys = case.expect(&["audit", "keygen", "--name", "example.org/words"], 0);
+    let private = keys.stdout.lines().next().unwrap().to_owned();
+    let config = case.dir.path().join("retention.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "  pseudonym_key:",
+        &format!("  signing_key: {private}\n  pseudonym_key:"),
+    );
+    std::fs::write(&config, text).unwrap();
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "3", "--reason", "litigation"],
+        0,
+    );
+
+    let plan_json = case.expect(&["plan", "--format", "json"], 0).stdout;
+    let plan: serde_json::Value = serde_json::from_str(&plan_json).unwrap();
+    let t = &plan["targets"][0];
+    assert_eq!(
+        (
+            t["matched"].as_u64(),
+            t["held"].as_u64(),
+            t["locked"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2)),
+        "{plan_json}"
+    );
+    says_locked_not_blocked("plan --format json", &plan_json, true);
+    for format in ["text", "csv", "md", "html"] {
+        let out = case.expect(&["plan", "--format", format], 0).stdout;
+        says_locked_not_blocked(&format!("plan --format {format}"), &out, true);
+    }
+
+    let metrics = case.dir.path().join("metrics.prom");
+    let run = crate::support::cli::retention(
+        case.dir.path(),
+        &["--log-format", "json", "run"],
+        &[
+            ("APP_URL", case.db.url.as_str()),
+            ("RETENTION_METRICS_FILE", metrics.to_str().unwrap()),
+            ("RETENTION_LOG", "info"),
+        ],
+    )
+    .expect_code(0);
+    says_locked_not_blocked("the run's summary", &run.stdout, true);
+    says_locked_not_blocked("the run's JSON log", &run.stderr, true);
+    let finished = json_lines(&run.stderr)
+        .into_iter()
+        .find(|l| l.str("message") == "Finished a target.")
+        .expect("a line per target");
+    assert_eq!(finished.get("locked"), Some(&serde_json::json!(2)));
+    assert_eq!(finished.get("held"), Some(&serde_json::json!(1)));
+    let prom = std::fs::read_to_string(&metrics).expect("RETENTION_METRICS_FILE is written");
+    says_locked_not_blocked("the metrics file", &prom, true);
+    assert!(
+        prom.lines()
+            .any(|l| l.starts_with("retention_rows_locked{") && l.ends_with(" 2")),
+        "{prom}"
+    );
+    assert_eq!(
+        case.column("SELECT CAST(id AS TEXT) FROM accounts ORDER BY id").await,
+        ["3", "4", "5", "6"].map(|s| Some(s.to_owned()))
+    );
+
+    let id = run_id(&run.stdout);
+    for format in ["text", "json", "md", "html"] {
+        let out = case
+            .expect(&["audit", "show", "--run", &id, "--format", format], 0)
+            .stdout;
+        says_locked_not_blocked(&format!("audit show --format {format}"), &out, true);
+    }
+
+    let erase = case.expect(&["erase", "--subject", "4", "--ticket", "T-4"], 0);
+    says_locked_not_blocked("erase", &format!("{}{}", erase.stdout, erase.stderr), true);
+    for format in ["html", "json"] {
+        let out = case
+            .expect(
+                &[
+                    "audit",
+                    "certificate",
+                    "--ticket",
+                    "T-4",
+                    "--format",
+                    format,
+                ],
+                0,
+            )
+            .stdout;
+        says_locked_not_blocked(&format!("audit certificate --format {format}"), &out, true);
+    }
+    let list = case.expect(&["request", "list"], 0).stdout;
+    says_locked_not_blocked("request list", &list, false);
+}

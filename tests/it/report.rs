@@ -36,7 +36,7 @@ struct Pass {
     total: u64,
     matched: u64,
     held: u64,
-    blocked: u64,
+    locked: u64,
     oldest: Option<&'static str>,
 }
 
@@ -55,7 +55,7 @@ impl Pass {
                 total: self.total,
                 matched: self.matched,
                 held: self.held,
-                blocked: self.blocked,
+                locked: self.locked,
                 oldest: self.oldest.map(at),
                 with_timestamp: self.total,
                 in_future: 0,
@@ -118,7 +118,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 48_210,
             matched: 1_200,
             held: 3,
-            blocked: 0,
+            locked: 0,
             oldest: Some("2025-01-02T10:00:00Z"),
         }
         .build(LOCATION_SOURCE),
@@ -133,7 +133,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 310_442,
             matched: 37,
             held: 0,
-            blocked: 0,
+            locked: 0,
             oldest: Some("2026-11-02T08:15:00Z"),
         }
         .build(MESSAGES_SOURCE),
@@ -148,7 +148,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 310_442,
             matched: 18_950,
             held: 12,
-            blocked: 0,
+            locked: 0,
             oldest: Some("2025-03-14T16:40:00Z"),
         }
         .build(MESSAGES_SOURCE),
@@ -163,7 +163,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 9_870,
             matched: 2_301,
             held: 4,
-            blocked: 14,
+            locked: 14,
             oldest: Some("2025-06-01T00:00:00Z"),
         }
         .build(MESSAGES_SOURCE),
@@ -178,7 +178,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 2_400_000,
             matched: 1_900_000,
             held: 0,
-            blocked: 0,
+            locked: 0,
             oldest: Some("2019-04-30T22:10:00Z"),
         }
         .build(LOGS_SOURCE),
@@ -193,7 +193,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 0,
             matched: 0,
             held: 0,
-            blocked: 0,
+            locked: 0,
             oldest: None,
         }
         .build(LOGS_SOURCE),
@@ -208,7 +208,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 91_000,
             matched: 412,
             held: 0,
-            blocked: 5,
+            locked: 5,
             oldest: Some("2018-05-30T12:00:00Z"),
         }
         .build(ORDERS_SOURCE),
@@ -223,7 +223,7 @@ pub fn plan_fixture() -> (Report, Extras) {
             total: 88_000,
             matched: 0,
             held: 0,
-            blocked: 0,
+            locked: 0,
             oldest: None,
         }
         .build(INVOICES_SOURCE),
@@ -295,7 +295,7 @@ pub fn request_fixture() -> Vec<PendingRequest> {
             total: 0,
             matched,
             held,
-            blocked: 0,
+            locked: 0,
             oldest: None,
         }
         .build("")

@@ -1,6 +1,6 @@
 //! The plan's counts do not depend on how they are computed: an expiry pass over an
 //! indexed timestamp counts from index ranges and a bare `COUNT(*)`, an unindexed one in
-//! a single scan, and both give the same matched, held, blocked and total figures and the
+//! a single scan, and both give the same matched, held, locked and total figures and the
 //! same guard verdict (the timestamp sanity counts included) on every dialect. A run,
 //! which counts the whole table only when the guard's verdict depends on it, reaches the
 //! same verdicts.
@@ -48,7 +48,7 @@ async fn seed(db: &TestDb) {
     };
     let (old, fresh, future) = (at(k, -400), at(k, -1), at(k, 30));
     for table in ["plain", "indexed"] {
-        // Expired: 2 of the held subject 7, 5 others of which one has a note (blocked).
+        // Expired: 2 of the held subject 7, 5 others of which one has a note (locked).
         // Fresh 3, undated 2, one in the future.
         let mut sql = format!(
             "CREATE TABLE {table}_events (id BIGINT PRIMARY KEY, account_id BIGINT, ts {ts} NULL);
@@ -104,7 +104,7 @@ async fn counts_agree_with_and_without_an_index(kind: Db) {
         (
             p["matched"].clone(),
             p["held"].clone(),
-            p["blocked"].clone(),
+            p["locked"].clone(),
             p["total"].clone(),
             p["oldest"].clone(),
             p["guard"].clone(),
@@ -117,7 +117,7 @@ async fn counts_agree_with_and_without_an_index(kind: Db) {
         (
             &plain["matched"],
             &plain["held"],
-            &plain["blocked"],
+            &plain["locked"],
             &plain["total"],
             &plain["guard"]
         ),

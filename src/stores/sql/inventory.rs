@@ -50,7 +50,7 @@ pub enum Total {
 }
 
 /// Counts, in one statement, the rows a selection would act on (once the `earlier` passes
-/// of the same run have deleted theirs), the held and blocked ones,
+/// of the same run have deleted theirs), the held and locked ones,
 /// the oldest matched timestamp and the timestamp sanity figures. Also says how the total
 /// was counted: a scan of the whole table counts it exactly whatever was asked.
 pub async fn inventory(
@@ -85,7 +85,7 @@ pub async fn inventory(
         total: n(0),
         matched: n(1),
         held: n(2),
-        blocked: n(3),
+        locked: n(3),
         with_timestamp: n(4),
         in_future: n(5),
         in_1970: n(6),
@@ -198,7 +198,7 @@ fn readable(p: &PreparedTable, q: &mut SqlText) {
 }
 
 /// What the selection finds, over whichever rows the caller's `FROM … WHERE` reads:
-/// `c1` the rows to act on, `c2` the held ones, `c3` the blocked ones, and `oldest` the
+/// `c1` the rows to act on, `c2` the held ones, `c3` the locked ones, and `oldest` the
 /// oldest timestamp among the rows to act on (NULL without a timestamp column).
 fn selection_counts(
     p: &PreparedTable,
@@ -236,7 +236,7 @@ fn selection_counts(
 }
 
 /// The indexed case: the same figures as [`one_scan`], each from the cheapest source —
-/// the matched, held and blocked counts from the index range of expired rows, the
+/// the matched, held and locked counts from the index range of expired rows, the
 /// sanity counts from index probes, the total from a bare `COUNT(*)` (or, for
 /// [`Total::AtLeast`], from the other counts). Scalar subqueries of one statement, so
 /// every figure comes from the same snapshot.
