@@ -56,13 +56,8 @@ else
     ENDPOINT=$RETENTION_BENCH_S3_ENDPOINT
 fi
 
-if [[ $PROFILE == release ]]; then
-    cargo build -q --release --bin retention
-    BIN=${CARGO_TARGET_DIR:-target}/release/retention
-else
-    cargo build -q --bin retention
-    BIN=${CARGO_TARGET_DIR:-target}/debug/retention
-fi
+. bench/common.sh
+retention_binary
 
 s5() { s5cmd --endpoint-url "$ENDPOINT" --log error "$@"; }
 export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other

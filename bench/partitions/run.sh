@@ -27,16 +27,8 @@ psql -q "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
 trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true; [ -n "${KEEP_LOG:-}" ] && cp "$WORK/run.log" "$KEEP_LOG"; rm -rf "$WORK"' EXIT
 URL="${PGURL%/*}/$DB"
 
-PROFILE="${PROFILE:-release}"
-if [ -n "${BIN:-}" ]; then
-  :
-elif [ "$PROFILE" = release ]; then
-  cargo build --release --quiet
-  BIN=target/release/retention
-else
-  cargo build --quiet
-  BIN=target/debug/retention
-fi
+. bench/common.sh
+retention_binary
 
 echo "loading $ROWS rows into each of two tables (24 monthly partitions) …"
 load_start=$(date +%s)
@@ -66,30 +58,8 @@ VACUUM ANALYZE ev_raw;
 SQL
 echo "loaded in $(( $(date +%s) - load_start )) s"
 
-mkdir -p "$WORK/rules"
-cat > "$WORK/retention.yaml" <<YAML
-stores:
-  app:
-    url: $URL
-state: app
-audit:
-  pseudonym_key: bench-pseudonym-key-0123456789abcdef0123456789
-rules: ./rules
-YAML
-cat > "$WORK/rules/events.yaml" <<YAML
-category: events
-description: Benchmark events
-source: "benchmark"
-retain: 12mo
-on_expiry: delete
-allow_mass_delete: true   # half the table is expired
-targets:
-  - store: app
-    table: ev_tool
-    key: [id, ts]
-    timestamp: ts
-    partitions: drop
-YAML
+write_config "$WORK" "$URL"
+write_rule "$WORK" events 12mo ev_tool "[id, ts]" ts "    partitions: drop"
 $BIN --config "$WORK/retention.yaml" migrate >/dev/null
 $BIN --config "$WORK/retention.yaml" plan > "$WORK/plan.txt"
 sed -n '/Partitions of/,$p' "$WORK/plan.txt" | head -40

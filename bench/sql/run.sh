@@ -25,16 +25,8 @@ trap 'psql -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true;
 URL="${PGURL%/*}/$DB"
 
 # PROFILE=dev measures the debug build (quicker to build; slower, so the ratio is a floor).
-PROFILE="${PROFILE:-release}"
-if [ -n "${BIN:-}" ]; then
-  :
-elif [ "$PROFILE" = release ]; then
-  cargo build --release --quiet
-  BIN=target/release/retention
-else
-  cargo build --quiet
-  BIN=target/debug/retention
-fi
+. bench/common.sh
+retention_binary
 if [ "${SIGNED:-0}" = 1 ]; then
   RETENTION_SIGNING_KEY=$($BIN audit keygen --name bench.example/audit 2>/dev/null | head -1)
   export RETENTION_SIGNING_KEY
@@ -56,31 +48,8 @@ SQL
 
 # One config directory per retention run: table $1, defaults $2.
 setup() {
-  mkdir -p "$WORK/$1/rules"
-  cat > "$WORK/$1/retention.yaml" <<YAML
-stores:
-  app:
-    url: $URL
-state: app
-audit:
-  pseudonym_key: bench-pseudonym-key-0123456789abcdef0123456789
-  signing_key: \${RETENTION_SIGNING_KEY:-}
-rules: ./rules
-defaults: {$2}
-YAML
-  cat > "$WORK/$1/rules/events.yaml" <<YAML
-category: events
-description: Benchmark events
-source: "benchmark"
-retain: 90d
-on_expiry: delete
-allow_mass_delete: true   # exactly half the table is expired: at the guard's threshold
-targets:
-  - store: app
-    table: events_$1
-    key: [id]
-    timestamp: created_at
-YAML
+  write_config "$WORK/$1" "$URL" "defaults: {$2}"
+  write_rule "$WORK/$1" events 90d "events_$1" "[id]" created_at
 }
 setup ours "batch_size: 1000"
 setup seq "batches_in_flight: 1"

@@ -242,10 +242,16 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
             rows - actionable.min(rows)
         );
     }
-    let digest = match parts::leaf_keys(&mut tx.conn(), tp.table, leaf).await? {
-        LeafKeys::Ints(mut ints) => int_keys_digest(&mut ints),
-        LeafKeys::Texts(keys) => keys_digest(&keys),
+    let crate::stores::sql::SqlConn::Pg(pg) = tx.conn() else {
+        bail!("not a PostgreSQL store");
     };
+    let (streamed, digest) = parts::pg_leaf_digest(pg, tp.table, leaf).await?;
+    if streamed != rows {
+        bail!(
+            "partition `{}` gave {streamed} keys for its {rows} rows; nothing of it was deleted",
+            leaf.name
+        );
+    }
     let mut q = SqlText::new(Dialect::Postgres);
     match mode {
         PartitionMode::Detach => {

@@ -1,5 +1,6 @@
 //! Batches over one table: keyset pagination in general, and on PostgreSQL expiry deletes
-//! over an indexed timestamp, disjoint time windows of which several may be in flight.
+//! over an indexed timestamp, disjoint time windows of which several may be in flight (on
+//! a partitioned table, one leaf partition after the other).
 //!
 //! Every batch is one short transaction. When the table lives in the state store, the
 //! batch's audit entry commits in that same transaction; elsewhere an `intent` entry is
@@ -12,7 +13,10 @@ use crate::rules::Action;
 use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
 use crate::stores::sql::dialect::SqlText;
 use crate::stores::sql::exec::execute;
-use crate::stores::sql::select::PreparedTable;
+use crate::stores::sql::catalog::Relation;
+use crate::stores::sql::exec::fetch_counts;
+use crate::stores::sql::partitions;
+use crate::stores::sql::select::{PreparedTable, T};
 use crate::stores::sql::{Dialect, SqlPool};
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
@@ -135,10 +139,7 @@ impl TablePass<'_, '_, '_> {
             batches: 0,
             bar: bar.as_ref(),
         });
-        let result = match time_windows(self.table, self.sel, &pass.inventory, size) {
-            Some(windows) => self.windowed(windows, &tally).await,
-            None => self.keyset(size, &tally).await,
-        };
+        let result = self.batches(&pass.inventory, size, &tally).await;
         let (done, batches) = tally
             .lock()
             .map(|t| (t.done, t.batches))
@@ -149,6 +150,92 @@ impl TablePass<'_, '_, '_> {
             b.finish_and_clear();
         }
         result
+    }
+
+    /// Time windows where they apply (on a partitioned table, one leaf partition at a
+    /// time), keyset batches elsewhere.
+    async fn batches(&self, inv: &Inventory, size: usize, tally: &Mutex<Tally<'_>>) -> Result<()> {
+        if let Some(leaves) = self.leaf_tables(inv).await? {
+            tracing::debug!(category = %self.p.rule.category, target = %self.p.target.name(), partitions = leaves.len(), "Deleting by time windows, one partition at a time.");
+            for (leaf, leaf_inv) in &leaves {
+                if self.stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                if let Some(windows) = time_windows(leaf, self.sel, leaf_inv, size) {
+                    let on_leaf = TablePass {
+                        table: leaf,
+                        ..*self
+                    };
+                    on_leaf.windowed(windows, tally).await?;
+                }
+            }
+            return Ok(());
+        }
+        match time_windows(self.table, self.sel, inv, size) {
+            Some(windows) => self.windowed(windows, tally).await,
+            None => self.keyset(size, tally).await,
+        }
+    }
+
+    /// A PostgreSQL table partitioned declaratively takes the time windows of a plain
+    /// table one leaf partition at a time: each leaf is an ordinary table, in which a
+    /// row's `ctid` is unique. Each leaf comes with its expired rows' count and oldest
+    /// timestamp (an index range scan); leaves with none are left out. `None` where this
+    /// does not apply (then keyset batches over the whole table address rows by
+    /// `(tableoid, ctid)`).
+    async fn leaf_tables(&self, inv: &Inventory) -> Result<Option<Vec<(PreparedTable, Inventory)>>> {
+        let t = self.table;
+        let applies = t.dialect == Dialect::Postgres
+            && t.relation == Relation::Hierarchy
+            && t.partitioning.is_some()
+            && self.sel.action == Action::Delete
+            && self.sel.reason == Reason::Expired
+            && t.timestamp_indexed
+            && inv.matched > 0;
+        let (Some(oldest), Some(cutoff), Some((ts, per_second))) =
+            (inv.oldest, self.sel.cutoff, t.timestamp.as_ref())
+        else {
+            return Ok(None);
+        };
+        if !applies {
+            return Ok(None);
+        }
+        let pool = self.pool()?;
+        let Some(names) = partitions::pg_plain_leaves(pool, t).await? else {
+            return Ok(None);
+        };
+        let lo = oldest - chrono::Duration::seconds(1);
+        let mut c = pool.acquire().await?;
+        let mut out = Vec::new();
+        for name in names {
+            let mut leaf = t.clone();
+            leaf.target.table = name;
+            leaf.relation = Relation::Table;
+            leaf.partitioning = None;
+            let mut q = SqlText::new(Dialect::Postgres);
+            let min = format!("MIN({})", t.dialect.col(T, &ts.name));
+            q.push("SELECT COUNT(*), ")
+                .push(&t.dialect.epoch_seconds(&min, ts.kind, *per_second))
+                .push(" FROM ")
+                .push(&leaf.from())
+                .push(" WHERE 1 = 1");
+            leaf.window(lo, cutoff, &mut q)?;
+            let (counts, min) = fetch_counts(&mut c.conn(), &q, 1).await?;
+            let matched = counts.first().copied().unwrap_or(0).max(0) as u64;
+            let Some(min) = min.and_then(|s| DateTime::from_timestamp(s.floor() as i64, 0)) else {
+                continue;
+            };
+            if matched == 0 {
+                continue;
+            }
+            let leaf_inv = Inventory {
+                matched,
+                oldest: Some(min),
+                ..Inventory::default()
+            };
+            out.push((leaf, leaf_inv));
+        }
+        Ok(Some(out))
     }
 
     /// Keyset pagination: each batch starts after the last key of the one before.
@@ -360,11 +447,11 @@ fn time_windows(
     inv: &Inventory,
     size: usize,
 ) -> Option<Windows> {
-    // A window with a limit addresses rows by `ctid`, unique only in a plain table:
-    // partitioned and inherited tables take keyset batches, which address rows by
-    // `(tableoid, ctid)`.
+    // A window with a limit addresses rows by `ctid`, unique only in a plain table (a
+    // partitioned table's leaves come here one by one, see `TablePass::leaf_tables`):
+    // inherited tables take keyset batches, which address rows by `(tableoid, ctid)`.
     let usable = table.dialect == crate::stores::sql::Dialect::Postgres
-        && table.relation == crate::stores::sql::catalog::Relation::Table
+        && table.relation == Relation::Table
         && sel.action == Action::Delete
         && sel.reason == Reason::Expired
         && table.timestamp_indexed;
