@@ -11,9 +11,9 @@ use crate::audit::{AuditLog, Kind, Outcome, Reason};
 use crate::plan::{Inventory, Selection};
 use crate::rules::Action;
 use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
+use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::dialect::SqlText;
 use crate::stores::sql::exec::execute;
-use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::exec::fetch_counts;
 use crate::stores::sql::partitions;
 use crate::stores::sql::select::{PreparedTable, T};
@@ -183,7 +183,10 @@ impl TablePass<'_, '_, '_> {
     /// timestamp (an index range scan); leaves with none are left out. `None` where this
     /// does not apply (then keyset batches over the whole table address rows by
     /// `(tableoid, ctid)`).
-    async fn leaf_tables(&self, inv: &Inventory) -> Result<Option<Vec<(PreparedTable, Inventory)>>> {
+    async fn leaf_tables(
+        &self,
+        inv: &Inventory,
+    ) -> Result<Option<Vec<(PreparedTable, Inventory)>>> {
         let t = self.table;
         let applies = t.dialect == Dialect::Postgres
             && t.relation == Relation::Hierarchy

@@ -756,7 +756,8 @@ async fn one_word_per_concept_in_every_output() {
         "{prom}"
     );
     assert_eq!(
-        case.column("SELECT CAST(id AS TEXT) FROM accounts ORDER BY id").await,
+        case.column("SELECT CAST(id AS TEXT) FROM accounts ORDER BY id")
+            .await,
         ["3", "4", "5", "6"].map(|s| Some(s.to_owned()))
     );
 

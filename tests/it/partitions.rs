@@ -118,9 +118,13 @@ async fn events(db: Db, mode: &str, filter: &str) -> Case {
             .exec(&format!("INSERT INTO events VALUES {}", chunk.join(", ")))
             .await;
     }
-    // One reference to a row 450 days old (p_ref).
+    // One reference to a row 450 days old (p_ref), and one that references nothing (its
+    // columns NULL): it keeps no partition from going whole.
     case.db
         .exec("INSERT INTO refs SELECT 1, id, ts FROM events WHERE id = 4503")
+        .await;
+    case.db
+        .exec("INSERT INTO refs (id, event_id, event_ts) VALUES (2, NULL, NULL)")
         .await;
     case
 }
@@ -351,13 +355,13 @@ async fn a_filtered_rule_deletes_by_rows(db: Db) {
         Db::Postgres => "now() - interval '150 days'",
         _ => "UTC_TIMESTAMP() - INTERVAL 150 DAY",
     };
-    let blocked = match db {
+    let locked = match db {
         Db::Postgres => " AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.event_id = events.id AND r.event_ts = events.ts)",
         _ => "",
     };
     let keep = ids(
         &case,
-        &format!("NOT (ts < {cutoff} AND kind = 'app'{blocked})"),
+        &format!("NOT (ts < {cutoff} AND kind = 'app'{locked})"),
     )
     .await;
     let plan = case.expect(&["plan", "--format", "json"], 0);
@@ -501,6 +505,164 @@ async fn killed_after_drop(db: Db) {
     killed_during_the_drop_the_rerun_finishes(db, "partition-dropped").await
 }
 
+/// PostgreSQL sub-partitions: an expired partition split by hash of the key goes whole
+/// (both of its leaves), and in a partition split by range of the timestamp the expired
+/// leaf goes whole, the straddling leaf by rows (time windows on that leaf), the fresh
+/// leaf is kept. Exactly the oracle's rows are left and the log verifies.
+#[tokio::test]
+async fn sub_partitions_go_whole_or_by_rows() {
+    let db = Db::Postgres;
+    let case = Case::new(db, &[("events.yaml", &rule("drop", ""))]).await;
+    let range = |from: f64, to: f64| format!("FROM ({}) TO ({})", ago(db, from), ago(db, to));
+    case.db
+        .exec(&format!(
+            "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+               kind TEXT, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+             CREATE INDEX ON events (ts);
+             CREATE TABLE events_old PARTITION OF events FOR VALUES {} PARTITION BY HASH (id);
+             CREATE TABLE events_old_h0 PARTITION OF events_old FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+             CREATE TABLE events_old_h1 PARTITION OF events_old FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+             CREATE TABLE events_mid PARTITION OF events FOR VALUES {} PARTITION BY RANGE (ts);
+             CREATE TABLE events_mid_a PARTITION OF events_mid FOR VALUES {};
+             CREATE TABLE events_mid_b PARTITION OF events_mid FOR VALUES {};
+             CREATE TABLE events_mid_c PARTITION OF events_mid FOR VALUES {};",
+            range(600.0, 300.0),
+            range(300.0, -100.0),
+            range(300.0, 200.0),
+            range(200.0, 100.0),
+            range(100.0, -100.0),
+        ))
+        .await;
+    let rows: Vec<String> = (1..=599i64)
+        .flat_map(|day| {
+            (0..4).map(move |k| {
+                format!(
+                    "({}, {k}, {}, 'app')",
+                    day * 10 + k,
+                    ago(db, day as f64 + 0.5)
+                )
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        case.db
+            .exec(&format!("INSERT INTO events VALUES {}", chunk.join(", ")))
+            .await;
+    }
+    case.expect(&["migrate"], 0);
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    for (name, action) in [
+        ("events_old_h0", "drop"),
+        ("events_old_h1", "drop"),
+        ("events_mid_a", "drop"),
+        ("events_mid_b", "rows"),
+        ("events_mid_c", "kept"),
+    ] {
+        assert_eq!(partition(&plan, name)["action"], action, "{name}: {plan}");
+    }
+    let run = crate::support::cli::retention(
+        case.dir.path(),
+        &["--log-format", "json", "run"],
+        &[
+            ("APP_URL", case.db.url.as_str()),
+            ("RETENTION_LOG", "retention=debug"),
+        ],
+    )
+    .expect_code(0);
+    assert!(
+        run.stderr
+            .contains("Deleting by time windows, one partition at a time."),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        ids(&case, "1 = 1").await,
+        keep,
+        "exactly the oracle's rows are left"
+    );
+    let left = tables(&case).await;
+    for gone in ["events_old_h0", "events_old_h1", "events_mid_a"] {
+        assert!(!left.contains(&gone.to_owned()), "{gone}: {left:?}");
+    }
+    for kept in ["events_mid_b", "events_mid_c"] {
+        assert!(left.contains(&kept.to_owned()), "{kept}: {left:?}");
+    }
+    case.expect(&["audit", "verify"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep, "a rerun changes nothing");
+}
+
+/// A table range-partitioned on an integer epoch column (`timestamp: {column: ts_s,
+/// unit: s}`): MariaDB's plain `RANGE (ts_s)` and PostgreSQL's `RANGE (ts_s)` on a bigint.
+/// The partition wholly before the cutoff goes whole, the straddling one by rows, the
+/// newest is kept; exactly the oracle's rows are left.
+async fn an_epoch_column_partitions_like_a_timestamp(db: Db) {
+    let rule = rule("drop", "")
+        .replace("key: [id, ts]", "key: [id, ts_s]")
+        .replace("timestamp: ts", "timestamp: {column: ts_s, unit: s}");
+    let case = Case::new(db, &[("events.yaml", &rule)]).await;
+    let epoch = |days: f64| (Utc::now() - Duration::seconds((days * 86_400.0) as i64)).timestamp();
+    match db {
+        Db::Postgres => {
+            case.db
+                .exec(&format!(
+                    "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts_s BIGINT NOT NULL,
+                       PRIMARY KEY (id, ts_s)) PARTITION BY RANGE (ts_s);
+                     CREATE TABLE events_p0 PARTITION OF events FOR VALUES FROM (MINVALUE) TO ({});
+                     CREATE TABLE events_p1 PARTITION OF events FOR VALUES FROM ({}) TO ({});
+                     CREATE TABLE events_pmax PARTITION OF events FOR VALUES FROM ({}) TO (MAXVALUE);",
+                    epoch(400.0),
+                    epoch(400.0),
+                    epoch(100.0),
+                    epoch(100.0)
+                ))
+                .await
+        }
+        _ => {
+            case.db
+                .exec(&format!(
+                    "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts_s BIGINT NOT NULL,
+                       PRIMARY KEY (id, ts_s)) PARTITION BY RANGE (ts_s) (
+                       PARTITION events_p0 VALUES LESS THAN ({}),
+                       PARTITION events_p1 VALUES LESS THAN ({}),
+                       PARTITION events_pmax VALUES LESS THAN MAXVALUE)",
+                    epoch(400.0),
+                    epoch(100.0)
+                ))
+                .await
+        }
+    }
+    let rows: Vec<String> = (1..=599i64)
+        .map(|day| format!("({day}, {}, {})", day % 5, epoch(day as f64 + 0.5)))
+        .collect();
+    case.db
+        .exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
+        .await;
+    case.expect(&["migrate"], 0);
+    let keep = ids(&case, &format!("ts_s >= {}", epoch(150.0))).await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    for (name, action) in [
+        ("events_p0", "drop"),
+        ("events_p1", "rows"),
+        ("events_pmax", "kept"),
+    ] {
+        assert_eq!(partition(&plan, name)["action"], action, "{name}: {plan}");
+    }
+    case.expect(&["run"], 0);
+    assert_eq!(
+        ids(&case, "1 = 1").await,
+        keep,
+        "exactly the oracle's rows are left"
+    );
+    let left = tables(&case).await;
+    assert!(!left.contains(&"events_p0".to_owned()), "{left:?}");
+    assert!(left.contains(&"events_p1".to_owned()), "{left:?}");
+    case.expect(&["audit", "verify"], 0);
+}
+
 /// `check` and `check --connect` refuse `partitions:` where it cannot apply, naming the
 /// file, line and field; a partition key that is not the timestamp is a warning.
 async fn check_refuses_what_cannot_apply(db: Db) {
@@ -554,6 +716,10 @@ async fn check_refuses_what_cannot_apply(db: Db) {
 mod postgres {
     use super::*;
     #[tokio::test]
+    async fn an_epoch_column_partitions_like_a_timestamp() {
+        super::an_epoch_column_partitions_like_a_timestamp(Db::Postgres).await
+    }
+    #[tokio::test]
     async fn whole_partitions_go_and_the_others_fall_back_to_rows() {
         super::whole_partitions_go_and_the_others_fall_back_to_rows(Db::Postgres).await
     }
@@ -581,6 +747,10 @@ mod postgres {
 
 mod mariadb {
     use super::*;
+    #[tokio::test]
+    async fn an_epoch_column_partitions_like_a_timestamp() {
+        super::an_epoch_column_partitions_like_a_timestamp(Db::MySql).await
+    }
     #[tokio::test]
     async fn whole_partitions_go_and_the_others_fall_back_to_rows() {
         super::whole_partitions_go_and_the_others_fall_back_to_rows(Db::MySql).await
