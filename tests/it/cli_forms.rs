@@ -662,7 +662,7 @@ impl Day {
             .arg(self.path("retention.yaml"))
             .arg("schedule")
             .envs(self.env())
-            .env("RETENTION_LOG", "warn")
+            .env("RETENTION_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -684,6 +684,13 @@ impl Day {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(ok, "schedule did not run the rule within 60 s:\n{stderr}");
+        // It says which rules it schedules, and when the next run is and of which rules.
+        assert!(stderr.contains("Scheduling 1 rule: events."), "{stderr}");
+        let waiting = stderr
+            .lines()
+            .find(|l| l.contains("Waiting for the next scheduled run at "))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(waiting.contains("Z (events)."), "{waiting}");
     }
 }
 
