@@ -209,6 +209,25 @@ async fn key_lines(case: &Case, from_days: f64, to_days: f64) -> Vec<String> {
     .collect()
 }
 
+/// `retention --log-format json run` with the debug log, expected to exit 0.
+fn run_with_debug_log(case: &Case) -> crate::support::cli::Run {
+    crate::support::cli::retention(
+        case.dir.path(),
+        &["--log-format", "json", "run"],
+        &[
+            ("APP_URL", case.db.url.as_str()),
+            ("RETENTION_LOG", "retention=debug"),
+        ],
+    )
+    .expect_code(0)
+}
+
+/// Whether the run's rows went by time windows one leaf partition at a time.
+fn by_leaf_windows(run: &crate::support::cli::Run) -> bool {
+    run.stderr
+        .contains("Deleting by time windows, one partition at a time.")
+}
+
 fn partition<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     let list = plan["targets"]
         .as_array()
@@ -287,22 +306,9 @@ async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
         "plan and dry run changed nothing"
     );
 
-    let run = crate::support::cli::retention(
-        case.dir.path(),
-        &["--log-format", "json", "run"],
-        &[
-            ("APP_URL", case.db.url.as_str()),
-            ("RETENTION_LOG", "retention=debug"),
-        ],
-    )
-    .expect_code(0);
+    let run = run_with_debug_log(&case);
     if db == Db::Postgres {
-        assert!(
-            run.stderr
-                .contains("Deleting by time windows, one partition at a time."),
-            "the rows left after the drops go by time windows per partition: {}",
-            run.stderr
-        );
+        assert!(by_leaf_windows(&run), "{}", run.stderr);
     }
     assert_eq!(
         ids(&case, "1 = 1").await,
@@ -562,21 +568,8 @@ async fn sub_partitions_go_whole_or_by_rows() {
     ] {
         assert_eq!(partition(&plan, name)["action"], action, "{name}: {plan}");
     }
-    let run = crate::support::cli::retention(
-        case.dir.path(),
-        &["--log-format", "json", "run"],
-        &[
-            ("APP_URL", case.db.url.as_str()),
-            ("RETENTION_LOG", "retention=debug"),
-        ],
-    )
-    .expect_code(0);
-    assert!(
-        run.stderr
-            .contains("Deleting by time windows, one partition at a time."),
-        "{}",
-        run.stderr
-    );
+    let run = run_with_debug_log(&case);
+    assert!(by_leaf_windows(&run), "{}", run.stderr);
     assert_eq!(
         ids(&case, "1 = 1").await,
         keep,
