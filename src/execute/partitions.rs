@@ -66,42 +66,48 @@ pub async fn recover(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Resul
         return Ok(());
     }
     let pool = tp.pool()?;
-    let leaves = parts::leaves(pool, tp.table).await?;
-    for leaf in leaves.iter().filter(|l| l.detach_pending) {
-        let comment = comment_of(pool, &leaf.name).await?;
-        if comment.as_deref() != Some(&parts::detach_comment(&leaf.parent, true))
-            && comment.as_deref() != Some(&parts::detach_comment(&leaf.parent, false))
+    // Only the tool's own detaches (marked) are finished, in the connection's schema.
+    for (name, parent) in parts::pending_detaches(pool, tp.table).await? {
+        let comment = comment_of(pool, &name).await?;
+        if comment.as_deref() != Some(&parts::detach_comment(&parent, true))
+            && comment.as_deref() != Some(&parts::detach_comment(&parent, false))
         {
             continue;
         }
+        let leaf = bare_leaf(name, parent);
         let mut c = pool.acquire().await?;
-        let sql = format!(
-            "ALTER TABLE {} DETACH PARTITION {} FINALIZE",
-            quoted(Dialect::Postgres, &leaf.parent)?,
-            quoted(Dialect::Postgres, &leaf.name)?
-        );
-        ddl_with_retries(&mut c.conn(), &sql, "finishing an interrupted detach").await?;
+        if finalize(&mut c.conn(), &leaf).await? == Detached::Pending {
+            pending_warning(tp, &leaf);
+        }
     }
+    let leaves = parts::leaves(pool, tp.table).await?;
     let mut parents: Vec<String> = leaves.iter().map(|l| l.parent.clone()).collect();
     parents.push(tp.table.target.table.as_str().to_owned());
     parents.sort();
     parents.dedup();
     let drops = tp.table.target.partitions == PartitionMode::Drop;
     for (name, parent) in parts::detached_to_drop(pool, &parents, drops).await? {
-        let leaf = Leaf {
-            name,
-            parent,
-            uppers: Vec::new(),
-            default: false,
-            detach_pending: false,
-            bound: String::new(),
-        };
-        let n = finish_pg(tp, &leaf, PartitionMode::Drop).await?;
+        let n = finish_pg(tp, &bare_leaf(name, parent), PartitionMode::Drop).await?;
         tracing::info!(category = %pass.category, target = %pass.target, count = n, "Dropped a partition a previous run had detached.");
         pass.done += n;
         pass.batches += 1;
     }
     Ok(())
+}
+
+/// A partition (or a table the tool detached) in the connection's schema known by its
+/// name and parent only.
+fn bare_leaf(name: String, parent: String) -> Leaf {
+    Leaf {
+        name,
+        parent,
+        uppers: Vec::new(),
+        default: false,
+        detach_pending: false,
+        bound: String::new(),
+        schema: String::new(),
+        elsewhere: false,
+    }
 }
 
 /// Whether the partitioned table `parent` has a default partition.
@@ -146,7 +152,10 @@ pub async fn run(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()
             return Ok(());
         }
         let n = match tp.table.dialect {
-            Dialect::Postgres => drop_pg(tp, plan).await?,
+            Dialect::Postgres => match drop_pg(tp, plan).await? {
+                Some(n) => n,
+                None => continue,
+            },
             Dialect::MySql => drop_my(tp, plan).await?,
             Dialect::Sqlite => bail!("SQLite has no partitions"),
         };
@@ -163,14 +172,69 @@ fn intent(tp: &TablePass<'_, '_, '_>, count: u64) -> crate::audit::EntryDraft {
     d
 }
 
-async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64> {
+/// How a detach ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detached {
+    Done,
+    /// The first step of `DETACH … CONCURRENTLY` is done and the second cannot finish
+    /// yet: a transaction older than the detach (a long report, a `pg_dump`) still holds
+    /// a snapshot. The parent no longer shows the partition's rows; a later run finishes
+    /// the detach (`FINALIZE`) and drops it.
+    Pending,
+}
+
+/// `ALTER TABLE parent DETACH PARTITION leaf [CONCURRENTLY]`, retried while a lock is
+/// not granted; a concurrent detach left pending (its second step waited out its lock
+/// timeout) is finished with `FINALIZE` when it can be.
+async fn detach(pool: &SqlPool, leaf: &Leaf, concurrently: bool) -> Result<Detached> {
+    let mut c = pool.acquire().await?;
+    let sql = format!(
+        "ALTER TABLE {} DETACH PARTITION {}{}",
+        quoted(Dialect::Postgres, &leaf.parent)?,
+        quoted(Dialect::Postgres, &leaf.name)?,
+        if concurrently { " CONCURRENTLY" } else { "" }
+    );
+    match ddl_with_retries(&mut c.conn(), &sql, "detaching the partition", 10).await {
+        Ok(()) => Ok(Detached::Done),
+        Err(e) if concurrently && parts::pending_detach(pool, &leaf.name).await? => {
+            tracing::debug!(error = %format!("{e:#}"), "The detach is pending; finishing it.");
+            finalize(&mut c.conn(), leaf).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `DETACH PARTITION … FINALIZE` of a pending detach, a few tries: `Pending` when old
+/// snapshots still keep it from finishing.
+async fn finalize(conn: &mut crate::stores::sql::SqlConn<'_>, leaf: &Leaf) -> Result<Detached> {
+    let sql = format!(
+        "ALTER TABLE {} DETACH PARTITION {} FINALIZE",
+        quoted(Dialect::Postgres, &leaf.parent)?,
+        quoted(Dialect::Postgres, &leaf.name)?
+    );
+    match ddl_with_retries(conn, &sql, "finishing the detach", 3).await {
+        Ok(()) => Ok(Detached::Done),
+        Err(e) if parts::lock_not_available(&e) => Ok(Detached::Pending),
+        Err(e) => Err(e),
+    }
+}
+
+fn pending_warning(tp: &TablePass<'_, '_, '_>, leaf: &Leaf) {
+    tracing::warn!(
+        category = %tp.p.rule.category,
+        target = %tp.p.target.name(),
+        "An expired partition is detached only in part: a transaction older than the detach still holds a snapshot (a long query, a pg_dump). Its rows no longer show in `{}`; a later run finishes the detach and drops it, with its audit entry.",
+        leaf.parent
+    );
+}
+
+/// Removes one partition judged removable: the rows it held, or `None` when its detach
+/// is left pending for a later run.
+async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<Option<u64>> {
     let pool = tp.pool()?;
     let leaf = &plan.leaf;
     let mode = tp.table.target.partitions;
-    let (parent, name) = (
-        quoted(Dialect::Postgres, &leaf.parent)?,
-        quoted(Dialect::Postgres, &leaf.name)?,
-    );
+    let name = quoted(Dialect::Postgres, &leaf.name)?;
     tp.audit.append(intent(tp, plan.rows)).await?;
     let mut c = pool.acquire().await?;
     // The mark is a plain-identifier sentence, so it can be written as a literal.
@@ -179,17 +243,15 @@ async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
         &mut c.conn(),
         &format!("COMMENT ON TABLE {name} IS '{mark}'"),
         "marking the partition",
+        10,
     )
     .await?;
     pause_at("partition-marked").await;
     // CONCURRENTLY is refused when the parent has a default partition.
     let default_sibling = has_default(pool, &leaf.parent).await?;
-    let sql = format!(
-        "ALTER TABLE {parent} DETACH PARTITION {name}{}",
-        if default_sibling { "" } else { " CONCURRENTLY" }
-    );
+    drop(c);
     let started = std::time::Instant::now();
-    ddl_with_retries(&mut c.conn(), &sql, "detaching the partition")
+    let detached = detach(pool, leaf, !default_sibling)
         .await
         .with_context(|| format!("detaching an expired partition of `{}`", leaf.parent))?;
     tracing::info!(
@@ -198,9 +260,12 @@ async fn drop_pg(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
         detach_ms = started.elapsed().as_millis() as u64,
         "Detached an expired partition."
     );
-    drop(c);
+    if detached == Detached::Pending {
+        pending_warning(tp, leaf);
+        return Ok(None);
+    }
     pause_at("partition-detached").await;
-    finish_pg(tp, leaf, mode).await
+    finish_pg(tp, leaf, mode).await.map(Some)
 }
 
 /// Step 4 on a detached partition: recount, digest, drop (or keep), outcome entry.
@@ -232,9 +297,9 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
                 quoted(Dialect::Postgres, &leaf.parent)?,
                 leaf.bound
             );
-            ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back").await?;
+            ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back", 10).await?;
             let sql = format!("COMMENT ON TABLE {name} IS NULL");
-            ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition").await?;
+            ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition", 10).await?;
         }
         bail!(
             "an expired partition of `{}` changed while it was detached ({} of its {rows} rows are no longer selected); it was attached back, and nothing of it was deleted",

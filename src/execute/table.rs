@@ -15,6 +15,7 @@ use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::dialect::SqlText;
 use crate::stores::sql::exec::execute;
 use crate::stores::sql::exec::fetch_counts;
+use crate::stores::sql::inventory::cast_double;
 use crate::stores::sql::partitions;
 use crate::stores::sql::select::{PreparedTable, T};
 use crate::stores::sql::{Dialect, SqlPool};
@@ -194,6 +195,7 @@ impl TablePass<'_, '_, '_> {
             && self.sel.action == Action::Delete
             && self.sel.reason == Reason::Expired
             && t.timestamp_indexed
+            && !t.delete_rewritten
             && inv.matched > 0;
         let (Some(oldest), Some(cutoff), Some((ts, per_second))) =
             (inv.oldest, self.sel.cutoff, t.timestamp.as_ref())
@@ -218,7 +220,10 @@ impl TablePass<'_, '_, '_> {
             let mut q = SqlText::new(Dialect::Postgres);
             let min = format!("MIN({})", t.dialect.col(T, &ts.name));
             q.push("SELECT COUNT(*), ")
-                .push(&t.dialect.epoch_seconds(&min, ts.kind, *per_second))
+                .push(&cast_double(
+                    t.dialect,
+                    &t.dialect.epoch_seconds(&min, ts.kind, *per_second),
+                ))
                 .push(" FROM ")
                 .push(&leaf.from())
                 .push(" WHERE 1 = 1");
@@ -457,7 +462,10 @@ fn time_windows(
         && table.relation == Relation::Table
         && sel.action == Action::Delete
         && sel.reason == Reason::Expired
-        && table.timestamp_indexed;
+        && table.timestamp_indexed
+        // A trigger or rule may leave rows a window matched, and a window cannot tell:
+        // keyset batches compare what they changed with what they picked.
+        && !table.delete_rewritten;
     let (oldest, end) = (inv.oldest?, sel.cutoff?);
     if !usable || inv.matched == 0 {
         return None;

@@ -656,6 +656,190 @@ async fn an_epoch_column_partitions_like_a_timestamp(db: Db) {
     case.expect(&["audit", "verify"], 0);
 }
 
+/// Runs SQL text (several statements, function bodies included) on PostgreSQL.
+async fn pg_script(case: &Case, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut c = sqlx::PgConnection::connect(&case.db.url).await.unwrap();
+    c.execute(sql).await.unwrap();
+}
+
+/// `events` on PostgreSQL: `events_old` (600 to 300 days ago) wholly expired under the
+/// 150-day rule, `events_new` (300 days ago to 100 days ahead) straddling the cutoff, no
+/// default partition (so the detach runs CONCURRENTLY); a row a day for 590 days.
+async fn two_partitions(case: &Case) {
+    pg_script(
+        case,
+        "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+           kind TEXT, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+         CREATE TABLE events_old PARTITION OF events
+           FOR VALUES FROM (now() - interval '600 days') TO (now() - interval '300 days');
+         CREATE TABLE events_new PARTITION OF events
+           FOR VALUES FROM (now() - interval '300 days') TO (now() + interval '100 days');
+         INSERT INTO events SELECT g, g % 10, now() - (g + 0.5) * interval '1 day', 'app'
+           FROM generate_series(1, 590) g;",
+    )
+    .await;
+}
+
+/// A transaction older than the detach (a long report, a `pg_dump`) keeps `DETACH …
+/// CONCURRENTLY` from finishing its second step: the run leaves the partition pending
+/// (its rows no longer in the table), deletes the rest by rows and exits 0 with a
+/// warning; once the transaction ends, the next run finishes the detach, drops the
+/// partition with its audit entry, and the log verifies.
+#[tokio::test]
+async fn a_detach_held_up_by_an_old_snapshot_is_finished_by_the_next_run() {
+    use sqlx::{Connection, Executor};
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
+    two_partitions(&case).await;
+    case.expect(&["migrate"], 0);
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let old_keys = key_lines(&case, 600.0, 300.0).await;
+    let mut report = sqlx::PgConnection::connect(&case.db.url).await.unwrap();
+    report
+        .execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT COUNT(*) FROM events")
+        .await
+        .unwrap();
+    let run = case.expect(&["--log-format", "json", "run"], 0);
+    assert!(
+        run.stderr.contains("detached only in part"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        ids(&case, "1 = 1").await,
+        keep,
+        "the parent shows the oracle's rows"
+    );
+    assert!(tables(&case).await.contains(&"events_old".to_owned()));
+    report.execute("COMMIT").await.unwrap();
+
+    case.expect(&["run"], 0);
+    assert!(!tables(&case).await.contains(&"events_old".to_owned()));
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    let entries = audit_lines(&case).await;
+    assert!(
+        entries.iter().any(|e| e["kind"] == "batch"
+            && e["outcome"] == "ok"
+            && e["count"] == old_keys.len()
+            && e["keys_digest"] == digest(&old_keys).as_str()),
+        "the dropped partition's entry: {entries:?}"
+    );
+    case.expect(&["audit", "verify"], 0);
+}
+
+/// A partition in another schema, with a table of the same name in the connection's
+/// schema: the partition is never detached or dropped by its bare name (which would find
+/// the other table); its expired rows go by row batches, and the other table is left
+/// exactly as it was, run after run.
+#[tokio::test]
+async fn a_partition_in_another_schema_goes_by_rows_and_its_namesake_is_untouched() {
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
+    pg_script(
+        &case,
+        "CREATE SCHEMA arch;
+         CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+           kind TEXT, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+         CREATE INDEX ON events (ts);
+         CREATE TABLE arch.events_old PARTITION OF events
+           FOR VALUES FROM (now() - interval '600 days') TO (now() - interval '300 days');
+         CREATE TABLE events_new PARTITION OF events
+           FOR VALUES FROM (now() - interval '300 days') TO (now() + interval '100 days');
+         INSERT INTO events SELECT g, g % 10, now() - (g + 0.5) * interval '1 day', 'app'
+           FROM generate_series(1, 590) g;
+         CREATE TABLE events_old (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+           kind TEXT, PRIMARY KEY (id, ts));
+         INSERT INTO events_old SELECT g, 1, now() - interval '2000 days', 'other'
+           FROM generate_series(1, 50) g;",
+    )
+    .await;
+    case.expect(&["migrate"], 0);
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let namesake = case.db.checksum_of(&["events_old"]).await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let old = partition(&plan, "events_old");
+    assert_eq!(old["action"], "rows", "{plan}");
+    assert!(old["why"].as_str().unwrap().contains("arch"), "{old}");
+    let own = case.db.count("SELECT COUNT(*) FROM arch.events_old").await;
+    assert_eq!(old["rows"], own, "counted in its own schema: {old}");
+    for _ in 0..2 {
+        case.expect(&["run"], 0);
+        assert_eq!(ids(&case, "1 = 1").await, keep);
+        assert_eq!(case.db.checksum_of(&["events_old"]).await, namesake);
+    }
+    case.expect(&["audit", "verify"], 0);
+}
+
+/// Delete triggers and rules: a `BEFORE DELETE` trigger that keeps some rows makes the
+/// batch change fewer rows than it picked, which fails the target with nothing changed
+/// (no time window, which could not tell); an `AFTER DELETE` trigger that archives rows
+/// keeps every partition from being dropped (a drop would skip it), and archives each row
+/// the run deletes.
+#[tokio::test]
+async fn delete_triggers_keep_partitions_and_batches_honest() {
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
+    two_partitions(&case).await;
+    pg_script(
+        &case,
+        "CREATE INDEX ON events (ts);
+         CREATE TABLE archive (id BIGINT, ts TIMESTAMPTZ);
+         CREATE FUNCTION archive_row() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO archive VALUES (OLD.id, OLD.ts); RETURN OLD; END $$;
+         CREATE TRIGGER archive AFTER DELETE ON events FOR EACH ROW EXECUTE FUNCTION archive_row();",
+    )
+    .await;
+    case.expect(&["migrate"], 0);
+    let expired = ids(&case, "ts < now() - interval '150 days'").await;
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let old = partition(&plan, "events_old");
+    assert_eq!(old["action"], "rows", "{plan}");
+    assert!(old["why"].as_str().unwrap().contains("trigger"), "{old}");
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    let archived: Vec<i64> = case
+        .column("SELECT CAST(id AS TEXT) FROM archive ORDER BY id")
+        .await
+        .into_iter()
+        .flatten()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(archived, expired, "the trigger saw every deleted row");
+
+    // A trigger that vetoes some deletes: the batch is rolled back and the target fails.
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("rows", ""))]).await;
+    two_partitions(&case).await;
+    pg_script(
+        &case,
+        "CREATE INDEX ON events (ts);
+         CREATE FUNCTION keep_some() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF OLD.id % 50 = 0 THEN RETURN NULL; END IF; RETURN OLD; END $$;
+         CREATE TRIGGER keep_some BEFORE DELETE ON events_new FOR EACH ROW EXECUTE FUNCTION keep_some();",
+    )
+    .await;
+    case.expect(&["migrate"], 0);
+    let before = ids(&case, "ts >= now() - interval '300 days'").await;
+    let run = case.expect(&["run"], 1);
+    assert!(
+        run.stdout.contains("rolled back"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let after = ids(&case, "ts >= now() - interval '300 days'").await;
+    assert!(
+        after.iter().all(|id| before.contains(id))
+            && before
+                .iter()
+                .filter(|id| *id % 50 == 0 && !after.contains(id))
+                .count()
+                == 0,
+        "no row the trigger kept is counted as gone"
+    );
+    case.expect(&["audit", "verify"], 0);
+}
+
 /// `check` and `check --connect` refuse `partitions:` where it cannot apply, naming the
 /// file, line and field; a partition key that is not the timestamp is a warning.
 async fn check_refuses_what_cannot_apply(db: Db) {

@@ -61,6 +61,14 @@ pub struct TableInfo {
     pub indexes: Vec<Vec<String>>,
     /// How a partitioned table is partitioned (`None` for every other relation).
     pub partitioning: Option<super::partitions::Partitioning>,
+    /// PostgreSQL: a row-level `BEFORE DELETE` trigger or a `DELETE` rule on the table or
+    /// any of its partitions or children may leave a row the statement matched (or do
+    /// something else instead), so only batches that count what they changed against
+    /// what they picked may run there.
+    pub delete_rewritten: bool,
+    /// PostgreSQL: any row-level `DELETE` trigger (before or after) or `DELETE` rule there:
+    /// dropping a partition would skip what it does, so partitions go by rows.
+    pub delete_hooked: bool,
 }
 
 impl TableInfo {
@@ -247,7 +255,52 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         info.indexes
             .extend(on_every_partition.into_iter().map(|(c,)| vec![c]));
     }
+    match pool {
+        SqlPool::Pg(p) => {
+            (info.delete_rewritten, info.delete_hooked) = delete_hooks(p, name)
+                .await
+                .with_context(|| format!("reading the delete triggers and rules of `{name}`"))?;
+        }
+        SqlPool::My(p) => {
+            // Batches count what they change on MySQL/MariaDB; a trigger matters only to
+            // dropping a partition, which would skip it.
+            info.delete_hooked = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.TRIGGERS
+                  WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?
+                    AND EVENT_MANIPULATION = 'DELETE')",
+            )
+            .bind(name)
+            .fetch_one(p)
+            .await
+            .map(|b: i64| b != 0)
+            .with_context(|| format!("reading the delete triggers of `{name}`"))?;
+        }
+        SqlPool::Lite(_) => {}
+    }
     Ok(Some(info))
+}
+
+/// On the table or anything below it (partitions, inheritance children), enabled or
+/// not: whether a row-level `BEFORE DELETE` trigger or a `DELETE` rule sits there, and
+/// whether any row-level `DELETE` trigger (before or after) or `DELETE` rule does.
+async fn delete_hooks(pool: &sqlx::PgPool, name: &str) -> Result<(bool, bool)> {
+    // tgtype bits: 1 row, 2 before, 8 delete; pg_rewrite.ev_type '4' is DELETE.
+    Ok(sqlx::query_as(
+        "WITH RECURSIVE tree(relid) AS (
+           SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relname = $1
+           UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid),
+         rules AS (SELECT EXISTS (SELECT 1 FROM pg_rewrite r JOIN tree t ON r.ev_class = t.relid
+                                   WHERE r.ev_type = '4') AS any)
+         SELECT EXISTS (SELECT 1 FROM pg_trigger tg JOIN tree t ON tg.tgrelid = t.relid
+                         WHERE NOT tg.tgisinternal AND tg.tgtype & 11 = 11) OR rules.any,
+                EXISTS (SELECT 1 FROM pg_trigger tg JOIN tree t ON tg.tgrelid = t.relid
+                         WHERE NOT tg.tgisinternal AND tg.tgtype & 9 = 9) OR rules.any
+           FROM rules",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// What kind of relation `name` is (it exists: its columns were read).

@@ -15,7 +15,7 @@ fn epoch_1971() -> DateTime<Utc> {
     DateTime::from_timestamp(31_536_000, 0).unwrap_or_default()
 }
 
-fn cast_double(d: Dialect, expr: &str) -> String {
+pub fn cast_double(d: Dialect, expr: &str) -> String {
     match d {
         Dialect::MySql => format!("CAST({expr} AS DOUBLE)"),
         Dialect::Postgres => format!("CAST({expr} AS DOUBLE PRECISION)"),

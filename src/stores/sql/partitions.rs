@@ -27,7 +27,7 @@ use crate::audit::Reason;
 use crate::ident::Ident;
 use crate::plan::Selection;
 use crate::rules::Action;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 
 /// How a partitioned table is partitioned (its top level).
@@ -131,6 +131,12 @@ pub struct Leaf {
     pub detach_pending: bool,
     /// PostgreSQL: its own bound, as `pg_get_expr` writes it (to attach it back).
     pub bound: String,
+    /// PostgreSQL: its schema (empty on MySQL/MariaDB, whose partitions have none).
+    pub schema: String,
+    /// PostgreSQL: it or its parent lives outside the connection's schema, where a bare
+    /// name would find another table: it is counted by its qualified name and never
+    /// detached or dropped.
+    pub elsewhere: bool,
 }
 
 /// The leaf partitions of the target's table, in the catalog's order of their bounds.
@@ -145,7 +151,18 @@ pub async fn leaves(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<Leaf>> {
         SqlPool::Pg(pg) => {
             // (relid, name, parent name, is leaf, bound text, parent range key column,
             //  detach pending), every node below the root.
-            type Row = (i64, i64, String, String, bool, String, Option<String>, bool);
+            type Row = (
+                i64,
+                i64,
+                String,
+                String,
+                bool,
+                String,
+                Option<String>,
+                bool,
+                String,
+                bool,
+            );
             let rows: Vec<Row> = sqlx::query_as(
                 "SELECT t.relid::oid::int8, t.parentrelid::oid::int8, c.relname::text, pc.relname::text,
                         t.isleaf, COALESCE(pg_get_expr(c.relpartbound, c.oid), ''),
@@ -153,7 +170,10 @@ pub async fn leaves(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<Leaf>> {
                            JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
                           WHERE pt.partrelid = t.parentrelid AND pt.partstrat = 'r' AND pt.partnatts = 1),
                         COALESCE((SELECT i.inhdetachpending FROM pg_inherits i
-                                   WHERE i.inhrelid = t.relid AND i.inhparent = t.parentrelid), false)
+                                   WHERE i.inhrelid = t.relid AND i.inhparent = t.parentrelid), false),
+                        (SELECT n.nspname::text FROM pg_namespace n WHERE n.oid = c.relnamespace),
+                        c.relnamespace <> (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+                          OR pc.relnamespace <> (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
                  FROM pg_partition_tree((
                         SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                         WHERE n.nspname = current_schema() AND c.relname = $1)) t
@@ -177,6 +197,8 @@ pub async fn leaves(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<Leaf>> {
                     default: false,
                     detach_pending: r.7,
                     bound: r.5.clone(),
+                    schema: r.8.clone(),
+                    elsewhere: r.9,
                 };
                 let mut at = Some(r);
                 let mut hops = 0;
@@ -221,6 +243,8 @@ pub async fn leaves(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<Leaf>> {
                         default: desc.eq_ignore_ascii_case("DEFAULT"),
                         detach_pending: false,
                         bound: desc,
+                        schema: String::new(),
+                        elsewhere: false,
                     }
                 })
                 .collect())
@@ -389,6 +413,11 @@ pub fn pass_reason(p: &PreparedTable, sel: &Selection) -> Option<String> {
     if sel.shard.is_some() {
         return Some("a sharded run deletes only its shard's rows".into());
     }
+    if p.delete_hooked {
+        return Some(
+            "a DELETE trigger or rule on the table would not run for a dropped partition".into(),
+        );
+    }
     if !matches!(p.dialect, Dialect::Postgres | Dialect::MySql) {
         return Some("only PostgreSQL and MySQL/MariaDB partitions are removed whole".into());
     }
@@ -403,17 +432,29 @@ pub fn pass_reason(p: &PreparedTable, sel: &Selection) -> Option<String> {
     }
 }
 
-/// The table expression for one leaf: `ONLY "leaf" t` (PostgreSQL), `` `parent` PARTITION (`p`) t ``.
+/// The table expression for one leaf: `ONLY "schema"."leaf" t` (PostgreSQL, by its
+/// qualified name, whatever the name), `` `parent` PARTITION (`p`) t ``. Names come from
+/// the catalog and are quoted with their quote characters doubled.
 fn leaf_from(p: &PreparedTable, leaf: &Leaf) -> Result<String> {
-    let name = Ident::parse(&leaf.name)
-        .map_err(|e| anyhow!("partition name `{}`: {e}", leaf.name.escape_default()))?;
+    let quote = |q: char, s: &str| format!("{q}{}{q}", s.replace(q, &format!("{q}{q}")));
+    if leaf.name.contains('\0') || leaf.schema.contains('\0') {
+        bail!(
+            "partition name `{}` holds a NUL",
+            leaf.name.escape_default()
+        );
+    }
     Ok(match p.dialect {
         Dialect::MySql => format!(
             "{} PARTITION ({}) {T}",
             p.dialect.quote(&p.target.table),
-            p.dialect.quote(&name)
+            quote('`', &leaf.name)
         ),
-        _ => format!("ONLY {} {T}", p.dialect.quote(&name)),
+        _ if leaf.schema.is_empty() => format!("ONLY {} {T}", quote('"', &leaf.name)),
+        _ => format!(
+            "ONLY {}.{} {T}",
+            quote('"', &leaf.schema),
+            quote('"', &leaf.name)
+        ),
     })
 }
 
@@ -514,7 +555,13 @@ pub fn judge(
             "nothing in it has expired".into()
         });
     }
-    if Ident::parse(&leaf.name).is_err() {
+    if leaf.elsewhere {
+        return rows_or_kept(format!(
+            "it lives in schema `{}`, outside the connection's schema",
+            leaf.schema
+        ));
+    }
+    if Ident::parse(&leaf.name).is_err() || Ident::parse(&leaf.parent).is_err() {
         return rows_or_kept("its name is not a plain identifier".into());
     }
     if held > 0 {
@@ -800,7 +847,14 @@ pub async fn detached_to_drop(
 
 /// Runs one PostgreSQL DDL statement on `conn` outside a transaction, with a short
 /// `lock_timeout`, trying again (with a growing pause) while the lock is not granted.
-pub async fn ddl_with_retries(conn: &mut SqlConn<'_>, sql: &str, what: &str) -> Result<()> {
+/// Runs a DDL statement under a 2 s `lock_timeout`, trying again (with a growing pause)
+/// while the lock is not granted, `attempts` times in all.
+pub async fn ddl_with_retries(
+    conn: &mut SqlConn<'_>,
+    sql: &str,
+    what: &str,
+    attempts: u32,
+) -> Result<()> {
     let mut q = SqlText::new(Dialect::Postgres);
     q.push("SET lock_timeout = '2s'");
     execute(conn, &q).await?;
@@ -810,7 +864,7 @@ pub async fn ddl_with_retries(conn: &mut SqlConn<'_>, sql: &str, what: &str) -> 
         q.push(sql);
         match execute(conn, &q).await {
             Ok(_) => break,
-            Err(e) if attempt < 10 && lock_not_available(&e) => {
+            Err(e) if attempt + 1 < attempts && lock_not_available(&e) => {
                 attempt += 1;
                 tracing::warn!(
                     attempt,
@@ -834,7 +888,50 @@ pub async fn ddl_with_retries(conn: &mut SqlConn<'_>, sql: &str, what: &str) -> 
     Ok(())
 }
 
-fn lock_not_available(e: &anyhow::Error) -> bool {
+/// The partitions below the target's table, in the connection's schema as their parents
+/// are, whose `DETACH … CONCURRENTLY` did its first step only: `(name, parent)`. They are
+/// read from `pg_inherits`, since `pg_partition_tree` no longer lists them.
+pub async fn pending_detaches(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<(String, String)>> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(Vec::new());
+    };
+    let table = p.target.table.as_str();
+    Ok(sqlx::query_as(
+        "WITH RECURSIVE here AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
+         tree(relid) AS (
+           SELECT c.oid FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM here) AND c.relname = $1
+           UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+         SELECT c.relname::text, pc.relname::text
+           FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+           JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class pc ON pc.oid = i.inhparent
+          WHERE i.inhdetachpending
+            AND c.relnamespace = (SELECT oid FROM here) AND pc.relnamespace = (SELECT oid FROM here)
+          ORDER BY 1",
+    )
+    .bind(table)
+    .fetch_all(pg)
+    .await
+    .with_context(|| format!("listing the partitions of `{table}` pending detach"))?)
+}
+
+/// Whether `name`, a partition in the connection's schema, is pending detach (a
+/// `DETACH … CONCURRENTLY` did its first step only).
+pub async fn pending_detach(pool: &SqlPool, name: &str) -> Result<bool> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(false);
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = current_schema() AND c.relname = $1 AND i.inhdetachpending)",
+    )
+    .bind(name)
+    .fetch_one(pg)
+    .await?)
+}
+
+/// Whether the error is PostgreSQL's "lock not available" (a `lock_timeout` ran out).
+pub fn lock_not_available(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<sqlx::Error>(),
         Some(sqlx::Error::Database(d)) if d.code().as_deref() == Some("55P03")
@@ -891,6 +988,8 @@ mod tests {
             default: false,
             detach_pending: false,
             bound: String::new(),
+            schema: "public".into(),
+            elsewhere: false,
         }
     }
 
@@ -940,5 +1039,13 @@ mod tests {
             ..leaf()
         };
         assert_eq!(judge(&d, None, true, [3, 3, 0, 0, 3]).as_str(), "rows");
+        let elsewhere = Leaf {
+            schema: "archive".into(),
+            elsewhere: true,
+            ..leaf()
+        };
+        let v = judge(&elsewhere, None, true, [3, 3, 0, 0, 3]);
+        assert_eq!(v.as_str(), "rows");
+        assert!(v.why().contains("archive"), "{}", v.why());
     }
 }

@@ -81,6 +81,11 @@ pub struct PreparedTable {
     pub anonymised: Vec<TypedColumn>,
     /// Some index starts with the timestamp column, so time windows are cheap to scan.
     pub timestamp_indexed: bool,
+    /// A `BEFORE DELETE` row trigger or a `DELETE` rule may change what a delete does
+    /// (`catalog::TableInfo::delete_rewritten`): no time windows, which cannot count.
+    pub delete_rewritten: bool,
+    /// Any row-level `DELETE` trigger or rule: no partition is dropped whole.
+    pub delete_hooked: bool,
     /// How the table is partitioned, when it is a partitioned table.
     pub partitioning: Option<super::partitions::Partitioning>,
     /// Every foreign key that references this table, whatever its `ON DELETE` action: a
@@ -209,6 +214,8 @@ impl PreparedTable {
             .is_some_and(|(c, _)| info.is_indexed(c.name.as_str()));
         Ok(PreparedTable {
             timestamp_indexed,
+            delete_rewritten: info.delete_rewritten,
+            delete_hooked: info.delete_hooked,
             partitioning: info.partitioning.clone(),
             referencing: fks
                 .iter()

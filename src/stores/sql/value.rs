@@ -41,6 +41,19 @@ pub enum ColumnKind {
     Other,
 }
 
+/// An integer type: `int`, `int8`, `bigint`, `tinyint`, SQLite's declared `INTEGER` or
+/// `UNSIGNED BIG INT` (SQLite's own rule: the name contains "int"), the serials — but not
+/// the types whose names merely contain "int": `interval`, `point`/`multipoint`, ranges
+/// (`int4range`), vectors (`int2vector`) and arrays (`_int4`, `int[]`).
+fn is_integer_type(t: &str) -> bool {
+    let not_a_number = ["interval", "point", "range", "vector"]
+        .iter()
+        .any(|w| t.contains(w))
+        || t.starts_with('_')
+        || t.ends_with(']');
+    (t.contains("int") && !not_a_number) || t.ends_with("serial")
+}
+
 impl ColumnKind {
     /// Classifies a catalog type name (PostgreSQL `udt_name`, MySQL `DATA_TYPE`, SQLite
     /// declared type).
@@ -54,7 +67,7 @@ impl ColumnKind {
             "inet" | "cidr" => ColumnKind::Inet,
             "uuid" => ColumnKind::Uuid,
             "bool" | "boolean" => ColumnKind::Bool,
-            _ if t.contains("int") || t == "serial" || t == "bigserial" => ColumnKind::Int,
+            _ if is_integer_type(t) => ColumnKind::Int,
             _ if t.starts_with("float")
                 || t.starts_with("double")
                 || t.starts_with("real")
@@ -208,6 +221,17 @@ mod tests {
             ("float8", ColumnKind::Float),
             ("inet", ColumnKind::Inet),
             ("date", ColumnKind::Date),
+            ("UNSIGNED BIG INT", ColumnKind::Int),
+            ("tinyint", ColumnKind::Int),
+            ("smallserial", ColumnKind::Int),
+            // Names that contain "int" without being integers.
+            ("interval", ColumnKind::Other),
+            ("point", ColumnKind::Other),
+            ("multipoint", ColumnKind::Other),
+            ("int4range", ColumnKind::Other),
+            ("int2vector", ColumnKind::Other),
+            ("_int8", ColumnKind::Other),
+            ("integer[]", ColumnKind::Other),
         ] {
             assert_eq!(ColumnKind::classify(t), k, "{t}");
         }
