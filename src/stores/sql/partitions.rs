@@ -896,7 +896,7 @@ pub async fn pending_detaches(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<(
         return Ok(Vec::new());
     };
     let table = p.target.table.as_str();
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "WITH RECURSIVE here AS (SELECT oid FROM pg_namespace WHERE nspname = current_schema()),
          tree(relid) AS (
            SELECT c.oid FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM here) AND c.relname = $1
@@ -911,7 +911,7 @@ pub async fn pending_detaches(pool: &SqlPool, p: &PreparedTable) -> Result<Vec<(
     .bind(table)
     .fetch_all(pg)
     .await
-    .with_context(|| format!("listing the partitions of `{table}` pending detach"))?)
+    .with_context(|| format!("listing the partitions of `{table}` pending detach"))
 }
 
 /// Whether `name`, a partition in the connection's schema, is pending detach (a
