@@ -286,6 +286,7 @@ mod tests {
             parent: parent.into(),
             parent_cols: vec!["id".into()],
             handled_by_database: false,
+            child_schema: None,
         }
     }
 

@@ -770,6 +770,40 @@ async fn a_partition_in_another_schema_goes_by_rows_and_its_namesake_is_untouche
     case.expect(&["audit", "verify"], 0);
 }
 
+/// A foreign key from a table in another schema keeps the rows it references, like one
+/// from the same schema: the partitions holding them go by rows, every other expired row
+/// goes, and the run succeeds (before, the delete failed on the key every time).
+#[tokio::test]
+async fn a_child_table_in_another_schema_keeps_what_it_references() {
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
+    two_partitions(&case).await;
+    pg_script(
+        &case,
+        "CREATE INDEX ON events (ts);
+         CREATE SCHEMA billing;
+         CREATE TABLE billing.notes (nid BIGINT PRIMARY KEY, ev_id BIGINT, ev_ts TIMESTAMPTZ,
+           FOREIGN KEY (ev_id, ev_ts) REFERENCES events (id, ts));
+         INSERT INTO billing.notes SELECT id, id, ts FROM events WHERE id IN (200, 400, 10);
+         INSERT INTO billing.notes VALUES (1, NULL, NULL);",
+    )
+    .await;
+    case.expect(&["migrate"], 0);
+    let keep = ids(
+        &case,
+        "NOT (ts < now() - interval '150 days' AND NOT EXISTS (SELECT 1 FROM billing.notes n
+           WHERE n.ev_id = events.id AND n.ev_ts = events.ts))",
+    )
+    .await;
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let old = partition(&plan, "events_old");
+    assert_eq!(old["action"], "rows", "{plan}");
+    assert_eq!(old["referenced"], 1, "{old}");
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    case.expect(&["audit", "verify"], 0);
+}
+
 /// Delete triggers and rules: a `BEFORE DELETE` trigger that keeps some rows makes the
 /// batch change fewer rows than it picked, which fails the target with nothing changed
 /// (no time window, which could not tell); an `AFTER DELETE` trigger that archives rows

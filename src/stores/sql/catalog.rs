@@ -46,6 +46,29 @@ pub struct ForeignKey {
     pub parent_cols: Vec<String>,
     /// The database deletes or nulls children by itself (ON DELETE CASCADE / SET NULL / SET DEFAULT).
     pub handled_by_database: bool,
+    /// The child table's schema (database, on MySQL/MariaDB) when it is not the
+    /// connection's; the parent always is.
+    pub child_schema: Option<String>,
+}
+
+impl ForeignKey {
+    /// The child table as SQL: its quoted name, qualified by its schema when it lives in
+    /// another; `None` when a name is not a plain identifier.
+    pub fn child_sql(&self, d: super::pool::Dialect) -> Option<String> {
+        let child = crate::ident::Ident::parse(&self.child).ok()?;
+        Some(match &self.child_schema {
+            None => d.quote(&child),
+            Some(s) => {
+                let schema = crate::ident::Ident::parse(s).ok()?;
+                format!("{}.{}", d.quote(&schema), d.quote(&child))
+            }
+        })
+    }
+
+    /// Whether the child is the table `name` of the connection's schema.
+    pub fn child_is(&self, name: &str) -> bool {
+        self.child_schema.is_none() && self.child == name
+    }
 }
 
 /// A table as the catalog describes it.
@@ -407,22 +430,35 @@ async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>
 
 /// Every foreign key between tables of the store's current schema.
 pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
-    // (constraint id, child, child col, parent, parent col, delete rule)
-    let rows: Vec<(String, String, String, String, String, String)> = match pool {
+    // (constraint id, child, child col, parent, parent col, delete rule, child schema when
+    // not the connection's). Every key whose parent is in the connection's schema, from
+    // children anywhere: a child in another schema keeps parent rows just the same.
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
             // A partition's constraint is its partitioned table's (both sides); the
             // copies PostgreSQL makes of a partitioned table's constraint for each
             // partition (`conparentid` set) add nothing.
             "SELECT c.oid::text, cl.relname::text, ca.attname::text, pl.relname::text, pa.attname::text,
-                    c.confdeltype::text
+                    c.confdeltype::text,
+                    CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END
              FROM pg_constraint c
              JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
              JOIN pg_class pl ON pl.oid = COALESCE(pg_partition_root(c.confrelid), c.confrelid)
-             JOIN pg_namespace n ON n.oid = cl.relnamespace
+             JOIN pg_namespace cn ON cn.oid = cl.relnamespace
+             JOIN pg_namespace pn ON pn.oid = pl.relnamespace
              JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
              JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
              JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
-             WHERE c.contype = 'f' AND c.conparentid = 0 AND n.nspname = current_schema()
+             WHERE c.contype = 'f' AND c.conparentid = 0 AND pn.nspname = current_schema()
              ORDER BY c.oid, k.ord",
         )
         .fetch_all(p)
@@ -430,18 +466,20 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         SqlPool::My(p) => sqlx::query_as(
             "SELECT CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
                     CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
-                    CAST(r.DELETE_RULE AS CHAR)
+                    CAST(r.DELETE_RULE AS CHAR),
+                    CASE WHEN k.TABLE_SCHEMA = DATABASE() THEN NULL ELSE CAST(k.TABLE_SCHEMA AS CHAR) END
              FROM information_schema.KEY_COLUMN_USAGE k
              JOIN information_schema.REFERENTIAL_CONSTRAINTS r
                ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
               AND r.TABLE_NAME = k.TABLE_NAME
-             WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL
-             ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+             WHERE k.REFERENCED_TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL
+             ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
         )
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''), f.on_delete
+            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''), f.on_delete,
+                    NULL
              FROM sqlite_master m, pragma_foreign_key_list(m.name) f
              WHERE m.type = 'table'
              ORDER BY m.name, f.id, f.seq",
@@ -450,7 +488,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .await?,
     };
     let mut out: Vec<(String, ForeignKey)> = Vec::new();
-    for (id, child, ccol, parent, pcol, rule) in rows {
+    for (id, child, ccol, parent, pcol, rule, child_schema) in rows {
         let handled = matches!(
             rule.to_ascii_uppercase().as_str(),
             "C" | "N" | "D" | "CASCADE" | "SET NULL" | "SET DEFAULT"
@@ -468,6 +506,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
                     parent,
                     parent_cols: vec![pcol],
                     handled_by_database: handled,
+                    child_schema,
                 },
             )),
         }
@@ -567,8 +606,12 @@ pub fn children_first(tables: &[String], fks: &[ForeignKey]) -> Vec<String> {
     while !remaining.is_empty() {
         // A table is ready when no other remaining table is its child.
         let ready = remaining.iter().position(|t| {
-            !fks.iter()
-                .any(|fk| fk.parent == *t && fk.child != *t && remaining.contains(&fk.child))
+            !fks.iter().any(|fk| {
+                fk.parent == *t
+                    && !fk.child_is(t)
+                    && fk.child_schema.is_none()
+                    && remaining.contains(&fk.child)
+            })
         });
         match ready {
             Some(i) => ordered.push(remaining.remove(i)),
@@ -591,6 +634,7 @@ mod tests {
             parent: parent.into(),
             parent_cols: vec!["id".into()],
             handled_by_database: false,
+            child_schema: None,
         }
     }
 

@@ -462,20 +462,20 @@ fn leaf_from(p: &PreparedTable, leaf: &Leaf) -> Result<String> {
 fn referenced(p: &PreparedTable, out: &mut SqlText) {
     out.push("(1 = 0");
     for fk in &p.referencing {
-        let child = Ident::parse(&fk.child);
+        let child = fk.child_sql(p.dialect);
         let pairs: Result<Vec<(Ident, Ident)>, _> = fk
             .child_cols
             .iter()
             .zip(&fk.parent_cols)
             .map(|(c, pc)| Ok::<_, crate::ident::BadIdent>((Ident::parse(c)?, Ident::parse(pc)?)))
             .collect();
-        let (Ok(child), Ok(pairs)) = (child, pairs) else {
+        let (Some(child), Ok(pairs)) = (child, pairs) else {
             // A key the tool cannot name: assume it references the row.
             out.push(" OR 1 = 1");
             continue;
         };
         out.push(" OR EXISTS (SELECT 1 FROM ")
-            .push(&p.dialect.quote(&child))
+            .push(&child)
             .push(" c WHERE ");
         for (i, (cc, pc)) in pairs.iter().enumerate() {
             if i > 0 {

@@ -200,7 +200,9 @@ impl PreparedTable {
             .collect::<Result<Vec<_>>>()?;
         let blockers = fks
             .iter()
-            .filter(|fk| fk.parent == info.name && !fk.handled_by_database && fk.child != info.name)
+            .filter(|fk| {
+                fk.parent == info.name && !fk.handled_by_database && !fk.child_is(&info.name)
+            })
             .filter(|fk| {
                 fk.child_cols
                     .iter()
@@ -505,8 +507,8 @@ impl PreparedTable {
         out.push("(1 = 1");
         if sel.action == Action::Delete {
             for fk in &self.blockers {
-                let (Ok(child), Ok(cols), Ok(pcols)) = (
-                    Ident::parse(&fk.child),
+                let (Some(child), Ok(cols), Ok(pcols)) = (
+                    fk.child_sql(self.dialect),
                     fk.child_cols
                         .iter()
                         .map(|c| Ident::parse(c))
@@ -519,7 +521,7 @@ impl PreparedTable {
                     continue;
                 };
                 out.push(" AND NOT EXISTS (SELECT 1 FROM ")
-                    .push(&self.q(&child))
+                    .push(&child)
                     .push(" c WHERE ");
                 for (i, (cc, pc)) in cols.iter().zip(&pcols).enumerate() {
                     if i > 0 {
@@ -532,7 +534,7 @@ impl PreparedTable {
                 let going: Vec<&Earlier<'_>> = earlier
                     .iter()
                     .filter(|e| {
-                        e.table.target.table.as_str() == fk.child
+                        fk.child_is(e.table.target.table.as_str())
                             && e.selection.action == Action::Delete
                     })
                     .collect();
@@ -540,7 +542,7 @@ impl PreparedTable {
                     // …and that no earlier pass of this run deletes (the inner `t` is
                     // the child table, as every selection renders it).
                     out.push(" AND NOT EXISTS (SELECT 1 FROM ")
-                        .push(&self.q(&child))
+                        .push(&child)
                         .push(&format!(" {T} WHERE "));
                     for (i, k) in first.table.keys.iter().enumerate() {
                         if i > 0 {
