@@ -166,13 +166,18 @@ async fn killed_runs_leave_a_verifying_log(kind: Db) {
     // A kill only counts when it hit a run that was still going; one that had already
     // finished would prove nothing. Every other kill waits until the run has committed a
     // batch before its random pause, so on a loaded machine, where starting up can take
-    // longer than 400 ms, kills still land in the middle of the deleting. The table is big
-    // enough that ten kills cannot exhaust it, and the attempts are capped so a fast
-    // machine fails loudly instead of looping.
+    // longer than 400 ms, kills still land in the middle of the deleting. Up to ten kills,
+    // fewer once half the expired rows are gone (on an idle machine a run deletes the
+    // table in about as long as the longest pause, and a last kill must leave some rows
+    // for the rerun to finish); the attempts are capped so a machine where no kill lands
+    // fails loudly instead of looping.
     let mut rng = rand::thread_rng();
     let mut kills = Vec::new();
     for attempt in 0..20 {
-        if kills.len() == 10 {
+        let halfway = kills
+            .last()
+            .is_some_and(|(_, left)| *left < expired(kind) / 2);
+        if kills.len() == 10 || (kills.len() >= 3 && halfway) {
             break;
         }
         let entries = db.count("SELECT COUNT(*) FROM retention_audit").await;
@@ -200,7 +205,10 @@ async fn killed_runs_leave_a_verifying_log(kind: Db) {
             verify.stdout, verify.stderr
         );
     }
-    assert_eq!(kills.len(), 10, "ten runs were killed mid-way: {kills:?}");
+    assert!(
+        kills.len() >= 3,
+        "three runs or more were killed mid-way: {kills:?}"
+    );
     let before = expired_left(&db).await;
     assert!(
         0 < before && before < expired(kind),
