@@ -228,6 +228,12 @@ fn by_leaf_windows(run: &crate::support::cli::Run) -> bool {
         .contains("Deleting by time windows, one partition at a time.")
 }
 
+/// `plan --format json`, parsed (expected to exit 0).
+fn plan_json(case: &Case) -> serde_json::Value {
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    serde_json::from_str(&plan.stdout).unwrap()
+}
+
 fn partition<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     let list = plan["targets"]
         .as_array()
@@ -261,8 +267,7 @@ async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
 
     // The plan says what becomes of each partition, and changes nothing.
     let before = case.db.checksum().await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     assert_eq!(
         partition(&plan, "events_p_plain")["action"],
         "drop",
@@ -370,8 +375,7 @@ async fn a_filtered_rule_deletes_by_rows(db: Db) {
         &format!("NOT (ts < {cutoff} AND kind = 'app'{locked})"),
     )
     .await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     let p = partition(&plan, "events_p_plain");
     assert_eq!(p["action"], "rows", "{plan}");
     assert!(p["why"].as_str().unwrap().contains("filter"), "{p}");
@@ -557,8 +561,7 @@ async fn sub_partitions_go_whole_or_by_rows() {
     }
     case.expect(&["migrate"], 0);
     let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     for (name, action) in [
         ("events_old_h0", "drop"),
         ("events_old_h1", "drop"),
@@ -635,8 +638,7 @@ async fn an_epoch_column_partitions_like_a_timestamp(db: Db) {
         .await;
     case.expect(&["migrate"], 0);
     let keep = ids(&case, &format!("ts_s >= {}", epoch(150.0))).await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     for (name, action) in [
         ("events_p0", "drop"),
         ("events_p1", "rows"),
@@ -681,6 +683,18 @@ async fn two_partitions(case: &Case) {
     .await;
 }
 
+/// A PostgreSQL case of [`two_partitions`] under `rule(mode)` with `extra` SQL run after
+/// it, migrated.
+async fn two_partitions_with(mode: &str, extra: &str) -> Case {
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule(mode, ""))]).await;
+    two_partitions(&case).await;
+    if !extra.is_empty() {
+        pg_script(&case, extra).await;
+    }
+    case.expect(&["migrate"], 0);
+    case
+}
+
 /// A transaction older than the detach (a long report, a `pg_dump`) keeps `DETACH …
 /// CONCURRENTLY` from finishing its second step: the run leaves the partition pending
 /// (its rows no longer in the table), deletes the rest by rows and exits 0 with a
@@ -689,9 +703,7 @@ async fn two_partitions(case: &Case) {
 #[tokio::test]
 async fn a_detach_held_up_by_an_old_snapshot_is_finished_by_the_next_run() {
     use sqlx::{Connection, Executor};
-    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
-    two_partitions(&case).await;
-    case.expect(&["migrate"], 0);
+    let case = two_partitions_with("drop", "").await;
     let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
     let old_keys = key_lines(&case, 600.0, 300.0).await;
     let mut report = sqlx::PgConnection::connect(&case.db.url).await.unwrap();
@@ -755,8 +767,7 @@ async fn a_partition_in_another_schema_goes_by_rows_and_its_namesake_is_untouche
     case.expect(&["migrate"], 0);
     let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
     let namesake = case.db.checksum_of(&["events_old"]).await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     let old = partition(&plan, "events_old");
     assert_eq!(old["action"], "rows", "{plan}");
     assert!(old["why"].as_str().unwrap().contains("arch"), "{old}");
@@ -775,10 +786,8 @@ async fn a_partition_in_another_schema_goes_by_rows_and_its_namesake_is_untouche
 /// goes, and the run succeeds (before, the delete failed on the key every time).
 #[tokio::test]
 async fn a_child_table_in_another_schema_keeps_what_it_references() {
-    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
-    two_partitions(&case).await;
-    pg_script(
-        &case,
+    let case = two_partitions_with(
+        "drop",
         "CREATE INDEX ON events (ts);
          CREATE SCHEMA billing;
          CREATE TABLE billing.notes (nid BIGINT PRIMARY KEY, ev_id BIGINT, ev_ts TIMESTAMPTZ,
@@ -787,15 +796,13 @@ async fn a_child_table_in_another_schema_keeps_what_it_references() {
          INSERT INTO billing.notes VALUES (1, NULL, NULL);",
     )
     .await;
-    case.expect(&["migrate"], 0);
     let keep = ids(
         &case,
         "NOT (ts < now() - interval '150 days' AND NOT EXISTS (SELECT 1 FROM billing.notes n
            WHERE n.ev_id = events.id AND n.ev_ts = events.ts))",
     )
     .await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     let old = partition(&plan, "events_old");
     assert_eq!(old["action"], "rows", "{plan}");
     assert_eq!(old["referenced"], 1, "{old}");
@@ -811,10 +818,8 @@ async fn a_child_table_in_another_schema_keeps_what_it_references() {
 /// the run deletes.
 #[tokio::test]
 async fn delete_triggers_keep_partitions_and_batches_honest() {
-    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
-    two_partitions(&case).await;
-    pg_script(
-        &case,
+    let case = two_partitions_with(
+        "drop",
         "CREATE INDEX ON events (ts);
          CREATE TABLE archive (id BIGINT, ts TIMESTAMPTZ);
          CREATE FUNCTION archive_row() RETURNS trigger LANGUAGE plpgsql AS
@@ -822,11 +827,9 @@ async fn delete_triggers_keep_partitions_and_batches_honest() {
          CREATE TRIGGER archive AFTER DELETE ON events FOR EACH ROW EXECUTE FUNCTION archive_row();",
     )
     .await;
-    case.expect(&["migrate"], 0);
     let expired = ids(&case, "ts < now() - interval '150 days'").await;
     let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
-    let plan = case.expect(&["plan", "--format", "json"], 0);
-    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let plan = plan_json(&case);
     let old = partition(&plan, "events_old");
     assert_eq!(old["action"], "rows", "{plan}");
     assert!(old["why"].as_str().unwrap().contains("trigger"), "{old}");
@@ -842,17 +845,14 @@ async fn delete_triggers_keep_partitions_and_batches_honest() {
     assert_eq!(archived, expired, "the trigger saw every deleted row");
 
     // A trigger that vetoes some deletes: the batch is rolled back and the target fails.
-    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("rows", ""))]).await;
-    two_partitions(&case).await;
-    pg_script(
-        &case,
+    let case = two_partitions_with(
+        "rows",
         "CREATE INDEX ON events (ts);
          CREATE FUNCTION keep_some() RETURNS trigger LANGUAGE plpgsql AS
            $$ BEGIN IF OLD.id % 50 = 0 THEN RETURN NULL; END IF; RETURN OLD; END $$;
          CREATE TRIGGER keep_some BEFORE DELETE ON events_new FOR EACH ROW EXECUTE FUNCTION keep_some();",
     )
     .await;
-    case.expect(&["migrate"], 0);
     let before = ids(&case, "ts >= now() - interval '300 days'").await;
     let run = case.expect(&["run"], 1);
     assert!(
