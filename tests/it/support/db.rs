@@ -273,7 +273,8 @@ impl TestDb {
                     let list: Vec<String> = cols
                         .into_iter()
                         .flatten()
-                        .map(|c| format!("COALESCE(CAST(`{c}` AS CHAR), '<null>')"))
+                        // HEX: binary columns (the audit log's hashes) are no text.
+                        .map(|c| format!("COALESCE(HEX(`{c}`), '<null>')"))
                         .collect();
                     self.texts(&format!(
                         "SELECT CONCAT_WS('|', {}) FROM `{t}` ORDER BY 1",
