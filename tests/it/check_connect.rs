@@ -84,3 +84,51 @@ async fn the_live_schema_is_checked(kind: Db) {
 }
 
 crate::support::on_every_dialect!(Db: the_live_schema_is_checked);
+
+/// MariaDB keys whose text does not name each row (BINARY bytes that are not UTF-8 read as
+/// `?`: two keys can share one text, and a batch's digest could not tell them apart), or
+/// does not sort as the column does (ENUM by index, BIT): `check --connect` refuses them
+/// with the rule file's line and field, and a run refuses the target before any batch.
+#[tokio::test]
+async fn keys_whose_text_does_not_name_the_row_are_refused() {
+    let db = TestDb::fresh(Db::MySql).await;
+    db.exec(
+        "CREATE TABLE tokens (k BINARY(4) PRIMARY KEY, created_at DATETIME NULL, anonymised_at DATETIME NULL, nick VARCHAR(10) NULL);
+         INSERT INTO tokens VALUES (x'01FE0000', '2000-01-01', NULL, 'a'), (x'01FF0000', '2000-01-01', NULL, 'b');
+         CREATE TABLE moods (k ENUM('sad', 'happy') PRIMARY KEY, created_at DATETIME NULL, anonymised_at DATETIME NULL, nick VARCHAR(10) NULL)",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let keyed = |table: &str| target(table, "nick").replace("key: [id]", "key: [k]");
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", CONFIG),
+            ("rules/tokens.yaml", &rule("tokens", &keyed("tokens"))),
+            ("rules/moods.yaml", &rule("moods", &keyed("moods"))),
+        ],
+    );
+    let env = [("APP_URL", db.url.as_str())];
+    let data = db.checksum_of(&["tokens", "moods"]).await;
+    let out = retention(dir.path(), &["check", "--connect"], &env).expect_code(2);
+    for (file, ty) in [("tokens.yaml", "binary"), ("moods.yaml", "enum")] {
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file}:\n{}", out.stderr));
+        assert!(
+            line.contains(&format!("{file}:9: targets[0].key")),
+            "{line}"
+        );
+        assert!(line.contains(&format!("is {ty}")), "{line}");
+    }
+    retention(dir.path(), &["migrate"], &env).expect_code(0);
+    let run = retention(dir.path(), &["run"], &env);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        db.checksum_of(&["tokens", "moods"]).await,
+        data,
+        "nothing of either table changed"
+    );
+}

@@ -23,6 +23,28 @@ pub struct Misfit {
 /// The characters an `hmac` pseudonym takes (SHA-256 in hex).
 const HMAC_LENGTH: u32 = 64;
 
+/// Key column types whose text form does not name and order rows as the column does, on
+/// MySQL/MariaDB: binary strings and BLOBs (bytes that are not UTF-8 read as `?`), BIT,
+/// ENUM and SET (sorted by their index, compared as text), and spatial types.
+fn unkeyable(dialect: Dialect, type_name: &str) -> bool {
+    let t = type_name.to_ascii_lowercase();
+    dialect == Dialect::MySql
+        && (t.contains("binary")
+            || t.contains("blob")
+            || ["bit", "enum", "set"].contains(&t.as_str())
+            || [
+                "geometry",
+                "point",
+                "linestring",
+                "polygon",
+                "multipoint",
+                "multilinestring",
+                "multipolygon",
+                "geometrycollection",
+            ]
+            .contains(&t.as_str()))
+}
+
 /// Every misfit of `target` against `info` (and the `via` table's `parent`, when the
 /// subject is found through one), in field order.
 pub fn misfits(
@@ -56,6 +78,19 @@ pub fn misfits(
         bad("key", missing(k));
     } else if let Some(why) = info.key_problem(&key) {
         bad("key", why);
+    } else if let Some((k, ty)) = key.iter().find_map(|k| {
+        let c = info.column(k)?;
+        unkeyable(dialect, &c.type_name).then(|| (*k, c.type_name.as_str()))
+    }) {
+        bad(
+            "key",
+            format!(
+                "key column `{k}` is {ty}: a batch reads its keys as text, which for {ty} does not \
+                 name each row (nor sort as the column does), so the audit digest and the batch \
+                 ranges would be wrong; use a unique key of integer, text, decimal, date/time or \
+                 uuid columns"
+            ),
+        );
     }
 
     if let Some(ts) = &target.timestamp {

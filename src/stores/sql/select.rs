@@ -200,9 +200,7 @@ impl PreparedTable {
             .collect::<Result<Vec<_>>>()?;
         let blockers = fks
             .iter()
-            .filter(|fk| {
-                fk.parent == info.name && !fk.handled_by_database && !fk.child_is(&info.name)
-            })
+            .filter(|fk| fk.parent == info.name && !fk.handled_by_database)
             .filter(|fk| {
                 fk.child_cols
                     .iter()
@@ -520,8 +518,25 @@ impl PreparedTable {
                 ) else {
                     continue;
                 };
+                // A key from the table to itself (a reply to a comment): a row another
+                // row refers to stays; a row that refers only to itself does not keep
+                // itself (PostgreSQL, SQLite).
+                let itself = fk.child_is(self.target.table.as_str());
+                let source = match (itself, self.dialect) {
+                    // MySQL/MariaDB refuse a DELETE whose condition reads the table it
+                    // deletes from, except through a derived table (materialised).
+                    (true, Dialect::MySql) => {
+                        let read: Vec<String> = cols
+                            .iter()
+                            .chain(self.keys.iter().map(|k| &k.name))
+                            .map(|c| self.dialect.quote(c))
+                            .collect();
+                        format!("(SELECT {} FROM {child})", read.join(", "))
+                    }
+                    _ => child.clone(),
+                };
                 out.push(" AND NOT EXISTS (SELECT 1 FROM ")
-                    .push(&child)
+                    .push(&source)
                     .push(" c WHERE ");
                 for (i, (cc, pc)) in cols.iter().zip(&pcols).enumerate() {
                     if i > 0 {
@@ -531,11 +546,26 @@ impl PreparedTable {
                         .push(" = ")
                         .push(&self.dialect.col(T, pc));
                 }
+                // InnoDB refuses to delete a row that refers to itself: on MySQL/MariaDB
+                // such a row stays, locked, like any other referenced row.
+                if itself && self.dialect != Dialect::MySql {
+                    out.push(" AND NOT (1 = 1");
+                    for k in &self.keys {
+                        out.push(" AND ")
+                            .push(&self.dialect.col("c", &k.name))
+                            .push(" = ")
+                            .push(&self.dialect.col(T, &k.name));
+                    }
+                    out.push(")");
+                }
+                // Counting on earlier passes of the same table is left out for a key to
+                // itself on MySQL/MariaDB (the derived table holds only the key columns).
                 let going: Vec<&Earlier<'_>> = earlier
                     .iter()
                     .filter(|e| {
                         fk.child_is(e.table.target.table.as_str())
                             && e.selection.action == Action::Delete
+                            && !(itself && self.dialect == Dialect::MySql)
                     })
                     .collect();
                 if let Some(first) = going.first() {
