@@ -80,7 +80,7 @@ pub fn misfits(
         bad("key", why);
     } else if let Some((k, ty)) = key.iter().find_map(|k| {
         let c = info.column(k)?;
-        unkeyable(dialect, &c.type_name).then(|| (*k, c.type_name.as_str()))
+        unkeyable(dialect, &c.type_name).then_some((*k, c.type_name.as_str()))
     }) {
         bad(
             "key",
