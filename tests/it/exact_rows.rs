@@ -776,8 +776,71 @@ async fn a_table_that_refers_to_itself_keeps_what_its_rows_refer_to(db: Db) {
     case.expect(&["audit", "verify"], 0);
 }
 
+const ACCOUNTS: &str = "category: accounts
+description: Closed accounts
+source: \"Privacy Policy, 'Account data'\"
+retain: 30d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: accounts
+    key: [id]
+    timestamp: closed_at
+";
+
+/// A foreign key whose child table and column are not plain identifiers (`order-lines`,
+/// `account id`): the tool names them quoted, as the catalog spells them, so the row they
+/// reference stays (locked) and the others go (before, the key was left out and every
+/// delete of a referenced row failed the target).
+async fn foreign_keys_with_names_that_need_quotes(db: Db) {
+    let case = Case::new(db, &[("accounts.yaml", ACCOUNTS)]).await;
+    let q = |name: &str| match db {
+        Db::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    };
+    let ts = db.timestamp_type();
+    case.db
+        .exec(&format!(
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, closed_at {ts} NOT NULL);
+             CREATE TABLE {lines} (id BIGINT PRIMARY KEY, {col} BIGINT NULL,
+               FOREIGN KEY ({col}) REFERENCES accounts (id));
+             INSERT INTO accounts VALUES (1, {old}), (2, {old}), (3, {fresh});
+             INSERT INTO {lines} VALUES (10, 1), (11, NULL)",
+            lines = q("order-lines"),
+            col = q("account id"),
+            old = ago(db, 90),
+            fresh = ago(db, 1),
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    let plan: serde_json::Value =
+        serde_json::from_str(&case.expect(&["plan", "--format", "json"], 0).stdout).unwrap();
+    let t = &plan["targets"][0];
+    assert_eq!(
+        (t["matched"].as_u64(), t["locked"].as_u64()),
+        (Some(1), Some(1)),
+        "{plan}"
+    );
+    case.expect(&["run"], 0);
+    let text = if db == Db::Postgres {
+        "TEXT"
+    } else {
+        "CHAR(20)"
+    };
+    assert_eq!(
+        ids(
+            &case,
+            &format!("SELECT CAST(id AS {text}) FROM accounts ORDER BY id")
+        )
+        .await,
+        ["1", "3"]
+    );
+}
+
 crate::support::on_every_dialect!(
     Db:
+    foreign_keys_with_names_that_need_quotes,
     a_table_that_refers_to_itself_keeps_what_its_rows_refer_to,
     rows_without_a_subject_expire_while_a_hold_is_in_force,
     the_guard_counts_rows_that_foreign_keys_block,

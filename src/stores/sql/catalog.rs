@@ -53,16 +53,33 @@ pub struct ForeignKey {
 
 impl ForeignKey {
     /// The child table as SQL: its quoted name, qualified by its schema when it lives in
-    /// another; `None` when a name is not a plain identifier.
+    /// another (names as the catalog gives them, quoted whatever their characters).
     pub fn child_sql(&self, d: super::pool::Dialect) -> Option<String> {
-        let child = crate::ident::Ident::parse(&self.child).ok()?;
+        let child = d.quote_catalog_name(&self.child)?;
         Some(match &self.child_schema {
-            None => d.quote(&child),
-            Some(s) => {
-                let schema = crate::ident::Ident::parse(s).ok()?;
-                format!("{}.{}", d.quote(&schema), d.quote(&child))
-            }
+            None => child,
+            Some(s) => format!("{}.{child}", d.quote_catalog_name(s)?),
         })
+    }
+
+    /// `(child column, parent column)` pairs as SQL, the child's under alias `child`, the
+    /// parent's under alias `parent`.
+    pub fn column_pairs(
+        &self,
+        d: super::pool::Dialect,
+        child: &str,
+        parent: &str,
+    ) -> Option<Vec<(String, String)>> {
+        self.child_cols
+            .iter()
+            .zip(&self.parent_cols)
+            .map(|(c, p)| {
+                Some((
+                    format!("{child}.{}", d.quote_catalog_name(c)?),
+                    format!("{parent}.{}", d.quote_catalog_name(p)?),
+                ))
+            })
+            .collect()
     }
 
     /// Whether the child is the table `name` of the connection's schema.

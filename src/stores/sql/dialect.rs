@@ -20,6 +20,20 @@ impl Dialect {
         }
     }
 
+    /// Quotes a name read from the database's own catalog (a child table, schema or
+    /// column of a foreign key, a partition), whatever its characters: the quote
+    /// character doubled. `None` for a name holding a NUL, which no identifier can.
+    pub fn quote_catalog_name(&self, name: &str) -> Option<String> {
+        if name.contains('\0') || name.is_empty() {
+            return None;
+        }
+        let q = match self {
+            Dialect::MySql => '`',
+            _ => '"',
+        };
+        Some(format!("{q}{}{q}", name.replace(q, &format!("{q}{q}"))))
+    }
+
     /// `alias.column`, quoted.
     pub fn col(&self, alias: &str, ident: &Ident) -> String {
         format!("{alias}.{}", self.quote(ident))

@@ -462,14 +462,9 @@ fn leaf_from(p: &PreparedTable, leaf: &Leaf) -> Result<String> {
 fn referenced(p: &PreparedTable, out: &mut SqlText) {
     out.push("(1 = 0");
     for fk in &p.referencing {
-        let child = fk.child_sql(p.dialect);
-        let pairs: Result<Vec<(Ident, Ident)>, _> = fk
-            .child_cols
-            .iter()
-            .zip(&fk.parent_cols)
-            .map(|(c, pc)| Ok::<_, crate::ident::BadIdent>((Ident::parse(c)?, Ident::parse(pc)?)))
-            .collect();
-        let (Some(child), Ok(pairs)) = (child, pairs) else {
+        let (Some(child), Some(pairs)) =
+            (fk.child_sql(p.dialect), fk.column_pairs(p.dialect, "c", T))
+        else {
             // A key the tool cannot name: assume it references the row.
             out.push(" OR 1 = 1");
             continue;
@@ -481,9 +476,7 @@ fn referenced(p: &PreparedTable, out: &mut SqlText) {
             if i > 0 {
                 out.push(" AND ");
             }
-            out.push(&p.dialect.col("c", cc))
-                .push(" = ")
-                .push(&p.dialect.col(T, pc));
+            out.push(cc).push(" = ").push(pc);
         }
         out.push(")");
     }

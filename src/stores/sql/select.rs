@@ -201,12 +201,6 @@ impl PreparedTable {
         let blockers = fks
             .iter()
             .filter(|fk| fk.parent == info.name && !fk.handled_by_database)
-            .filter(|fk| {
-                fk.child_cols
-                    .iter()
-                    .chain(&fk.parent_cols)
-                    .all(|c| Ident::parse(c).is_ok())
-            })
             .cloned()
             .collect();
         let timestamp_indexed = timestamp
@@ -505,16 +499,15 @@ impl PreparedTable {
         out.push("(1 = 1");
         if sel.action == Action::Delete {
             for fk in &self.blockers {
-                let (Some(child), Ok(cols), Ok(pcols)) = (
+                // Names the SQL cannot carry (a NUL): the delete then meets the key in
+                // the database, which refuses it, and the target fails.
+                let (Some(child), Some(pairs), Some(child_cols)) = (
                     fk.child_sql(self.dialect),
+                    fk.column_pairs(self.dialect, "c", T),
                     fk.child_cols
                         .iter()
-                        .map(|c| Ident::parse(c))
-                        .collect::<Result<Vec<_>, _>>(),
-                    fk.parent_cols
-                        .iter()
-                        .map(|c| Ident::parse(c))
-                        .collect::<Result<Vec<_>, _>>(),
+                        .map(|c| self.dialect.quote_catalog_name(c))
+                        .collect::<Option<Vec<_>>>(),
                 ) else {
                     continue;
                 };
@@ -526,10 +519,9 @@ impl PreparedTable {
                     // MySQL/MariaDB refuse a DELETE whose condition reads the table it
                     // deletes from, except through a derived table (materialised).
                     (true, Dialect::MySql) => {
-                        let read: Vec<String> = cols
-                            .iter()
-                            .chain(self.keys.iter().map(|k| &k.name))
-                            .map(|c| self.dialect.quote(c))
+                        let read: Vec<String> = child_cols
+                            .into_iter()
+                            .chain(self.keys.iter().map(|k| self.dialect.quote(&k.name)))
                             .collect();
                         format!("(SELECT {} FROM {child})", read.join(", "))
                     }
@@ -538,13 +530,11 @@ impl PreparedTable {
                 out.push(" AND NOT EXISTS (SELECT 1 FROM ")
                     .push(&source)
                     .push(" c WHERE ");
-                for (i, (cc, pc)) in cols.iter().zip(&pcols).enumerate() {
+                for (i, (cc, pc)) in pairs.iter().enumerate() {
                     if i > 0 {
                         out.push(" AND ");
                     }
-                    out.push(&self.dialect.col("c", cc))
-                        .push(" = ")
-                        .push(&self.dialect.col(T, pc));
+                    out.push(cc).push(" = ").push(pc);
                 }
                 // InnoDB refuses to delete a row that refers to itself: on MySQL/MariaDB
                 // such a row stays, locked, like any other referenced row.
