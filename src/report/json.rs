@@ -63,8 +63,10 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
     })
 }
 
-/// One object per partition: `name`, `rows`, `matched` (expired rows), `held`,
-/// `referenced`, `action` (`drop`, `rows` or `kept`) and `why` (empty for `drop`).
+/// One object per partition: `name`, `rows`, `expired` (the expired rows, held and
+/// referenced ones included, as the text plan's column says: a target's `matched` leaves
+/// those out), `held`, `referenced`, `action` (`drop`, `rows` or `kept`) and `why` (empty
+/// for `drop`).
 fn partitions(list: &[crate::stores::sql::partitions::PartitionPlan]) -> Value {
     Value::Array(
         list.iter()
@@ -72,7 +74,7 @@ fn partitions(list: &[crate::stores::sql::partitions::PartitionPlan]) -> Value {
                 json!({
                     "name": p.leaf.name,
                     "rows": p.rows,
-                    "matched": p.matched,
+                    "expired": p.matched,
                     "held": p.held,
                     "referenced": p.referenced,
                     "action": p.verdict.as_str(),

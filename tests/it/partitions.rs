@@ -277,6 +277,12 @@ async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
     assert_eq!(partition(&plan, "events_p_old")["action"], "drop", "{plan}");
     let held = partition(&plan, "events_p_held");
     assert_eq!(held["action"], "rows", "{plan}");
+    // Every row of it has expired, the held subject's among them.
+    assert_eq!(
+        (&held["expired"], &held["held"]),
+        (&held["rows"], &serde_json::json!(1)),
+        "{held}"
+    );
     assert!(held["why"].as_str().unwrap().contains("held"), "{held}");
     assert_eq!(partition(&plan, "events_p_straddle")["action"], "rows");
     assert_eq!(partition(&plan, "events_p_new")["action"], "kept");
