@@ -346,7 +346,7 @@ pub async fn unreadable(pool: &SqlPool, p: &PreparedTable) -> Result<u64> {
 pub fn unreadable_kinds(d: Dialect) -> &'static str {
     match d {
         Dialect::Postgres => "-infinity or infinity",
-        Dialect::MySql => "zero dates such as 0000-00-00",
+        Dialect::MySql => "zero dates such as 0000-00-00 or 2025-00-00",
         Dialect::Sqlite => "text that is no date, such as 'yesterday'",
     }
 }

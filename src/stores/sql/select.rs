@@ -393,12 +393,15 @@ impl PreparedTable {
                     .push(" > '-infinity'");
             }
             Dialect::MySql => {
+                // Zero dates and zero-in-date values ('2025-00-00') are no time.
                 out.push(&col)
                     .push(" < ")
                     .bind(ts.kind.instant(cutoff))
                     .push(" AND ")
                     .push(&col)
-                    .push(" >= '0001-01-01'");
+                    .push(&format!(
+                        " >= '0001-01-01' AND MONTH({col}) <> 0 AND DAYOFMONTH({col}) <> 0"
+                    ));
             }
         }
     }
@@ -419,7 +422,9 @@ impl PreparedTable {
                 out.push(&format!("({col} = '-infinity' OR {col} = 'infinity')"));
             }
             (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => {
-                out.push(&format!("{col} < '0001-01-01'"));
+                out.push(&format!(
+                    "({col} < '0001-01-01' OR MONTH({col}) = 0 OR DAYOFMONTH({col}) = 0)"
+                ));
             }
             _ => {
                 out.push("1 = 0");
