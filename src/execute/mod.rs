@@ -550,7 +550,7 @@ async fn apply<'p, 'a: 'p>(
                                 // whatever is left.
                                 match partitions::run(&tp, &mut pass).await {
                                     Ok(()) if stop.load(Ordering::SeqCst) => Ok(()),
-                                    Ok(()) => tp.run(&mut pass).await,
+                                    Ok(()) => tp.run_settled(&mut pass).await,
                                     Err(e) => Err(e),
                                 }
                             }

@@ -126,6 +126,39 @@ impl TablePass<'_, '_, '_> {
         self.p.target.store() == self.ws.config.state
     }
 
+    /// [`TablePass::run`]; a table whose foreign key refers to itself takes its batches
+    /// again while they delete something, for a row its own rows referred to is free once
+    /// they are gone (a thread of replies goes a generation a round, at most
+    /// `SETTLE_ROUNDS`). Rows freed so count as matched, and no longer as locked.
+    pub async fn run_settled(&self, pass: &mut PassReport) -> Result<()> {
+        const SETTLE_ROUNDS: usize = 64;
+        let itself = self.sel.action == Action::Delete
+            && self
+                .table
+                .blockers
+                .iter()
+                .any(|fk| fk.child_is(self.table.target.table.as_str()));
+        self.run(pass).await?;
+        let first = pass.done;
+        for _ in 1..SETTLE_ROUNDS {
+            let before = pass.done;
+            if !itself || pass.inventory.locked == 0 || self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            self.run(pass).await?;
+            let freed = pass.done - before;
+            pass.inventory.matched += freed;
+            pass.inventory.locked = pass.inventory.locked.saturating_sub(freed);
+            if freed == 0 {
+                break;
+            }
+        }
+        if pass.done > first {
+            tracing::debug!(category = %self.p.rule.category, target = %self.p.target.name(), freed = pass.done - first, "Deleted rows its own rows referred to, once those were gone.");
+        }
+        Ok(())
+    }
+
     /// Runs batches until nothing is left or `stop` is set (the batches in flight finish).
     pub async fn run(&self, pass: &mut PassReport) -> Result<()> {
         let bar = super::progress_bar(pass);
