@@ -143,10 +143,10 @@ impl Erasure {
     /// reason, then the totals.
     pub fn render_text(&self) -> String {
         let mut rows: Vec<[String; 5]> = Vec::new();
-        let (erased, anonymised, locked) = if self.dry_run {
-            ("to erase", "to anonymise", "referenced")
+        let (erased, anonymised) = if self.dry_run {
+            ("to erase", "to anonymise")
         } else {
-            ("erased", "anonymised", "locked")
+            ("erased", "anonymised")
         };
         for p in &self.report.passes {
             let place = format!("{}/{}", p.store, p.target);
@@ -187,7 +187,7 @@ impl Erasure {
                 } else {
                     "still referenced by other rows, or under Object Lock"
                 };
-                row(locked, p.inventory.locked.to_string(), note.into());
+                row("locked", p.inventory.locked.to_string(), note.into());
                 any = true;
             }
             if !any {
@@ -234,8 +234,8 @@ impl Erasure {
         let c = self.counts();
         let _ = writeln!(
             out,
-            "\n{} {}, {} {}, {} held, {} {}, {} kept, {} failed",
-            c.deleted, erased, c.anonymised, anonymised, c.held, c.locked, locked, c.kept, c.failed
+            "\n{} {}, {} {}, {} held, {} locked, {} kept, {} failed",
+            c.deleted, erased, c.anonymised, anonymised, c.held, c.locked, c.kept, c.failed
         );
         out
     }

@@ -769,6 +769,12 @@ async fn one_word_per_concept_in_every_output() {
         says_locked_not_blocked(&format!("audit show --format {format}"), &out, true);
     }
 
+    let dry = case.expect(
+        &["erase", "--subject", "4", "--ticket", "T-4", "--dry-run"],
+        0,
+    );
+    says_locked_not_blocked("erase --dry-run", &dry.stdout, true);
+    assert!(!dry.stdout.contains("referenced  "), "{}", dry.stdout);
     let erase = case.expect(&["erase", "--subject", "4", "--ticket", "T-4"], 0);
     says_locked_not_blocked("erase", &format!("{}{}", erase.stdout, erase.stderr), true);
     for format in ["html", "json"] {
