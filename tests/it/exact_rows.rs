@@ -878,8 +878,58 @@ async fn foreign_keys_with_names_that_need_quotes(db: Db) {
     );
 }
 
+/// One subject id names one subject in every column: `4` erases the account (an integer
+/// id) and the orders (a text column holding '4'); ` 04` names neither, so it erases
+/// nothing anywhere (before, the integer column read it as 4 while the text column did not,
+/// and the subject was half erased under another pseudonym).
+async fn a_subject_id_is_matched_as_written_in_every_column(db: Db) {
+    const RULES: &str = "category: accounts
+description: Accounts and their orders
+source: \"Privacy Policy, 'Account data'\"
+retain: forever
+on_expiry: keep
+on_erasure: delete
+targets:
+  - store: app
+    table: orders
+    key: [id]
+    subject: account_ref
+  - store: app
+    table: accounts
+    key: [id]
+    subject: id
+";
+    let case = Case::new(db, &[("accounts.yaml", RULES)]).await;
+    case.db
+        .exec(
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY);
+             CREATE TABLE orders (id BIGINT PRIMARY KEY, account_ref VARCHAR(20) NULL);
+             INSERT INTO accounts VALUES (4), (5);
+             INSERT INTO orders VALUES (1, '4'), (2, '04'), (3, '5'), (4, NULL)",
+        )
+        .await;
+    case.expect(&["migrate"], 0);
+    let text = if db == Db::Postgres {
+        "TEXT"
+    } else {
+        "CHAR(20)"
+    };
+    let left = |table: &'static str| {
+        let sql = format!("SELECT CAST(id AS {text}) FROM {table} ORDER BY {table}.id");
+        let case = &case;
+        async move { ids(case, &sql).await }
+    };
+    case.expect(&["erase", "--subject", " 04", "--ticket", "T-1"], 0);
+    assert_eq!(left("accounts").await, ["4", "5"]);
+    assert_eq!(left("orders").await, ["1", "2", "3", "4"]);
+    case.expect(&["erase", "--subject", "4", "--ticket", "T-2"], 0);
+    assert_eq!(left("accounts").await, ["5"]);
+    assert_eq!(left("orders").await, ["2", "3", "4"]);
+}
+
 crate::support::on_every_dialect!(
     Db:
+    a_subject_id_is_matched_as_written_in_every_column,
     foreign_keys_with_names_that_need_quotes,
     a_table_that_refers_to_itself_keeps_what_its_rows_refer_to,
     rows_without_a_subject_expire_while_a_hold_is_in_force,

@@ -84,11 +84,17 @@ impl ColumnKind {
     }
 
     /// The value that compares equal to `text` in a column of this kind, or `None` when no
-    /// value of the column could equal it (an id `abc` in an integer column).
+    /// value of the column could equal it (an id `abc` in an integer column). An integer
+    /// matches only its own spelling: ` 04` is not 4 here, as it is not `'4'` in a text
+    /// column, so one id names one subject in every column.
     pub fn value_of(&self, text: &str) -> Option<Value> {
         match self {
-            ColumnKind::Int => text.trim().parse().ok().map(Value::I64),
-            ColumnKind::Float => text.trim().parse().ok().map(Value::F64),
+            ColumnKind::Int => text
+                .parse::<i64>()
+                .ok()
+                .filter(|i| i.to_string() == text)
+                .map(Value::I64),
+            ColumnKind::Float => text.parse().ok().map(Value::F64),
             _ => Some(Value::Text(text.to_owned())),
         }
     }
@@ -272,6 +278,14 @@ mod tests {
     fn a_subject_id_that_cannot_be_an_integer_matches_nothing_in_an_integer_column() {
         assert_eq!(ColumnKind::Int.value_of("42"), Some(Value::I64(42)));
         assert_eq!(ColumnKind::Int.value_of("abc"), None);
+        for other_spelling in [" 42", "042", "+42", "42 "] {
+            assert_eq!(
+                ColumnKind::Int.value_of(other_spelling),
+                None,
+                "{other_spelling}"
+            );
+        }
+        assert_eq!(ColumnKind::Int.value_of("-7"), Some(Value::I64(-7)));
         assert_eq!(
             ColumnKind::Text.value_of("abc"),
             Some(Value::Text("abc".into()))
