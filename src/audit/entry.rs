@@ -63,6 +63,9 @@ pub enum Outcome {
     Refused,
     Partial,
     Interrupted,
+    /// An erasure left a category alone because its rule keeps it (`on_erasure: keep`,
+    /// with the rule's `keep_reason`): a `skip` entry per kept target.
+    Kept,
 }
 
 /// Totals recorded at `run_end`.

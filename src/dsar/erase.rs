@@ -307,6 +307,21 @@ pub async fn apply(
         report,
         kept: kept_targets(&ws.rules.rules),
     };
+    // What the rules keep is part of what was done for the request: one `skip` entry per
+    // kept target (names only; the reason is the rule's, which `rule_sha256` of the run's
+    // start fixes), so the certificate shows it next to what was erased.
+    for k in &erasure.kept {
+        let mut kept = EntryDraft::new(Kind::Skip);
+        kept.action = Some(Action::Keep);
+        kept.reason = Some(Reason::Request);
+        kept.category = Some(k.category.clone());
+        kept.store = Some(k.store.clone());
+        kept.target = Some(k.target.clone());
+        kept.subject = Some(erasure.subject_pseudonym.clone());
+        kept.ticket = Some(ticket.to_owned());
+        kept.outcome = Some(Outcome::Kept);
+        audit.append(kept).await?;
+    }
     let c = erasure.counts();
     let mut entry = EntryDraft::new(Kind::Request);
     entry.reason = Some(Reason::Request);

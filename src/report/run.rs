@@ -257,6 +257,9 @@ impl<'a> RunView<'a> {
                     held: e.held,
                     time: e.time,
                 }),
+                // A category a rule keeps on erasure: the report's kept section shows it,
+                // with its reason, from the rule set; it changed nothing.
+                "skip" if e.outcome == "kept" => {}
                 _ => v.add_target_entry(e),
             }
         }

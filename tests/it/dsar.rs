@@ -354,6 +354,18 @@ async fn erasing_a_subject_by_id_follows_foreign_keys_and_keeps_what_the_law_req
     let request = entries.iter().find(|e| e["kind"] == "request").unwrap();
     assert_eq!(request["outcome"], "ok");
     assert_eq!(request["count"], 5);
+    // What the rules keep is on the record too (so the certificate shows it): one `skip`
+    // entry with outcome `kept` for the invoices, without the reason's free text.
+    let kept: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["kind"] == "skip" && e["outcome"] == "kept")
+        .collect();
+    assert_eq!(kept.len(), 1, "{entries:?}");
+    assert_eq!(
+        (&kept[0]["category"], &kept[0]["action"]),
+        (&serde_json::json!("invoices"), &serde_json::json!("keep"))
+    );
+    assert!(!kept[0].to_string().contains(TAX), "{}", kept[0]);
     for e in &entries {
         let subject = e["subject"].as_str().unwrap();
         assert!(subject.starts_with("hmac:"), "{e}");
