@@ -86,6 +86,10 @@ pub struct AuditConfig {
     /// The log's origin, the first line of its checkpoints; `None`: the default recorded
     /// in the state store, unique to it.
     pub origin: Option<String>,
+    /// The last `seq` of entries written before a signing key was configured, which the
+    /// operator takes as the log's unsigned history (0: none). Any other unsigned entry
+    /// stops a run that signs, since the key never authenticated it.
+    pub unsigned_history: u64,
     pub export: Option<AuditExport>,
     /// Optional JSON-lines file the log is also (or only) appended to, resolved against
     /// the config directory.

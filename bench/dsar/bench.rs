@@ -71,6 +71,7 @@ fn setup(url: &str) -> anyhow::Result<(Config, RuleSet)> {
             signing_key: None,
             verifier_key: None,
             origin: None,
+            unsigned_history: 0,
             export: None,
             file: None,
         },

@@ -69,6 +69,9 @@ pub struct CheckpointSigner {
     name: String,
     verifier_key: String,
     verifiers: Verifiers,
+    /// `audit.unsigned_history`: the unsigned entries (seq 1 to this) the operator took as
+    /// written before signing began; 0 for none.
+    unsigned_history: u64,
 }
 
 impl CheckpointSigner {
@@ -96,7 +99,19 @@ impl CheckpointSigner {
             name: name.to_owned(),
             verifier_key,
             verifiers,
+            unsigned_history: 0,
         })
+    }
+
+    /// The same signer, taking entries 1 to `last` as unsigned history.
+    pub fn with_unsigned_history(mut self, last: u64) -> Self {
+        self.unsigned_history = last;
+        self
+    }
+
+    /// The last `seq` of the unsigned history it accepts (0: none).
+    pub fn unsigned_history(&self) -> u64 {
+        self.unsigned_history
     }
 
     /// The key's name, as it appears in signature lines.

@@ -87,7 +87,7 @@ impl AuditLog {
         let signer = match &config.signing_key {
             Some(k) if !k.expose_secret().trim().is_empty() => {
                 CheckpointSigner::from_private_key(k.expose_secret())
-                    .map(Some)
+                    .map(|s| Some(s.with_unsigned_history(config.unsigned_history)))
                     .map_err(|e| format!("audit.signing_key: {e}"))
             }
             _ => Ok(None),

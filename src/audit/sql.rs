@@ -182,8 +182,10 @@ pub async fn check_head(
             let authentic = leaf.is_some_and(|leaf| {
                 entry_sig::verify(signer.verifiers().keys(), head.seq, &leaf, &head.sig)
             });
-            // An unsigned head is history only while no entry has been signed yet.
-            if authentic || (head.sig.is_empty() && !any_signed(conn).await?) {
+            // An unsigned head is history only within the history the operator took as
+            // unsigned (`audit.unsigned_history`), and while no entry has been signed yet.
+            let history = head.seq <= signer.unsigned_history();
+            if authentic || (head.sig.is_empty() && history && !any_signed(conn).await?) {
                 Ok(())
             } else {
                 Err(HeadError::NotAuthenticated(head.seq).into())
@@ -260,7 +262,7 @@ async fn write_checkpoint(
     s: Signing<'_>,
     size: u64,
 ) -> Result<StoredCheckpoint> {
-    let tail = super::tail::authenticate(conn, s.signer.verifiers(), s.origin, Some(size)).await?;
+    let tail = super::tail::authenticate(conn, s.signer, s.origin, Some(size)).await?;
     anyhow::ensure!(
         tail.frontier.size() == size,
         "the audit log holds {} entries where {size} were expected: run `retention audit verify`",
@@ -300,7 +302,7 @@ pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) 
     if let Some(s) = signing {
         super::tail::check_before_writing(
             &mut conn,
-            s.signer.verifiers(),
+            s.signer,
             s.origin,
             (head.seq, &head.leaf_hash),
         )

@@ -5,12 +5,16 @@
 //! when its note verifies under the signer's own key, names this log's origin, and its
 //! stored frontier folds to the root it signs.
 //!
-//! Entries before the first one the key signed are history (written before a signing key
-//! was configured, or by a version of the tool that did not sign entries): they are taken
-//! as they are, since nothing ever authenticated them, and `audit verify` names them.
-//! From the first signed entry on, an entry without a valid signature stops the check.
+//! Unsigned entries before the first one the key signed are history (written before a
+//! signing key was configured, or by a version of the tool that did not sign entries) —
+//! but only as far as the operator took them as such (`audit.unsigned_history`, 0 by
+//! default): otherwise whoever can insert rows could slip entries in before a log's first
+//! signed run and have it sign over them. `audit verify` names the history. From the
+//! first signed entry on, and beyond the history, an entry without a valid signature
+//! stops the check; so does a row whose seq is not positive (runs read from seq 1 on and
+//! would never see it).
 
-use super::checkpoint::{self, Opened, Verifiers};
+use super::checkpoint::{self, CheckpointSigner, Opened, Verifiers};
 use super::entry_sig;
 use super::tree::{leaf_hash, Frontier, Hash};
 use crate::stores::sql::SqlConn;
@@ -32,6 +36,12 @@ pub enum TailError {
          shows the damage"
     )]
     Broken(u64, u64, &'static str),
+    #[error(
+        "the audit log holds a row with seq {0}, and seqs start at 1: it was inserted around \
+         the log, where no run would read it. No checkpoint is signed and no entry is \
+         appended until it is dealt with; `retention audit verify` and docs/audit.md"
+    )]
+    NotPositive(i64),
     #[error(
         "the audit head records entry {head} but the log's last entry is {last}: the head was \
          moved, or entries were written around it; `retention audit verify` shows the damage"
@@ -74,6 +84,8 @@ struct Walker<'v> {
     /// Whether an entry the key signed has been seen (or the walk starts at a checkpoint):
     /// from then on every entry must be signed.
     signed_region: bool,
+    /// The last seq an unsigned entry may have (`audit.unsigned_history`).
+    history: u64,
 }
 
 impl Walker<'_> {
@@ -102,7 +114,7 @@ impl Walker<'_> {
         }
         let leaf = leaf_hash(line);
         let signed = sig.is_some_and(|s| entry_sig::verify(self.verifiers.keys(), want, &leaf, s));
-        if !signed && self.signed_region {
+        if !signed && (self.signed_region || want > self.history) {
             let why = if sig.is_some_and(|s| !s.is_empty()) {
                 "its signature does not verify"
             } else {
@@ -201,10 +213,18 @@ async fn base(
 /// them when `None`), and returns the tree they make.
 pub async fn authenticate(
     conn: &mut SqlConn<'_>,
-    verifiers: &Verifiers,
+    signer: &CheckpointSigner,
     origin: &str,
     upto: Option<u64>,
 ) -> Result<Authenticated> {
+    let verifiers = signer.verifiers();
+    let q = "SELECT MIN(seq) FROM retention_audit";
+    let lowest: Option<i64> = each_conn!(*conn, c => {
+        sqlx::query_scalar(q).fetch_one(&mut **c).await.context("cannot read the audit log")?
+    });
+    if let Some(seq) = lowest.filter(|s| *s < 1) {
+        return Err(TailError::NotPositive(seq).into());
+    }
     let (start, frontier) = base(conn, verifiers, origin, upto.unwrap_or(i64::MAX as u64))
         .await?
         .unwrap_or((0, Frontier::new()));
@@ -214,6 +234,7 @@ pub async fn authenticate(
         last_seq: start,
         last_leaf: None,
         signed_region: start > 0,
+        history: signer.unsigned_history(),
     };
     if start > 0 {
         // The checkpoint's own last entry: its leaf is what the next `prev` must name.
@@ -257,11 +278,11 @@ pub async fn authenticate(
 /// must be authentic and the head must sit on its last entry.
 pub async fn check_before_writing(
     conn: &mut SqlConn<'_>,
-    verifiers: &Verifiers,
+    signer: &CheckpointSigner,
     origin: &str,
     head: (u64, &[u8]),
 ) -> Result<()> {
-    let tail = authenticate(conn, verifiers, origin, None).await?;
+    let tail = authenticate(conn, signer, origin, None).await?;
     let last = tail.frontier.size();
     let head_leaf: Option<Hash> = head.1.try_into().ok();
     if last != head.0 || (last > 0 && tail.last_leaf != head_leaf) {

@@ -154,6 +154,7 @@ fn unreachable_config() -> Config {
             signing_key: None,
             verifier_key: None,
             origin: None,
+            unsigned_history: 0,
             export: None,
             file: None,
         },
@@ -458,6 +459,19 @@ fn decode_audit(
         },
         None => Some(None),
     };
+    let unsigned_history = match f.get("unsigned_history") {
+        Some(n) => match d.text(n, "audit.unsigned_history") {
+            Some(t) => match t.trim().parse::<u64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    d.err(n.line, "audit.unsigned_history", "expected the last seq of the entries written before signing began (a whole number, as `audit verify` names it)");
+                    None
+                }
+            },
+            None => None,
+        },
+        None => Some(0),
+    };
     let export = match f.get("export") {
         Some(n) => decode_export(d, n, stores).map(Some),
         None => Some(None),
@@ -472,6 +486,7 @@ fn decode_audit(
         signing_key: signing_key?,
         verifier_key: verifier_key?,
         origin: origin?,
+        unsigned_history: unsigned_history?,
         export: export?,
         file: file?,
     })

@@ -82,6 +82,7 @@ pub async fn scenario(dialect: Dialect) -> Scenario {
         signing_key: Some(SecretString::from(skey)),
         verifier_key: None,
         origin: Some(ORIGIN.to_owned()),
+        unsigned_history: 0,
         export: None,
         file: Some(file.clone()),
     };
@@ -767,6 +768,7 @@ async fn a_checkpoint_is_signed_every_thousand_entries_and_at_every_run_end() {
         signing_key: Some(SecretString::from(skey)),
         verifier_key: None,
         origin: Some(ORIGIN.to_owned()),
+        unsigned_history: 0,
         export: None,
         file: None,
     };
@@ -799,6 +801,7 @@ async fn an_unusable_signing_key_stops_the_first_append() {
         signing_key: Some(SecretString::from("PRIVATE+KEY+oops".to_owned())),
         verifier_key: None,
         origin: None,
+        unsigned_history: 0,
         export: None,
         file: None,
     };

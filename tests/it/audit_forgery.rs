@@ -325,7 +325,79 @@ async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
     assert!(prove.stdout.is_empty(), "{}", prove.stdout);
 }
 
-crate::support::on_every_dialect!(Db: a_forged_entry_is_never_signed_and_verify_names_it);
+/// Two more ways in for the job's role (found by an adversarial review): an unsigned
+/// entry planted before a signed log's first run (it once passed as history written
+/// before signing began, and the first run signed a checkpoint over it), and a row with
+/// seq 0 (runs read from seq 1, so they never saw it, while it broke verify and every
+/// proof). Both now stop the run before it changes or signs anything.
+async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(kind: Db) {
+    let s = setup(kind).await;
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let planted = serde_json::json!({"v": 1, "seq": 1, "time": "2026-01-01T00:00:00.000Z",
+        "run": "forged", "kind": "request", "reason": "request", "ticket": "DSAR-1",
+        "count": 1000, "outcome": "ok", "dry_run": false,
+        "prev": format!("sha256:{}", "0".repeat(64))});
+    let line = serde_json::to_vec(&planted).unwrap();
+    let leaf = leaf_hash(&line).to_vec();
+    exec(
+        &job,
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)",
+        &[Val::I64(1), Val::Bytes(line), Val::Bytes(leaf.clone())],
+    )
+    .await
+    .expect("the job's role may insert into the log");
+    exec(
+        &job,
+        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ? WHERE id = 1",
+        &[Val::I64(1), Val::Bytes(leaf)],
+    )
+    .await
+    .expect("the job's role may move the head forward");
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(run.stderr.contains("entry 1"), "{}", run.stderr);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 120);
+    assert_eq!(
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await,
+        0,
+        "no checkpoint covers the planted entry"
+    );
+
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let first = read_log(&job).await.unwrap().entries[0].clone();
+    exec(
+        &job,
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
+        &[
+            Val::I64(0),
+            Val::Bytes(first.line.clone()),
+            Val::Bytes(leaf_hash(&first.line).to_vec()),
+            Val::Bytes(first.sig.clone().unwrap_or_default()),
+        ],
+    )
+    .await
+    .expect("the job's role may insert into the log");
+    let checkpoints =
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await;
+    seed_expired(&s.db, 1000, 30).await;
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(run.stderr.contains("seq 0"), "{}", run.stderr);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
+    assert_eq!(
+        s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await,
+        checkpoints
+    );
+}
+
+crate::support::on_every_dialect!(
+    Db:
+    a_forged_entry_is_never_signed_and_verify_names_it,
+    entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
+);
 
 /// The fields of `--key` and config are checked before anything is read.
 #[test]

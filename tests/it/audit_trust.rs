@@ -22,6 +22,7 @@ fn config_with(skey: Option<String>, origin: Option<&str>) -> AuditConfig {
         signing_key: skey.map(SecretString::from),
         verifier_key: None,
         origin: origin.map(str::to_owned),
+        unsigned_history: 0,
         export: None,
         file: None,
     }
@@ -202,7 +203,22 @@ async fn a_log_signed_late_names_its_unsigned_history(dialect: Dialect) {
         log.append(EntryDraft::new(k)).await.unwrap();
     }
     let (skey, vkey) = checkpoint::keygen("late.test/audit").unwrap();
-    let signed = config_with(Some(skey), Some(ORIGIN));
+    // The operator takes the three entries written before the key as unsigned history.
+    let signed = AuditConfig {
+        unsigned_history: 3,
+        ..config_with(Some(skey.clone()), Some(ORIGIN))
+    };
+    let refused = AuditLog::open(
+        &config_with(Some(skey), Some(ORIGIN)),
+        store.pool.clone(),
+        "refused".into(),
+        false,
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "without audit.unsigned_history, unsigned entries are not taken as history"
+    );
     let log = AuditLog::open(&signed, store.pool.clone(), "new".into(), false)
         .await
         .unwrap();

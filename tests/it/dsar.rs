@@ -81,6 +81,7 @@ async fn shop(kind: Db) -> Shop {
             signing_key: None,
             verifier_key: None,
             origin: None,
+            unsigned_history: 0,
             export: None,
             file: None,
         },
