@@ -62,6 +62,12 @@ pub enum BadRequest {
     EmptyTicket,
     #[error("--ticket: a ticket id is at most 191 characters")]
     LongTicket,
+    #[error(
+        "--ticket: a ticket id holds letters, digits and - _ . : / # only: it is written to \
+         the audit log as it is, which keeps no names, emails or free text (use the \
+         ticketing system's id)"
+    )]
+    TicketChars,
     #[error("--subject: the subject id is empty")]
     EmptySubject,
     #[error("--ticket: ticket `{0}` already exists (ticket ids are unique; `retention request list` shows it)")]
@@ -77,6 +83,12 @@ pub fn validate(ticket: &str, subject: &str) -> Result<(), BadRequest> {
     }
     if ticket.chars().count() > 191 {
         return Err(BadRequest::LongTicket);
+    }
+    if !ticket
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/#".contains(c))
+    {
+        return Err(BadRequest::TicketChars);
     }
     if subject.trim().is_empty() {
         return Err(BadRequest::EmptySubject);
@@ -324,6 +336,14 @@ mod tests {
     fn a_request_needs_a_ticket_and_a_subject() {
         assert_eq!(validate(" ", "42"), Err(BadRequest::EmptyTicket));
         assert_eq!(validate("DSAR-1", ""), Err(BadRequest::EmptySubject));
+        for personal in ["erase alice.smith@example.com", "Alice Smith", "a@b", "tél"] {
+            assert_eq!(
+                validate(personal, "42"),
+                Err(BadRequest::TicketChars),
+                "{personal}"
+            );
+        }
+        assert!(validate("JIRA-PRIV:1042/a#2_b.c", "42").is_ok());
         assert_eq!(
             validate(&"T".repeat(192), "42"),
             Err(BadRequest::LongTicket)

@@ -188,11 +188,16 @@ pub async fn stream_pass(
         Err(Failure::Audit(e)) => return Err(e),
         Err(failure) => Some(failure),
     };
-    if found.held > 0 || found.locked > 0 {
-        let mut d = draft(p, sel, who, Kind::Skip, Outcome::Held);
-        d.held = Some(found.held);
-        d.locked = Some(found.locked);
-        audit.append(d).await?;
+    // One `skip` entry per reason, its outcome saying which, as a table's pass writes.
+    for (n, outcome) in [(found.held, Outcome::Held), (found.locked, Outcome::Locked)] {
+        if n > 0 {
+            let mut d = draft(p, sel, who, Kind::Skip, outcome);
+            match outcome {
+                Outcome::Held => d.held = Some(n),
+                _ => d.locked = Some(n),
+            }
+            audit.append(d).await?;
+        }
     }
     match failure {
         None => {}

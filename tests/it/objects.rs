@@ -372,3 +372,53 @@ async fn dir_write_once_export_is_read_only_never_overwritten_and_reported_locke
         .permissions()
         .readonly());
 }
+
+/// A directory store deletes only what it judged: a file written again between the
+/// listing and the delete (fresh now) stays, and the others go (found by an adversarial
+/// review: the rewrite was deleted). And anonymising keeps a private file private: the
+/// rewritten file and its sidecar keep the file's mode.
+#[tokio::test]
+async fn dir_files_changed_since_listing_stay_and_anonymised_files_keep_their_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::dir().await;
+    let crate::support::objects::Fixture::Dir(root) = &f else {
+        unreachable!()
+    };
+    for k in ["crash/1.dmp", "crash/2.dmp", "crash/3.dmp"] {
+        f.put(k, b"x", &[], &[]).await;
+        let file = std::fs::File::options()
+            .write(true)
+            .open(root.path().join(k))
+            .unwrap();
+        file.set_modified(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000),
+        )
+        .unwrap();
+    }
+    let store = f.store().await;
+    let crashes = target("crash/", None, Some(ObjectTimestamp::LastModified));
+    let scan = scan_all(&store, &crashes, &expiry("2025-01-01T00:00:00Z")).await;
+    assert_eq!(scan.matched.len(), 3);
+    // Written again after the listing: fresh.
+    std::fs::write(root.path().join("crash/2.dmp"), b"new").unwrap();
+    let report = store.delete(&scan.matched).await.expect("delete");
+    assert_eq!(report.done.len(), 2, "{report:?}");
+    assert_eq!(f.keys().await, keys(&["crash/2.dmp"]));
+
+    f.put("photos/p.dat", b"not an image", &[("k", "v")], &[])
+        .await;
+    let photo = root.path().join("photos/p.dat");
+    std::fs::set_permissions(&photo, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let photos = target("photos/", None, None);
+    let scan = scan_all(&store, &photos, &ObjectFilter::default()).await;
+    store
+        .anonymise(&scan.matched, ObjectStrategy::StripMetadata)
+        .await
+        .expect("anonymise");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&photo), 0o600);
+    let sidecar = root.path().join("photos/p.dat.meta.json");
+    if sidecar.exists() {
+        assert_eq!(mode(&sidecar), 0o600);
+    }
+}

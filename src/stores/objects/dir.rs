@@ -46,6 +46,9 @@ pub struct DirStore {
 struct Inner {
     name: String,
     root: PathBuf,
+    /// The modification time each selected file had when it was listed: a file written
+    /// since (fresh again) is not deleted. Entries leave as their files are acted on.
+    listed: std::sync::Mutex<std::collections::HashMap<String, std::time::SystemTime>>,
 }
 
 /// The sidecar file's content.
@@ -65,6 +68,7 @@ impl DirStore {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 root: root.to_owned(),
+                listed: Default::default(),
             }),
         })
     }
@@ -222,11 +226,13 @@ impl Inner {
                 candidate.tags = Some(sidecar.tags);
             }
             candidate.key = key;
-            page.add(
-                filter,
-                &candidate.key,
-                select::decide(target, filter, &candidate),
-            );
+            let verdict = select::decide(target, filter, &candidate);
+            if let (select::Verdict::Match(_), Ok(mtime)) = (&verdict, meta.modified()) {
+                if let Ok(mut listed) = self.listed.lock() {
+                    listed.insert(candidate.key.clone(), mtime);
+                }
+            }
+            page.add(filter, &candidate.key, verdict);
         }
         Ok(page)
     }
@@ -237,6 +243,7 @@ impl Inner {
             match self.delete_one(key) {
                 Ok(Outcome::Done) => report.done.push(key.clone()),
                 Ok(Outcome::Locked) => report.locked.push(key.clone()),
+                Ok(Outcome::Changed) => {}
                 Err(err) => report
                     .failed
                     .push((key.clone(), self.failure(key, "delete", &err))),
@@ -256,6 +263,11 @@ impl Inner {
         anyhow::ensure!(meta.is_file(), "not a regular file");
         if meta.permissions().readonly() {
             return Ok(Outcome::Locked);
+        }
+        let listed = self.listed.lock().ok().and_then(|mut l| l.remove(key));
+        if listed.is_some_and(|t| meta.modified().ok() != Some(t)) {
+            // Written since it was listed: what was judged is no longer what is there.
+            return Ok(Outcome::Changed);
         }
         fs::remove_file(&path)?;
         match fs::remove_file(sidecar_path(&path)) {
@@ -285,6 +297,7 @@ impl Inner {
             match self.anonymise_one(key, how) {
                 Ok(Outcome::Done) => report.done.push(key.clone()),
                 Ok(Outcome::Locked) => report.locked.push(key.clone()),
+                Ok(Outcome::Changed) => {}
                 Err(err) => report
                     .failed
                     .push((key.clone(), self.failure(key, "anonymise", &err))),
@@ -383,6 +396,8 @@ impl Inner {
 enum Outcome {
     Done,
     Locked,
+    /// Changed since it was listed: left alone, the next run judges it again.
+    Changed,
 }
 
 /// Splits a prefix into the directory to start listing in and the rest of the name.
@@ -488,16 +503,19 @@ fn read_sidecar(object: &Path) -> anyhow::Result<Sidecar> {
     Ok(serde_json::from_slice(&text)?)
 }
 
+/// Writes an object's sidecar with the object's own mode and owner (its metadata is as
+/// private as the object).
 fn write_sidecar(object: &Path, sidecar: &Sidecar) -> anyhow::Result<()> {
     let path = sidecar_path(object);
     let bytes = serde_json::to_vec_pretty(sidecar)?;
-    write_atomically(&path, &bytes)
+    let meta = fs::metadata(object).ok();
+    write_atomically(&path, &bytes, meta.as_ref())
 }
 
 /// Replaces a file's content and puts its mtime back, so that anonymising an object does
 /// not restart its retention clock.
 fn replace_keeping_mtime(path: &Path, bytes: &[u8], meta: &fs::Metadata) -> anyhow::Result<()> {
-    write_atomically(path, bytes)?;
+    write_atomically(path, bytes, Some(meta))?;
     if let Ok(mtime) = meta.modified() {
         fs::File::options()
             .write(true)
@@ -508,12 +526,22 @@ fn replace_keeping_mtime(path: &Path, bytes: &[u8], meta: &fs::Metadata) -> anyh
 }
 
 /// Writes through a temporary file in the same directory and renames it into place, so a
-/// crash leaves either the old or the new content, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// crash leaves either the old or the new content, never half of one. With the file's old
+/// metadata, the new file keeps its mode and (where the process may set it) its owner:
+/// anonymising a private photo must not make it readable to anyone else.
+fn write_atomically(path: &Path, bytes: &[u8], old: Option<&fs::Metadata>) -> anyhow::Result<()> {
     let dir = path.parent().context("an object path has no parent")?;
     let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::now_v7()));
     let result = (|| -> std::io::Result<()> {
         let mut file = fs::File::create(&tmp)?;
+        if let Some(old) = old {
+            file.set_permissions(old.permissions())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                let _ = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()));
+            }
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)
