@@ -125,3 +125,60 @@ async fn s3_a_non_image_under_strip_gps_fails_alone() {
 async fn dir_a_non_image_under_strip_gps_fails_alone() {
     a_non_image_fails_alone_without_naming_its_key(Fixture::dir().await).await;
 }
+
+/// Anonymising a photo on S3 rewrites it, and the rewrite keeps the object's headers: a
+/// private photo marked `Cache-Control: no-store` must not come back cacheable, nor lose
+/// its `Content-Disposition` (found by an adversarial review: both were dropped).
+#[tokio::test]
+async fn s3_strip_gps_keeps_the_objects_headers() {
+    let f = Fixture::s3().await;
+    let Fixture::S3(bucket) = &f else {
+        unreachable!()
+    };
+    bucket
+        .client
+        .put_object()
+        .bucket(&bucket.name)
+        .key("photos/7/p.jpg")
+        .body(jpeg_with_gps().into())
+        .content_type("image/jpeg")
+        .cache_control("no-store")
+        .content_disposition("attachment; filename=\"p.jpg\"")
+        .content_language("de")
+        .send()
+        .await
+        .expect("put object");
+    let store = f.store().await;
+    let t = target("photos/", None, Some(ObjectTimestamp::LastModified));
+    let filter = ObjectFilter {
+        cutoff: Some(chrono::Utc::now() + chrono::Duration::days(1)),
+        ..ObjectFilter::default()
+    };
+    let scan = scan_all(&store, &t, &filter).await;
+    let report = store
+        .anonymise(&scan.matched, ObjectStrategy::StripGps)
+        .await
+        .expect("anonymise");
+    assert_eq!(report.done.len(), 1, "{report:?}");
+    let head = bucket
+        .client
+        .head_object()
+        .bucket(&bucket.name)
+        .key("photos/7/p.jpg")
+        .send()
+        .await
+        .expect("head object");
+    assert_eq!(head.cache_control(), Some("no-store"));
+    assert_eq!(
+        head.content_disposition(),
+        Some("attachment; filename=\"p.jpg\"")
+    );
+    assert_eq!(head.content_language(), Some("de"));
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+    let after = stripped(&f, &store, "photos/7/p.jpg").await;
+    let (fields, _) = exif_fields(&after);
+    assert!(
+        !fields.iter().any(|(ctx, _)| ctx == "Gps"),
+        "GPS left: {fields:?}"
+    );
+}

@@ -78,7 +78,9 @@ impl Inner {
         })
     }
 
-    /// Rewrites the image without its GPS block, keeping content type, metadata and tags,
+    /// Rewrites the image without its GPS block, keeping its headers (content type,
+    /// caching, disposition, encoding, language, storage class, encryption), metadata and
+    /// tags,
     /// and adds the marker tag (where the server has tagging). Returns the new version id when a new version was written.
     async fn strip_gps_in_place(
         &self,
@@ -124,6 +126,13 @@ impl Inner {
                     .bucket(&self.bucket)
                     .key(key)
                     .set_content_type(head.content_type().map(str::to_owned))
+                    .set_cache_control(head.cache_control().map(str::to_owned))
+                    .set_content_disposition(head.content_disposition().map(str::to_owned))
+                    .set_content_encoding(head.content_encoding().map(str::to_owned))
+                    .set_content_language(head.content_language().map(str::to_owned))
+                    .set_storage_class(head.storage_class().cloned())
+                    .set_server_side_encryption(head.server_side_encryption().cloned())
+                    .set_ssekms_key_id(head.ssekms_key_id().map(str::to_owned))
                     .set_metadata(head.metadata().cloned())
                     .set_tagging(tagging.clone())
                     .body(ByteStream::from(stripped.clone()))
@@ -152,6 +161,13 @@ impl Inner {
                     .copy_source(&source)
                     .metadata_directive(MetadataDirective::Replace)
                     .set_content_type(head.content_type().map(str::to_owned))
+                    .set_cache_control(head.cache_control().map(str::to_owned))
+                    .set_content_disposition(head.content_disposition().map(str::to_owned))
+                    .set_content_encoding(head.content_encoding().map(str::to_owned))
+                    .set_content_language(head.content_language().map(str::to_owned))
+                    .set_storage_class(head.storage_class().cloned())
+                    .set_server_side_encryption(head.server_side_encryption().cloned())
+                    .set_ssekms_key_id(head.ssekms_key_id().map(str::to_owned))
                     .send()
             })
             .await
