@@ -91,6 +91,8 @@ pub async fn inventory(
 /// Adds what a scanned page found to an inventory.
 fn count(inv: &mut Inventory, page: &ObjectPage) {
     inv.total += page.scanned;
+    inv.with_timestamp += page.dated;
+    inv.in_1970 += page.in_1970;
     inv.matched += page.matched.len() as u64;
     inv.held += page.held;
     inv.locked += page.locked;

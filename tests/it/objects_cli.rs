@@ -494,3 +494,46 @@ async fn a_key_pattern_that_fits_no_object_fails_its_target_naming_the_pattern(f
         "the other targets still ran"
     );
 }
+
+/// Objects dated by a metadata field whose values read as 1970 (`20261120`, a YYYYMMDD
+/// date taken as epoch seconds) are the wrong unit: the guard refuses the target (exit 3)
+/// in `plan` and `run`, and nothing is deleted — as on a SQL table (found by an adversarial
+/// review: all ten fresh objects were deleted).
+#[tokio::test]
+async fn metadata_dates_that_read_as_1970_are_refused_by_the_guard() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = "  exports: {dir: ./exports}\n";
+    let target = "  - store: exports
+    prefix: crash/
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", config(stores).as_str()),
+            ("rules/crash.yaml", rule("crash", target).as_str()),
+        ],
+    );
+    for i in 0..10 {
+        put_dir_object(
+            &dir.path().join("exports"),
+            &format!("crash/{i}.dmp"),
+            "20261120",
+        );
+    }
+    let env = [("RETENTION_LOG", "warn")];
+    retention(dir.path(), &["migrate"], &env).expect_code(0);
+    let plan = retention(dir.path(), &["plan", "--format", "json"], &env);
+    assert!(plan.stdout.contains("\"refused\""), "{}", both(&plan));
+    let run = retention(dir.path(), &["run"], &env);
+    assert_eq!(run.code, 3, "{}", both(&run));
+    assert!(both(&run).contains("1970"), "{}", both(&run));
+    let left = std::fs::read_dir(dir.path().join("exports/crash"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".dmp"))
+        })
+        .count();
+    assert_eq!(left, 10, "nothing was deleted");
+}

@@ -226,6 +226,7 @@ impl Inner {
                 candidate.tags = Some(sidecar.tags);
             }
             candidate.key = key;
+            page.date(target, &candidate);
             let verdict = select::decide(target, filter, &candidate);
             if let (select::Verdict::Match(_), Ok(mtime)) = (&verdict, meta.modified()) {
                 if let Ok(mut listed) = self.listed.lock() {

@@ -77,6 +77,11 @@ pub struct ObjectPage {
     pub next: Option<String>,
     /// What the other shards hold, when the filter asks for it.
     pub other_shards: OtherShards,
+    /// Targets dated by a metadata field: the listed objects whose date could be read, and
+    /// of those the ones in 1970 (a date read in the wrong unit lands there), for the
+    /// guard's unit check (SPEC §6).
+    pub dated: u64,
+    pub in_1970: u64,
 }
 
 /// Objects of other shards a scan judged without selecting them
@@ -89,6 +94,25 @@ pub struct OtherShards {
 }
 
 impl ObjectPage {
+    /// Counts a listed object's date for the guard, on a target dated by a metadata field
+    /// (`last_modified` is the server's, never in the wrong unit).
+    fn date(&mut self, target: &ObjectTarget, candidate: &select::Candidate) {
+        if !matches!(
+            target.timestamp,
+            Some(crate::rules::model::ObjectTimestamp::Metadata(_))
+        ) {
+            return;
+        }
+        if let Some(t) = select::resolve_timestamp(target, candidate) {
+            self.dated += 1;
+            if t.timestamp() < 31_536_000
+            /* 1971-01-01 */
+            {
+                self.in_1970 += 1;
+            }
+        }
+    }
+
     /// Counts one listed object by what [`select::decide`] said of it: in the page when
     /// it belongs to the filter's shard, else in `other_shards`.
     fn add(&mut self, filter: &ObjectFilter, key: &str, verdict: select::Verdict) {

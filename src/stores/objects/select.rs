@@ -180,7 +180,7 @@ fn resolve_subject(target: &ObjectTarget, candidate: &Candidate) -> Option<Strin
     }
 }
 
-fn resolve_timestamp(target: &ObjectTarget, candidate: &Candidate) -> Option<DateTime<Utc>> {
+pub fn resolve_timestamp(target: &ObjectTarget, candidate: &Candidate) -> Option<DateTime<Utc>> {
     match target.timestamp.as_ref()? {
         ObjectTimestamp::LastModified => candidate.last_modified,
         ObjectTimestamp::Metadata(field) => candidate

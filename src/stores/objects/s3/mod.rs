@@ -455,6 +455,7 @@ impl Inner {
             );
         }
         for candidate in candidates.into_iter().flatten() {
+            page.date(target, &candidate);
             page.add(
                 filter,
                 &candidate.key,
