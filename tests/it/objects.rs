@@ -353,6 +353,7 @@ async fn dir_write_once_export_is_read_only_never_overwritten_and_reported_locke
         timestamp: None,
         size: 3,
         locked: false,
+        listed_modified: None,
     };
     let report = store.delete(&[forged]).await.expect("delete");
 

@@ -121,6 +121,7 @@ async fn the_directory_store_never_follows_symlinks_out_of_its_root() {
         timestamp: None,
         size: 1,
         locked: false,
+        listed_modified: None,
     };
     let report = store.delete(&[forged]).await.expect("delete");
 

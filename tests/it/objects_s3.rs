@@ -137,6 +137,7 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
             timestamp: None,
             size: 1,
             locked: false,
+            listed_modified: None,
         })
         .collect();
     let report = store.delete(&direct).await.expect("delete");

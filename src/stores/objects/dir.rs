@@ -46,9 +46,6 @@ pub struct DirStore {
 struct Inner {
     name: String,
     root: PathBuf,
-    /// The modification time each selected file had when it was listed: a file written
-    /// since (fresh again) is not deleted. Entries leave as their files are acted on.
-    listed: std::sync::Mutex<std::collections::HashMap<String, std::time::SystemTime>>,
 }
 
 /// The sidecar file's content.
@@ -68,7 +65,6 @@ impl DirStore {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 root: root.to_owned(),
-                listed: Default::default(),
             }),
         })
     }
@@ -91,7 +87,10 @@ impl DirStore {
 
     pub async fn delete(&self, objects: &[ObjectRef]) -> anyhow::Result<ObjectReport> {
         let inner = Arc::clone(&self.inner);
-        let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+        let keys: Vec<(String, Option<DateTime<Utc>>)> = objects
+            .iter()
+            .map(|o| (o.key.clone(), o.listed_modified))
+            .collect();
         blocking(move || Ok(inner.delete(&keys))).await
     }
 
@@ -228,20 +227,15 @@ impl Inner {
             candidate.key = key;
             page.date(target, &candidate);
             let verdict = select::decide(target, filter, &candidate);
-            if let (select::Verdict::Match(_), Ok(mtime)) = (&verdict, meta.modified()) {
-                if let Ok(mut listed) = self.listed.lock() {
-                    listed.insert(candidate.key.clone(), mtime);
-                }
-            }
             page.add(filter, &candidate.key, verdict);
         }
         Ok(page)
     }
 
-    fn delete(&self, keys: &[String]) -> ObjectReport {
+    fn delete(&self, keys: &[(String, Option<DateTime<Utc>>)]) -> ObjectReport {
         let mut report = ObjectReport::default();
-        for key in keys {
-            match self.delete_one(key) {
+        for (key, listed) in keys {
+            match self.delete_one(key, *listed) {
                 Ok(Outcome::Done) => report.done.push(key.clone()),
                 Ok(Outcome::Locked) => report.locked.push(key.clone()),
                 Ok(Outcome::Changed) => {}
@@ -253,7 +247,7 @@ impl Inner {
         report
     }
 
-    fn delete_one(&self, key: &str) -> anyhow::Result<Outcome> {
+    fn delete_one(&self, key: &str, listed: Option<DateTime<Utc>>) -> anyhow::Result<Outcome> {
         let path = self.resolve(key)?;
         let meta = match fs::symlink_metadata(&path) {
             Ok(meta) => meta,
@@ -265,8 +259,8 @@ impl Inner {
         if meta.permissions().readonly() {
             return Ok(Outcome::Locked);
         }
-        let listed = self.listed.lock().ok().and_then(|mut l| l.remove(key));
-        if listed.is_some_and(|t| meta.modified().ok() != Some(t)) {
+        let now = meta.modified().ok().map(DateTime::<Utc>::from);
+        if listed.is_some_and(|t| now != Some(t)) {
             // Written since it was listed: what was judged is no longer what is there.
             return Ok(Outcome::Changed);
         }

@@ -140,6 +140,9 @@ pub struct ObjectRef {
     /// Always `false` for objects a scan returns (locked objects are counted, not
     /// returned); kept so callers can describe objects they built themselves.
     pub locked: bool,
+    /// The modification time the listing saw: a local file written since is left alone
+    /// when the time comes to delete it (`None`: not checked).
+    pub listed_modified: Option<DateTime<Utc>>,
 }
 
 /// What a delete or anonymise did, key by key.

@@ -132,6 +132,7 @@ pub fn decide(target: &ObjectTarget, filter: &ObjectFilter, candidate: &Candidat
         timestamp,
         size: candidate.size,
         locked: false,
+        listed_modified: candidate.last_modified,
     })
 }
 
