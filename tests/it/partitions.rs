@@ -880,6 +880,44 @@ async fn delete_triggers_keep_partitions_and_batches_honest() {
     case.expect(&["audit", "verify"], 0);
 }
 
+/// MariaDB: a `DELETE` trigger on a partitioned table keeps every partition from being
+/// dropped whole (`DROP PARTITION` would skip it); the rows go by batches, each firing it.
+#[tokio::test]
+async fn a_delete_trigger_keeps_mariadb_partitions_from_going_whole() {
+    let case = events(Db::MySql, "drop", "").await;
+    case.db
+        .exec(
+            "CREATE TABLE archive (id BIGINT, ts DATETIME);
+             CREATE TRIGGER archive_row AFTER DELETE ON events FOR EACH ROW INSERT INTO archive VALUES (OLD.id, OLD.ts)",
+        )
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        0,
+    );
+    let keep = ids(&case, KEEP_MY).await;
+    let going = ids(&case, &format!("NOT ({KEEP_MY})")).await;
+    let plan = plan_json(&case);
+    let plain = partition(&plan, "events_p_plain");
+    assert_eq!(plain["action"], "rows", "{plan}");
+    assert!(
+        plain["why"].as_str().unwrap().contains("trigger"),
+        "{plain}"
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    let archived: Vec<i64> = case
+        .column("SELECT CAST(id AS CHAR) FROM archive ORDER BY id")
+        .await
+        .into_iter()
+        .flatten()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(archived, going, "the trigger saw every deleted row");
+    assert!(tables(&case).await.contains(&"events_p_plain".to_owned()));
+}
+
 /// `check` and `check --connect` refuse `partitions:` where it cannot apply, naming the
 /// file, line and field; a partition key that is not the timestamp is a warning.
 async fn check_refuses_what_cannot_apply(db: Db) {
