@@ -32,7 +32,18 @@ pub fn text(report: &Report, requests: &[(&str, &Report)]) -> String {
         })
         .collect();
     if rows.is_empty() {
-        return "\nEvery target changed the records its pass planned.\n".to_owned();
+        // A failed target planned nothing it could do: the claim is about the others.
+        let failed = requests
+            .iter()
+            .flat_map(|(_, r)| r.passes.iter())
+            .chain(report.passes.iter())
+            .any(|p| p.error.is_some());
+        return if failed {
+            "\nEvery target that did not fail changed the records its pass planned.\n"
+        } else {
+            "\nEvery target changed the records its pass planned.\n"
+        }
+        .to_owned();
     }
     format!(
         "\nDiffers from plan (planned: what the pass's inventory matched just before its batches):\n{}",

@@ -223,6 +223,11 @@ async fn json_logs_carry_the_run_and_log_the_failed_target(kind: Db) {
         Some(1),
         "a failed target exits 1\n{stdout}\n{stderr}"
     );
+    assert!(
+        !stdout.contains("Every target changed")
+            && stdout.contains("Every target that did not fail changed"),
+        "the summary claims nothing of the failed target:\n{stdout}"
+    );
     let id = run_id(&stdout);
     let lines = json_lines(&stderr);
     assert!(!lines.is_empty(), "the run logged nothing");
