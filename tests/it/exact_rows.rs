@@ -1137,3 +1137,84 @@ targets:
     let out = case.expect(&["check", "--connect"], 0);
     assert!(!out.stderr.contains("CustomerId"), "{}", out.stderr);
 }
+
+/// A user's SQLite database is opened as it is: `plan` leaves its file byte for byte
+/// (it used to switch the file to WAL, a change to the user's database), and a run leaves
+/// its journal mode; only a store the tool creates itself is put in WAL.
+#[tokio::test]
+async fn a_users_sqlite_file_keeps_its_bytes_under_plan_and_its_journal_mode() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+    use sqlx::{ConnectOptions, Executor};
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("app.db");
+    let url = format!("sqlite://{}", app.display());
+    let mut c = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Delete)
+        .connect()
+        .await
+        .unwrap();
+    c.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL);
+         INSERT INTO events VALUES (1, '2020-01-01T00:00:00Z'), (2, '2999-01-01T00:00:00Z');",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    let config = format!(
+        "stores:
+  state: {{url: \"sqlite://{}\"}}
+  app: {{url: \"{url}\"}}
+state: state
+audit:
+  pseudonym_key: test-pseudonym-key-0123456789abcdef0123456789
+rules: ./rules
+",
+        dir.path().join("state.db").display()
+    );
+    let rule = "category: events
+description: Events
+source: \"Privacy Policy, 'Usage'\"
+retain: 30d
+on_expiry: delete
+targets:
+  - store: app
+    table: events
+    key: [id]
+    timestamp: created_at
+";
+    crate::support::cli::write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", config.as_str()),
+            ("rules/events.yaml", rule),
+        ],
+    );
+    let go = |args: &[&str]| crate::support::cli::retention(dir.path(), args, &[]);
+    go(&["migrate"]).expect_code(0);
+    let before = std::fs::read(&app).unwrap();
+    go(&["plan"]).expect_code(0);
+    go(&["run", "--dry-run"]).expect_code(0);
+    assert!(
+        std::fs::read(&app).unwrap() == before,
+        "plan and dry run left the file as it was"
+    );
+    go(&["run"]).expect_code(0);
+    let mut c = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(mode, "delete");
+    let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM events")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(left, [2]);
+}
