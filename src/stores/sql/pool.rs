@@ -139,9 +139,9 @@ impl SqlPool {
                 )
             }
             Dialect::Sqlite => {
-                // The journal mode is the file's: a store the tool creates is put in WAL,
-                // an existing one is opened as it is (switching it would change the
-                // user's database, and `plan` changes nothing).
+                // The journal mode is the file's: a file the tool creates is put in WAL, an
+                // existing one is opened as it is (switching it would change the user's
+                // database, and `plan` changes nothing).
                 let mut opts = SqliteConnectOptions::from_str(url)
                     .map_err(|_| anyhow!("store `{store}`: the SQLite URL is malformed"))?
                     .busy_timeout(Duration::from_secs(30))
@@ -149,10 +149,12 @@ impl SqlPool {
                     .log_slow_statements(SLOW_STATEMENTS, SLOW);
                 let file = opts.get_filename().to_path_buf();
                 let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
-                if create {
+                if create && !in_memory && !file.exists() {
                     opts = opts
                         .create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal);
+                } else if create {
+                    opts = opts.create_if_missing(true);
                 } else if !in_memory && !url.contains("mode=rwc") && !file.exists() {
                     bail!(
                         "store `{store}`: the SQLite file {} does not exist; check the path (relative paths are relative to the config file), or run `retention migrate` to create a new state store",
