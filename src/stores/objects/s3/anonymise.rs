@@ -18,6 +18,23 @@ pub(super) enum Outcome {
     Locked,
 }
 
+/// Sets on a PutObject or CopyObject request the headers of the object as `head` read
+/// them (content type, caching, disposition, encoding, language, storage class,
+/// encryption): a rewrite keeps them all.
+macro_rules! keep_headers {
+    ($request:expr, $head:expr) => {
+        $request
+            .set_content_type($head.content_type().map(str::to_owned))
+            .set_cache_control($head.cache_control().map(str::to_owned))
+            .set_content_disposition($head.content_disposition().map(str::to_owned))
+            .set_content_encoding($head.content_encoding().map(str::to_owned))
+            .set_content_language($head.content_language().map(str::to_owned))
+            .set_storage_class($head.storage_class().cloned())
+            .set_server_side_encryption($head.server_side_encryption().cloned())
+            .set_ssekms_key_id($head.ssekms_key_id().map(str::to_owned))
+    };
+}
+
 impl Inner {
     pub(super) async fn anonymise_one(
         &self,
@@ -121,18 +138,7 @@ impl Inner {
         let out = self
             .pace
             .run(|| {
-                self.client
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .set_content_type(head.content_type().map(str::to_owned))
-                    .set_cache_control(head.cache_control().map(str::to_owned))
-                    .set_content_disposition(head.content_disposition().map(str::to_owned))
-                    .set_content_encoding(head.content_encoding().map(str::to_owned))
-                    .set_content_language(head.content_language().map(str::to_owned))
-                    .set_storage_class(head.storage_class().cloned())
-                    .set_server_side_encryption(head.server_side_encryption().cloned())
-                    .set_ssekms_key_id(head.ssekms_key_id().map(str::to_owned))
+                keep_headers!(self.client.put_object().bucket(&self.bucket).key(key), head)
                     .set_metadata(head.metadata().cloned())
                     .set_tagging(tagging.clone())
                     .body(ByteStream::from(stripped.clone()))
@@ -154,21 +160,16 @@ impl Inner {
         let out = self
             .pace
             .run(|| {
-                self.client
-                    .copy_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .copy_source(&source)
-                    .metadata_directive(MetadataDirective::Replace)
-                    .set_content_type(head.content_type().map(str::to_owned))
-                    .set_cache_control(head.cache_control().map(str::to_owned))
-                    .set_content_disposition(head.content_disposition().map(str::to_owned))
-                    .set_content_encoding(head.content_encoding().map(str::to_owned))
-                    .set_content_language(head.content_language().map(str::to_owned))
-                    .set_storage_class(head.storage_class().cloned())
-                    .set_server_side_encryption(head.server_side_encryption().cloned())
-                    .set_ssekms_key_id(head.ssekms_key_id().map(str::to_owned))
-                    .send()
+                keep_headers!(
+                    self.client
+                        .copy_object()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .copy_source(&source)
+                        .metadata_directive(MetadataDirective::Replace),
+                    head
+                )
+                .send()
             })
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
