@@ -466,10 +466,10 @@ async fn apply<'p, 'a: 'p>(
             now: opts.as_of,
             hmac_key: &key,
         };
-        // Partitions a crashed run detached and did not drop are finished first: their
-        // rows are no longer in the table the survey counts.
-        if let (crate::rules::Target::Table(_), Ok(table)) = (p.target, p.table.as_ref()) {
-            let tp = table::TablePass {
+        // The table pass, built once: it finishes what a crashed run left of partitions,
+        // then runs the batches.
+        let table_pass = match (p.target, p.table.as_ref()) {
+            (crate::rules::Target::Table(_), Ok(table)) => Some(table::TablePass {
                 ws,
                 p,
                 table,
@@ -478,8 +478,13 @@ async fn apply<'p, 'a: 'p>(
                 audit,
                 ctx: &ctx,
                 stop,
-            };
-            if let Err(e) = partitions::recover(&tp, &mut pass).await {
+            }),
+            _ => None,
+        };
+        // Partitions a crashed run detached and did not drop are finished first: their
+        // rows are no longer in the table the survey counts.
+        if let Some(tp) = &table_pass {
+            if let Err(e) = partitions::recover(tp, &mut pass).await {
                 tracing::error!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A target failed; the others still run.");
                 pass.error = Some(format!("{e:#}"));
                 report.passes.push(pass);
@@ -534,27 +539,16 @@ async fn apply<'p, 'a: 'p>(
                             }
                             r
                         }
-                        crate::rules::Target::Table(_) => match p.table.as_ref() {
-                            Ok(table) => {
-                                let tp = table::TablePass {
-                                    ws,
-                                    p,
-                                    table,
-                                    sel: &sel,
-                                    who,
-                                    audit,
-                                    ctx: &ctx,
-                                    stop,
-                                };
-                                // Whole expired partitions first, then row batches for
-                                // whatever is left.
-                                match partitions::run(&tp, &mut pass).await {
-                                    Ok(()) if stop.load(Ordering::SeqCst) => Ok(()),
-                                    Ok(()) => tp.run_settled(&mut pass).await,
-                                    Err(e) => Err(e),
-                                }
-                            }
-                            Err(e) => Err(anyhow!("{e}")),
+                        crate::rules::Target::Table(_) => match (&table_pass, p.table.as_ref()) {
+                            // Whole expired partitions first, then row batches for
+                            // whatever is left.
+                            (Some(tp), _) => match partitions::run(tp, &mut pass).await {
+                                Ok(()) if stop.load(Ordering::SeqCst) => Ok(()),
+                                Ok(()) => tp.run_settled(&mut pass).await,
+                                Err(e) => Err(e),
+                            },
+                            (None, Err(e)) => Err(anyhow!("{e}")),
+                            (None, Ok(_)) => Err(anyhow!("a table target without its table pass")),
                         },
                     };
                     if let Err(e) = r {

@@ -860,6 +860,7 @@ async fn delete_triggers_keep_partitions_and_batches_honest() {
     )
     .await;
     let before = ids(&case, "ts >= now() - interval '300 days'").await;
+    let rows_before = ids(&case, "1 = 1").await.len() as u64;
     let run = case.expect(&["run"], 1);
     assert!(
         run.stdout.contains("rolled back"),
@@ -877,6 +878,15 @@ async fn delete_triggers_keep_partitions_and_batches_honest() {
                 == 0,
         "no row the trigger kept is counted as gone"
     );
+    // What the log says went is what went: the rolled-back batch claims nothing.
+    let gone = rows_before - ids(&case, "1 = 1").await.len() as u64;
+    let audited: u64 = audit_lines(&case)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(audited, gone, "audited deletions equal the rows deleted");
     case.expect(&["audit", "verify"], 0);
 }
 
