@@ -215,17 +215,11 @@ fn partitions(w: &mut String, report: &Report) {
             esc(&p.category)
         );
         for x in list {
-            let _ = write!(
-                w,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&x.leaf.name),
-                count(x.rows),
-                count(x.matched),
-                count(x.held),
-                count(x.referenced),
-                x.verdict.as_str(),
-                esc(x.verdict.why())
-            );
+            w.push_str("<tr>");
+            for c in super::view::partition_cells(x) {
+                let _ = write!(w, "<td>{}</td>", esc(&c));
+            }
+            w.push_str("</tr>");
         }
         w.push_str("</tbody></table></section>");
     }

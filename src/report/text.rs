@@ -89,17 +89,7 @@ pub fn partitions(report: &Report, out: &mut String) {
         );
         let rows: Vec<Vec<String>> = list
             .iter()
-            .map(|x| {
-                vec![
-                    x.leaf.name.clone(),
-                    x.rows.to_string(),
-                    x.matched.to_string(),
-                    x.held.to_string(),
-                    x.referenced.to_string(),
-                    x.verdict.as_str().into(),
-                    x.verdict.why().into(),
-                ]
-            })
+            .map(|x| super::view::partition_cells(x).to_vec())
             .collect();
         out.push_str(&table(
             &[

@@ -315,6 +315,20 @@ pub fn past_tense(a: Action) -> &'static str {
 }
 
 /// A count with thousands separators: `1,234,567`.
+/// One partition's row of the plan's per-partition table, the same in every format
+/// (unescaped; counts grouped): name, rows, expired, held, referenced, action, why.
+pub fn partition_cells(x: &crate::stores::sql::partitions::PartitionPlan) -> [String; 7] {
+    [
+        x.leaf.name.clone(),
+        count(x.rows),
+        count(x.matched),
+        count(x.held),
+        count(x.referenced),
+        x.verdict.as_str().to_owned(),
+        x.verdict.why().to_owned(),
+    ]
+}
+
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
