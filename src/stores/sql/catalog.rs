@@ -62,24 +62,27 @@ impl ForeignKey {
         })
     }
 
-    /// `(child column, parent column)` pairs as SQL, the child's under alias `child`, the
-    /// parent's under alias `parent`.
-    pub fn column_pairs(
+    /// The join condition `child.c1 = parent.p1 AND …` under the two aliases (a NULL child
+    /// column makes it unknown: that child refers to nothing).
+    pub fn join_condition(
         &self,
         d: super::pool::Dialect,
         child: &str,
         parent: &str,
-    ) -> Option<Vec<(String, String)>> {
-        self.child_cols
+    ) -> Option<String> {
+        let pairs: Option<Vec<String>> = self
+            .child_cols
             .iter()
             .zip(&self.parent_cols)
             .map(|(c, p)| {
-                Some((
-                    format!("{child}.{}", d.quote_catalog_name(c)?),
-                    format!("{parent}.{}", d.quote_catalog_name(p)?),
+                Some(format!(
+                    "{child}.{} = {parent}.{}",
+                    d.quote_catalog_name(c)?,
+                    d.quote_catalog_name(p)?
                 ))
             })
-            .collect()
+            .collect();
+        Some(pairs?.join(" AND "))
     }
 
     /// Whether the child is the table `name` of the connection's schema.

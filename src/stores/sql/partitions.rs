@@ -462,23 +462,17 @@ fn leaf_from(p: &PreparedTable, leaf: &Leaf) -> Result<String> {
 fn referenced(p: &PreparedTable, out: &mut SqlText) {
     out.push("(1 = 0");
     for fk in &p.referencing {
-        let (Some(child), Some(pairs)) =
-            (fk.child_sql(p.dialect), fk.column_pairs(p.dialect, "c", T))
-        else {
+        let (Some(child), Some(joined)) = (
+            fk.child_sql(p.dialect),
+            fk.join_condition(p.dialect, "c", T),
+        ) else {
             // A key the tool cannot name: assume it references the row.
             out.push(" OR 1 = 1");
             continue;
         };
-        out.push(" OR EXISTS (SELECT 1 FROM ")
-            .push(&child)
-            .push(" c WHERE ");
-        for (i, (cc, pc)) in pairs.iter().enumerate() {
-            if i > 0 {
-                out.push(" AND ");
-            }
-            out.push(cc).push(" = ").push(pc);
-        }
-        out.push(")");
+        out.push(&format!(
+            " OR EXISTS (SELECT 1 FROM {child} c WHERE {joined})"
+        ));
     }
     out.push(")");
 }

@@ -506,9 +506,9 @@ impl PreparedTable {
             for fk in &self.blockers {
                 // Names the SQL cannot carry (a NUL): the delete then meets the key in
                 // the database, which refuses it, and the target fails.
-                let (Some(child), Some(pairs), Some(child_cols)) = (
+                let (Some(child), Some(joined), Some(child_cols)) = (
                     fk.child_sql(self.dialect),
-                    fk.column_pairs(self.dialect, "c", T),
+                    fk.join_condition(self.dialect, "c", T),
                     fk.child_cols
                         .iter()
                         .map(|c| self.dialect.quote_catalog_name(c))
@@ -532,15 +532,9 @@ impl PreparedTable {
                     }
                     _ => child.clone(),
                 };
-                out.push(" AND NOT EXISTS (SELECT 1 FROM ")
-                    .push(&source)
-                    .push(" c WHERE ");
-                for (i, (cc, pc)) in pairs.iter().enumerate() {
-                    if i > 0 {
-                        out.push(" AND ");
-                    }
-                    out.push(cc).push(" = ").push(pc);
-                }
+                out.push(&format!(
+                    " AND NOT EXISTS (SELECT 1 FROM {source} c WHERE {joined}"
+                ));
                 // InnoDB refuses to delete a row that refers to itself: on MySQL/MariaDB
                 // such a row stays, locked, like any other referenced row.
                 if itself && self.dialect != Dialect::MySql {
