@@ -393,8 +393,58 @@ async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(ki
     );
 }
 
+/// A log written before its signing key (a run without one), then signed: the signer
+/// refuses the unsigned entries until the operator takes them as history with
+/// `audit.unsigned_history: N`, then extends and signs the log; a value that is not a
+/// number is a config error naming the file, line and field.
+async fn unsigned_history_is_taken_only_as_far_as_the_operator_says(kind: Db) {
+    let s = setup(kind).await;
+    retention(s.dir.path(), &["run"], &s.env(&s.db.url, false)).expect_code(0);
+    let written = s.db.count("SELECT COUNT(*) FROM retention_audit").await;
+    assert!(written > 0);
+    seed_expired(&s.db, 1000, 30).await;
+    let refused = s.job(&["run"]).expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("not authenticated by the signing key"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
+
+    let config = s.dir.path().join("retention.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("  signing_key:", "  unsigned_history: many\n  signing_key:"),
+    )
+    .unwrap();
+    let bad = s.job(&["check"]).expect_code(2);
+    assert!(
+        bad.stderr.contains("retention.yaml:") && bad.stderr.contains("audit.unsigned_history"),
+        "{}",
+        bad.stderr
+    );
+    std::fs::write(
+        &config,
+        text.replace(
+            "  signing_key:",
+            &format!("  unsigned_history: {written}\n  signing_key:"),
+        ),
+    )
+    .unwrap();
+    s.job(&["run"]).expect_code(0);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 0);
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(0);
+    assert!(verify.stdout.contains("intact"), "{}", verify.stdout);
+}
+
 crate::support::on_every_dialect!(
     Db:
+    unsigned_history_is_taken_only_as_far_as_the_operator_says,
     a_forged_entry_is_never_signed_and_verify_names_it,
     entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
 );
