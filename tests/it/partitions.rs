@@ -1033,3 +1033,130 @@ mod mariadb {
         super::check_refuses_what_cannot_apply(Db::MySql).await
     }
 }
+
+/// The keys digest of a dropped partition is read in the keys' own types and written as
+/// text here (`stores::sql::copy_digest`): it must equal the digest of the keys as
+/// PostgreSQL writes them in ISO style, whatever the database's `DateStyle` says, for
+/// every value a key can hold — negative and extreme integers, `±infinity`, year 1,
+/// fractions of a second down to one microsecond — and a partition holding BC values
+/// (whose text does not sort like the type) is digested from the keys' text instead.
+#[tokio::test]
+async fn partition_digests_are_the_digests_of_the_keys_text_for_every_value() {
+    let rule = "category: ledger
+description: Ledger lines
+source: \"Privacy Policy, 'Log information'\"
+retain: 365d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: ledger
+    key: [id, ts, day]
+    timestamp: ts
+    partitions: drop
+";
+    let case = Case::new(Db::Postgres, &[("ledger.yaml", rule)]).await;
+    pg_script(
+        &case,
+        "DO $$ BEGIN
+           EXECUTE format('ALTER DATABASE %I SET DateStyle = %L', current_database(), 'SQL, DMY');
+         END $$;
+         CREATE TABLE ledger (id INT NOT NULL, ts TIMESTAMPTZ NOT NULL, day DATE NOT NULL,
+           PRIMARY KEY (id, ts, day)) PARTITION BY RANGE (ts);
+         CREATE TABLE ledger_bc PARTITION OF ledger
+           FOR VALUES FROM (MINVALUE) TO ('0001-01-01 00:00:00+00');
+         CREATE TABLE ledger_old PARTITION OF ledger
+           FOR VALUES FROM ('0001-01-01 00:00:00+00') TO ('2000-01-01 00:00:00+00');
+         CREATE TABLE ledger_recent PARTITION OF ledger
+           FOR VALUES FROM ('2000-01-01 00:00:00+00') TO (now() - interval '400 days');
+         CREATE TABLE ledger_new PARTITION OF ledger
+           FOR VALUES FROM (now() - interval '400 days') TO (MAXVALUE);
+         INSERT INTO ledger VALUES
+           (1, '0100-01-01 00:00:00+00 BC', '2020-01-01'),
+           (2, '0044-03-15 12:00:00+00 BC', '-infinity'),
+           (-3, '0001-12-31 23:59:59.5+00 BC', 'infinity'),
+           (1, '0001-01-01 00:00:00+00', '0001-01-01'),
+           (1, '0001-01-01 00:00:00.000001+00', '0001-01-01'),
+           (-2147483648, '1999-12-31 23:59:59.999999+00', '-infinity'),
+           (2147483647, '1969-12-31 23:59:59.25+00', 'infinity'),
+           (5, '1900-02-28 23:00:00.1+00', '1900-03-01'),
+           (5, '1900-02-28 23:00:00.01+00', '1900-03-01');
+         INSERT INTO ledger
+           SELECT g % 37 - 18, now() - interval '401 days' - g * interval '1 day' - g * 7919 * interval '1 microsecond',
+                  CAST(now() - g * interval '1 day' AS DATE)
+             FROM generate_series(1, 800) g;
+         INSERT INTO ledger SELECT g, now() - g * interval '1 hour', CURRENT_DATE FROM generate_series(1, 10) g;",
+    )
+    .await;
+    // Each partition's keys as PostgreSQL writes them in ISO style, in the digest's order:
+    // the integer numerically, the others by the bytes of their text.
+    use sqlx::{Connection, Executor};
+    let mut iso = sqlx::PgConnection::connect(&case.db.url).await.unwrap();
+    iso.execute("SET DateStyle = 'ISO, YMD'; SET TIME ZONE 'UTC'")
+        .await
+        .unwrap();
+    let mut expected = Vec::new();
+    for part in ["ledger_bc", "ledger_old", "ledger_recent"] {
+        let rows: Vec<(i32, String, String)> = sqlx::query_as(&format!(
+            "SELECT id, CAST(ts AS TEXT), CAST(day AS TEXT) FROM {part}"
+        ))
+        .fetch_all(&mut iso)
+        .await
+        .unwrap();
+        let mut keys = rows;
+        keys.sort_by(|a, b| {
+            (a.0, a.1.as_bytes(), a.2.as_bytes()).cmp(&(b.0, b.1.as_bytes(), b.2.as_bytes()))
+        });
+        let lines: Vec<String> = keys
+            .iter()
+            .map(|(id, ts, day)| format!("{id}\u{1f}{ts}\u{1f}{day}"))
+            .collect();
+        assert!(
+            lines.iter().all(|l| l.contains("-") && !l.contains('/')),
+            "ISO text: {lines:?}"
+        );
+        expected.push((lines.len() as u64, digest(&lines)));
+    }
+    assert!(expected[0].0 == 3 && expected[1].0 == 6 && expected[2].0 == 800);
+    case.expect(&["migrate"], 0);
+    let run = crate::support::cli::retention(
+        case.dir.path(),
+        &["--log-format", "json", "run"],
+        &[
+            ("APP_URL", case.db.url.as_str()),
+            ("RETENTION_LOG", "retention=debug"),
+        ],
+    )
+    .expect_code(0);
+    assert!(
+        run.stderr.contains("does not sort like its type"),
+        "the BC partition is digested from its text: {}",
+        run.stderr
+    );
+    let entries = audit_lines(&case).await;
+    let batches: Vec<(u64, String)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
+        .map(|e| {
+            (
+                e["count"].as_u64().unwrap_or_default(),
+                e["keys_digest"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for (part, want) in ["ledger_bc", "ledger_old", "ledger_recent"]
+        .iter()
+        .zip(&expected)
+    {
+        assert!(batches.contains(want), "{part}: {want:?} in {batches:?}");
+    }
+    assert_eq!(
+        case.column("SELECT relname::text FROM pg_class WHERE relname LIKE 'ledger%' AND relkind IN ('r', 'p') ORDER BY 1")
+            .await
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+        ["ledger", "ledger_new"]
+    );
+    case.expect(&["audit", "verify"], 0);
+}

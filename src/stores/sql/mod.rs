@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod copy_digest;
 pub mod dialect;
 pub mod exec;
 pub mod fit;

@@ -668,125 +668,15 @@ pub async fn pg_plain_leaves(pool: &SqlPool, p: &PreparedTable) -> Result<Option
     Ok((!out.is_empty()).then_some(out))
 }
 
-/// A partition's row count and keys digest on PostgreSQL, hashed as the keys stream from
-/// the server (`COPY (…) TO STDOUT` in binary, ordered by the server as
-/// `stores::sql::batch::sort_keys` orders keys), so no key is held in memory and none is
-/// decoded into a row: the same digest as `execute::keys_digest` over [`leaf_keys`].
+/// A partition's row count and keys digest on PostgreSQL, hashed as its keys stream from
+/// the server: the same digest as `execute::keys_digest` over [`leaf_keys`]
+/// (`stores::sql::copy_digest`).
 pub async fn pg_leaf_digest(
     conn: &mut sqlx::PgConnection,
     p: &PreparedTable,
     leaf: &Leaf,
 ) -> Result<(u64, String)> {
-    use futures::TryStreamExt;
-    use sha2::{Digest, Sha256};
-    let texts: Vec<String> = p
-        .keys
-        .iter()
-        .map(|k| p.dialect.as_text(&p.dialect.col(T, &k.name)))
-        .collect();
-    // Integer columns in numeric order, the others by the bytes of their text.
-    let order: Vec<String> = p
-        .keys
-        .iter()
-        .zip(&texts)
-        .map(|(k, text)| match k.kind {
-            ColumnKind::Int => p.dialect.col(T, &k.name),
-            _ => format!("{text} COLLATE \"C\""),
-        })
-        .collect();
-    let sql = format!(
-        "COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT WITH (FORMAT binary)",
-        texts.join(" || chr(31) || "),
-        leaf_from(p, leaf)?,
-        order.join(", ")
-    );
-    let mut stream = conn.copy_out_raw(&sql).await?;
-    let mut rows = CopyRows::default();
-    let mut hash = Sha256::new();
-    while let Some(chunk) = stream.try_next().await? {
-        rows.feed(&chunk, |key| {
-            hash.update(key);
-            hash.update(b"\n");
-        })?;
-    }
-    if !rows.finished {
-        bail!("the key stream of partition `{}` ended early", leaf.name);
-    }
-    Ok((
-        rows.count,
-        format!("sha256:{}", hex::encode(hash.finalize())),
-    ))
-}
-
-/// Parses PostgreSQL's binary COPY format of one-column rows, across chunk boundaries.
-#[derive(Default)]
-struct CopyRows {
-    pending: Vec<u8>,
-    header_done: bool,
-    finished: bool,
-    count: u64,
-}
-
-impl CopyRows {
-    const SIGNATURE: &'static [u8] = b"PGCOPY\n\xff\r\n\0";
-
-    /// Takes the next bytes of the stream, calling `row` with each row's one value.
-    fn feed(&mut self, chunk: &[u8], mut row: impl FnMut(&[u8])) -> Result<()> {
-        let joined;
-        let buf: &[u8] = if self.pending.is_empty() {
-            chunk
-        } else {
-            self.pending.extend_from_slice(chunk);
-            joined = std::mem::take(&mut self.pending);
-            &joined
-        };
-        let mut at = 0;
-        let be_i32 = |b: &[u8]| i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        if !self.header_done {
-            // Signature, flags (i32), header extension length (i32) and extension.
-            if buf.len() < 19 {
-                self.pending = buf.to_vec();
-                return Ok(());
-            }
-            if &buf[..11] != Self::SIGNATURE {
-                bail!("the server's COPY output is not in the binary format");
-            }
-            let ext = usize::try_from(be_i32(&buf[15..19])).unwrap_or(usize::MAX);
-            if buf.len() < 19 + ext {
-                self.pending = buf.to_vec();
-                return Ok(());
-            }
-            at = 19 + ext;
-            self.header_done = true;
-        }
-        while at + 2 <= buf.len() && !self.finished {
-            let fields = i16::from_be_bytes([buf[at], buf[at + 1]]);
-            if fields == -1 {
-                self.finished = true;
-                at += 2;
-                break;
-            }
-            if fields != 1 {
-                bail!("a COPY row has {fields} fields, expected 1");
-            }
-            if at + 6 > buf.len() {
-                break;
-            }
-            let len = be_i32(&buf[at + 2..at + 6]);
-            if len < 0 {
-                bail!("a key is NULL in the COPY output");
-            }
-            let end = at + 6 + len as usize;
-            if end > buf.len() {
-                break;
-            }
-            row(&buf[at + 6..end]);
-            self.count += 1;
-            at = end;
-        }
-        self.pending = buf[at..].to_vec();
-        Ok(())
-    }
+    super::copy_digest::pg_keys_digest(conn, p, &leaf_from(p, leaf)?).await
 }
 
 /// The comment a partition carries once the tool has started to detach it for good,
@@ -978,33 +868,6 @@ mod tests {
             schema: "public".into(),
             elsewhere: false,
         }
-    }
-
-    #[test]
-    fn binary_copy_rows_are_read_across_any_chunk_boundary() {
-        let mut stream = CopyRows::SIGNATURE.to_vec();
-        stream.extend_from_slice(&0i32.to_be_bytes());
-        stream.extend_from_slice(&4i32.to_be_bytes());
-        stream.extend_from_slice(b"ext!");
-        for key in ["1", "22\u{1f}2026-01-01", ""] {
-            stream.extend_from_slice(&1i16.to_be_bytes());
-            stream.extend_from_slice(&(key.len() as i32).to_be_bytes());
-            stream.extend_from_slice(key.as_bytes());
-        }
-        stream.extend_from_slice(&(-1i16).to_be_bytes());
-        for size in 1..=stream.len() {
-            let mut rows = CopyRows::default();
-            let mut seen = Vec::new();
-            for chunk in stream.chunks(size) {
-                rows.feed(chunk, |k| seen.push(String::from_utf8(k.to_vec()).unwrap()))
-                    .unwrap();
-            }
-            assert!(rows.finished, "chunks of {size}");
-            assert_eq!(rows.count, 3);
-            assert_eq!(seen, ["1", "22\u{1f}2026-01-01", ""], "chunks of {size}");
-        }
-        let mut rows = CopyRows::default();
-        assert!(rows.feed(b"PGCOPY\nXXXXXXXXXXXXXXXXXX", |_| {}).is_err());
     }
 
     #[test]

@@ -16,6 +16,12 @@ use std::time::Duration;
 const SLOW_STATEMENTS: log::LevelFilter = log::LevelFilter::Debug;
 const SLOW: Duration = Duration::from_secs(1);
 
+/// Every PostgreSQL session's settings: times in UTC, and the text forms of key types
+/// fixed whatever the server, database or role says, since keys are read as text, bound
+/// back and digested (sqlx already asks for `DateStyle` ISO when it connects).
+const PG_SESSION: &str =
+    "SET TIME ZONE 'UTC'; SET IntervalStyle = 'postgres'; SET bytea_output = 'hex'";
+
 /// The SQL dialects the tool speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -110,9 +116,7 @@ impl SqlPool {
                         .max_connections(4)
                         .acquire_timeout(acquire)
                         .after_connect(|conn, _| {
-                            Box::pin(
-                                async move { conn.execute("SET TIME ZONE 'UTC'").await.map(drop) },
-                            )
+                            Box::pin(async move { conn.execute(PG_SESSION).await.map(drop) })
                         })
                         .connect_with(opts)
                         .await
