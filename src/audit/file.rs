@@ -293,6 +293,7 @@ pub fn read_log(path: &Path) -> Result<StoredLog> {
         entries,
         checkpoints,
         head: None,
+        below_one: Vec::new(),
     })
 }
 

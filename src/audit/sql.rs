@@ -44,6 +44,9 @@ pub struct StoredLog {
     pub checkpoints: Vec<StoredCheckpoint>,
     /// The head row (`seq`, `leaf_hash`), where the log has one.
     pub head: Option<(u64, Vec<u8>)>,
+    /// The `seq` of rows stored below 1, where no entry can be: inserted rows, kept out of
+    /// `entries` so that the entries keep their places.
+    pub below_one: Vec<i64>,
 }
 
 /// Runs `$body` with `$c` bound to the connection of whichever dialect `$conn` is.
@@ -326,17 +329,17 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
         sqlx::query_as(CHECKPOINTS).fetch_all(p).await.context("cannot read retention_checkpoints")?,
         sqlx::query_as(HEAD).fetch_optional(p).await.context("cannot read retention_audit_head")?,
     ));
+    let (below_one, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.0 < 1);
+    let below_one = below_one.into_iter().map(|e| e.0).collect();
     let entries = entries
         .into_iter()
-        .map(|(seq, line, leaf, sig)| {
-            Ok(StoredEntry {
-                seq: u64::try_from(seq).context("a stored seq is negative")?,
-                line,
-                leaf_hash: Some(leaf),
-                sig,
-            })
+        .map(|(seq, line, leaf, sig)| StoredEntry {
+            seq: seq.unsigned_abs(),
+            line,
+            leaf_hash: Some(leaf),
+            sig,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let checkpoints = checkpoints
         .into_iter()
         .map(|(size, note)| {
@@ -357,6 +360,7 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
         entries,
         checkpoints,
         head,
+        below_one,
     })
 }
 

@@ -12,7 +12,9 @@
 //! - a `seq` ahead of its position: **reordered** if the missing `seq` appears later,
 //!   **removed** if the numbering simply carries on from the later `seq`, otherwise
 //!   **edited**;
-//! - a `seq` behind its position (a second entry with the same number): **inserted**;
+//! - a `seq` behind its position (a second entry with the same number): **inserted**,
+//!   naming the later of the two (a replayed or copied entry) unless the chain goes on
+//!   from it, when the earlier one was slipped in before it;
 //! - a `prev` that is not the previous leaf: **inserted** if a later entry links to that
 //!   previous leaf instead, **edited** (this entry) if the link after it breaks too,
 //!   otherwise **edited** (the previous entry);
@@ -321,6 +323,16 @@ pub fn verify_log(
     let chain_ok_until = chain.as_ref().map_or(u64::MAX, |d| d.seq);
 
     let mut found: Vec<Damage> = chain.into_iter().collect();
+    if !log.below_one.is_empty() {
+        found.push(damage(
+            0,
+            DamageKind::Inserted,
+            format!(
+                "rows stored under seq {} lie below the first entry, seq 1: they were inserted (delete them alone)",
+                log.below_one.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     let mut last_good = 0u64;
     let mut good_sizes = BTreeSet::new();
     for cp in &log.checkpoints {
@@ -328,18 +340,27 @@ pub fn verify_log(
             Opened::Malformed => found.push(damage(
                 cp.size,
                 DamageKind::BadSignature,
-                format!("checkpoint {} is not a signed tlog checkpoint", cp.size),
+                format!(
+                    "the checkpoint row of size {} is not a signed tlog checkpoint (a row \
+                     inserted into the checkpoints; the entries are not implicated by it)",
+                    cp.size
+                ),
             )),
             Opened::BadSignature(why) => found.push(damage(
                 cp.size,
                 DamageKind::BadSignature,
-                format!("checkpoint {}: {why}", cp.size),
+                format!(
+                    "the checkpoint row of size {}: {why} (a row inserted into the \
+                     checkpoints, or changed; the entries are not implicated by it)",
+                    cp.size
+                ),
             )),
             Opened::Ok(body) if body.size != cp.size => found.push(damage(
-                cp.size.min(body.size).max(1),
+                cp.size,
                 DamageKind::Edited,
                 format!(
-                    "checkpoint stored as size {} signs size {}",
+                    "the checkpoint row of size {} holds a checkpoint signed for size {} (a \
+                     checkpoint copied to another row; the entries are not implicated by it)",
                     cp.size, body.size
                 ),
             )),
@@ -573,6 +594,42 @@ fn authenticity(
     }
 }
 
+/// The entry at index `i` claims `seq`, which an earlier entry claims too: one of them was
+/// inserted. It is the later one — a replay of a signed entry at a later place, or a copy
+/// — unless the chain carries on from it, so that the earlier claimant is the one that
+/// was slipped in before it.
+fn second_claim(parsed: &[Option<Parsed>], leaves: &[Hash], i: usize, seq: u64) -> Damage {
+    let e = i as u64 + 1;
+    let earlier = (0..i)
+        .rev()
+        .find(|j| parsed[*j].as_ref().is_some_and(|p| p.seq == seq));
+    let copy = earlier.is_some_and(|j| leaves[j] == leaves[i]);
+    let chain_goes_on = i + 1 < parsed.len()
+        && parsed[i + 1]
+            .as_ref()
+            .is_some_and(|next| next.prev == link(Some(&leaves[i])));
+    match earlier {
+        Some(j) if chain_goes_on && !copy => damage(
+            j as u64 + 1,
+            DamageKind::Inserted,
+            format!(
+                "entry {} claims seq {seq}, and so does entry {e}, which the chain goes on from",
+                j + 1
+            ),
+        ),
+        _ if copy => damage(
+            e,
+            DamageKind::Inserted,
+            format!("entry {e} is a copy of the entry with seq {seq}"),
+        ),
+        _ => damage(
+            e,
+            DamageKind::Inserted,
+            format!("entry {e} claims seq {seq}, which an earlier entry holds"),
+        ),
+    }
+}
+
 /// Walks the entries in stored order and returns the first broken link or number.
 fn scan_chain(
     entries: &[StoredEntry],
@@ -613,11 +670,7 @@ fn scan_chain(
             ));
         }
         if p.seq < e {
-            return Some(damage(
-                p.seq,
-                DamageKind::Inserted,
-                format!("a second entry claims seq {}", p.seq),
-            ));
+            return Some(second_claim(parsed, leaves, i, p.seq));
         }
         if let Some(stored) = &entries[i].leaf_hash {
             if stored.as_slice() != leaves[i].as_slice() {

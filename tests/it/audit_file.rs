@@ -100,7 +100,7 @@ async fn every_kind_of_tampering_with_the_file_is_caught_at_its_seq() {
                 let d = l[4].clone();
                 l.insert(5, d);
             },
-            5,
+            6,
             DamageKind::Inserted,
         ),
         (

@@ -391,6 +391,81 @@ async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(ki
             .await,
         checkpoints
     );
+    // `audit verify` names them as inserted rows (not an authentic entry, and not as a
+    // log it cannot read), a negative seq too.
+    exec(
+        &job,
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)",
+        &[
+            Val::I64(-5),
+            Val::Bytes(first.line.clone()),
+            Val::Bytes(leaf_hash(&first.line).to_vec()),
+        ],
+    )
+    .await
+    .expect("the job's role may insert into the log");
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify.stdout.contains("tampered: seq 0: inserted")
+            && verify.stdout.contains("seq -5, 0 lie below"),
+        "{}",
+        verify.stdout
+    );
+}
+
+/// The job's role replays an authentic, signed entry — its exact bytes and signature — at
+/// the end of the log and moves the head onto it: runs refuse to extend the log, and
+/// `audit verify` names the replayed row, not the authentic entry it copies (whose
+/// deletion, as the recovery steps say, would take authentic entries with it).
+async fn a_replayed_entry_is_named_where_it_was_put(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let log = read_log(&job).await.unwrap();
+    let n = log.entries.len() as i64;
+    let batch = log
+        .entries
+        .iter()
+        .find(|e| String::from_utf8_lossy(&e.line).contains("\"kind\":\"batch\""))
+        .expect("a batch entry")
+        .clone();
+    let leaf = leaf_hash(&batch.line).to_vec();
+    let sig = batch.sig.clone().expect("the job signs its entries");
+    exec(
+        &job,
+        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
+        &[
+            Val::I64(n + 1),
+            Val::Bytes(batch.line.clone()),
+            Val::Bytes(leaf.clone()),
+            Val::Bytes(sig.clone()),
+        ],
+    )
+    .await
+    .expect("the job's role may insert into the log");
+    exec(
+        &job,
+        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
+        &[Val::I64(n + 1), Val::Bytes(leaf), Val::Bytes(sig)],
+    )
+    .await
+    .expect("the job's role may move the head forward");
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("tampered: seq {}: inserted", n + 1)),
+        "names the replayed row, not entry {}: {}",
+        batch.seq,
+        verify.stdout
+    );
+    seed_expired(&s.db, 1000, 30).await;
+    s.job(&["run"]).expect_code(1);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
 }
 
 /// A log written before its signing key (a run without one), then signed: the signer
@@ -447,6 +522,7 @@ crate::support::on_every_dialect!(
     unsigned_history_is_taken_only_as_far_as_the_operator_says,
     a_forged_entry_is_never_signed_and_verify_names_it,
     entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
+    a_replayed_entry_is_named_where_it_was_put,
 );
 
 /// The fields of `--key` and config are checked before anything is read.

@@ -58,6 +58,7 @@ fn make_log(n: usize, every: usize, with_leaf_column: bool, signed: bool) -> Sto
         entries,
         checkpoints,
         head: None,
+        below_one: Vec::new(),
     }
 }
 
