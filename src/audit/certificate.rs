@@ -225,7 +225,7 @@ pub fn check_certificate(
         }
         if let Some(sig) = &e.entry_signature {
             let sig = BASE64.decode(sig).unwrap_or_default();
-            if !entry_sig::verify(verifiers.keys(), e.seq, &leaf, &sig) {
+            if !entry_sig::verify(verifiers.keys(), Some(&cert.origin), e.seq, &leaf, &sig) {
                 return Err(CertificateCheckError::Entry(
                     e.seq,
                     "its signature does not verify",

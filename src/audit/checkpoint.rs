@@ -124,9 +124,10 @@ impl CheckpointSigner {
         &self.verifiers
     }
 
-    /// The signature of entry `seq` with leaf hash `leaf` ([`super::entry_sig`]).
-    pub fn sign_entry(&self, seq: u64, leaf: &Hash) -> Vec<u8> {
-        super::entry_sig::sign(&self.signer, seq, leaf)
+    /// The signature of entry `seq` of the log `origin` with leaf hash `leaf`
+    /// ([`super::entry_sig`]).
+    pub fn sign_entry(&self, origin: &str, seq: u64, leaf: &Hash) -> Vec<u8> {
+        super::entry_sig::sign(&self.signer, origin, seq, leaf)
     }
 
     /// The verifier key that checks this signer's notes.

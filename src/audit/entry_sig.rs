@@ -1,12 +1,17 @@
 //! Entry signatures: every entry authenticated by the signing key in the transaction that
 //! writes it (docs/audit.md, docs/audit-proofs.md).
 //!
-//! The signing key signs the *statement* `retention-audit-entry/v1 <seq> <base64 leaf
-//! hash>\n`: a one-line signed-note text, so it can never be mistaken for a checkpoint
-//! (which has at least three lines) and any signed-note verifier checks it. The stored
-//! signature is the signed-note signature: the key's 4-byte key ID (big-endian) followed
-//! by the 64-byte Ed25519 signature. The statement does not name the log: the entry's
-//! `prev` and `seq`, inside the signed leaf hash, already tie it to one place in one log.
+//! The signing key signs the *statement* `retention-audit-entry/v2 <seq> <base64 leaf
+//! hash> <origin>\n`: a one-line signed-note text, so it can never be mistaken for a
+//! checkpoint (which has at least three lines) and any signed-note verifier checks it. The
+//! stored signature is the signed-note signature: the key's 4-byte key ID (big-endian)
+//! followed by the 64-byte Ed25519 signature.
+//!
+//! The statement names the log's origin, so that an entry signed for one log never
+//! verifies in another signed by the same key (a staging log's signed prefix copied into
+//! production's empty log). Version 1 statements (`retention-audit-entry/v1 <seq> <base64
+//! leaf hash>\n`, without the origin) were written before that and are still accepted for
+//! the entries that carry them.
 
 use super::tree::Hash;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,20 +19,29 @@ use base64::Engine;
 use signed_note::{Signer, StandardSigner, StandardVerifier, Verifier};
 
 /// The first word of an entry statement: what is signed, and in which version.
-pub const STATEMENT_TYPE: &str = "retention-audit-entry/v1";
+pub const STATEMENT_TYPE: &str = "retention-audit-entry/v2";
+
+/// The first word of the statements written before they named the origin.
+pub const STATEMENT_TYPE_V1: &str = "retention-audit-entry/v1";
 
 /// The length of a stored entry signature: key ID and Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 4 + 64;
 
-/// The text the signing key signs for entry `seq` with leaf hash `leaf`.
-pub fn statement(seq: u64, leaf: &Hash) -> String {
-    format!("{STATEMENT_TYPE} {seq} {}\n", BASE64.encode(leaf))
+/// The text the signing key signs for entry `seq` of the log `origin` with leaf hash `leaf`.
+pub fn statement(origin: &str, seq: u64, leaf: &Hash) -> String {
+    format!("{STATEMENT_TYPE} {seq} {} {origin}\n", BASE64.encode(leaf))
 }
 
-/// Signs entry `seq`: the key ID, then the Ed25519 signature of its statement.
-pub fn sign(signer: &StandardSigner, seq: u64, leaf: &Hash) -> Vec<u8> {
+/// The version 1 statement of entry `seq` (no origin).
+fn statement_v1(seq: u64, leaf: &Hash) -> String {
+    format!("{STATEMENT_TYPE_V1} {seq} {}\n", BASE64.encode(leaf))
+}
+
+/// Signs entry `seq` of the log `origin`: the key ID, then the Ed25519 signature of its
+/// statement.
+pub fn sign(signer: &StandardSigner, origin: &str, seq: u64, leaf: &Hash) -> Vec<u8> {
     let sig = signer
-        .sign(statement(seq, leaf).as_bytes())
+        .sign(statement(origin, seq, leaf).as_bytes())
         .expect("Ed25519 signs any message");
     let mut out = Vec::with_capacity(SIGNATURE_LEN);
     out.extend_from_slice(&signer.key_id().to_be_bytes());
@@ -40,17 +54,25 @@ pub fn well_formed(sig: &[u8]) -> bool {
     sig.len() == SIGNATURE_LEN
 }
 
-/// Whether one of `keys` signed entry `seq` with leaf hash `leaf`.
-pub fn verify(keys: &[StandardVerifier], seq: u64, leaf: &Hash, sig: &[u8]) -> bool {
+/// Whether one of `keys` signed entry `seq` with leaf hash `leaf`: for the log `origin`
+/// (when it is known), or in a version 1 statement.
+pub fn verify(
+    keys: &[StandardVerifier],
+    origin: Option<&str>,
+    seq: u64,
+    leaf: &Hash,
+    sig: &[u8],
+) -> bool {
     if !well_formed(sig) {
         return false;
     }
     let (id, sig) = sig.split_at(4);
     let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-    let text = statement(seq, leaf);
-    keys.iter()
-        .filter(|k| k.key_id() == id)
-        .any(|k| k.verify(text.as_bytes(), sig))
+    let v2 = origin.map(|o| statement(o, seq, leaf));
+    let v1 = statement_v1(seq, leaf);
+    keys.iter().filter(|k| k.key_id() == id).any(|k| {
+        v2.as_ref().is_some_and(|t| k.verify(t.as_bytes(), sig)) || k.verify(v1.as_bytes(), sig)
+    })
 }
 
 /// The signature as a signed-note signature line (`— <name> <base64>`), for a note whose
@@ -70,21 +92,26 @@ mod tests {
         let signer = StandardSigner::new(&skey).unwrap();
         let verifier = StandardVerifier::new(&vkey).unwrap();
         let leaf = [9u8; 32];
-        let sig = sign(&signer, 812, &leaf);
+        let keys = std::slice::from_ref(&verifier);
+        let log = Some("example.org/log");
+        let sig = sign(&signer, "example.org/log", 812, &leaf);
         assert_eq!(sig.len(), SIGNATURE_LEN);
-        assert!(verify(std::slice::from_ref(&verifier), 812, &leaf, &sig));
-        assert!(!verify(std::slice::from_ref(&verifier), 813, &leaf, &sig));
-        assert!(!verify(
-            std::slice::from_ref(&verifier),
-            812,
-            &[8u8; 32],
-            &sig
-        ));
+        assert!(verify(keys, log, 812, &leaf, &sig));
+        assert!(!verify(keys, log, 813, &leaf, &sig));
+        assert!(!verify(keys, log, 812, &[8u8; 32], &sig));
+        // Another log signed by the same key: its entries do not verify here.
+        assert!(!verify(keys, Some("example.org/staging"), 812, &leaf, &sig));
+        assert!(!verify(keys, None, 812, &leaf, &sig));
+        // A version 1 signature (no origin) still verifies, in any log.
+        let v1 = signer.sign(statement_v1(812, &leaf).as_bytes()).unwrap();
+        let v1 = [signer.key_id().to_be_bytes().as_slice(), &v1].concat();
+        assert!(verify(keys, log, 812, &leaf, &v1));
+        assert!(!verify(keys, log, 811, &leaf, &v1));
 
         // The same bytes, as a note, verify with the signed-note implementation.
         let note = format!(
             "{}\n{}",
-            statement(812, &leaf),
+            statement("example.org/log", 812, &leaf),
             note_line("example.org/log", &sig)
         );
         let parsed = Note::from_bytes(note.as_bytes()).unwrap();
@@ -94,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_statement_is_one_line_and_never_a_checkpoint() {
-        let s = statement(3, &[0u8; 32]);
+        let s = statement("example.org/log with spaces", 3, &[0u8; 32]);
         assert_eq!(s.matches('\n').count(), 1);
         assert!(super::super::checkpoint::Checkpoint::parse_body(s.as_bytes()).is_none());
     }

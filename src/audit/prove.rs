@@ -297,7 +297,13 @@ pub fn check_proof(proof: &Proof, verifiers: &Verifiers) -> Result<Checkpoint, P
         let sig = BASE64
             .decode(sig)
             .map_err(|_| ProofError::BadEntrySignature)?;
-        if !entry_sig::verify(verifiers.keys(), proof.seq, &leaf, &sig) {
+        if !entry_sig::verify(
+            verifiers.keys(),
+            Some(&proof.origin),
+            proof.seq,
+            &leaf,
+            &sig,
+        ) {
             return Err(ProofError::BadEntrySignature);
         }
     }

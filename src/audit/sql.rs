@@ -172,18 +172,19 @@ async fn any_signed(conn: &mut SqlConn<'_>) -> Result<bool> {
 pub async fn check_head(
     conn: &mut SqlConn<'_>,
     head: &Head,
-    signer: Option<&CheckpointSigner>,
+    signing: Option<Signing<'_>>,
 ) -> Result<()> {
     if head.seq == 0 {
         return Ok(());
     }
-    match signer {
+    match signing {
         None if head.sig.is_empty() => Ok(()),
         None => Err(HeadError::KeyMissing(head.seq).into()),
-        Some(signer) => {
+        Some(Signing { signer, origin }) => {
             let leaf: Option<Hash> = head.leaf_hash.as_slice().try_into().ok();
             let authentic = leaf.is_some_and(|leaf| {
-                entry_sig::verify(signer.verifiers().keys(), head.seq, &leaf, &head.sig)
+                let keys = signer.verifiers().keys();
+                entry_sig::verify(keys, Some(origin), head.seq, &leaf, &head.sig)
             });
             // An unsigned head is history only within the history the operator took as
             // unsigned (`audit.unsigned_history`), and while no entry has been signed yet.
@@ -206,12 +207,12 @@ pub async fn append_in(
     draft: &EntryDraft,
 ) -> Result<Appended> {
     let head = lock_head(&mut conn).await?;
-    check_head(&mut conn, &head, signing.map(|s| s.signer)).await?;
+    check_head(&mut conn, &head, signing).await?;
     let seq = head.seq + 1;
     let prev: Option<Hash> = head.leaf_hash.as_slice().try_into().ok();
     let line = seal(draft, seq, Utc::now(), run, dry_run, prev.as_ref());
     let leaf = leaf_hash(&line);
-    let sig = signing.map(|s| s.signer.sign_entry(seq, &leaf));
+    let sig = signing.map(|s| s.signer.sign_entry(s.origin, seq, &leaf));
     let seq_i = i64::try_from(seq).context("the audit log is full")?;
 
     let insert = sql(
@@ -301,7 +302,8 @@ pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) 
         .context("cannot begin a transaction on the state store")?;
     let mut conn = tx.conn();
     let head = lock_head(&mut conn).await?;
-    check_head(&mut conn, &head, signing.map(|s| s.signer)).await?;
+    // The tail first: it names a changed origin as such, where the head's signature
+    // (which names the origin) would only fail to verify.
     if let Some(s) = signing {
         super::tail::check_before_writing(
             &mut conn,
@@ -311,6 +313,7 @@ pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) 
         )
         .await?;
     }
+    check_head(&mut conn, &head, signing).await?;
     tx.commit().await.context("cannot release the audit head")
 }
 

@@ -78,6 +78,7 @@ fn link(h: Option<&Hash>) -> String {
 /// Walks entries in order, checking each against the one before.
 struct Walker<'v> {
     verifiers: &'v Verifiers,
+    origin: &'v str,
     frontier: Frontier,
     last_seq: u64,
     last_leaf: Option<Hash>,
@@ -113,7 +114,9 @@ impl Walker<'_> {
             ));
         }
         let leaf = leaf_hash(line);
-        let signed = sig.is_some_and(|s| entry_sig::verify(self.verifiers.keys(), want, &leaf, s));
+        let signed = sig.is_some_and(|s| {
+            entry_sig::verify(self.verifiers.keys(), Some(self.origin), want, &leaf, s)
+        });
         if !signed && (self.signed_region || want > self.history) {
             let why = if sig.is_some_and(|s| !s.is_empty()) {
                 "its signature does not verify"
@@ -230,6 +233,7 @@ pub async fn authenticate(
         .unwrap_or((0, Frontier::new()));
     let mut walker = Walker {
         verifiers,
+        origin,
         frontier,
         last_seq: start,
         last_leaf: None,
@@ -249,7 +253,8 @@ pub async fn authenticate(
             "it is missing though a checkpoint covers it",
         ))?;
         let leaf = leaf_hash(&line);
-        if !sig.is_some_and(|s| entry_sig::verify(verifiers.keys(), start, &leaf, &s)) {
+        if !sig.is_some_and(|s| entry_sig::verify(verifiers.keys(), Some(origin), start, &leaf, &s))
+        {
             return Err(TailError::NotAuthenticated(start, "its signature does not verify").into());
         }
         walker.last_leaf = Some(leaf);

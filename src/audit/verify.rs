@@ -454,7 +454,16 @@ pub fn verify_log(
         }
     }
 
-    let authn = authenticity(log, &parsed, &leaves, verifiers, &good_sizes);
+    // Entry signatures name the log's origin: the one given, else the one the log's own
+    // signed checkpoints name.
+    let signed_origin = log.checkpoints.iter().find_map(|cp| {
+        match checkpoint::open(cp.note.as_bytes(), verifiers) {
+            Opened::Ok(body) => Some(body.origin),
+            _ => None,
+        }
+    });
+    let entry_origin = origin.or(signed_origin.as_deref());
+    let authn = authenticity(log, &parsed, &leaves, verifiers, &good_sizes, entry_origin);
     found.extend(authn.damage);
 
     // The earliest damage wins; on a tie the first found (the most specific) does.
@@ -491,6 +500,7 @@ fn authenticity(
     leaves: &[Hash],
     verifiers: &Verifiers,
     good: &BTreeSet<u64>,
+    origin: Option<&str>,
 ) -> Authenticity {
     let keyed = !verifiers.is_empty();
     // A signature covers one statement, so the same bytes on two entries mean at least one
@@ -503,7 +513,7 @@ fn authenticity(
         .enumerate()
         .map(|(i, e)| match &e.sig {
             Some(sig) if keyed => {
-                entry_sig::verify(verifiers.keys(), i as u64 + 1, &leaves[i], sig)
+                entry_sig::verify(verifiers.keys(), origin, i as u64 + 1, &leaves[i], sig)
             }
             Some(sig) => match seen.get(sig.as_slice()) {
                 Some(first) => {

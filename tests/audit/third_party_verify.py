@@ -57,10 +57,11 @@ def open_checkpoint(note_text, vkey, origin):
     return cp.size, cp.root
 
 
-def entry_signed(seq, line, sig_b64, vkey):
-    """The entry signature: vkey's signed-note signature over the one-line statement."""
+def entry_signed(seq, line, sig_b64, vkey, origin):
+    """The entry signature: vkey's signed-note signature over the one-line statement,
+    which names the log's origin."""
     blob = b64(sig_b64)
-    statement = f"retention-audit-entry/v1 {seq} {base64.b64encode(leaf_hash(line)).decode()}\n"
+    statement = f"retention-audit-entry/v2 {seq} {base64.b64encode(leaf_hash(line)).decode()} {origin}\n"
     note = Note(
         text=statement,
         signatures=(SignatureLine(name=vkey.name, key_id=blob[:4], signature=blob[4:]),),
@@ -68,12 +69,12 @@ def entry_signed(seq, line, sig_b64, vkey):
     return verify_note(note, [vkey])
 
 
-def check_entry(seq, leaf_index, line, leaf_hash_b64, sig, path, size, root, vkey):
+def check_entry(seq, leaf_index, line, leaf_hash_b64, sig, path, size, root, vkey, origin):
     check(leaf_index == seq - 1, f"entry {seq}: leaf index {leaf_index} is not seq - 1")
     check(json.loads(line)["seq"] == seq, f"entry {seq}: the line says another seq")
     check(b64(leaf_hash_b64) == leaf_hash(line), f"entry {seq}: leaf hash is not H(0x00 || line)")
     if sig is not None:
-        check(entry_signed(seq, line, sig, vkey), f"entry {seq}: signature does not verify")
+        check(entry_signed(seq, line, sig, vkey, origin), f"entry {seq}: signature does not verify")
     proof = [b64(h) for h in path]
     check(
         verify_leaf_inclusion(line, leaf_index, size, proof, root),
@@ -94,7 +95,7 @@ def main(path):
 
     lines = [e["line"].encode() for e in bundle["entries"]]
     for i, e in enumerate(bundle["entries"]):
-        check(entry_signed(i + 1, lines[i], e["sig"], vkey), f"entry {i + 1}: signature does not verify")
+        check(entry_signed(i + 1, lines[i], e["sig"], vkey, origin), f"entry {i + 1}: signature does not verify")
     tree = MerkleTree(lines)
     for size, root in heads.items():
         check(tree.root(size) == root, f"the lines do not hash to checkpoint {size}'s root")
@@ -115,7 +116,7 @@ def main(path):
         check(size == p["tree_size"], "proof tree_size is not the checkpoint's")
         line = p["line"].encode()
         check_entry(p["seq"], p["leaf_index"], line, p["leaf_hash"], p["entry_signature"],
-                    p["inclusion_proof"], size, root, vkey)
+                    p["inclusion_proof"], size, root, vkey, origin)
         c = p.get("consistency")
         if c is not None:
             m = c["from_size"]
@@ -131,7 +132,7 @@ def main(path):
         check(size == cert["tree_size"], "certificate tree_size is not the checkpoint's")
         for e in cert["entries"]:
             check_entry(e["seq"], e["leaf_index"], e["line"].encode(), e["leaf_hash"],
-                        e["entry_signature"], e["inclusion_proof"], size, root, vkey)
+                        e["entry_signature"], e["inclusion_proof"], size, root, vkey, origin)
 
     print(
         f"third-party check passed: {len(heads)} checkpoints, {len(lines)} entry signatures, "

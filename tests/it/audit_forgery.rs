@@ -517,12 +517,90 @@ async fn unsigned_history_is_taken_only_as_far_as_the_operator_says(kind: Db) {
     assert!(verify.stdout.contains("intact"), "{}", verify.stdout);
 }
 
+/// Two logs signed by one key (staging and production sharing a Secret): the job's role
+/// in production copies staging's signed entries, signatures and all, into production's
+/// empty log and moves the head. Entry signatures name their log's origin, so the next
+/// production run refuses to extend or sign over them and deletes nothing, and `audit
+/// verify` names the first copied entry (no entry of this log is signed by the key).
+async fn entries_signed_for_another_log_with_the_same_key_are_refused(kind: Db) {
+    let staging = setup(kind).await;
+    staging.job(&["run"]).expect_code(0);
+    let mut production = setup(kind).await;
+    production.skey = staging.skey.clone();
+    production.vkey = staging.vkey.clone();
+
+    let staged = read_log(&SqlPool::connect("staging", &staging.db.url).await.unwrap())
+        .await
+        .unwrap()
+        .entries;
+    assert!(staged.len() > 2 && staged.iter().all(|e| e.sig.is_some()));
+    let job = SqlPool::connect("job", &production.job_url).await.unwrap();
+    for e in &staged {
+        exec(
+            &job,
+            "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
+            &[
+                Val::I64(e.seq as i64),
+                Val::Bytes(e.line.clone()),
+                Val::Bytes(leaf_hash(&e.line).to_vec()),
+                Val::Bytes(e.sig.clone().unwrap()),
+            ],
+        )
+        .await
+        .expect("the job's role may insert into the log");
+    }
+    let last = staged.last().unwrap();
+    exec(
+        &job,
+        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
+        &[
+            Val::I64(last.seq as i64),
+            Val::Bytes(leaf_hash(&last.line).to_vec()),
+            Val::Bytes(last.sig.clone().unwrap()),
+        ],
+    )
+    .await
+    .expect("the job's role may move the head forward");
+
+    let run = production.job(&["run"]).expect_code(1);
+    assert!(
+        run.stderr.contains("not authenticated by the signing key"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        production.db.count("SELECT COUNT(*) FROM events").await,
+        120
+    );
+    assert_eq!(
+        production
+            .db
+            .count("SELECT COUNT(*) FROM retention_checkpoints")
+            .await,
+        0,
+        "no checkpoint was signed over the copies"
+    );
+    let verify = production
+        .auditor(&["audit", "verify", "--key", &production.vkey])
+        .expect_code(1);
+    assert!(
+        verify.stdout.contains("tampered: seq 1: "),
+        "{}",
+        verify.stdout
+    );
+    // The staging log itself is intact under the shared key.
+    staging
+        .auditor(&["audit", "verify", "--key", &staging.vkey])
+        .expect_code(0);
+}
+
 crate::support::on_every_dialect!(
     Db:
     unsigned_history_is_taken_only_as_far_as_the_operator_says,
     a_forged_entry_is_never_signed_and_verify_names_it,
     entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
     a_replayed_entry_is_named_where_it_was_put,
+    entries_signed_for_another_log_with_the_same_key_are_refused,
 );
 
 /// The fields of `--key` and config are checked before anything is read.

@@ -45,7 +45,7 @@ fn make_log(n: usize, every: usize, with_leaf_column: bool, signed: bool) -> Sto
             seq,
             line,
             leaf_hash: with_leaf_column.then(|| leaf.to_vec()),
-            sig: signed.then(|| signer.sign_entry(seq, &leaf)),
+            sig: signed.then(|| signer.sign_entry(ORIGIN, seq, &leaf)),
         });
         if seq as usize % every == 0 || i + 1 == n {
             checkpoints.push(StoredCheckpoint {
