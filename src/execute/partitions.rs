@@ -283,8 +283,8 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         .await
         .context("locking the detached partition")?;
     let locked = std::time::Instant::now();
-    let [rows, _, _, _, actionable] =
-        parts::count_leaf(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
+    let (rows, actionable) =
+        parts::count_actionable(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
     if actionable != rows {
         drop(tx);
         if !leaf.bound.is_empty()

@@ -515,6 +515,30 @@ pub async fn count_leaf(
     Ok([n(0), n(1), n(2), n(3), n(4)])
 }
 
+/// A leaf's rows, and how many of them the pass acts on: the recount under lock before a
+/// drop, which needs no more than these two.
+pub async fn count_actionable(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    sel: &Selection,
+    leaf: &Leaf,
+) -> Result<(u64, u64)> {
+    let mut q = SqlText::new(p.dialect);
+    q.push("SELECT COUNT(*), COUNT(CASE WHEN ");
+    p.actionable(sel, &mut q)?;
+    q.push(" THEN 1 END)");
+    q.push(match p.dialect {
+        Dialect::MySql => ", CAST(NULL AS DOUBLE)",
+        _ => ", CAST(NULL AS DOUBLE PRECISION)",
+    });
+    q.push(" FROM ").push(&leaf_from(p, leaf)?);
+    let (c, _) = fetch_counts(conn, &q, 2)
+        .await
+        .with_context(|| format!("counting the rows of partition `{}`", leaf.name))?;
+    let n = |i: usize| c.get(i).copied().unwrap_or(0).max(0) as u64;
+    Ok((n(0), n(1)))
+}
+
 /// Judges one leaf from its figures (pure).
 pub fn judge(
     leaf: &Leaf,
