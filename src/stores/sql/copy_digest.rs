@@ -15,7 +15,6 @@ use super::select::{PreparedTable, T};
 use super::value::ColumnKind;
 use anyhow::{bail, Result};
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 /// The count of rows and the keys digest of `from` (a quoted relation), in the caller's
 /// transaction and snapshot.
@@ -79,7 +78,7 @@ async fn typed_digest(
     let mut stream = conn.copy_out_raw(&sql).await?;
     let mut rows = CopyRows::new(types.len());
     let mut hash = Sha256::new();
-    let mut line = String::with_capacity(64);
+    let mut line: Vec<u8> = Vec::with_capacity(64);
     let mut out_of_range = false;
     while let Some(chunk) = stream.try_next().await? {
         if out_of_range {
@@ -89,15 +88,15 @@ async fn typed_digest(
             line.clear();
             for (i, (field, ty)) in fields.iter().zip(types).enumerate() {
                 if i > 0 {
-                    line.push('\u{1f}');
+                    line.push(0x1f);
                 }
                 if !write_binary(&mut line, *ty, field)? {
                     out_of_range = true;
                     return Ok(false);
                 }
             }
-            line.push('\n');
-            hash.update(line.as_bytes());
+            line.push(b'\n');
+            hash.update(&line);
             Ok(true)
         })?;
     }
@@ -163,51 +162,47 @@ const PG_EPOCH_DAYS: i64 = 10_957;
 
 /// Appends the text PostgreSQL gives a binary value of `ty`; `false` when that text would
 /// not sort like the value (see the module comment).
-fn write_binary(out: &mut String, ty: Binary, field: &[u8]) -> Result<bool> {
+fn write_binary(out: &mut Vec<u8>, ty: Binary, field: &[u8]) -> Result<bool> {
     match (ty, field.len()) {
-        (Binary::Int, 2) => {
-            let _ = write!(out, "{}", i16::from_be_bytes([field[0], field[1]]));
-        }
-        (Binary::Int, 4) => {
-            let _ = write!(out, "{}", i32::from_be_bytes(field.try_into()?));
-        }
-        (Binary::Int, 8) => {
-            let _ = write!(out, "{}", i64::from_be_bytes(field.try_into()?));
-        }
+        (Binary::Int, 2) => push_int(out, i64::from(i16::from_be_bytes([field[0], field[1]]))),
+        (Binary::Int, 4) => push_int(out, i64::from(i32::from_be_bytes(field.try_into()?))),
+        (Binary::Int, 8) => push_int(out, i64::from_be_bytes(field.try_into()?)),
         (Binary::Timestamptz | Binary::Timestamp, 8) => {
             let micros = i64::from_be_bytes(field.try_into()?);
             match micros {
-                i64::MAX => out.push_str("infinity"),
-                i64::MIN => out.push_str("-infinity"),
+                i64::MAX => out.extend_from_slice(b"infinity"),
+                i64::MIN => out.extend_from_slice(b"-infinity"),
                 _ => {
                     let days = micros.div_euclid(86_400_000_000);
                     let in_day = micros.rem_euclid(86_400_000_000);
                     if !write_date(out, days + PG_EPOCH_DAYS) {
                         return Ok(false);
                     }
-                    let secs = in_day / 1_000_000;
-                    let frac = in_day % 1_000_000;
-                    let _ = write!(
-                        out,
-                        " {:02}:{:02}:{:02}",
-                        secs / 3600,
-                        secs / 60 % 60,
-                        secs % 60
-                    );
+                    let secs = (in_day / 1_000_000) as u32;
+                    let frac = (in_day % 1_000_000) as u32;
+                    out.push(b' ');
+                    push_padded(out, secs / 3600, 2);
+                    out.push(b':');
+                    push_padded(out, secs / 60 % 60, 2);
+                    out.push(b':');
+                    push_padded(out, secs % 60, 2);
                     if frac != 0 {
-                        let digits = format!("{frac:06}");
-                        out.push('.');
-                        out.push_str(digits.trim_end_matches('0'));
+                        out.push(b'.');
+                        let at = out.len();
+                        push_padded(out, frac, 6);
+                        while out.len() > at && out.last() == Some(&b'0') {
+                            out.pop();
+                        }
                     }
                     if ty == Binary::Timestamptz {
-                        out.push_str("+00");
+                        out.extend_from_slice(b"+00");
                     }
                 }
             }
         }
         (Binary::Date, 4) => match i32::from_be_bytes(field.try_into()?) {
-            i32::MAX => out.push_str("infinity"),
-            i32::MIN => out.push_str("-infinity"),
+            i32::MAX => out.extend_from_slice(b"infinity"),
+            i32::MIN => out.extend_from_slice(b"-infinity"),
             days => {
                 if !write_date(out, i64::from(days) + PG_EPOCH_DAYS) {
                     return Ok(false);
@@ -219,14 +214,48 @@ fn write_binary(out: &mut String, ty: Binary, field: &[u8]) -> Result<bool> {
     Ok(true)
 }
 
+/// Appends `v` in decimal.
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `v` in decimal, zero-padded to `width` digits (`v` has no more).
+fn push_padded(out: &mut Vec<u8>, v: u32, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    let mut n = v;
+    for i in (start..start + width).rev() {
+        out[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
 /// Appends `YYYY-MM-DD` for a day counted from 1970-01-01; `false` for a year before 1 or
 /// after 9999 (PostgreSQL writes those as `… BC` or with more digits).
-fn write_date(out: &mut String, days_since_1970: i64) -> bool {
+fn write_date(out: &mut Vec<u8>, days_since_1970: i64) -> bool {
     let (y, m, d) = civil_from_days(days_since_1970);
     if !(1..=9999).contains(&y) {
         return false;
     }
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    push_padded(out, y as u32, 4);
+    out.push(b'-');
+    push_padded(out, m, 2);
+    out.push(b'-');
+    push_padded(out, d, 2);
     true
 }
 
@@ -388,8 +417,10 @@ mod tests {
     }
 
     fn text(ty: Binary, bytes: &[u8]) -> Option<String> {
-        let mut s = String::new();
-        write_binary(&mut s, ty, bytes).unwrap().then_some(s)
+        let mut s = Vec::new();
+        write_binary(&mut s, ty, bytes)
+            .unwrap()
+            .then(|| String::from_utf8(s).unwrap())
     }
 
     #[test]
@@ -429,16 +460,19 @@ mod tests {
             text(Binary::Int, &i64::MIN.to_be_bytes()).unwrap(),
             i64::MIN.to_string()
         );
-        let mut s = String::new();
-        assert!(write_binary(&mut s, Binary::Int, &[1, 2, 3]).is_err());
+        assert!(write_binary(&mut Vec::new(), Binary::Int, &[1, 2, 3]).is_err());
+        for v in [0, 9, 10, -10, 123_456_789, i64::MAX, i64::MIN + 1] {
+            assert_eq!(text(Binary::Int, &v.to_be_bytes()).unwrap(), v.to_string());
+        }
     }
 
     #[test]
     fn every_day_of_four_digit_years_is_written_like_chrono() {
-        let mut out = String::new();
+        let mut out = Vec::new();
         for days in (-719_162..2_932_897).step_by(37) {
             out.clear();
             assert!(write_date(&mut out, days));
+            let out = String::from_utf8(out.clone()).unwrap();
             let want = chrono::DateTime::from_timestamp(days * 86_400, 0)
                 .unwrap()
                 .format("%Y-%m-%d")
