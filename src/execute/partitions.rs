@@ -274,9 +274,17 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
     let name = quoted(Dialect::Postgres, &leaf.name)?;
     let same_db = tp.same_db();
     let mut tx = pool.begin().await?;
-    let mut q = SqlText::new(Dialect::Postgres);
-    q.push("SET LOCAL lock_timeout = '10s'");
-    execute(&mut tx.conn(), &q).await?;
+    // The lock is waited for briefly; the recount and the digest of a large partition
+    // may take longer than a `statement_timeout` the database or role sets, which would
+    // otherwise fail this step on every run.
+    for setting in [
+        "SET LOCAL lock_timeout = '10s'",
+        "SET LOCAL statement_timeout = 0",
+    ] {
+        let mut q = SqlText::new(Dialect::Postgres);
+        q.push(setting);
+        execute(&mut tx.conn(), &q).await?;
+    }
     let mut q = SqlText::new(Dialect::Postgres);
     q.push(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"));
     execute(&mut tx.conn(), &q)
@@ -287,20 +295,7 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         parts::count_actionable(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
     if actionable != rows {
         drop(tx);
-        if !leaf.bound.is_empty()
-            && leaf.bound.starts_with("FOR VALUES ")
-            && !leaf.bound.contains(';')
-        {
-            let mut c = pool.acquire().await?;
-            let sql = format!(
-                "ALTER TABLE {} ATTACH PARTITION {name} {}",
-                quoted(Dialect::Postgres, &leaf.parent)?,
-                leaf.bound
-            );
-            ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back", 10).await?;
-            let sql = format!("COMMENT ON TABLE {name} IS NULL");
-            ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition", 10).await?;
-        }
+        attach_back(pool, leaf).await?;
         bail!(
             "an expired partition of `{}` changed while it was detached ({} of its {rows} rows are no longer selected); it was attached back, and nothing of it was deleted",
             leaf.parent,
@@ -310,7 +305,17 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
     let crate::stores::sql::SqlConn::Pg(pg) = tx.conn() else {
         bail!("not a PostgreSQL store");
     };
-    let (streamed, digest) = parts::pg_leaf_digest(pg, tp.table, leaf).await?;
+    let (streamed, digest) = match parts::pg_leaf_digest(pg, tp.table, leaf).await {
+        Ok(d) => d,
+        Err(e) => {
+            drop(tx);
+            attach_back(pool, leaf).await?;
+            return Err(e.context(format!(
+                "reading the keys of an expired partition of `{}` (it was attached back; nothing of it was deleted)",
+                leaf.parent
+            )));
+        }
+    };
     if streamed != rows {
         bail!(
             "partition `{}` gave {streamed} keys for its {rows} rows; nothing of it was deleted",
@@ -362,6 +367,24 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         tp.audit.append(outcome()).await?;
     }
     Ok(rows)
+}
+
+/// Attaches a partition the tool detached back to its parent with its own bound, and
+/// removes the tool's mark; a table known by name only (found by recovery) stays as it is.
+async fn attach_back(pool: &SqlPool, leaf: &Leaf) -> Result<()> {
+    if leaf.bound.is_empty() || !leaf.bound.starts_with("FOR VALUES ") || leaf.bound.contains(';') {
+        return Ok(());
+    }
+    let name = quoted(Dialect::Postgres, &leaf.name)?;
+    let mut c = pool.acquire().await?;
+    let sql = format!(
+        "ALTER TABLE {} ATTACH PARTITION {name} {}",
+        quoted(Dialect::Postgres, &leaf.parent)?,
+        leaf.bound
+    );
+    ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back", 10).await?;
+    let sql = format!("COMMENT ON TABLE {name} IS NULL");
+    ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition", 10).await
 }
 
 async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64> {

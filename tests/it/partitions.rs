@@ -1160,3 +1160,141 @@ targets:
     );
     case.expect(&["audit", "verify"], 0);
 }
+
+/// A key column whose type is not an integer though its name says `int` (an enum called
+/// `paint`, whose own order is not its labels' byte order): the partition's digest orders
+/// it by the bytes of its text, as every row batch's digest does.
+#[tokio::test]
+async fn a_key_named_like_an_integer_is_digested_in_the_order_of_its_text() {
+    let rule = "category: ledger
+description: Ledger lines
+source: \"Privacy Policy, 'Log information'\"
+retain: 365d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: ledger
+    key: [colour, ts]
+    timestamp: ts
+    partitions: drop
+";
+    let case = Case::new(Db::Postgres, &[("ledger.yaml", rule)]).await;
+    pg_script(
+        &case,
+        "CREATE TYPE paint AS ENUM ('red', 'green', 'blue');
+         CREATE TABLE ledger (colour paint NOT NULL, ts TIMESTAMPTZ NOT NULL,
+           PRIMARY KEY (colour, ts)) PARTITION BY RANGE (ts);
+         CREATE TABLE ledger_old PARTITION OF ledger
+           FOR VALUES FROM (MINVALUE) TO (now() - interval '400 days');
+         CREATE TABLE ledger_new PARTITION OF ledger
+           FOR VALUES FROM (now() - interval '400 days') TO (MAXVALUE);
+         INSERT INTO ledger
+           SELECT (ARRAY['red', 'green', 'blue'])[1 + g % 3]::paint, now() - interval '500 days' - g * interval '1 hour'
+             FROM generate_series(1, 30) g;",
+    )
+    .await;
+    let mut lines: Vec<String> = case
+        .column("SELECT CAST(colour AS TEXT) || chr(31) || CAST(ts AS TEXT) FROM ledger_old")
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    lines.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    let entries = audit_lines(&case).await;
+    assert!(
+        entries.iter().any(|e| e["kind"] == "batch"
+            && e["outcome"] == "ok"
+            && e["count"] == 30
+            && e["keys_digest"] == digest(&lines).as_str()),
+        "the dropped partition's digest is over its keys in the byte order of their text: {entries:?}"
+    );
+}
+
+/// A key the catalog says cannot be NULL (a domain declared NOT NULL) that holds a NULL
+/// all the same (PostgreSQL lets one in through a subquery): the partition's keys cannot
+/// be digested, so it is attached back with nothing deleted and the target fails — and
+/// the connection is still good for the next target, which the run finishes.
+#[tokio::test]
+async fn a_partition_whose_keys_cannot_be_read_is_attached_back_and_the_run_goes_on() {
+    let rule = "category: ledger
+description: Ledger lines
+source: \"Privacy Policy, 'Log information'\"
+retain: 365d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: ledger
+    key: [ref, ts]
+    timestamp: ts
+    partitions: drop
+";
+    let later = "category: zz_sessions
+description: Sessions
+source: \"Privacy Policy, 'Log information'\"
+retain: 30d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: zz_sessions
+    key: [id]
+    timestamp: ts
+";
+    let case = Case::new(
+        Db::Postgres,
+        &[("ledger.yaml", rule), ("zz_sessions.yaml", later)],
+    )
+    .await;
+    pg_script(
+        &case,
+        "CREATE DOMAIN ref_code AS TEXT NOT NULL;
+         CREATE TABLE ledger (ref ref_code, ts TIMESTAMPTZ NOT NULL) PARTITION BY RANGE (ts);
+         CREATE UNIQUE INDEX ON ledger (ref, ts);
+         CREATE TABLE ledger_old PARTITION OF ledger
+           FOR VALUES FROM (MINVALUE) TO (now() - interval '400 days');
+         CREATE TABLE ledger_new PARTITION OF ledger
+           FOR VALUES FROM (now() - interval '400 days') TO (MAXVALUE);
+         INSERT INTO ledger SELECT 'r' || g, now() - interval '500 days' - g * interval '1 hour'
+           FROM generate_series(1, 20) g;
+         INSERT INTO ledger VALUES ((SELECT ref FROM ledger WHERE false), now() - interval '450 days');
+         CREATE TABLE zz_sessions (id BIGINT PRIMARY KEY, ts TIMESTAMPTZ NOT NULL);
+         INSERT INTO zz_sessions VALUES (1, now() - interval '90 days'), (2, now());",
+    )
+    .await;
+    assert_eq!(
+        case.column("SELECT CAST(COUNT(*) AS TEXT) FROM ledger WHERE ref IS NULL")
+            .await,
+        [Some("1".to_owned())],
+        "the NULL got in"
+    );
+    case.expect(&["migrate"], 0);
+    for _ in 0..2 {
+        let run = case.expect(&["run"], 1);
+        assert!(run.stderr.contains("attached back"), "{}", run.stderr);
+        assert_eq!(
+            case.column("SELECT CAST(COUNT(*) AS TEXT) FROM ledger").await,
+            [Some("21".to_owned())],
+            "every row is still in the table"
+        );
+        assert_eq!(
+            case.column(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                  WHERE c.relname = 'ledger_old'"
+            )
+            .await,
+            [Some("1".to_owned())],
+            "the partition is attached"
+        );
+        assert_eq!(
+            case.column("SELECT string_agg(CAST(id AS TEXT), ',') FROM zz_sessions")
+                .await,
+            [Some("2".to_owned())],
+            "the next target ran on a good connection"
+        );
+    }
+    case.expect(&["audit", "verify"], 0);
+}

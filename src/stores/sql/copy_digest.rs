@@ -80,11 +80,12 @@ async fn typed_digest(
     let mut hash = Sha256::new();
     let mut line: Vec<u8> = Vec::with_capacity(64);
     let mut out_of_range = false;
+    let mut failed = None;
     while let Some(chunk) = stream.try_next().await? {
-        if out_of_range {
+        if out_of_range || failed.is_some() {
             continue; // drain the stream: the connection is needed again
         }
-        rows.feed(&chunk, |fields| {
+        let fed = rows.feed(&chunk, |fields| {
             line.clear();
             for (i, (field, ty)) in fields.iter().zip(types).enumerate() {
                 if i > 0 {
@@ -98,7 +99,11 @@ async fn typed_digest(
             line.push(b'\n');
             hash.update(&line);
             Ok(true)
-        })?;
+        });
+        failed = fed.err();
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     if out_of_range {
         return Ok(Typed::OutOfRange);
@@ -123,13 +128,19 @@ async fn text_digest(
         .iter()
         .map(|k| p.dialect.as_text(&p.dialect.col(T, &k.name)))
         .collect();
-    // Integer columns in numeric order, the others by the bytes of their text.
+    // As `batch::sort_keys` orders keys: integer columns numerically, the others by the
+    // bytes of their text. A column taken for an integer by its type's name only (a domain,
+    // an enum called `paint`) is ordered numerically where its text is a number, like
+    // `sort_keys`, never in the type's own order or a collation's.
     let order: Vec<String> = p
         .keys
         .iter()
         .zip(&texts)
-        .map(|(k, text)| match k.kind {
-            ColumnKind::Int => p.dialect.col(T, &k.name),
+        .map(|(k, text)| match (k.kind, k.type_name.as_str()) {
+            (ColumnKind::Int, "int2" | "int4" | "int8") => p.dialect.col(T, &k.name),
+            (ColumnKind::Int, _) => format!(
+                "CASE WHEN {text} ~ '^-?[0-9]{{1,19}}$' THEN CAST({text} AS NUMERIC) END, {text} COLLATE \"C\""
+            ),
             _ => format!("{text} COLLATE \"C\""),
         })
         .collect();
@@ -141,12 +152,20 @@ async fn text_digest(
     let mut stream = conn.copy_out_raw(&sql).await?;
     let mut rows = CopyRows::new(1);
     let mut hash = Sha256::new();
+    let mut failed = None;
     while let Some(chunk) = stream.try_next().await? {
-        rows.feed(&chunk, |fields| {
+        if failed.is_some() {
+            continue; // drain the stream: the connection is needed again
+        }
+        let fed = rows.feed(&chunk, |fields| {
             hash.update(fields[0]);
             hash.update(b"\n");
             Ok(true)
-        })?;
+        });
+        failed = fed.err();
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     if !rows.finished {
         bail!("the key stream of `{from}` ended early");
