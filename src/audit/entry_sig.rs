@@ -10,8 +10,9 @@
 //! The statement names the log's origin, so that an entry signed for one log never
 //! verifies in another signed by the same key (a staging log's signed prefix copied into
 //! production's empty log). Version 1 statements (`retention-audit-entry/v1 <seq> <base64
-//! leaf hash>\n`, without the origin) were written before that and are still accepted for
-//! the entries that carry them.
+//! leaf hash>\n`, without the origin) were written before that: they authenticate an
+//! entry only where a checkpoint the key signed for this log's origin covers it, which
+//! ties them to this log as the origin does.
 
 use super::tree::Hash;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -54,25 +55,40 @@ pub fn well_formed(sig: &[u8]) -> bool {
     sig.len() == SIGNATURE_LEN
 }
 
-/// Whether one of `keys` signed entry `seq` with leaf hash `leaf`: for the log `origin`
-/// (when it is known), or in a version 1 statement.
+/// What an entry signature vouches for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// Entry `seq` of the log `origin`.
+    ForThisLog,
+    /// Entry `seq` of some log the key signs (a version 1 statement): it authenticates
+    /// the entry only where a checkpoint of this log the key signed covers it.
+    Legacy,
+}
+
+/// Whether one of `keys` signed entry `seq` with leaf hash `leaf`, and for which log:
+/// `origin` (when it is known), or in a version 1 statement.
 pub fn verify(
     keys: &[StandardVerifier],
     origin: Option<&str>,
     seq: u64,
     leaf: &Hash,
     sig: &[u8],
-) -> bool {
+) -> Option<Signed> {
     if !well_formed(sig) {
-        return false;
+        return None;
     }
     let (id, sig) = sig.split_at(4);
     let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-    let v2 = origin.map(|o| statement(o, seq, leaf));
+    let keys: Vec<&StandardVerifier> = keys.iter().filter(|k| k.key_id() == id).collect();
+    if let Some(text) = origin.map(|o| statement(o, seq, leaf)) {
+        if keys.iter().any(|k| k.verify(text.as_bytes(), sig)) {
+            return Some(Signed::ForThisLog);
+        }
+    }
     let v1 = statement_v1(seq, leaf);
-    keys.iter().filter(|k| k.key_id() == id).any(|k| {
-        v2.as_ref().is_some_and(|t| k.verify(t.as_bytes(), sig)) || k.verify(v1.as_bytes(), sig)
-    })
+    keys.iter()
+        .any(|k| k.verify(v1.as_bytes(), sig))
+        .then_some(Signed::Legacy)
 }
 
 /// The signature as a signed-note signature line (`— <name> <base64>`), for a note whose
@@ -96,17 +112,23 @@ mod tests {
         let log = Some("example.org/log");
         let sig = sign(&signer, "example.org/log", 812, &leaf);
         assert_eq!(sig.len(), SIGNATURE_LEN);
-        assert!(verify(keys, log, 812, &leaf, &sig));
-        assert!(!verify(keys, log, 813, &leaf, &sig));
-        assert!(!verify(keys, log, 812, &[8u8; 32], &sig));
+        assert_eq!(
+            verify(keys, log, 812, &leaf, &sig),
+            Some(Signed::ForThisLog)
+        );
+        assert_eq!(verify(keys, log, 813, &leaf, &sig), None);
+        assert_eq!(verify(keys, log, 812, &[8u8; 32], &sig), None);
         // Another log signed by the same key: its entries do not verify here.
-        assert!(!verify(keys, Some("example.org/staging"), 812, &leaf, &sig));
-        assert!(!verify(keys, None, 812, &leaf, &sig));
-        // A version 1 signature (no origin) still verifies, in any log.
+        assert_eq!(
+            verify(keys, Some("example.org/staging"), 812, &leaf, &sig),
+            None
+        );
+        assert_eq!(verify(keys, None, 812, &leaf, &sig), None);
+        // A version 1 signature (no origin) verifies as a legacy one, in any log.
         let v1 = signer.sign(statement_v1(812, &leaf).as_bytes()).unwrap();
         let v1 = [signer.key_id().to_be_bytes().as_slice(), &v1].concat();
-        assert!(verify(keys, log, 812, &leaf, &v1));
-        assert!(!verify(keys, log, 811, &leaf, &v1));
+        assert_eq!(verify(keys, log, 812, &leaf, &v1), Some(Signed::Legacy));
+        assert_eq!(verify(keys, log, 811, &leaf, &v1), None);
 
         // The same bytes, as a note, verify with the signed-note implementation.
         let note = format!(

@@ -294,6 +294,7 @@ pub fn read_log(path: &Path) -> Result<StoredLog> {
         checkpoints,
         head: None,
         below_one: Vec::new(),
+        negative_checkpoints: Vec::new(),
     })
 }
 

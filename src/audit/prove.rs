@@ -297,13 +297,15 @@ pub fn check_proof(proof: &Proof, verifiers: &Verifiers) -> Result<Checkpoint, P
         let sig = BASE64
             .decode(sig)
             .map_err(|_| ProofError::BadEntrySignature)?;
-        if !entry_sig::verify(
+        if entry_sig::verify(
             verifiers.keys(),
             Some(&proof.origin),
             proof.seq,
             &leaf,
             &sig,
-        ) {
+        )
+        .is_none()
+        {
             return Err(ProofError::BadEntrySignature);
         }
     }

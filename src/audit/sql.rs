@@ -47,6 +47,9 @@ pub struct StoredLog {
     /// The `seq` of rows stored below 1, where no entry can be: inserted rows, kept out of
     /// `entries` so that the entries keep their places.
     pub below_one: Vec<i64>,
+    /// Checkpoint rows stored under a negative size: inserted rows, kept out of
+    /// `checkpoints`.
+    pub negative_checkpoints: Vec<i64>,
 }
 
 /// Runs `$body` with `$c` bound to the connection of whichever dialect `$conn` is.
@@ -182,10 +185,17 @@ pub async fn check_head(
         None => Err(HeadError::KeyMissing(head.seq).into()),
         Some(Signing { signer, origin }) => {
             let leaf: Option<Hash> = head.leaf_hash.as_slice().try_into().ok();
-            let authentic = leaf.is_some_and(|leaf| {
+            let signed = leaf.and_then(|leaf| {
                 let keys = signer.verifiers().keys();
                 entry_sig::verify(keys, Some(origin), head.seq, &leaf, &head.sig)
             });
+            let authentic = match signed {
+                Some(entry_sig::Signed::ForThisLog) => true,
+                Some(entry_sig::Signed::Legacy) => {
+                    checkpoint_covers(conn, signer, origin, head.seq).await?
+                }
+                None => false,
+            };
             // An unsigned head is history only within the history the operator took as
             // unsigned (`audit.unsigned_history`), and while no entry has been signed yet.
             let history = head.seq <= signer.unsigned_history();
@@ -196,6 +206,26 @@ pub async fn check_head(
             }
         }
     }
+}
+
+/// Whether a checkpoint the signer's key signed for `origin` covers entry `seq` (what a
+/// version 1 entry signature, which names no log, needs to count as this log's).
+async fn checkpoint_covers(
+    conn: &mut SqlConn<'_>,
+    signer: &CheckpointSigner,
+    origin: &str,
+    seq: u64,
+) -> Result<bool> {
+    let q = "SELECT note FROM retention_checkpoints ORDER BY size DESC";
+    let notes: Vec<String> = each_conn!(*conn, c => {
+        sqlx::query_scalar(q).fetch_all(&mut **c).await.context("cannot read retention_checkpoints")?
+    });
+    Ok(notes.iter().any(|note| {
+        matches!(
+            super::checkpoint::open(note.as_bytes(), signer.verifiers()),
+            super::checkpoint::Opened::Ok(body) if body.origin == origin && body.size >= seq
+        )
+    }))
 }
 
 /// Appends one entry inside the caller's transaction, and the checkpoint it calls for.
@@ -343,15 +373,15 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
             sig,
         })
         .collect();
+    let (negative, checkpoints): (Vec<_>, Vec<_>) = checkpoints.into_iter().partition(|c| c.0 < 0);
+    let negative_checkpoints = negative.into_iter().map(|c| c.0).collect();
     let checkpoints = checkpoints
         .into_iter()
-        .map(|(size, note)| {
-            Ok(StoredCheckpoint {
-                size: u64::try_from(size).context("a stored checkpoint size is negative")?,
-                note,
-            })
+        .map(|(size, note)| StoredCheckpoint {
+            size: size.unsigned_abs(),
+            note,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let head = match head {
         Some((seq, leaf)) => Some((
             u64::try_from(seq).context("the audit head seq is negative")?,
@@ -364,6 +394,7 @@ pub async fn read_log(pool: &SqlPool) -> Result<StoredLog> {
         checkpoints,
         head,
         below_one,
+        negative_checkpoints,
     })
 }
 

@@ -114,8 +114,10 @@ impl Walker<'_> {
             ));
         }
         let leaf = leaf_hash(line);
+        // After the checkpoint the walk starts from, an entry must be signed for this log.
         let signed = sig.is_some_and(|s| {
             entry_sig::verify(self.verifiers.keys(), Some(self.origin), want, &leaf, s)
+                == Some(entry_sig::Signed::ForThisLog)
         });
         if !signed && (self.signed_region || want > self.history) {
             let why = if sig.is_some_and(|s| !s.is_empty()) {
@@ -253,8 +255,10 @@ pub async fn authenticate(
             "it is missing though a checkpoint covers it",
         ))?;
         let leaf = leaf_hash(&line);
-        if !sig.is_some_and(|s| entry_sig::verify(verifiers.keys(), Some(origin), start, &leaf, &s))
-        {
+        // The checkpoint covers it: a version 1 signature is this log's too.
+        if !sig.is_some_and(|s| {
+            entry_sig::verify(verifiers.keys(), Some(origin), start, &leaf, &s).is_some()
+        }) {
             return Err(TailError::NotAuthenticated(start, "its signature does not verify").into());
         }
         walker.last_leaf = Some(leaf);

@@ -323,6 +323,16 @@ pub fn verify_log(
     let chain_ok_until = chain.as_ref().map_or(u64::MAX, |d| d.seq);
 
     let mut found: Vec<Damage> = chain.into_iter().collect();
+    if !log.negative_checkpoints.is_empty() {
+        found.push(damage(
+            0,
+            DamageKind::Inserted,
+            format!(
+                "checkpoint rows stored under size {} were inserted (delete them alone; the entries are not implicated by them)",
+                log.negative_checkpoints.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     if !log.below_one.is_empty() {
         found.push(damage(
             0,
@@ -368,7 +378,7 @@ pub fn verify_log(
                 cp.size,
                 DamageKind::BadSignature,
                 format!(
-                    "checkpoint {} names origin `{}`, not this log's `{}`",
+                    "the checkpoint row of size {} names origin `{}`, not this log's `{}` (a checkpoint of another log copied in; the entries are not implicated by it)",
                     cp.size,
                     body.origin,
                     origin.unwrap_or_default()
@@ -449,7 +459,7 @@ pub fn verify_log(
             found.push(damage(
                 n,
                 DamageKind::Edited,
-                "the last entry does not hash to the head's leaf hash",
+                "the head row's leaf hash is not the last entry's: the head row was changed, or the last entry was (if the entry's signature verifies, only the head row was)",
             ));
         }
     }
@@ -464,6 +474,9 @@ pub fn verify_log(
     });
     let entry_origin = origin.or(signed_origin.as_deref());
     let authn = authenticity(log, &parsed, &leaves, verifiers, &good_sizes, entry_origin);
+    for d in &mut found {
+        blame_the_unauthenticated(d, &authn.authentic);
+    }
     found.extend(authn.damage);
 
     // The earliest damage wins; on a tie the first found (the most specific) does.
@@ -484,9 +497,36 @@ pub fn verify_log(
     })
 }
 
+/// A broken link or number lies between two entries, and the scan names the one it can
+/// tell apart; with a key, an entry whose signature verifies at its own place is authentic
+/// whatever the chain around it says, so the damage is moved to the first entry after it
+/// that the key did not authenticate (an entry planted after it, which the recovery steps
+/// then delete instead of the authentic one).
+fn blame_the_unauthenticated(d: &mut Damage, authentic: &[bool]) {
+    let chain_kind = matches!(
+        d.kind,
+        DamageKind::Edited | DamageKind::Inserted | DamageKind::Reordered
+    );
+    let named = usize::try_from(d.seq).unwrap_or(usize::MAX);
+    if !chain_kind || named == 0 || !authentic.get(named - 1).copied().unwrap_or(false) {
+        return;
+    }
+    if let Some(j) = (named..authentic.len()).find(|j| !authentic[*j]) {
+        d.detail = format!(
+            "{} — entry {} verifies under the key at its own seq, so the damage starts at entry {}, the first after it that does not",
+            d.detail,
+            d.seq,
+            j + 1
+        );
+        d.seq = j as u64 + 1;
+    }
+}
+
 /// What the entry signatures say about a log.
 struct Authenticity {
     signed: u64,
+    /// Per entry, whether the key authenticated it at its own place (keyed only).
+    authentic: Vec<bool>,
     damage: Vec<Damage>,
     warnings: Vec<Warning>,
 }
@@ -503,6 +543,7 @@ fn authenticity(
     origin: Option<&str>,
 ) -> Authenticity {
     let keyed = !verifiers.is_empty();
+    let covered = good.iter().next_back().copied().unwrap_or(0);
     // A signature covers one statement, so the same bytes on two entries mean at least one
     // is a copy: without a key that is the one forgery that can still be seen.
     let mut seen: HashMap<&[u8], u64> = HashMap::new();
@@ -513,7 +554,13 @@ fn authenticity(
         .enumerate()
         .map(|(i, e)| match &e.sig {
             Some(sig) if keyed => {
-                entry_sig::verify(verifiers.keys(), origin, i as u64 + 1, &leaves[i], sig)
+                match entry_sig::verify(verifiers.keys(), origin, i as u64 + 1, &leaves[i], sig) {
+                    Some(entry_sig::Signed::ForThisLog) => true,
+                    // A version 1 signature names no log: it counts where a checkpoint of
+                    // this log that matches the entries covers it.
+                    Some(entry_sig::Signed::Legacy) => (i as u64) < covered,
+                    None => false,
+                }
             }
             Some(sig) => match seen.get(sig.as_slice()) {
                 Some(first) => {
@@ -529,7 +576,6 @@ fn authenticity(
         })
         .collect();
     let n = signed.len() as u64;
-    let covered = good.iter().next_back().copied().unwrap_or(0);
     let mut found = Vec::new();
     let mut warnings = Vec::new();
     let first_signed = signed.iter().position(|s| *s).map(|i| i as u64 + 1);
@@ -599,6 +645,7 @@ fn authenticity(
     }
     Authenticity {
         signed: signed.iter().filter(|s| **s).count() as u64,
+        authentic: if keyed { signed.clone() } else { Vec::new() },
         damage: found,
         warnings,
     }

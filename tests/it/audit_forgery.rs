@@ -594,6 +594,109 @@ async fn entries_signed_for_another_log_with_the_same_key_are_refused(kind: Db) 
         .expect_code(0);
 }
 
+/// Rows the job's role plants after the log's end that break the chain around authentic
+/// entries: `audit verify` names the planted row — never the authentic, signed entry the
+/// chain check meets first — so the recovery steps delete only what was planted; a
+/// checkpoint row under a negative size is named as an inserted row (exit 1, not a log
+/// that cannot be read).
+async fn verify_names_the_planted_row_not_the_authentic_entry_before_it(kind: Db) {
+    use serde_json::Value as J;
+    let insert = "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)";
+    let line_with = |line: &[u8], seq: u64, prev: &str| -> Vec<u8> {
+        let mut v: J = serde_json::from_slice(line).unwrap();
+        v["seq"] = J::from(seq);
+        v["prev"] = J::from(prev);
+        v["time"] = J::from("2026-01-01T00:00:00.000Z");
+        serde_json::to_vec(&v).unwrap()
+    };
+    let link = |line: &[u8]| format!("sha256:{}", hex::encode(leaf_hash(line)));
+
+    // A row after the end whose `prev` names nothing.
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let log = read_log(&job).await.unwrap().entries;
+    let n = log.len() as u64;
+    let planted = line_with(
+        &log[n as usize - 1].line,
+        n + 1,
+        &format!("sha256:{}", "ab".repeat(32)),
+    );
+    exec(
+        &job,
+        insert,
+        &[
+            Val::I64(n as i64 + 1),
+            Val::Bytes(planted.clone()),
+            Val::Bytes(leaf_hash(&planted).to_vec()),
+        ],
+    )
+    .await
+    .unwrap();
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("tampered: seq {}: ", n + 1)),
+        "{}",
+        verify.stdout
+    );
+
+    // Two rows after the end: the first claims seq 1, the second links to it.
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let log = read_log(&job).await.unwrap().entries;
+    let n = log.len() as u64;
+    let first = line_with(&log[0].line, 1, &link(&log[n as usize - 1].line));
+    let second = line_with(&log[1].line, n + 2, &link(&first));
+    for (seq, line) in [(n + 1, &first), (n + 2, &second)] {
+        exec(
+            &job,
+            insert,
+            &[
+                Val::I64(seq as i64),
+                Val::Bytes(line.clone()),
+                Val::Bytes(leaf_hash(line).to_vec()),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("tampered: seq {}: ", n + 1)),
+        "{}",
+        verify.stdout
+    );
+
+    // A checkpoint row under a negative size.
+    exec(
+        &job,
+        "INSERT INTO retention_checkpoints (size, note, created_at) VALUES (?, ?, CURRENT_TIMESTAMP)",
+        &[Val::I64(-1), Val::Text("x\n1\nAAAA\n".into())],
+    )
+    .await
+    .unwrap();
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify.stdout.contains("tampered: seq 0: inserted")
+            && verify
+                .stdout
+                .contains("checkpoint rows stored under size -1"),
+        "{}",
+        verify.stdout
+    );
+}
+
 crate::support::on_every_dialect!(
     Db:
     unsigned_history_is_taken_only_as_far_as_the_operator_says,
@@ -601,6 +704,7 @@ crate::support::on_every_dialect!(
     entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
     a_replayed_entry_is_named_where_it_was_put,
     entries_signed_for_another_log_with_the_same_key_are_refused,
+    verify_names_the_planted_row_not_the_authentic_entry_before_it,
 );
 
 /// The fields of `--key` and config are checked before anything is read.

@@ -59,6 +59,7 @@ fn make_log(n: usize, every: usize, with_leaf_column: bool, signed: bool) -> Sto
         checkpoints,
         head: None,
         below_one: Vec::new(),
+        negative_checkpoints: Vec::new(),
     }
 }
 
@@ -159,4 +160,42 @@ proptest! {
             verify_log(&log, &verifiers, trusted.as_deref().map(str::as_bytes), Some(ORIGIN)).unwrap();
         prop_assert!(!report.intact(), "{:?} went unnoticed", m);
     }
+}
+
+/// Entries signed by a version before entry statements named the log (`v1`: no origin)
+/// count as this log's only where one of its checkpoints covers them: an old log verifies
+/// intact, while the same entries without that log's checkpoints — copied into another log
+/// signed by the same key — are not authenticated.
+#[test]
+fn legacy_entry_signatures_count_only_under_a_checkpoint_of_this_log() {
+    use base64::Engine;
+    use signed_note::Signer;
+    let verifiers = Verifiers::from_keys(&[&keys().1]).unwrap();
+    let signer = signed_note::StandardSigner::new(&keys().0).unwrap();
+    let mut log = make_log(12, 5, true, true);
+    for e in &mut log.entries {
+        let statement = format!(
+            "retention-audit-entry/v1 {} {}\n",
+            e.seq,
+            base64::engine::general_purpose::STANDARD.encode(leaf_hash(&e.line))
+        );
+        let sig = signer.sign(statement.as_bytes()).unwrap();
+        e.sig = Some([signer.key_id().to_be_bytes().as_slice(), &sig].concat());
+    }
+    let old = verify_log(&log, &verifiers, None, Some(ORIGIN)).unwrap();
+    assert!(old.intact(), "{old}");
+    assert_eq!(old.signed_entries, 12);
+
+    // Past the last checkpoint, a legacy signature authenticates nothing.
+    let mut uncovered = log.clone();
+    uncovered.checkpoints.retain(|c| c.size <= 10);
+    let report = verify_log(&uncovered, &verifiers, None, Some(ORIGIN)).unwrap();
+    assert_eq!(report.damage.as_ref().map(|d| d.seq), Some(11), "{report}");
+
+    // Copied without its checkpoints into a log of another origin: nothing is this log's.
+    let mut copied = log.clone();
+    copied.checkpoints.clear();
+    let report = verify_log(&copied, &verifiers, None, Some("retention.test/production")).unwrap();
+    assert!(!report.intact(), "{report}");
+    assert_eq!(report.signed_entries, 0, "{report}");
 }

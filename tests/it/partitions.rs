@@ -1276,7 +1276,8 @@ targets:
         let run = case.expect(&["run"], 1);
         assert!(run.stderr.contains("attached back"), "{}", run.stderr);
         assert_eq!(
-            case.column("SELECT CAST(COUNT(*) AS TEXT) FROM ledger").await,
+            case.column("SELECT CAST(COUNT(*) AS TEXT) FROM ledger")
+                .await,
             [Some("21".to_owned())],
             "every row is still in the table"
         );
