@@ -48,8 +48,10 @@ pub enum TailError {
     )]
     HeadMismatch { head: u64, last: u64 },
     #[error(
-        "audit.origin is `{configured}`, but this log's checkpoints name `{signed}`: a log \
-         keeps its origin for life (set audit.origin to `{signed}`, or leave it empty)"
+        "this log's origin is `{configured}`, but its newest checkpoint names `{signed}`: a log \
+         keeps its origin for life. If audit.origin was changed, set it back to `{signed}` \
+         (or leave it empty); if it was not, a checkpoint row of another log was copied in: \
+         `retention audit verify` names it, and docs/audit.md says how to recover"
     )]
     OriginChanged { configured: String, signed: String },
 }

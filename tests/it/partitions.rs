@@ -1034,15 +1034,10 @@ mod mariadb {
     }
 }
 
-/// The keys digest of a dropped partition is read in the keys' own types and written as
-/// text here (`stores::sql::copy_digest`): it must equal the digest of the keys as
-/// PostgreSQL writes them in ISO style, whatever the database's `DateStyle` says, for
-/// every value a key can hold — negative and extreme integers, `±infinity`, year 1,
-/// fractions of a second down to one microsecond — and a partition holding BC values
-/// (whose text does not sort like the type) is digested from the keys' text instead.
-#[tokio::test]
-async fn partition_digests_are_the_digests_of_the_keys_text_for_every_value() {
-    let rule = "category: ledger
+/// A 365-day rule on `ledger`, partitioned by `ts`, with `partitions: drop` and this key.
+fn ledger_rule(key: &str) -> String {
+    format!(
+        "category: ledger
 description: Ledger lines
 source: \"Privacy Policy, 'Log information'\"
 retain: 365d
@@ -1051,10 +1046,22 @@ allow_mass_delete: true
 targets:
   - store: app
     table: ledger
-    key: [id, ts, day]
+    key: [{key}]
     timestamp: ts
     partitions: drop
-";
+"
+    )
+}
+
+/// The keys digest of a dropped partition is read in the keys' own types and written as
+/// text here (`stores::sql::copy_digest`): it must equal the digest of the keys as
+/// PostgreSQL writes them in ISO style, whatever the database's `DateStyle` says, for
+/// every value a key can hold — negative and extreme integers, `±infinity`, year 1,
+/// fractions of a second down to one microsecond — and a partition holding BC values
+/// (whose text does not sort like the type) is digested from the keys' text instead.
+#[tokio::test]
+async fn partition_digests_are_the_digests_of_the_keys_text_for_every_value() {
+    let rule = &ledger_rule("id, ts, day");
     let case = Case::new(Db::Postgres, &[("ledger.yaml", rule)]).await;
     pg_script(
         &case,
@@ -1166,19 +1173,7 @@ targets:
 /// it by the bytes of its text, as every row batch's digest does.
 #[tokio::test]
 async fn a_key_named_like_an_integer_is_digested_in_the_order_of_its_text() {
-    let rule = "category: ledger
-description: Ledger lines
-source: \"Privacy Policy, 'Log information'\"
-retain: 365d
-on_expiry: delete
-allow_mass_delete: true
-targets:
-  - store: app
-    table: ledger
-    key: [colour, ts]
-    timestamp: ts
-    partitions: drop
-";
+    let rule = &ledger_rule("colour, ts");
     let case = Case::new(Db::Postgres, &[("ledger.yaml", rule)]).await;
     pg_script(
         &case,
@@ -1219,19 +1214,7 @@ targets:
 /// the connection is still good for the next target, which the run finishes.
 #[tokio::test]
 async fn a_partition_whose_keys_cannot_be_read_is_attached_back_and_the_run_goes_on() {
-    let rule = "category: ledger
-description: Ledger lines
-source: \"Privacy Policy, 'Log information'\"
-retain: 365d
-on_expiry: delete
-allow_mass_delete: true
-targets:
-  - store: app
-    table: ledger
-    key: [ref, ts]
-    timestamp: ts
-    partitions: drop
-";
+    let rule = &ledger_rule("ref, ts");
     let later = "category: zz_sessions
 description: Sessions
 source: \"Privacy Policy, 'Log information'\"
