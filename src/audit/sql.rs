@@ -134,6 +134,13 @@ pub enum HeadError {
          told from forgeries. Configure the signing key"
     )]
     KeyMissing(u64),
+    #[error(
+        "the audit log holds a checkpoint row of size {size}, but its last entry is {last}: \
+         the row was inserted ahead of the log, where this run's own checkpoint would have \
+         to go. Nothing is changed until it is dealt with; `retention audit verify` names it \
+         and docs/audit.md says how to recover"
+    )]
+    CheckpointAhead { size: i64, last: u64 },
 }
 
 /// The head row, locked for the rest of the transaction.
@@ -332,6 +339,19 @@ pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) 
         .context("cannot begin a transaction on the state store")?;
     let mut conn = tx.conn();
     let head = lock_head(&mut conn).await?;
+    // A checkpoint row beyond the log would make this run fail at its own checkpoint, after
+    // its deletions: refuse now, before anything changes.
+    let q = "SELECT MAX(size) FROM retention_checkpoints";
+    let ahead: Option<i64> = each_conn!(conn, c => {
+        sqlx::query_scalar(q).fetch_one(&mut **c).await.context("cannot read retention_checkpoints")?
+    });
+    if let Some(size) = ahead.filter(|s| u64::try_from(*s).is_ok_and(|s| s > head.seq)) {
+        return Err(HeadError::CheckpointAhead {
+            size,
+            last: head.seq,
+        }
+        .into());
+    }
     // The tail first: it names a changed origin as such, where the head's signature
     // (which names the origin) would only fail to verify.
     if let Some(s) = signing {

@@ -697,6 +697,42 @@ async fn verify_names_the_planted_row_not_the_authentic_entry_before_it(kind: Db
     );
 }
 
+/// A checkpoint row the job's role plants ahead of the log, where the next run's own
+/// checkpoint would go: the run refuses before it deletes anything (it used to delete,
+/// then fail on its checkpoint), and `audit verify` names the row as a checkpoint row.
+async fn a_checkpoint_row_planted_ahead_of_the_log_stops_runs_before_any_change(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    let n = read_log(&job).await.unwrap().entries.len() as i64;
+    exec(
+        &job,
+        "INSERT INTO retention_checkpoints (size, note, created_at) VALUES (?, ?, CURRENT_TIMESTAMP)",
+        &[Val::I64(n + 3), Val::Text("x\n1\nAAAA\n".into())],
+    )
+    .await
+    .expect("the job's role may insert checkpoints");
+    seed_expired(&s.db, 1000, 30).await;
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("checkpoint row of size {}", n + 3)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("the checkpoint row of size {}", n + 3)),
+        "{}",
+        verify.stdout
+    );
+}
+
 crate::support::on_every_dialect!(
     Db:
     unsigned_history_is_taken_only_as_far_as_the_operator_says,
@@ -705,6 +741,7 @@ crate::support::on_every_dialect!(
     a_replayed_entry_is_named_where_it_was_put,
     entries_signed_for_another_log_with_the_same_key_are_refused,
     verify_names_the_planted_row_not_the_authentic_entry_before_it,
+    a_checkpoint_row_planted_ahead_of_the_log_stops_runs_before_any_change,
 );
 
 /// The fields of `--key` and config are checked before anything is read.
