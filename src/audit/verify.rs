@@ -615,10 +615,14 @@ fn authenticity(
                 break;
             }
         }
-        if covered < n {
+        // Only the signed ones: an entry past them that is not signed is damage, reported
+        // as such, not an entry waiting for its checkpoint.
+        let from = covered.max(history_end) + 1;
+        let last_signed = signed.iter().rposition(|s| *s).map_or(0, |i| i as u64 + 1);
+        if from <= last_signed {
             warnings.push(Warning {
-                from: covered.max(history_end) + 1,
-                to: n,
+                from,
+                to: last_signed,
                 kind: WarningKind::Uncovered,
             });
         }

@@ -305,6 +305,13 @@ async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
         .auditor(&["audit", "verify", "--key", &s.vkey])
         .expect_code(1);
     assert!(verify.stdout.contains(&needle), "{}", verify.stdout);
+    assert!(
+        !verify
+            .stdout
+            .contains(&format!("{forged}: signed, but no checkpoint")),
+        "the forged entry is not called signed: {}",
+        verify.stdout
+    );
     let key_file = s.dir.path().join("auditor.vkey");
     std::fs::write(&key_file, format!("{}\n", s.vkey)).unwrap();
     let verify = s
