@@ -54,6 +54,13 @@ pub enum TailError {
          `retention audit verify` names it, and docs/audit.md says how to recover"
     )]
     OriginChanged { configured: String, signed: String },
+    #[error(
+        "the checkpoint row of size {0} is signed for this log's origin but does not match \
+         this log's entries: it was copied in from another log under the same origin. No \
+         checkpoint is signed and no entry is appended until it is dealt with; `retention \
+         audit verify` shows the damage and docs/audit.md says how to recover"
+    )]
+    NotThisLog(u64),
 }
 
 /// The tree the signer vouches for: its frontier, and its last entry.
@@ -210,10 +217,43 @@ async fn base(
                 }
                 .into());
             }
+            // The frontier is the checkpoint's own; that it is this log's shows in its
+            // rightmost subtree, rebuilt from this log's entries.
+            if !rightmost_subtree_matches(conn, size, &f).await? {
+                return Err(TailError::NotThisLog(size).into());
+            }
             return Ok(Some((size, f)));
         }
         below = last - 1;
     }
+}
+
+/// Whether the last `size & -size` entries of this log hash to the frontier's rightmost
+/// subtree (a checkpoint at an odd size: its last entry alone).
+async fn rightmost_subtree_matches(
+    conn: &mut SqlConn<'_>,
+    size: u64,
+    frontier: &Frontier,
+) -> Result<bool> {
+    let width = size & size.wrapping_neg();
+    let Some(want) = frontier.last_node() else {
+        return Ok(true);
+    };
+    let q = placeholders(
+        conn,
+        "SELECT line FROM retention_audit WHERE seq > ? AND seq <= ? ORDER BY seq",
+    );
+    let from = i64::try_from(size - width).context("the audit log is too long")?;
+    let to = i64::try_from(size).context("the audit log is too long")?;
+    let lines: Vec<Vec<u8>> = each_conn!(*conn, c => {
+        sqlx::query_scalar(&q).bind(from).bind(to).fetch_all(&mut **c).await
+            .context("cannot read the audit log")?
+    });
+    if lines.len() as u64 != width {
+        return Ok(false);
+    }
+    let leaves: Vec<Hash> = lines.iter().map(|l| leaf_hash(l)).collect();
+    Ok(&super::tree::root_of(&leaves) == want)
 }
 
 /// Checks the entries after the last checkpoint the signer made, up to `upto` (all of

@@ -91,6 +91,12 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// The root of the rightmost perfect subtree: the hash over the last `size & -size`
+    /// leaves (`None` for an empty tree).
+    pub fn last_node(&self) -> Option<&Hash> {
+        self.nodes.last()
+    }
+
     /// The tree head (MTH of RFC 6962) of the leaves pushed so far.
     pub fn root(&self) -> Hash {
         let mut nodes = self.nodes.iter().rev();

@@ -240,12 +240,82 @@ async fn a_log_signed_late_names_its_unsigned_history(dialect: Dialect) {
     store.remove().await;
 }
 
+/// A checkpoint row's note and frontier.
+async fn checkpoint_row(pool: &retention::stores::sql::SqlPool, size: i64) -> (String, Vec<u8>) {
+    use retention::stores::sql::SqlPool;
+    const Q: &str = "SELECT note, frontier FROM retention_checkpoints WHERE size = ";
+    let q = format!("{Q}{size}");
+    match pool {
+        SqlPool::Pg(p) => sqlx::query_as(&q).fetch_one(p).await,
+        SqlPool::My(p) => sqlx::query_as(&q).fetch_one(p).await,
+        SqlPool::Lite(p) => sqlx::query_as(&q).fetch_one(p).await,
+    }
+    .unwrap()
+}
+
+/// Two logs under one origin (both configured with the same `audit.origin`) and one key:
+/// a checkpoint row of one copied into the other is signed for the right origin, and its
+/// frontier folds to its signed root, but it is not this log's tree. The signer checks the
+/// checkpoint it starts from against this log's own entries and refuses to extend the log
+/// (before, it started from the copied tree and signed the next checkpoint over it).
+async fn a_checkpoint_copied_from_a_log_of_the_same_origin_is_not_a_starting_point(
+    dialect: Dialect,
+) {
+    use crate::support::Val;
+    let (skey, _) = checkpoint::keygen("key.test/audit").unwrap();
+    let config = config_with(Some(skey), Some("shared.test/log"));
+    let a = fresh_store(dialect).await;
+    let b = fresh_store(dialect).await;
+    let write = |pool: retention::stores::sql::SqlPool, batches: usize, run: &'static str| {
+        let config = config.clone();
+        async move {
+            let log = AuditLog::open(&config, pool, run.into(), false)
+                .await
+                .unwrap();
+            for _ in 0..batches {
+                log.append(EntryDraft::new(Kind::Batch)).await.unwrap();
+            }
+            log.append(EntryDraft::new(Kind::RunEnd)).await.unwrap();
+        }
+    };
+    // b: checkpoints at 4 and 10; a: a checkpoint at 7, which b lacks.
+    // b: a checkpoint at 4, then a run stopped before its end (entries 5..=9); a: a
+    // checkpoint at 7, which b lacks.
+    write(b.pool.clone(), 3, "b1").await;
+    let log = AuditLog::open(&config, b.pool.clone(), "b2".into(), false)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        log.append(EntryDraft::new(Kind::Batch)).await.unwrap();
+    }
+    write(a.pool.clone(), 6, "a1").await;
+    let (note, frontier) = checkpoint_row(&a.pool, 7).await;
+    exec(
+        &b.pool,
+        "INSERT INTO retention_checkpoints (size, note, frontier, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP)",
+        &[Val::I64(7), Val::Text(note), Val::Bytes(frontier)],
+    )
+    .await
+    .unwrap();
+    let err = AuditLog::open(&config, b.pool.clone(), "b3".into(), false)
+        .await
+        .err()
+        .expect("a copied checkpoint was taken as this log's");
+    assert!(
+        format!("{err:#}").contains("checkpoint row of size 7"),
+        "{err:#}"
+    );
+    a.remove().await;
+    b.remove().await;
+}
+
 crate::support::on_every_dialect!(
     Dialect:
     a_crashed_runs_signed_tail_is_a_warning_with_its_range,
     a_signed_run_end_without_its_checkpoint_is_damage,
     every_pair_of_checkpoints_is_consistent,
     each_store_has_an_origin_of_its_own_that_the_log_keeps,
+    a_checkpoint_copied_from_a_log_of_the_same_origin_is_not_a_starting_point,
     a_signed_log_is_not_extended_without_its_key,
     a_log_signed_late_names_its_unsigned_history,
 );
