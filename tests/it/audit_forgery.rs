@@ -229,29 +229,47 @@ async fn forge(job: &SqlPool) -> u64 {
         format!("sha256:{}", hex::encode(leaf_hash(&last.line))).into(),
     );
     let forged = serde_json::to_vec(&v).unwrap();
-    let leaf = leaf_hash(&forged).to_vec();
     // The real entry's signature goes along, as if it could vouch for the copy.
     let sig = batch.sig.clone().expect("the job signs its entries");
-    exec(
-        job,
-        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
-        &[
-            Val::I64(seq as i64),
-            Val::Bytes(forged),
-            Val::Bytes(leaf.clone()),
-            Val::Bytes(sig.clone()),
-        ],
-    )
-    .await
-    .expect("the job's role may insert into the log");
-    exec(
-        job,
-        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
-        &[Val::I64(seq as i64), Val::Bytes(leaf), Val::Bytes(sig)],
-    )
-    .await
-    .expect("the job's role may move the head forward");
+    plant(job, seq as i64, &forged, Some(&sig)).await;
+    move_head(job, seq as i64, &forged, Some(&sig)).await;
     seq
+}
+
+/// What the job's role may do to the log: insert the row `line` at `seq` (its leaf hash
+/// computed from the line), with the signature `sig` or none.
+async fn plant(job: &SqlPool, seq: i64, line: &[u8], sig: Option<&[u8]>) {
+    let mut vals = vec![
+        Val::I64(seq),
+        Val::Bytes(line.to_vec()),
+        Val::Bytes(leaf_hash(line).to_vec()),
+    ];
+    let sql = match sig {
+        Some(sig) => {
+            vals.push(Val::Bytes(sig.to_vec()));
+            "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)"
+        }
+        None => "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)",
+    };
+    exec(job, sql, &vals)
+        .await
+        .expect("the job's role may insert into the log");
+}
+
+/// What the job's role may do to the head: move it onto `line` at `seq`, with the
+/// signature `sig` (or leaving the head's signature as it was).
+async fn move_head(job: &SqlPool, seq: i64, line: &[u8], sig: Option<&[u8]>) {
+    let mut vals = vec![Val::I64(seq), Val::Bytes(leaf_hash(line).to_vec())];
+    let sql = match sig {
+        Some(sig) => {
+            vals.push(Val::Bytes(sig.to_vec()));
+            "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1"
+        }
+        None => "UPDATE retention_audit_head SET seq = ?, leaf_hash = ? WHERE id = 1",
+    };
+    exec(job, sql, &vals)
+        .await
+        .expect("the job's role may move the head forward");
 }
 
 async fn a_forged_entry_is_never_signed_and_verify_names_it(kind: Db) {
@@ -345,21 +363,8 @@ async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(ki
         "count": 1000, "outcome": "ok", "dry_run": false,
         "prev": format!("sha256:{}", "0".repeat(64))});
     let line = serde_json::to_vec(&planted).unwrap();
-    let leaf = leaf_hash(&line).to_vec();
-    exec(
-        &job,
-        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)",
-        &[Val::I64(1), Val::Bytes(line), Val::Bytes(leaf.clone())],
-    )
-    .await
-    .expect("the job's role may insert into the log");
-    exec(
-        &job,
-        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ? WHERE id = 1",
-        &[Val::I64(1), Val::Bytes(leaf)],
-    )
-    .await
-    .expect("the job's role may move the head forward");
+    plant(&job, 1, &line, None).await;
+    move_head(&job, 1, &line, None).await;
     let run = s.job(&["run"]).expect_code(1);
     assert!(run.stderr.contains("entry 1"), "{}", run.stderr);
     assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 120);
@@ -374,18 +379,7 @@ async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(ki
     s.job(&["run"]).expect_code(0);
     let job = SqlPool::connect("job", &s.job_url).await.unwrap();
     let first = read_log(&job).await.unwrap().entries[0].clone();
-    exec(
-        &job,
-        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
-        &[
-            Val::I64(0),
-            Val::Bytes(first.line.clone()),
-            Val::Bytes(leaf_hash(&first.line).to_vec()),
-            Val::Bytes(first.sig.clone().unwrap_or_default()),
-        ],
-    )
-    .await
-    .expect("the job's role may insert into the log");
+    plant(&job, 0, &first.line, first.sig.as_deref()).await;
     let checkpoints =
         s.db.count("SELECT COUNT(*) FROM retention_checkpoints")
             .await;
@@ -400,17 +394,7 @@ async fn entries_planted_before_the_first_run_or_below_seq_1_are_never_signed(ki
     );
     // `audit verify` names them as inserted rows (not an authentic entry, and not as a
     // log it cannot read), a negative seq too.
-    exec(
-        &job,
-        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)",
-        &[
-            Val::I64(-5),
-            Val::Bytes(first.line.clone()),
-            Val::Bytes(leaf_hash(&first.line).to_vec()),
-        ],
-    )
-    .await
-    .expect("the job's role may insert into the log");
+    plant(&job, -5, &first.line, None).await;
     let verify = s
         .auditor(&["audit", "verify", "--key", &s.vkey])
         .expect_code(1);
@@ -438,27 +422,9 @@ async fn a_replayed_entry_is_named_where_it_was_put(kind: Db) {
         .find(|e| String::from_utf8_lossy(&e.line).contains("\"kind\":\"batch\""))
         .expect("a batch entry")
         .clone();
-    let leaf = leaf_hash(&batch.line).to_vec();
     let sig = batch.sig.clone().expect("the job signs its entries");
-    exec(
-        &job,
-        "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
-        &[
-            Val::I64(n + 1),
-            Val::Bytes(batch.line.clone()),
-            Val::Bytes(leaf.clone()),
-            Val::Bytes(sig.clone()),
-        ],
-    )
-    .await
-    .expect("the job's role may insert into the log");
-    exec(
-        &job,
-        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
-        &[Val::I64(n + 1), Val::Bytes(leaf), Val::Bytes(sig)],
-    )
-    .await
-    .expect("the job's role may move the head forward");
+    plant(&job, n + 1, &batch.line, Some(&sig)).await;
+    move_head(&job, n + 1, &batch.line, Some(&sig)).await;
     let verify = s
         .auditor(&["audit", "verify", "--key", &s.vkey])
         .expect_code(1);
@@ -543,31 +509,10 @@ async fn entries_signed_for_another_log_with_the_same_key_are_refused(kind: Db) 
     assert!(staged.len() > 2 && staged.iter().all(|e| e.sig.is_some()));
     let job = SqlPool::connect("job", &production.job_url).await.unwrap();
     for e in &staged {
-        exec(
-            &job,
-            "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, ?)",
-            &[
-                Val::I64(e.seq as i64),
-                Val::Bytes(e.line.clone()),
-                Val::Bytes(leaf_hash(&e.line).to_vec()),
-                Val::Bytes(e.sig.clone().unwrap()),
-            ],
-        )
-        .await
-        .expect("the job's role may insert into the log");
+        plant(&job, e.seq as i64, &e.line, e.sig.as_deref()).await;
     }
     let last = staged.last().unwrap();
-    exec(
-        &job,
-        "UPDATE retention_audit_head SET seq = ?, leaf_hash = ?, sig = ? WHERE id = 1",
-        &[
-            Val::I64(last.seq as i64),
-            Val::Bytes(leaf_hash(&last.line).to_vec()),
-            Val::Bytes(last.sig.clone().unwrap()),
-        ],
-    )
-    .await
-    .expect("the job's role may move the head forward");
+    move_head(&job, last.seq as i64, &last.line, last.sig.as_deref()).await;
 
     let run = production.job(&["run"]).expect_code(1);
     assert!(
@@ -608,7 +553,6 @@ async fn entries_signed_for_another_log_with_the_same_key_are_refused(kind: Db) 
 /// that cannot be read).
 async fn verify_names_the_planted_row_not_the_authentic_entry_before_it(kind: Db) {
     use serde_json::Value as J;
-    let insert = "INSERT INTO retention_audit (seq, line, leaf_hash, sig) VALUES (?, ?, ?, NULL)";
     let line_with = |line: &[u8], seq: u64, prev: &str| -> Vec<u8> {
         let mut v: J = serde_json::from_slice(line).unwrap();
         v["seq"] = J::from(seq);
@@ -629,17 +573,7 @@ async fn verify_names_the_planted_row_not_the_authentic_entry_before_it(kind: Db
         n + 1,
         &format!("sha256:{}", "ab".repeat(32)),
     );
-    exec(
-        &job,
-        insert,
-        &[
-            Val::I64(n as i64 + 1),
-            Val::Bytes(planted.clone()),
-            Val::Bytes(leaf_hash(&planted).to_vec()),
-        ],
-    )
-    .await
-    .unwrap();
+    plant(&job, n as i64 + 1, &planted, None).await;
     let verify = s
         .auditor(&["audit", "verify", "--key", &s.vkey])
         .expect_code(1);
@@ -660,17 +594,7 @@ async fn verify_names_the_planted_row_not_the_authentic_entry_before_it(kind: Db
     let first = line_with(&log[0].line, 1, &link(&log[n as usize - 1].line));
     let second = line_with(&log[1].line, n + 2, &link(&first));
     for (seq, line) in [(n + 1, &first), (n + 2, &second)] {
-        exec(
-            &job,
-            insert,
-            &[
-                Val::I64(seq as i64),
-                Val::Bytes(line.clone()),
-                Val::Bytes(leaf_hash(line).to_vec()),
-            ],
-        )
-        .await
-        .unwrap();
+        plant(&job, seq as i64, line, None).await;
     }
     let verify = s
         .auditor(&["audit", "verify", "--key", &s.vkey])

@@ -183,6 +183,21 @@ async fn audit_lines(case: &Case) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The `ok` batch entries of the log: (count, keys digest) of each.
+async fn done_batches(case: &Case) -> Vec<(u64, String)> {
+    audit_lines(case)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
+        .map(|e| {
+            (
+                e["count"].as_u64().unwrap_or_default(),
+                e["keys_digest"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The rows of a partition as the digest sees them: `id U+001F ts` in key order, `ts` as
 /// the database renders it as text (the tool reads the key columns the same way).
 async fn key_lines(case: &Case, from_days: f64, to_days: f64) -> Vec<String> {
@@ -336,16 +351,7 @@ async fn whole_partitions_go_and_the_others_fall_back_to_rows(db: Db) {
     }
     // Each dropped partition has its batch entry: its row count and the digest of its keys.
     let entries = audit_lines(&case).await;
-    let batches: Vec<(u64, String)> = entries
-        .iter()
-        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
-        .map(|e| {
-            (
-                e["count"].as_u64().unwrap(),
-                e["keys_digest"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let batches = done_batches(&case).await;
     for keys in [&plain_keys, &old_keys] {
         assert!(
             batches.contains(&(keys.len() as u64, digest(keys))),
@@ -1140,17 +1146,7 @@ async fn partition_digests_are_the_digests_of_the_keys_text_for_every_value() {
         "the BC partition is digested from its text: {}",
         run.stderr
     );
-    let entries = audit_lines(&case).await;
-    let batches: Vec<(u64, String)> = entries
-        .iter()
-        .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok")
-        .map(|e| {
-            (
-                e["count"].as_u64().unwrap_or_default(),
-                e["keys_digest"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let batches = done_batches(&case).await;
     for (part, want) in ["ledger_bc", "ledger_old", "ledger_recent"]
         .iter()
         .zip(&expected)
@@ -1198,13 +1194,10 @@ async fn a_key_named_like_an_integer_is_digested_in_the_order_of_its_text() {
     lines.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     case.expect(&["migrate"], 0);
     case.expect(&["run"], 0);
-    let entries = audit_lines(&case).await;
+    let batches = done_batches(&case).await;
     assert!(
-        entries.iter().any(|e| e["kind"] == "batch"
-            && e["outcome"] == "ok"
-            && e["count"] == 30
-            && e["keys_digest"] == digest(&lines).as_str()),
-        "the dropped partition's digest is over its keys in the byte order of their text: {entries:?}"
+        batches.contains(&(30, digest(&lines))),
+        "the dropped partition's digest is over its keys in the byte order of their text: {batches:?}"
     );
 }
 

@@ -503,16 +503,27 @@ pub async fn count_leaf(
         Ok(())
     })?;
     count(&mut q, &|q| p.actionable(sel, q))?;
+    let n = leaf_counts(conn, p, leaf, q, 5).await?;
+    Ok([n(0), n(1), n(2), n(3), n(4)])
+}
+
+/// Runs `q` — a `SELECT` of `counts` counts — over the leaf; the counts by position.
+async fn leaf_counts(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    leaf: &Leaf,
+    mut q: SqlText,
+    counts: usize,
+) -> Result<impl Fn(usize) -> u64> {
     q.push(match p.dialect {
         Dialect::MySql => ", CAST(NULL AS DOUBLE)",
         _ => ", CAST(NULL AS DOUBLE PRECISION)",
     });
     q.push(" FROM ").push(&leaf_from(p, leaf)?);
-    let (c, _) = fetch_counts(conn, &q, 5)
+    let (c, _) = fetch_counts(conn, &q, counts)
         .await
         .with_context(|| format!("counting the rows of partition `{}`", leaf.name))?;
-    let n = |i: usize| c.get(i).copied().unwrap_or(0).max(0) as u64;
-    Ok([n(0), n(1), n(2), n(3), n(4)])
+    Ok(move |i: usize| c.get(i).copied().unwrap_or(0).max(0) as u64)
 }
 
 /// A leaf's rows, and how many of them the pass acts on: the recount under lock before a
@@ -527,15 +538,7 @@ pub async fn count_actionable(
     q.push("SELECT COUNT(*), COUNT(CASE WHEN ");
     p.actionable(sel, &mut q)?;
     q.push(" THEN 1 END)");
-    q.push(match p.dialect {
-        Dialect::MySql => ", CAST(NULL AS DOUBLE)",
-        _ => ", CAST(NULL AS DOUBLE PRECISION)",
-    });
-    q.push(" FROM ").push(&leaf_from(p, leaf)?);
-    let (c, _) = fetch_counts(conn, &q, 2)
-        .await
-        .with_context(|| format!("counting the rows of partition `{}`", leaf.name))?;
-    let n = |i: usize| c.get(i).copied().unwrap_or(0).max(0) as u64;
+    let n = leaf_counts(conn, p, leaf, q, 2).await?;
     Ok((n(0), n(1)))
 }
 
