@@ -4,7 +4,7 @@
 use super::dialect::SqlText;
 use super::pool::{SqlConn, SqlPool};
 use super::value::bind_values;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use sqlx::Row;
 
 /// Executes a statement; returns the number of rows it affected.
@@ -103,6 +103,28 @@ pub async fn fetch_ints(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<Vec<i64>>
                 .await?
         }
     })
+}
+
+/// PostgreSQL: the one value of a statement that returns one `bigint[]` (NULL: empty).
+pub async fn fetch_int_array(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<Vec<i64>> {
+    let SqlConn::Pg(c) = conn else {
+        bail!("an array of keys is read from PostgreSQL only");
+    };
+    let v: Option<Vec<i64>> = bind_values!(pg, sqlx::query_scalar(&q.sql), &q.values)
+        .fetch_one(&mut **c)
+        .await?;
+    Ok(v.unwrap_or_default())
+}
+
+/// PostgreSQL: the one value of a statement that returns one `text[]` (NULL: empty).
+pub async fn fetch_text_array(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<Vec<Option<String>>> {
+    let SqlConn::Pg(c) = conn else {
+        bail!("an array of keys is read from PostgreSQL only");
+    };
+    let v: Option<Vec<Option<String>>> = bind_values!(pg, sqlx::query_scalar(&q.sql), &q.values)
+        .fetch_one(&mut **c)
+        .await?;
+    Ok(v.unwrap_or_default())
 }
 
 /// Fetches one row of integer counts followed by one optional float.
