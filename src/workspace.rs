@@ -4,7 +4,7 @@
 //! processed before their parents.
 
 use crate::config::{Config, StoreConfig};
-use crate::rules::{Rule, RuleSet, Target};
+use crate::rules::{Rule, RuleSet, SubjectColumn, Target};
 use crate::stores::objects::ObjectStore;
 use crate::stores::sql::catalog::{self, ForeignKey, TableInfo};
 use crate::stores::sql::select::PreparedTable;
@@ -126,7 +126,28 @@ impl Workspace {
                 });
             }
         }
-        // Children first: a stable sort by each table's position in the FK order of its store.
+        // Children first: a stable sort by each table's position in the FK order of its
+        // store. A `via` subject is a reference too, declared or not: the child's rows are
+        // found through the parent's, so the parent must still be there when they are
+        // (an erasure that deleted the orders first would find none of their lines).
+        for p in &out {
+            if let Target::Table(t) = p.target {
+                if let Some(SubjectColumn::Via {
+                    column, table, key, ..
+                }) = &t.subject
+                {
+                    if let Some(list) = fks.get_mut(&t.store) {
+                        list.push(ForeignKey {
+                            child: t.table.to_string(),
+                            child_cols: vec![column.to_string()],
+                            parent: table.to_string(),
+                            parent_cols: vec![key.to_string()],
+                            child_schema: None,
+                        });
+                    }
+                }
+            }
+        }
         let mut rank: BTreeMap<(String, String), usize> = BTreeMap::new();
         for (store, list) in &fks {
             let tables: Vec<String> = out

@@ -120,11 +120,21 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         tracing::Instrument::instrument(enforce(&ws, &opts, &held, &run_id, shard), span.clone())
             .await;
     lock.release().await?;
-    let (report, requests) = result?;
+    let (report, requests, invalid) = result?;
     let took = started.elapsed();
-    let requests_failed = requests
-        .iter()
-        .any(|e| crate::commands::erase::status(e) == Status::Failed);
+    if invalid > 0 {
+        // Neither the ticket nor the subject is named: an invalid one may be anything.
+        span.in_scope(|| {
+            tracing::error!(
+                requests = invalid as u64,
+                "Queued erasure requests could not be processed: their ticket or subject is invalid (marked failed; see `retention request list`)."
+            )
+        });
+    }
+    let requests_failed = invalid > 0
+        || requests
+            .iter()
+            .any(|e| crate::commands::erase::status(e) == Status::Failed);
     let status = if requests_failed {
         Status::Failed
     } else {
@@ -223,7 +233,7 @@ async fn enforce(
     held: &[String],
     run_id: &str,
     shard: Option<Shard>,
-) -> Result<(Report, Vec<Erasure>)> {
+) -> Result<(Report, Vec<Erasure>, usize)> {
     let state = ws.state()?;
     let audit = AuditLog::open(&ws.config.audit, state.clone(), run_id.to_owned(), false).await?;
     crate::state::runs::start(
@@ -241,15 +251,16 @@ async fn enforce(
 
     let stop = stop_on_signal();
     // Queued erasure requests come before retention work (SPEC §5).
-    let requests = if takes_requests(opts, shard) {
+    let (requests, invalid) = if takes_requests(opts, shard) {
         crate::dsar::erase::process_pending(ws, opts.as_of, held, &audit, stop.clone()).await?
     } else {
-        Vec::new()
+        (Vec::new(), 0)
     };
     let report = execute::enforce(ws, opts, held, &audit, stop).await?;
-    let requests_failed = requests
-        .iter()
-        .any(|e| e.status() == crate::dsar::requests::Status::Failed);
+    let requests_failed = invalid > 0
+        || requests
+            .iter()
+            .any(|e| e.status() == crate::dsar::requests::Status::Failed);
 
     let mut end = EntryDraft::new(Kind::RunEnd);
     let mut t = totals(&report);
@@ -287,7 +298,7 @@ async fn enforce(
         "done"
     };
     crate::state::runs::finish(state, run_id, s).await?;
-    Ok((report, requests))
+    Ok((report, requests, invalid))
 }
 
 /// What each pass of `report` planned (its inventory before its batches) and did, for

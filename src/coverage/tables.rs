@@ -285,7 +285,6 @@ mod tests {
             child_cols: vec![col.into()],
             parent: parent.into(),
             parent_cols: vec!["id".into()],
-            handled_by_database: false,
             child_schema: None,
         }
     }

@@ -355,19 +355,21 @@ pub async fn apply(
 }
 
 /// Processes every pending request in the queue, oldest first, within the caller's run.
-/// A request that fails is recorded as failed and the others still run.
+/// A request that fails is recorded as failed and the others still run; so is one whose
+/// ticket or subject is invalid (a row written by hand), which is counted (the second
+/// value) so the run can fail without naming it.
 pub async fn process_pending(
     ws: &Workspace,
     as_of: chrono::DateTime<chrono::Utc>,
     held: &[String],
     audit: &AuditLog,
     stop: Arc<AtomicBool>,
-) -> Result<Vec<Erasure>> {
+) -> Result<(Vec<Erasure>, usize)> {
     let opts = request_options(as_of);
     // The log shows every request's arrival and every hold's lapse before the work.
     requests::audit_queued(ws.state()?, audit).await?;
     super::holds::audit_lapsed(ws.state()?, audit, as_of).await?;
-    let mut done = Vec::new();
+    let (mut done, mut invalid) = (Vec::new(), 0);
     for r in requests::pending(ws.state()?).await? {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             break;
@@ -384,11 +386,12 @@ pub async fn process_pending(
                 chrono::Utc::now(),
             )
             .await?;
+            invalid += 1;
             continue;
         }
         done.push(apply(ws, &opts, &r.subject, &r.ticket, held, audit, stop.clone()).await?);
     }
-    Ok(done)
+    Ok((done, invalid))
 }
 
 #[cfg(test)]

@@ -254,7 +254,7 @@ async fn rows(
         .push(" FROM ")
         .push(&table.from())
         .push(" WHERE ");
-    table.subject_in(&[subject.to_owned()], &mut q)?;
+    table.subject_is(&[subject.to_owned()], &mut q)?;
     q.push(" ORDER BY ").push(&table.key_list());
     let mut conn = pool.acquire().await?;
     let texts = fetch_texts(&mut conn.conn(), &q, 1)

@@ -135,7 +135,7 @@ impl TablePass<'_, '_, '_> {
         let itself = self.sel.action == Action::Delete
             && self
                 .table
-                .blockers
+                .referencing
                 .iter()
                 .any(|fk| fk.child_is(self.table.target.table.as_str()));
         self.run(pass).await?;

@@ -132,3 +132,39 @@ async fn keys_whose_text_does_not_name_the_row_are_refused() {
         "nothing of either table changed"
     );
 }
+
+/// A MyISAM table cannot roll back a batch, so a failure halfway would leave rows deleted
+/// without their audit entry: `check --connect` refuses it (naming the file, line and
+/// field) and a run deletes nothing of it.
+#[tokio::test]
+async fn a_table_that_cannot_roll_back_is_refused() {
+    let db = TestDb::fresh(Db::MySql).await;
+    db.exec(
+        "CREATE TABLE logs (id INT PRIMARY KEY, created_at DATETIME NULL, anonymised_at DATETIME NULL, nick VARCHAR(10) NULL) ENGINE=MyISAM;
+         INSERT INTO logs VALUES (1, '2000-01-01', NULL, 'a'), (2, '2000-01-01', NULL, 'b')",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", CONFIG),
+            ("rules/logs.yaml", &rule("logs", &target("logs", "nick"))),
+        ],
+    );
+    let env = [("APP_URL", db.url.as_str())];
+    let data = db.checksum_of(&["logs"]).await;
+    let out = retention(dir.path(), &["check", "--connect"], &env).expect_code(2);
+    assert!(
+        out.stderr.contains("logs.yaml:8: targets[0].table")
+            && out
+                .stderr
+                .contains("MyISAM storage engine, which cannot roll back"),
+        "{}",
+        out.stderr
+    );
+    retention(dir.path(), &["migrate"], &env).expect_code(0);
+    let run = retention(dir.path(), &["run"], &env);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(db.checksum_of(&["logs"]).await, data, "nothing changed");
+}

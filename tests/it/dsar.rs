@@ -555,11 +555,11 @@ async fn a_queued_request_is_processed_by_the_next_run_and_its_outcome_recorded(
         .await
         .unwrap();
     let audit = retention::audit::AuditLog::new(&ws.config.audit, state, "run-1".into(), false);
-    let done =
+    let (done, invalid) =
         retention::dsar::erase::process_pending(&ws, as_of, &held, &audit, Default::default())
             .await
             .unwrap();
-    assert_eq!(done.len(), 2);
+    assert_eq!((done.len(), invalid), (2, 0));
     assert_subject_1_erased(&s).await;
     assert_eq!(s.n("SELECT COUNT(*) FROM accounts WHERE id = 3").await, 1);
 
@@ -575,11 +575,11 @@ async fn a_queued_request_is_processed_by_the_next_run_and_its_outcome_recorded(
     );
     assert!(!list.contains("pending"), "{list}");
     // Processed requests are not processed again.
-    let again =
+    let (again, invalid) =
         retention::dsar::erase::process_pending(&ws, as_of, &held, &audit, Default::default())
             .await
             .unwrap();
-    assert!(again.is_empty());
+    assert!(again.is_empty() && invalid == 0);
 }
 
 async fn the_export_holds_exactly_the_subjects_rows_and_nobody_elses(kind: Db) {
@@ -730,3 +730,48 @@ crate::support::on_every_dialect!(
     the_export_holds_exactly_the_subjects_rows_and_nobody_elses,
     erasing_a_subject_removes_every_version_of_their_objects_but_not_the_held_or_others,
 );
+
+/// A request row written by hand with an invalid ticket or subject is marked failed and
+/// fails the run (exit 1, SPEC §5), with an error that names neither: an invalid ticket
+/// may hold anything, an email address included.
+#[tokio::test]
+async fn an_invalid_queued_request_fails_the_run_without_naming_it() {
+    use crate::support::case::Case;
+    let rule = "category: accounts
+description: Accounts
+source: \"Privacy Policy, 'Your rights'\"
+retain: forever
+on_erasure: delete
+targets:
+  - store: app
+    table: accounts
+    key: [id]
+    subject: id
+";
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+    case.db
+        .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (10), (11)")
+        .await;
+    case.expect(&["migrate"], 0);
+    case.db
+        .exec(
+            "INSERT INTO retention_requests (ticket, subject) VALUES
+               ('bad ticket ada@example.com', '10'), ('DIRECT-2', ''), ('GOOD-1', '11')",
+        )
+        .await;
+    let run = case.expect(&["run"], 1);
+    assert!(
+        run.stderr.contains("could not be processed"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("ada@example.com"), "{}", run.stderr);
+    assert!(!run.stdout.contains("ada@example.com"), "{}", run.stdout);
+    assert_eq!(
+        case.column("SELECT CAST(id AS TEXT) FROM accounts").await,
+        [Some("10".to_owned())],
+        "the valid request still ran"
+    );
+    let list = case.expect(&["request", "list"], 0);
+    assert_eq!(list.stdout.matches("failed").count(), 2, "{}", list.stdout);
+}

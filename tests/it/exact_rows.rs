@@ -40,20 +40,11 @@ targets:
     marker: anonymised_at
 ";
 
-/// A timestamp literal `days` from now (negative: in the past).
-fn ago(db: Db, days: i64) -> String {
-    let t = Utc::now() - Duration::days(days);
-    match db {
-        Db::MySql => format!("'{}'", t.format("%Y-%m-%d %H:%M:%S")),
-        _ => format!("'{}'", t.to_rfc3339()),
-    }
-}
-
 /// Range partitions 200 days wide back to 1,000 days ago, the oldest partition first,
 /// plus one for everything newer; every partition's rows start at the same physical
 /// addresses.
 fn partitions(db: Db, table: &str) -> String {
-    let bounds: Vec<String> = (1..=5).rev().map(|i| ago(db, i * 200)).collect();
+    let bounds: Vec<String> = (1..=5).rev().map(|i| db.days_ago(i * 200)).collect();
     let mut sql = String::new();
     match db {
         Db::Postgres => {
@@ -160,7 +151,7 @@ async fn ids(case: &Case, sql: &str) -> Vec<String> {
 /// oracle names: none of a held subject, none fresh, every expired one without a subject.
 async fn a_partitioned_table_changes_exactly_the_selected_rows(db: Db) {
     let case = partitioned_case(db).await;
-    let cutoff = ago(db, 365);
+    let cutoff = db.days_ago(365);
     case.expect(&["migrate"], 0);
     case.expect(
         &["hold", "add", "--subject", "7", "--reason", "litigation"],
@@ -390,11 +381,11 @@ async fn rows_without_a_subject_expire_while_a_hold_is_in_force(db: Db) {
     let ts = db.timestamp_type();
     let old = match db {
         Db::Sqlite => format!("'{}'", (Utc::now() - Duration::days(90)).to_rfc3339()),
-        _ => ago(db, 90),
+        _ => db.days_ago(90),
     };
     let new = match db {
         Db::Sqlite => format!("'{}'", Utc::now().to_rfc3339()),
-        _ => ago(db, 0),
+        _ => db.days_ago(0),
     };
     case.db
         .exec(&format!(
@@ -441,7 +432,7 @@ targets:
     let ts = db.timestamp_type();
     let old = match db {
         Db::Sqlite => format!("'{}'", (Utc::now() - Duration::days(9)).to_rfc3339()),
-        _ => ago(db, 9),
+        _ => db.days_ago(9),
     };
     case.db
         .exec(&format!(
@@ -711,7 +702,7 @@ async fn a_table_that_refers_to_itself_keeps_what_its_rows_refer_to(db: Db) {
         .await;
     // Expiry: 1 old <- 2 old <- 8 old (a thread); 3 old <- 4 fresh; 5 old refers to
     // itself; 6 old, alone; 7 fresh. Erasure of 42: 10 <- 11 (both 42's), 12 is 43's.
-    let (old, fresh) = (ago(db, 90), ago(db, 1));
+    let (old, fresh) = (db.days_ago(90), db.days_ago(1));
     for (id, author, parent, at) in [
         (1, 1, "NULL", &old),
         (2, 2, "1", &old),
@@ -849,8 +840,8 @@ async fn foreign_keys_with_names_that_need_quotes(db: Db) {
              INSERT INTO {lines} VALUES (10, 1), (11, NULL)",
             lines = q("order-lines"),
             col = q("account id"),
-            old = ago(db, 90),
-            fresh = ago(db, 1),
+            old = db.days_ago(90),
+            fresh = db.days_ago(1),
         ))
         .await;
     case.expect(&["migrate"], 0);
@@ -1029,7 +1020,7 @@ targets:
             format!("'{}'", (Utc::now() - Duration::days(90)).to_rfc3339()),
             format!("'{}'", Utc::now().to_rfc3339()),
         ),
-        _ => (ago(db, 90), ago(db, 0)),
+        _ => (db.days_ago(90), db.days_ago(0)),
     };
     let rows = |n: i64, f: &dyn Fn(i64) -> String| (1..=n).map(f).collect::<Vec<_>>().join(", ");
     case.db

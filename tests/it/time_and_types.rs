@@ -512,3 +512,87 @@ async fn a_mariadb_server_zone_east_of_utc_does_not_move_the_cutoff() {
     case.db.url = admin;
     case.db.exec(&format!("DROP USER '{user}'@'%'")).await;
 }
+
+/// SQLite reads only `YYYY-MM-DD` texts with a real date as times. What `julianday()`
+/// alone would take — a number as a Julian day in 4713 BC, `2020-02-30` rolled over to
+/// March, the cutoff's own day with a trailing space read as its midnight — never expires
+/// and is counted unreadable; well-formed values either side of the cutoff go exactly.
+#[tokio::test]
+async fn sqlite_reads_only_real_dates_as_times() {
+    let case = Case::new(
+        Db::Sqlite,
+        &[(
+            "u.yaml",
+            &rule("u", "30d", "delete", "u", "    timestamp: at\n"),
+        )],
+    )
+    .await;
+    let cutoff_day = (Utc::now() - Duration::days(30)).format("%Y-%m-%d");
+    let before = (Utc::now() - Duration::days(40)).format("%Y-%m-%d");
+    let after = (Utc::now() - Duration::days(20)).format("%Y-%m-%d");
+    case.db
+        .exec(&format!(
+            "CREATE TABLE u (id INTEGER PRIMARY KEY, at DATETIME);
+             INSERT INTO u VALUES
+               (1, '{before}'), (2, '{before} 10:00:00'), (3, '{before}T10:00:00.5Z'),
+               (4, '{before}T23:30:00-05:00'), (5, '{after}'), (6, '{after} 10:00'),
+               (7, '{cutoff_day}'), (8, NULL),
+               (10, '0'), (11, 0), (12, '2459000.5'), (13, 2459000.5),
+               (14, '2020-02-30 10:00:00'), (15, '{cutoff_day} '), (16, 'yesterday'),
+               (17, '{before}t10:00:00z'), (18, '2020-13-01')"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    let plan = plan_json(&case, &[]);
+    assert_eq!(plan["targets"][0]["matched"], 4, "{plan}");
+    assert_eq!(plan["targets"][0]["unreadable"], 9, "{plan}");
+    assert!(
+        plan["targets"][0]["oldest"]
+            .as_str()
+            .is_some_and(|o| o.starts_with(&before.to_string())),
+        "{plan}"
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(
+        ids(&case, "u").await,
+        [5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18]
+    );
+}
+
+/// A native date has no unit that could be wrong: a table of 1960s dates under a 50-year
+/// rule is not refused as "in 1970", and its old rows go.
+#[tokio::test]
+async fn dates_before_1970_are_not_taken_for_a_wrong_unit() {
+    let case = Case::new(
+        Db::MySql,
+        &[(
+            "d.yaml",
+            &rule("d", "50y", "delete", "d", "    timestamp: born\n"),
+        )],
+    )
+    .await;
+    let rows: Vec<String> = (0..1_100)
+        .map(|i| {
+            let year = if i < 1_000 { 1960 + i % 10 } else { 2020 };
+            format!("({i}, '{year}-06-01')")
+        })
+        .collect();
+    case.db
+        .exec(&format!(
+            "CREATE TABLE d (id INT PRIMARY KEY, born DATE NOT NULL);
+             INSERT INTO d VALUES {}",
+            rows.join(", ")
+        ))
+        .await;
+    let config = std::fs::read_to_string(case.dir.path().join("retention.yaml")).unwrap();
+    crate::support::cli::write_files(
+        case.dir.path(),
+        &[(
+            "retention.yaml",
+            &format!("{config}defaults:\n  max_fraction: 1.0\n"),
+        )],
+    );
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM d").await, 100);
+}

@@ -44,8 +44,6 @@ pub struct ForeignKey {
     pub child_cols: Vec<String>,
     pub parent: String,
     pub parent_cols: Vec<String>,
-    /// The database deletes or nulls children by itself (ON DELETE CASCADE / SET NULL / SET DEFAULT).
-    pub handled_by_database: bool,
     /// The child table's schema (database, on MySQL/MariaDB) when it is not the
     /// connection's; the parent always is.
     pub child_schema: Option<String>,
@@ -112,6 +110,8 @@ pub struct TableInfo {
     /// PostgreSQL: any row-level `DELETE` trigger (before or after) or `DELETE` rule there:
     /// dropping a partition would skip what it does, so partitions go by rows.
     pub delete_hooked: bool,
+    /// MySQL/MariaDB: the storage engine (`InnoDB`, `MyISAM` …).
+    pub engine: Option<String>,
 }
 
 impl TableInfo {
@@ -250,7 +250,7 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         info.columns.insert(
             col,
             Column {
-                kind: ColumnKind::classify(&type_name),
+                kind: ColumnKind::classify_in(pool.dialect(), &type_name),
                 type_name,
                 nullable,
                 max_length: max_length.and_then(|n| u32::try_from(n).ok()),
@@ -262,6 +262,17 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
     info.relation = relation(pool, name)
         .await
         .with_context(|| format!("reading what kind of relation `{name}` is"))?;
+    if let SqlPool::My(p) = pool {
+        info.engine = sqlx::query_scalar(
+            "SELECT CAST(ENGINE AS CHAR) FROM information_schema.TABLES
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await
+        .with_context(|| format!("reading the storage engine of `{name}`"))?
+        .flatten();
+    }
     let all = indexes(pool, name)
         .await
         .with_context(|| format!("reading the indexes of `{name}`"))?;
@@ -450,25 +461,18 @@ async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>
 
 /// Every foreign key between tables of the store's current schema.
 pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
-    // (constraint id, child, child col, parent, parent col, delete rule, child schema when
-    // not the connection's). Every key whose parent is in the connection's schema, from
-    // children anywhere: a child in another schema keeps parent rows just the same.
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-    );
+    // (constraint id, child, child col, parent, parent col, child schema when not the
+    // connection's). Every key whose parent is in the connection's schema, from children
+    // anywhere: a child in another schema keeps parent rows just the same. The key's
+    // `ON DELETE` action is not read: a row some child row references is never deleted,
+    // whatever the action (see `PreparedTable::referencing`).
+    type Row = (String, String, String, String, String, Option<String>);
     let rows: Vec<Row> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
             // A partition's constraint is its partitioned table's (both sides); the
             // copies PostgreSQL makes of a partitioned table's constraint for each
             // partition (`conparentid` set) add nothing.
             "SELECT c.oid::text, cl.relname::text, ca.attname::text, pl.relname::text, pa.attname::text,
-                    c.confdeltype::text,
                     CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END
              FROM pg_constraint c
              JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
@@ -486,7 +490,6 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         SqlPool::My(p) => sqlx::query_as(
             "SELECT CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
                     CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
-                    CAST(r.DELETE_RULE AS CHAR),
                     CASE WHEN k.TABLE_SCHEMA = DATABASE() THEN NULL ELSE CAST(k.TABLE_SCHEMA AS CHAR) END
              FROM information_schema.KEY_COLUMN_USAGE k
              JOIN information_schema.REFERENTIAL_CONSTRAINTS r
@@ -498,7 +501,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''), f.on_delete,
+            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''),
                     NULL
              FROM sqlite_master m, pragma_foreign_key_list(m.name) f
              WHERE m.type = 'table'
@@ -508,11 +511,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .await?,
     };
     let mut out: Vec<(String, ForeignKey)> = Vec::new();
-    for (id, child, ccol, parent, pcol, rule, child_schema) in rows {
-        let handled = matches!(
-            rule.to_ascii_uppercase().as_str(),
-            "C" | "N" | "D" | "CASCADE" | "SET NULL" | "SET DEFAULT"
-        );
+    for (id, child, ccol, parent, pcol, child_schema) in rows {
         match out.last_mut() {
             Some((last, fk)) if *last == id => {
                 fk.child_cols.push(ccol);
@@ -525,7 +524,6 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
                     child_cols: vec![ccol],
                     parent,
                     parent_cols: vec![pcol],
-                    handled_by_database: handled,
                     child_schema,
                 },
             )),
@@ -653,7 +651,6 @@ mod tests {
             child_cols: vec!["p".into()],
             parent: parent.into(),
             parent_cols: vec!["id".into()],
-            handled_by_database: false,
             child_schema: None,
         }
     }

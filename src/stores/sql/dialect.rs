@@ -64,9 +64,27 @@ impl Dialect {
                 "CAST(EXTRACT(EPOCH FROM ({expr} AT TIME ZONE 'UTC')) AS DOUBLE PRECISION)"
             ),
             (Dialect::MySql, _) => format!("CAST(UNIX_TIMESTAMP({expr}) AS DOUBLE)"),
-            (Dialect::Sqlite, _) => format!("((julianday({expr}) - 2440587.5) * 86400.0)"),
+            (Dialect::Sqlite, _) => format!("(({} - 2440587.5) * 86400.0)", sqlite_julianday(expr)),
         }
     }
+}
+
+/// SQLite: `expr` as a day of a `YYYY-MM-DD` date alone (the whole value, nothing after).
+pub fn sqlite_date_only(expr: &str) -> String {
+    format!("({expr} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]')")
+}
+
+/// SQLite: the Julian day of a text timestamp, or NULL when the value is no time the tool
+/// reads. `julianday()` alone takes a number as a Julian day (`0` is 4713 BC), rolls an
+/// impossible date over (`2020-02-30` is 1 March) and ignores trailing junk; here a value
+/// must start `YYYY-MM-DD` — alone, or followed by `T` or a space and `HH:MM` — its date
+/// must be a real one, and the whole must still read as a time.
+pub fn sqlite_julianday(expr: &str) -> String {
+    format!(
+        "(CASE WHEN ({date_only} OR {expr} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]*') \
+         AND date(substr({expr}, 1, 10)) = substr({expr}, 1, 10) THEN julianday({expr}) END)",
+        date_only = sqlite_date_only(expr)
+    )
 }
 
 /// A SQL statement being built, with its bound values in placeholder order.
@@ -158,19 +176,47 @@ impl SqlText {
         self
     }
 
-    /// Pushes a placeholder for a value compared with a column of `kind`. PostgreSQL needs
-    /// an explicit cast when the value travels as text but the column is not text.
-    pub fn bind_for(&mut self, kind: ColumnKind, pg_type: &str, v: Value) -> &mut Self {
-        let needs_cast = self.dialect == Dialect::Postgres
-            && matches!(v, Value::Text(_))
-            && !matches!(kind, ColumnKind::Text)
-            && is_plain_type_name(pg_type);
-        if needs_cast {
-            self.push("CAST(");
-            self.bind(v);
-            self.push(" AS ").push(pg_type).push(")");
-        } else {
-            self.bind(v);
+    /// Pushes a placeholder for a value compared with (or written to) a column of `kind`
+    /// whose catalog type is `type_name`. A value that travels as text meets the column
+    /// in the column's own type: PostgreSQL casts it to that type (so a `real` column
+    /// meets the `real` nearest the literal, a `char(n)` column a `char` value, an enum
+    /// its label); MySQL/MariaDB, which compare a string with a number as doubles, get a
+    /// cast to an exact `DECIMAL`, to `FLOAT`/`DOUBLE`, or to `UNSIGNED` for an integer
+    /// past 2^63. Elsewhere (SQLite) the column's affinity converts the value.
+    pub fn bind_for(&mut self, kind: ColumnKind, type_name: &str, v: Value) -> &mut Self {
+        let cast = match (&v, self.dialect) {
+            (Value::Text(_), Dialect::Postgres)
+                if (kind != ColumnKind::Text || type_name == "bpchar")
+                    && is_plain_type_name(type_name) =>
+            {
+                // An enum created as `"Role"` is named by its quoted name.
+                Some(if type_name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    format!("\"{type_name}\"")
+                } else {
+                    type_name.to_owned()
+                })
+            }
+            (Value::Text(t), Dialect::MySql) => match kind {
+                ColumnKind::Float if matches!(type_name, "decimal" | "numeric") => {
+                    let scale = t.split_once('.').map_or(0, |(_, f)| f.len()).min(30);
+                    Some(format!("DECIMAL(65, {scale})"))
+                }
+                ColumnKind::Float if type_name == "float" => Some("FLOAT".to_owned()),
+                ColumnKind::Float => Some("DOUBLE".to_owned()),
+                ColumnKind::Int if t.parse::<i64>().is_err() => Some("UNSIGNED".to_owned()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match cast {
+            Some(ty) => {
+                self.push("CAST(");
+                self.bind(v);
+                self.push(" AS ").push(&ty).push(")");
+            }
+            None => {
+                self.bind(v);
+            }
         }
         self
     }

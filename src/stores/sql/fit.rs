@@ -70,6 +70,19 @@ pub fn misfits(
         );
         return out;
     }
+    if let Some(engine) = info
+        .engine
+        .as_deref()
+        .filter(|e| !e.eq_ignore_ascii_case("InnoDB"))
+    {
+        bad(
+            "table",
+            format!(
+                "`{table}` uses the {engine} storage engine, which cannot roll back: a batch that fails halfway would leave rows deleted without their audit entry; convert it (`ALTER TABLE … ENGINE=InnoDB`) or leave it to another tool"
+            ),
+        );
+        return out;
+    }
     let missing = |col: &str| format!("table `{table}` has no column `{col}`");
 
     let key: Vec<&str> = target.key.iter().map(|k| k.as_str()).collect();
@@ -156,8 +169,14 @@ pub fn misfits(
     }
 
     if let Some(flag) = &target.erasure_flag {
-        if info.column(flag.as_str()).is_none() {
-            bad("erasure_flag", missing(flag.as_str()));
+        match info.column(flag.as_str()) {
+            None => bad("erasure_flag", missing(flag.as_str())),
+            Some(c) if !c.nullable && !matches!(c.kind, ColumnKind::Bool | ColumnKind::Int) => {
+                bad("erasure_flag", format!(
+                    "column `{flag}` is NOT NULL, so every row would look flagged for erasure; use a nullable column (or a boolean: true flags a row)"
+                ));
+            }
+            Some(_) => {}
         }
     }
 
@@ -175,7 +194,7 @@ pub fn misfits(
                         "column `{m}` ({}) cannot hold the time a row was anonymised; use a nullable timestamp (or boolean) column",
                         c.type_name
                     ));
-                } else if !c.nullable {
+                } else if !c.nullable && c.kind != ColumnKind::Bool {
                     bad("marker", format!(
                         "column `{m}` is NOT NULL, so no row would ever look unanonymised; use a nullable column"
                     ));

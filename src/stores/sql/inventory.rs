@@ -118,8 +118,14 @@ impl Bounds<'_> {
             .bind(self.value(as_of + Duration::days(1)));
     }
 
-    /// The unit sanity check's "in 1970": before 1971-01-01.
+    /// The unit sanity check's "in 1970": before 1971-01-01 — for integer epochs only,
+    /// whose unit can be wrong (seconds read as milliseconds land in January 1970). A
+    /// native date or time has no unit: a table of 1960s dates is not suspect.
     fn in_1970(&self, q: &mut SqlText) {
+        if self.per_second.is_none() {
+            q.push("1 = 0");
+            return;
+        }
         q.push(&self.compare("<")).bind(self.value(epoch_1971()));
     }
 
@@ -236,11 +242,11 @@ fn selection_counts(
 }
 
 /// Whether no row of the selection can be held (no holds, or no subject column) or kept
-/// by a foreign key (not a delete, or no child table without an `ON DELETE` action): the
+/// by a foreign key (not a delete, or no foreign key references the table): the
 /// rows to act on are then exactly the rows the base conditions read.
 fn nothing_held_or_locked(p: &PreparedTable, sel: &Selection) -> bool {
     (sel.held.is_empty() || p.subject.is_none())
-        && (sel.action != crate::rules::Action::Delete || p.blockers.is_empty())
+        && (sel.action != crate::rules::Action::Delete || p.referencing.is_empty())
 }
 
 /// The indexed case: the same figures as [`one_scan`], each from the cheapest source —

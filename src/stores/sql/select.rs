@@ -7,7 +7,7 @@
 //! the plan counts the other combinations.
 
 use super::catalog::{ForeignKey, Relation, TableInfo};
-use super::dialect::SqlText;
+use super::dialect::{sqlite_date_only, sqlite_julianday, SqlText};
 use super::pool::Dialect;
 use super::value::{literal, ColumnKind, Value};
 use crate::audit::Reason;
@@ -75,8 +75,8 @@ pub struct PreparedTable {
     /// The column holding the subject id: the table's own, or the parent's for a `via` hop.
     pub subject: Option<TypedColumn>,
     pub marker: Option<TypedColumn>,
-    /// Child tables whose rows block deleting a parent row (no ON DELETE action).
-    pub blockers: Vec<ForeignKey>,
+    /// The erasure flag column, typed: a boolean or integer flag counts when true / not 0.
+    pub erasure_flag: Option<TypedColumn>,
     /// Kinds of the anonymised columns, in `target.anonymise` order.
     pub anonymised: Vec<TypedColumn>,
     /// Some index starts with the timestamp column, so time windows are cheap to scan.
@@ -88,8 +88,12 @@ pub struct PreparedTable {
     pub delete_hooked: bool,
     /// How the table is partitioned, when it is a partitioned table.
     pub partitioning: Option<super::partitions::Partitioning>,
-    /// Every foreign key that references this table, whatever its `ON DELETE` action: a
-    /// partition none of whose rows they reference may be dropped whole.
+    /// Every foreign key that references this table, whatever its `ON DELETE` action. A
+    /// row some child row references is not deleted (it counts as locked) until its
+    /// children are gone, as under `RESTRICT`: a cascade or `SET NULL` would delete or
+    /// change rows no rule selected — a held subject's, a record kept by law, a fresh
+    /// one — with no audit entry. A partition none of whose rows they reference may be
+    /// dropped whole.
     pub referencing: Vec<ForeignKey>,
 }
 
@@ -157,6 +161,10 @@ impl PreparedTable {
                 Some(typed(p, subject, "the `via` subject")?)
             }
         };
+        let erasure_flag = match &target.erasure_flag {
+            Some(f) => Some(typed(info, f, "the erasure flag")?),
+            None => None,
+        };
         let marker = match &target.marker {
             Some(m) => Some(typed(info, m, "the marker")?),
             None => None,
@@ -198,9 +206,9 @@ impl PreparedTable {
                 Ok(TypedFilter { column, op })
             })
             .collect::<Result<Vec<_>>>()?;
-        let blockers = fks
+        let referencing: Vec<ForeignKey> = fks
             .iter()
-            .filter(|fk| fk.parent == info.name && !fk.handled_by_database)
+            .filter(|fk| fk.parent == info.name)
             .cloned()
             .collect();
         let timestamp_indexed = timestamp
@@ -211,11 +219,7 @@ impl PreparedTable {
             delete_rewritten: info.delete_rewritten,
             delete_hooked: info.delete_hooked,
             partitioning: info.partitioning.clone(),
-            referencing: fks
-                .iter()
-                .filter(|fk| fk.parent == info.name)
-                .cloned()
-                .collect(),
+            referencing,
             dialect,
             relation: info.relation,
             filters,
@@ -225,7 +229,7 @@ impl PreparedTable {
             timestamp,
             subject,
             marker,
-            blockers,
+            erasure_flag,
             anonymised,
         })
     }
@@ -265,11 +269,24 @@ impl PreparedTable {
             .join(", ")
     }
 
+    /// `col` as a value of `c` is compared with a literal or a subject id. A SQLite column
+    /// declared without a type or as a BLOB has no affinity: it keeps `1` an integer and
+    /// `'1'` text, which `=` holds unequal, so such a column is compared as its text (an
+    /// id `1` or a filter `ne: 1` then means both).
+    fn compared(&self, c: &TypedColumn, col: String) -> String {
+        let t = c.type_name.to_ascii_lowercase();
+        if self.dialect == Dialect::Sqlite && (t.trim().is_empty() || t.contains("blob")) {
+            format!("CAST({col} AS TEXT)")
+        } else {
+            col
+        }
+    }
+
     /// The base conditions: filters, the reason, not yet anonymised, the shard.
     pub fn base(&self, sel: &Selection, out: &mut SqlText) -> Result<()> {
         out.push("(1 = 1");
         for f in &self.filters {
-            let col = self.dialect.col(T, &f.column.name);
+            let col = self.compared(&f.column, self.dialect.col(T, &f.column.name));
             let (kind, ty) = (f.column.kind, f.column.type_name.as_str());
             match &f.op {
                 TypedOp::Eq(v) => {
@@ -321,26 +338,21 @@ impl PreparedTable {
                 out.push(" AND ");
                 self.expired(ts, *per_second, cutoff, out);
                 if sel.exclude_flagged {
-                    if let Some(flag) = &self.target.erasure_flag {
-                        out.push(" AND ")
-                            .push(&self.dialect.col(T, flag))
-                            .push(" IS NULL");
+                    if let Some(flag) = &self.erasure_flag {
+                        out.push(" AND ").push(&self.is_set(flag, false));
                     }
                 }
             }
             Reason::Flagged => {
                 let flag = self
-                    .target
                     .erasure_flag
                     .as_ref()
                     .ok_or_else(|| anyhow!("a flagged pass needs an erasure_flag column"))?;
-                out.push(" AND ")
-                    .push(&self.dialect.col(T, flag))
-                    .push(" IS NOT NULL");
+                out.push(" AND ").push(&self.is_set(flag, true));
             }
             Reason::Request => {
                 out.push(" AND ");
-                self.subject_in(&sel.subjects, out)?;
+                self.subject_is(&sel.subjects, out)?;
             }
         }
         if sel.action == Action::Anonymise {
@@ -374,13 +386,16 @@ impl PreparedTable {
         match self.dialect {
             Dialect::Sqlite => {
                 // julianday() reads a bare date as its midnight: such a value expires only
-                // once the day after it has begun by the cutoff.
+                // once the day after it has begun by the cutoff. A value that is no time
+                // (`sqlite_julianday` is NULL) never expires.
                 let c = Value::Text(crate::time::rfc3339(cutoff));
+                let day = sqlite_julianday(&col);
                 out.push(&format!(
-                    "(CASE WHEN length(CAST({col} AS TEXT)) = 10 THEN julianday({col}, '+1 day') <= julianday("
+                    "(CASE WHEN {} THEN {day} + 1 <= julianday(",
+                    sqlite_date_only(&col)
                 ))
                 .bind(c.clone())
-                .push(&format!(") ELSE julianday({col}) < julianday("))
+                .push(&format!(") ELSE {day} < julianday("))
                 .bind(c)
                 .push(") END)");
             }
@@ -416,7 +431,10 @@ impl PreparedTable {
         let col = self.dialect.col(T, &ts.name);
         match (self.dialect, ts.kind) {
             (Dialect::Sqlite, _) => {
-                out.push(&format!("({col} IS NOT NULL AND julianday({col}) IS NULL)"));
+                out.push(&format!(
+                    "({col} IS NOT NULL AND {} IS NULL)",
+                    sqlite_julianday(&col)
+                ));
             }
             (Dialect::Postgres, ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date) => {
                 out.push(&format!("({col} = '-infinity' OR {col} = 'infinity')"));
@@ -432,8 +450,22 @@ impl PreparedTable {
         }
     }
 
-    /// `subject IN (…)`, typed to the subject column; false when no id can match.
+    /// `subject IN (…)`, typed to the subject column, as the column's collation compares
+    /// (holds: a case-insensitive column holds `ABC` for a hold on `abc`); false when no id
+    /// can match.
     pub fn subject_in(&self, subjects: &[String], out: &mut SqlText) -> Result<()> {
+        self.subject_match(subjects, false, out)
+    }
+
+    /// `subject IN (…)` for what a request erases or exports: on MySQL/MariaDB and SQLite a
+    /// text subject must also be the same bytes, so a case- or accent-insensitive
+    /// collation (`utf8mb4_general_ci`, `NOCASE`) never hands `José`'s rows to a request
+    /// for `jose`, nor `abc `'s (PAD SPACE) to one for `abc`.
+    pub fn subject_is(&self, subjects: &[String], out: &mut SqlText) -> Result<()> {
+        self.subject_match(subjects, true, out)
+    }
+
+    fn subject_match(&self, subjects: &[String], exact: bool, out: &mut SqlText) -> Result<()> {
         let subj = self
             .subject
             .as_ref()
@@ -441,18 +473,45 @@ impl PreparedTable {
         let values: Vec<Value> = subjects
             .iter()
             .filter_map(|s| subj.kind.value_of(s))
+            // An integer past 2^63 fits only MySQL's BIGINT UNSIGNED: no PostgreSQL or
+            // SQLite integer equals it.
+            .filter(|v| {
+                self.dialect == Dialect::MySql
+                    || subj.kind != ColumnKind::Int
+                    || !matches!(v, Value::Text(_))
+            })
             .collect();
         if values.is_empty() {
             out.push("1 = 0");
             return Ok(());
         }
+        let bytes = match self.dialect {
+            _ if !exact || subj.kind != ColumnKind::Text => None,
+            Dialect::MySql => Some("BINARY"),
+            Dialect::Sqlite => Some("BLOB"),
+            Dialect::Postgres => None,
+        };
         let list = |out: &mut SqlText, col: &str| {
-            out.push(col).push(" IN (");
+            let col = &self.compared(subj, col.to_owned());
+            out.push("(").push(col).push(" IN (");
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     out.push(", ");
                 }
                 out.bind_for(subj.kind, &subj.type_name, v.clone());
+            }
+            out.push(")");
+            if let Some(ty) = bytes {
+                out.push(&format!(" AND CAST({col} AS {ty}) IN ("));
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(", ");
+                    }
+                    out.push("CAST(")
+                        .bind(v.clone())
+                        .push(&format!(" AS {ty})"));
+                }
+                out.push(")");
             }
             out.push(")");
         };
@@ -503,7 +562,7 @@ impl PreparedTable {
     pub fn free_after(&self, sel: &Selection, earlier: &[Earlier<'_>], out: &mut SqlText) {
         out.push("(1 = 1");
         if sel.action == Action::Delete {
-            for fk in &self.blockers {
+            for fk in &self.referencing {
                 // Names the SQL cannot carry (a NUL): the delete then meets the key in
                 // the database, which refuses it, and the target fails.
                 let (Some(child), Some(joined), Some(child_cols)) = (
@@ -614,13 +673,27 @@ impl PreparedTable {
         Ok(())
     }
 
+    /// Whether a flag or marker column is set (`set`) or not: a boolean is set when
+    /// true, an integer when not 0 (MySQL's and SQLite's booleans), anything else when not
+    /// NULL. Both forms are true or false, never unknown, for every value NULL included:
+    /// `IS TRUE`, `IS NOT TRUE`, and the NULL test written out for integers.
+    fn is_set(&self, c: &TypedColumn, set: bool) -> String {
+        let col = self.dialect.col(T, &c.name);
+        match (c.kind, set) {
+            (ColumnKind::Bool, true) => format!("{col} IS TRUE"),
+            (ColumnKind::Bool, false) => format!("{col} IS NOT TRUE"),
+            (ColumnKind::Int, true) => format!("({col} IS NOT NULL AND {col} <> 0)"),
+            (ColumnKind::Int, false) => format!("({col} IS NULL OR {col} = 0)"),
+            (_, true) => format!("{col} IS NOT NULL"),
+            (_, false) => format!("{col} IS NULL"),
+        }
+    }
+
     /// Rows already anonymised are never selected again: the marker is set, or every
     /// column already holds its recognisable anonymised value.
     fn not_yet_anonymised(&self, out: &mut SqlText) {
         if let Some(m) = &self.marker {
-            out.push(" AND ")
-                .push(&self.dialect.col(T, &m.name))
-                .push(" IS NULL");
+            out.push(" AND ").push(&self.is_set(m, false));
             return;
         }
         out.push(" AND NOT (1 = 1");

@@ -4,6 +4,7 @@
 //! column's type so indexes are used (`account_id = $1` with an integer, not a cast of
 //! the column). [`ColumnKind`] is read from the database catalog.
 
+use super::pool::Dialect;
 use crate::rules::Scalar;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -83,18 +84,58 @@ impl ColumnKind {
         }
     }
 
+    /// Classifies a catalog type name of `dialect`. PostgreSQL and MySQL/MariaDB name
+    /// their types exactly (`udt_name`, `DATA_TYPE`), so a type is what its whole name
+    /// says: an enum called `print_status` is no integer, nor `charge_status` text, nor
+    /// `realm` a float. SQLite's declared types follow its affinity rules instead (a name
+    /// containing "INT" is an integer …): [`ColumnKind::classify`].
+    pub fn classify_in(dialect: Dialect, type_name: &str) -> ColumnKind {
+        if dialect == Dialect::Sqlite {
+            return ColumnKind::classify(type_name);
+        }
+        let t = type_name.to_ascii_lowercase();
+        match t.trim() {
+            "int2" | "int4" | "int8" | "smallint" | "integer" | "int" | "bigint" | "tinyint"
+            | "mediumint" => ColumnKind::Int,
+            // MySQL's BIT(n) compares as a number: `true` must meet it as 1, not as the
+            // text 'true' (which MariaDB reads as 0).
+            "bit" if dialect == Dialect::MySql => ColumnKind::Int,
+            "float4" | "float8" | "numeric" | "decimal" | "float" | "double" | "real"
+            | "double precision" => ColumnKind::Float,
+            "varchar" | "bpchar" | "text" | "char" | "name" | "citext" | "tinytext"
+            | "mediumtext" | "longtext" | "character varying" | "character" => ColumnKind::Text,
+            t => match ColumnKind::classify(t) {
+                k @ (ColumnKind::Instant
+                | ColumnKind::Naive
+                | ColumnKind::Date
+                | ColumnKind::Inet
+                | ColumnKind::Uuid
+                | ColumnKind::Bool) => k,
+                _ => ColumnKind::Other,
+            },
+        }
+    }
+
     /// The value that compares equal to `text` in a column of this kind, or `None` when no
-    /// value of the column could equal it (an id `abc` in an integer column). An integer
-    /// matches only its own spelling: ` 04` is not 4 here, as it is not `'4'` in a text
-    /// column, so one id names one subject in every column.
+    /// value of the column could equal it (an id `abc` in an integer column). A number
+    /// matches only its own spelling: ` 04`, `4.0` and `4e0` are not 4 here, as they are
+    /// not `'4'` in a text column, so one id names one subject in every column. Numbers
+    /// travel as their text, cast to the column's own type in the statement
+    /// ([`SqlText::bind_for`](super::dialect::SqlText::bind_for)): a `numeric(20,0)` id
+    /// past 2^53, or one past 2^63 in a MySQL `BIGINT UNSIGNED`, is compared exactly,
+    /// never as a float.
     pub fn value_of(&self, text: &str) -> Option<Value> {
         match self {
-            ColumnKind::Int => text
-                .parse::<i64>()
-                .ok()
-                .filter(|i| i.to_string() == text)
-                .map(Value::I64),
-            ColumnKind::Float => text.parse().ok().map(Value::F64),
+            ColumnKind::Int => match text.parse::<i64>() {
+                Ok(i) => (i.to_string() == text).then_some(Value::I64(i)),
+                // Only MySQL's BIGINT UNSIGNED holds these.
+                Err(_) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|u| u.to_string() == text)
+                    .map(|_| Value::Text(text.to_owned())),
+            },
+            ColumnKind::Float => is_plain_decimal(text).then(|| Value::Text(text.to_owned())),
             _ => Some(Value::Text(text.to_owned())),
         }
     }
@@ -109,6 +150,22 @@ impl ColumnKind {
             _ => Value::Text(crate::time::rfc3339(t)),
         }
     }
+}
+
+/// `-?(0|[1-9][0-9]*)(.[0-9]*[1-9])?`: a number as a column prints it, one spelling each.
+fn is_plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let int_ok = !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && (int == "0" || !int.starts_with('0'));
+    let frac_ok = frac.map_or(true, |f| {
+        !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) && !f.ends_with('0')
+    });
+    int_ok && frac_ok && text != "-0"
 }
 
 /// The value a rule literal stands for in a column of `kind` (catalog type `type_name`),
@@ -132,16 +189,10 @@ pub fn literal(kind: ColumnKind, type_name: &str, lit: &Scalar) -> Result<Value,
                 Err(_) => bad("an integer"),
             },
         },
+        // The text, cast to the column's own type in the statement: a `real` column's 0.05
+        // is the `real` nearest 0.05, which a double 0.05 is not, and a numeric stays exact.
         ColumnKind::Float => match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => {
-                // Exact decimals stay exact: PostgreSQL's numeric gets the text and casts it.
-                let decimal = type_name.starts_with("numeric") || type_name.starts_with("decimal");
-                Ok(if decimal {
-                    Value::Text(text)
-                } else {
-                    Value::F64(f)
-                })
-            }
+            Ok(f) if f.is_finite() => Ok(Value::Text(text)),
             _ => bad("a number"),
         },
         ColumnKind::Bool => match (lit, text.to_ascii_lowercase().as_str()) {
@@ -262,6 +313,10 @@ mod tests {
             Ok(Value::Text("9.90".into()))
         );
         assert_eq!(
+            text(ColumnKind::Float, "float4", Scalar::Float(0.05)),
+            Ok(Value::Text("0.05".into()))
+        );
+        assert_eq!(
             text(ColumnKind::Date, "date", Scalar::Text("1900-01-01".into())),
             Ok(Value::Date(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()))
         );
@@ -272,6 +327,48 @@ mod tests {
             text(ColumnKind::Bool, "bool", Scalar::Text("true".into())),
             Ok(Value::Bool(true))
         );
+    }
+
+    #[test]
+    fn a_number_matches_only_its_own_spelling_and_travels_exactly() {
+        let exact = "12345678901234567891";
+        assert_eq!(
+            ColumnKind::Float.value_of(exact),
+            Some(Value::Text(exact.into()))
+        );
+        for spelling in ["0", "1", "-1", "0.05", "-12.5", "100"] {
+            assert!(ColumnKind::Float.value_of(spelling).is_some(), "{spelling}");
+        }
+        for other in [
+            "01", "1.0", "1e0", "+1", " 1", "1.", ".5", "-0", "", "-", "1.50", "abc",
+        ] {
+            assert_eq!(ColumnKind::Float.value_of(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn types_are_what_their_whole_name_says_outside_sqlite() {
+        for (d, t, k) in [
+            (Dialect::Postgres, "print_status", ColumnKind::Other),
+            (Dialect::Postgres, "charge_status", ColumnKind::Other),
+            (Dialect::Postgres, "realm", ColumnKind::Other),
+            (Dialect::Postgres, "Role", ColumnKind::Other),
+            (Dialect::Postgres, "int8", ColumnKind::Int),
+            (Dialect::Postgres, "float4", ColumnKind::Float),
+            (Dialect::Postgres, "bpchar", ColumnKind::Text),
+            (Dialect::Postgres, "timestamptz", ColumnKind::Instant),
+            (Dialect::Postgres, "bit", ColumnKind::Other),
+            (Dialect::MySql, "bit", ColumnKind::Int),
+            (Dialect::MySql, "decimal", ColumnKind::Float),
+            (Dialect::MySql, "longtext", ColumnKind::Text),
+            (Dialect::MySql, "enum", ColumnKind::Other),
+            (Dialect::MySql, "datetime", ColumnKind::Naive),
+            // SQLite: affinity by substring, as SQLite itself decides.
+            (Dialect::Sqlite, "print_status", ColumnKind::Int),
+            (Dialect::Sqlite, "VARCHAR(255)", ColumnKind::Text),
+        ] {
+            assert_eq!(ColumnKind::classify_in(d, t), k, "{d:?} {t}");
+        }
     }
 
     #[test]
@@ -286,6 +383,13 @@ mod tests {
             );
         }
         assert_eq!(ColumnKind::Int.value_of("-7"), Some(Value::I64(-7)));
+        // Past 2^63 only as its own spelling, as text (cast in the statement).
+        assert_eq!(
+            ColumnKind::Int.value_of("18446744073709551605"),
+            Some(Value::Text("18446744073709551605".into()))
+        );
+        assert_eq!(ColumnKind::Int.value_of("018446744073709551605"), None);
+        assert_eq!(ColumnKind::Int.value_of("18446744073709551616"), None);
         assert_eq!(
             ColumnKind::Text.value_of("abc"),
             Some(Value::Text("abc".into()))

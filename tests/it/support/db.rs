@@ -21,6 +21,15 @@ impl Db {
             Db::Sqlite => "TEXT",
         }
     }
+
+    /// A literal of that column type `days` before now (negative: after).
+    pub fn days_ago(self, days: i64) -> String {
+        let t = chrono::Utc::now() - chrono::Duration::days(days);
+        match self {
+            Db::MySql => format!("'{}'", t.format("%Y-%m-%d %H:%M:%S")),
+            _ => format!("'{}'", t.to_rfc3339()),
+        }
+    }
 }
 
 /// A configuration with one SQL store, `app` (its URL from `APP_URL`), as the state store,

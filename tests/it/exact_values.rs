@@ -1,0 +1,358 @@
+//! Values meet columns exactly, through the binary, on real column types users have:
+//! a `numeric`/`DECIMAL` subject past 2^53 is never rounded onto a neighbour's, nor do
+//! `1.0` or `01` name subject `1`; a `real`/`FLOAT` filter value is the column's own
+//! nearest value; a MySQL `BIGINT UNSIGNED` id past 2^63 is held and erased; `true`
+//! meets a MySQL `BIT(1)` as 1; PostgreSQL enums whose names contain `int` or `char`, or
+//! need quotes, are compared as themselves; what a request erases is the id's own bytes
+//! under a case- or accent-insensitive collation, while a hold keeps what the collation
+//! equates; a SQLite column without a type matches the id whether it stores `1` or `'1'`;
+//! decimal keys past 2^53 page without skipping a row. The expected rows come from the
+//! data before the run (the oracle).
+
+use crate::support::case::Case;
+use crate::support::cli::write_files;
+use crate::support::db::Db;
+
+/// The `id`s left in `table`, in order.
+async fn ids(case: &Case, table: &str) -> Vec<String> {
+    let text = if case.db.kind == Db::MySql {
+        "CHAR"
+    } else {
+        "TEXT"
+    };
+    case.column(&format!(
+        "SELECT CAST(id AS {text}) FROM {table} ORDER BY id"
+    ))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn rule(category: &str, table: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "category: {category}
+description: {category}
+source: \"Privacy Policy, 'Your rights'\"
+retain: 1d
+on_expiry: delete
+on_erasure: delete
+targets:
+  - store: app
+    table: {table}
+    key: [id]
+    timestamp: at
+    subject: {subject}
+{extra}"
+    )
+}
+
+async fn numbers(db: Db) {
+    let (num, real) = match db {
+        Db::Postgres => ("NUMERIC(20,0)", "REAL"),
+        Db::MySql => ("DECIMAL(20,0)", "FLOAT"),
+        Db::Sqlite => ("NUMERIC", "REAL"),
+    };
+    let invoices = rule(
+        "invoices",
+        "invoices",
+        "customer_no",
+        "    filter: {column: discount, ne: 0.05}\n",
+    );
+    let case = Case::new(db, &[("invoices.yaml", &invoices)]).await;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE invoices (id INT PRIMARY KEY, customer_no {num}, discount {real}, at {} NOT NULL)",
+            db.timestamp_type()
+        ))
+        .await;
+    let fresh = db.days_ago(0);
+    // 9007199254740992 and …993 are one double; 0.05 in a `real` is not the double 0.05.
+    case.db
+        .exec(&format!(
+            "INSERT INTO invoices VALUES
+               (1, 9007199254740992, 0.1, {fresh}), (2, 9007199254740993, 0.1, {fresh}),
+               (3, 9007199254740993, 0.05, {fresh}), (4, 1, 0.1, {fresh}),
+               (5, NULL, 0.1, {fresh})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["erase", "--subject", "9007199254740993", "--ticket", "T-1"],
+        0,
+    );
+    assert_eq!(
+        ids(&case, "invoices").await,
+        ["1", "3", "4", "5"],
+        "only the subject's own rows outside the filter"
+    );
+    for (i, other) in ["1.0", "01", "1e0", "+1"].iter().enumerate() {
+        case.expect(
+            &["erase", "--subject", other, "--ticket", &format!("T-x{i}")],
+            0,
+        );
+    }
+    assert_eq!(ids(&case, "invoices").await, ["1", "3", "4", "5"]);
+    case.expect(&["erase", "--subject", "1", "--ticket", "T-2"], 0);
+    assert_eq!(ids(&case, "invoices").await, ["1", "3", "5"]);
+    case.expect(&["audit", "verify"], 0);
+}
+
+async fn bytes_for_requests_collation_for_holds(db: Db) {
+    let comments = rule("comments", "comments", "email", "");
+    let case = Case::new(db, &[("comments.yaml", &comments)]).await;
+    let collate = match db {
+        Db::Postgres => "",
+        Db::MySql => " COLLATE utf8mb4_unicode_520_ci",
+        Db::Sqlite => " COLLATE NOCASE",
+    };
+    case.db
+        .exec(&format!(
+            "CREATE TABLE comments (id INT PRIMARY KEY, email VARCHAR(100){collate}, at {} NOT NULL)",
+            db.timestamp_type()
+        ))
+        .await;
+    let (old, fresh) = (db.days_ago(30), db.days_ago(0));
+    let spellings = [
+        "jose@example.com",
+        "José@Example.com",
+        "JOSE@EXAMPLE.COM",
+        "jose@example.com ",
+        "josé@example.com",
+    ];
+    for (i, email) in spellings.iter().enumerate() {
+        for (j, at) in [&fresh, &old].iter().enumerate() {
+            case.db
+                .exec(&format!(
+                    "INSERT INTO comments VALUES ({}, '{email}', {at})",
+                    10 * i + j
+                ))
+                .await;
+        }
+    }
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["erase", "--subject", "jose@example.com", "--ticket", "T-1"],
+        0,
+    );
+    let all: Vec<String> = (0..10)
+        .map(|n| (10 * (n / 2) + n % 2).to_string())
+        .collect();
+    assert_eq!(
+        ids(&case, "comments").await,
+        all[2..],
+        "a request erases the id's own bytes only"
+    );
+
+    // A hold keeps every row the column's collation equates with the id (the oracle is
+    // the database's own `=`); expiry takes the other old rows.
+    let text = if db == Db::MySql { "CHAR" } else { "TEXT" };
+    let mut kept = case
+        .column(&format!(
+            "SELECT CAST(id AS {text}) FROM comments
+             WHERE email = 'jose@example.com' OR at > {}",
+            db.days_ago(1)
+        ))
+        .await
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    kept.sort_by_key(|k| k.parse::<i64>().unwrap_or(0));
+    case.expect(
+        &[
+            "hold",
+            "add",
+            "--subject",
+            "jose@example.com",
+            "--reason",
+            "litigation",
+        ],
+        0,
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "comments").await, kept);
+    case.expect(&["audit", "verify"], 0);
+}
+
+async fn decimal_keys(db: Db) {
+    let num = match db {
+        Db::Postgres => "NUMERIC(20,0)",
+        _ => "DECIMAL(20,0)",
+    };
+    let events = rule("events", "events", "owner", "");
+    let case = Case::new(db, &[("events.yaml", &events)]).await;
+    let config = std::fs::read_to_string(case.dir.path().join("retention.yaml")).expect("config");
+    write_files(
+        case.dir.path(),
+        &[(
+            "retention.yaml",
+            &format!("{config}defaults:\n  batch_size: 100\n  max_fraction: 1.0\n"),
+        )],
+    );
+    case.db
+        .exec(&format!(
+            "CREATE TABLE events (id {num} PRIMARY KEY, owner INT, at {} NOT NULL)",
+            db.timestamp_type()
+        ))
+        .await;
+    let old = db.days_ago(30);
+    let rows: Vec<String> = (0..400)
+        .map(|i| format!("({}, {i}, {old})", 9_007_199_254_740_900_i64 + i))
+        .collect();
+    case.db
+        .exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert!(
+        ids(&case, "events").await.is_empty(),
+        "every expired row goes, none skipped between batches"
+    );
+    case.expect(&["audit", "verify"], 0);
+}
+
+crate::support::on_every_dialect!(Db:
+    a_number_names_one_subject_and_a_real_filter_meets_its_own_value => numbers,
+    a_request_takes_the_ids_own_bytes_and_a_hold_what_the_collation_equates => bytes_for_requests_collation_for_holds,
+);
+
+mod postgres_and_mariadb {
+    use super::*;
+
+    #[tokio::test]
+    async fn postgres_decimal_keys_past_2_53_page_without_skipping_a_row() {
+        decimal_keys(Db::Postgres).await;
+    }
+
+    #[tokio::test]
+    async fn mariadb_decimal_keys_past_2_53_page_without_skipping_a_row() {
+        decimal_keys(Db::MySql).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_unsigned_ids_past_2_63_are_held_and_erased() {
+    let db = Db::MySql;
+    let events = rule("events", "events", "owner", "");
+    let case = Case::new(db, &[("events.yaml", &events)]).await;
+    case.db
+        .exec(
+            "CREATE TABLE events (id BIGINT UNSIGNED PRIMARY KEY, owner BIGINT UNSIGNED,
+               at DATETIME NOT NULL)",
+        )
+        .await;
+    let (old, fresh) = (db.days_ago(30), db.days_ago(0));
+    let (held, other) = ("18446744073709551605", "18446744073709551604");
+    case.db
+        .exec(&format!(
+            "INSERT INTO events VALUES
+               (18446744073709551610, {held}, {old}), (18446744073709551611, {other}, {old}),
+               (18446744073709551612, {held}, {fresh}), (18446744073709551613, {other}, {fresh})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", held, "--reason", "litigation"],
+        0,
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(
+        ids(&case, "events").await,
+        [
+            "18446744073709551610",
+            "18446744073709551612",
+            "18446744073709551613"
+        ],
+        "the held subject's expired row stays, the other's goes"
+    );
+    case.expect(&["hold", "remove", "--subject", held], 0);
+    case.expect(&["erase", "--subject", held, "--ticket", "T-1"], 0);
+    assert_eq!(ids(&case, "events").await, ["18446744073709551613"]);
+    case.expect(&["audit", "verify"], 0);
+}
+
+#[tokio::test]
+async fn mariadb_true_meets_a_bit_column_as_one() {
+    let db = Db::MySql;
+    let events = rule(
+        "tests",
+        "events",
+        "owner",
+        "    filter: {column: is_test, eq: true}\n",
+    );
+    let case = Case::new(db, &[("tests.yaml", &events)]).await;
+    case.db
+        .exec("CREATE TABLE events (id INT PRIMARY KEY, owner INT, is_test BIT(1), at DATETIME NOT NULL)")
+        .await;
+    let old = db.days_ago(30);
+    case.db
+        .exec(&format!(
+            "INSERT INTO events VALUES (1, 1, b'1', {old}), (2, 1, b'0', {old}), (3, 1, NULL, {old}),
+               (4, 2, b'1', {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "events").await, ["2", "3"]);
+}
+
+#[tokio::test]
+async fn postgres_enums_are_compared_as_themselves_whatever_their_names() {
+    let db = Db::Postgres;
+    let docs = rule(
+        "docs",
+        "docs",
+        "owner",
+        "    filter: [{column: status, eq: printed}, {column: role, ne: admin}, {column: kind, in: [letter]}]\n",
+    );
+    let case = Case::new(db, &[("docs.yaml", &docs)]).await;
+    case.db
+        .exec("CREATE TYPE print_status AS ENUM ('printed', 'draft')")
+        .await;
+    case.db
+        .exec("CREATE TYPE \"Role\" AS ENUM ('admin', 'user')")
+        .await;
+    case.db
+        .exec("CREATE TYPE char_kind AS ENUM ('letter', 'memo')")
+        .await;
+    case.db
+        .exec(
+            "CREATE TABLE docs (id INT PRIMARY KEY, owner INT, status print_status, role \"Role\",
+               kind char_kind, at TIMESTAMPTZ NOT NULL)",
+        )
+        .await;
+    let old = db.days_ago(30);
+    case.db
+        .exec(&format!(
+            "INSERT INTO docs VALUES (1, 1, 'printed', 'user', 'letter', {old}),
+               (2, 1, 'draft', 'user', 'letter', {old}), (3, 1, 'printed', 'admin', 'letter', {old}),
+               (4, 1, 'printed', NULL, 'letter', {old}), (5, 1, 'printed', 'user', 'memo', {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["run"], 0);
+    // Row 4's NULL role is not `ne: admin` (SQL's NULL is no value): it stays.
+    assert_eq!(ids(&case, "docs").await, ["2", "3", "4", "5"]);
+}
+
+#[tokio::test]
+async fn sqlite_a_column_without_a_type_matches_the_id_stored_either_way() {
+    let db = Db::Sqlite;
+    let m = rule("messages", "m", "account_id", "");
+    let case = Case::new(db, &[("m.yaml", &m)]).await;
+    case.db
+        .exec("CREATE TABLE m (id INTEGER PRIMARY KEY, account_id, at TEXT NOT NULL)")
+        .await;
+    let fresh = db.days_ago(0);
+    case.db
+        .exec(&format!(
+            "INSERT INTO m VALUES (1, 1, {fresh}), (2, '1', {fresh}), (3, 10, {fresh}),
+               (4, ' 1', {fresh}), (5, NULL, {fresh}), (6, 1.5, {fresh})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["erase", "--subject", "1", "--ticket", "T-1"], 0);
+    assert_eq!(ids(&case, "m").await, ["3", "4", "5", "6"]);
+}

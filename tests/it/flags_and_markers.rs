@@ -1,0 +1,133 @@
+//! Erasure flags and anonymisation markers as applications declare them: a boolean (or an
+//! integer, MySQL's and SQLite's boolean) `NOT NULL DEFAULT false` flag flags only the
+//! rows set true, not every row; a boolean marker `DEFAULT false` marks only rows set
+//! true, so the others are anonymised once, and not again; a NOT NULL flag of another
+//! type is refused by `check --connect`, since every row would look flagged.
+
+use crate::support::case::Case;
+use crate::support::db::Db;
+
+const USERS: &str = "category: users
+description: Accounts
+source: \"Privacy Policy, 'Your rights'\"
+retain: forever
+on_erasure: delete
+targets:
+  - store: app
+    table: users
+    key: [id]
+    erasure_flag: erase_requested
+";
+
+async fn only_rows_set_true_are_flagged(db: Db) {
+    let case = Case::new(db, &[("users.yaml", USERS)]).await;
+    let flag = match db {
+        Db::Postgres => "BOOLEAN NOT NULL DEFAULT false",
+        Db::MySql => "BOOLEAN NOT NULL DEFAULT false",
+        Db::Sqlite => "INTEGER NOT NULL DEFAULT 0",
+    };
+    case.db
+        .exec(&format!(
+            "CREATE TABLE users (id INT PRIMARY KEY, erase_requested {flag})"
+        ))
+        .await;
+    let rows: Vec<String> = (1..=50).map(|i| format!("({i})")).collect();
+    case.db
+        .exec(&format!(
+            "INSERT INTO users (id) VALUES {}",
+            rows.join(", ")
+        ))
+        .await;
+    case.db
+        .exec("UPDATE users SET erase_requested = true WHERE id IN (7, 30)")
+        .await;
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["migrate"], 0);
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["targets"][0]["matched"], 2, "{plan}");
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM users").await,
+        48,
+        "only the two flagged rows go"
+    );
+    assert_eq!(
+        case.db
+            .count("SELECT COUNT(*) FROM users WHERE id IN (7, 30)")
+            .await,
+        0
+    );
+}
+
+crate::support::on_every_dialect!(Db: a_false_flag_flags_nothing => only_rows_set_true_are_flagged);
+
+#[tokio::test]
+async fn a_not_null_timestamp_flag_is_refused() {
+    let rule = USERS.replace("erase_requested\n", "erase_requested_at\n");
+    let case = Case::new(Db::Postgres, &[("users.yaml", &rule)]).await;
+    case.db
+        .exec("CREATE TABLE users (id INT PRIMARY KEY, erase_requested_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        .await;
+    let check = case.expect(&["check", "--connect"], 2);
+    assert!(
+        check.stderr.contains("erasure_flag")
+            && check.stderr.contains("every row would look flagged"),
+        "{}",
+        check.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_boolean_marker_defaulting_to_false_marks_only_rows_set_true() {
+    let rule = "category: notes
+description: Notes
+source: \"Privacy Policy, 'Log information'\"
+retain: 30d
+on_expiry: anonymise
+targets:
+  - store: app
+    table: notes
+    key: [id]
+    timestamp: at
+    anonymise: {email: {replace: gone}}
+    marker: is_anonymized
+";
+    let db = Db::Postgres;
+    let case = Case::new(db, &[("notes.yaml", rule)]).await;
+    case.db
+        .exec(
+            "CREATE TABLE notes (id INT PRIMARY KEY, email TEXT, at TIMESTAMPTZ NOT NULL,
+               is_anonymized BOOLEAN NOT NULL DEFAULT false)",
+        )
+        .await;
+    let (old, fresh) = (db.days_ago(60), db.days_ago(0));
+    case.db
+        .exec(&format!(
+            "INSERT INTO notes (id, email, at) VALUES (1, 'a@x.io', {old}), (2, 'b@x.io', {old}),
+               (3, 'c@x.io', {fresh})"
+        ))
+        .await;
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["migrate"], 0);
+    let first = case.expect(&["run"], 0);
+    let emails = case
+        .column("SELECT email || '/' || is_anonymized::text FROM notes ORDER BY id")
+        .await;
+    assert_eq!(
+        emails,
+        [
+            Some("gone/true".to_owned()),
+            Some("gone/true".to_owned()),
+            Some("c@x.io/false".to_owned())
+        ],
+        "{}",
+        first.stderr
+    );
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert_eq!(
+        plan["targets"][0]["matched"], 0,
+        "anonymised rows are not selected again: {plan}"
+    );
+}
