@@ -168,3 +168,85 @@ async fn a_table_that_cannot_roll_back_is_refused() {
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(db.checksum_of(&["logs"]).await, data, "nothing changed");
 }
+
+/// Indexes that make no plain column list unique are no key: one on an expression
+/// (`lower(email)`) or with a predicate (`WHERE deleted_at IS NULL`), on PostgreSQL and
+/// SQLite; and a SQLite column declared without a type, which sorts its numbers before
+/// its texts so pages bound by a key's text stop early. Each is refused by name.
+async fn keys_that_do_not_name_one_row_are_refused(kind: Db) {
+    let db = TestDb::fresh(kind).await;
+    db.exec(
+        "CREATE TABLE members (id INT NOT NULL, tenant_id INT NOT NULL, email VARCHAR(80) NOT NULL, created_at DATE NULL, anonymised_at DATE NULL, nick VARCHAR(10) NULL);
+         CREATE UNIQUE INDEX members_tenant_email ON members (tenant_id, lower(email));
+         CREATE UNIQUE INDEX members_live_email ON members (email) WHERE anonymised_at IS NULL",
+    )
+    .await;
+    let mut rules = vec![
+        (
+            "rules/tenants.yaml".to_owned(),
+            rule(
+                "tenants",
+                &target("members", "nick").replace("key: [id]", "key: [tenant_id]"),
+            ),
+        ),
+        (
+            "rules/emails.yaml".to_owned(),
+            rule(
+                "emails",
+                &target("members", "nick").replace("key: [id]", "key: [email]"),
+            ),
+        ),
+    ];
+    if kind == Db::Sqlite {
+        db.exec("CREATE TABLE logs (id PRIMARY KEY, created_at TEXT NULL, anonymised_at TEXT NULL, nick TEXT NULL)")
+            .await;
+        rules.push((
+            "rules/logs.yaml".to_owned(),
+            rule("logs", &target("logs", "nick")),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<(&str, &str)> = vec![("retention.yaml", CONFIG)];
+    files.extend(rules.iter().map(|(f, t)| (f.as_str(), t.as_str())));
+    write_files(dir.path(), &files);
+    let env = [("APP_URL", db.url.as_str())];
+    let out = retention(dir.path(), &["check", "--connect"], &env).expect_code(2);
+    for (file, why) in [
+        (
+            "tenants.yaml:9: targets[0].key",
+            "neither the primary key nor a unique NOT NULL key",
+        ),
+        (
+            "emails.yaml:9: targets[0].key",
+            "neither the primary key nor a unique NOT NULL key",
+        ),
+    ] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains(file) && l.contains(why)),
+            "{file}:\n{}",
+            out.stderr
+        );
+    }
+    if kind == Db::Sqlite {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains("logs.yaml:9: targets[0].key")
+                    && l.contains("declared without a type")),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_keys_that_do_not_name_one_row_are_refused() {
+    keys_that_do_not_name_one_row_are_refused(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_keys_that_do_not_name_one_row_are_refused() {
+    keys_that_do_not_name_one_row_are_refused(Db::Sqlite).await;
+}

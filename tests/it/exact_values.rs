@@ -356,3 +356,45 @@ async fn sqlite_a_column_without_a_type_matches_the_id_stored_either_way() {
     case.expect(&["erase", "--subject", "1", "--ticket", "T-1"], 0);
     assert_eq!(ids(&case, "m").await, ["3", "4", "5", "6"]);
 }
+
+/// A hold or a request whose id is no uuid matches nothing in a `uuid` column — the run
+/// neither fails on the cast nor prints the id — and the uuid's own spelling still works.
+#[tokio::test]
+async fn postgres_an_id_that_is_no_uuid_matches_nothing_in_a_uuid_column() {
+    let db = Db::Postgres;
+    let sessions = rule("sessions", "sessions", "account", "");
+    let case = Case::new(db, &[("sessions.yaml", &sessions)]).await;
+    case.db
+        .exec("CREATE TABLE sessions (id INT PRIMARY KEY, account UUID, at TIMESTAMPTZ NOT NULL)")
+        .await;
+    let (old, fresh) = (db.days_ago(30), db.days_ago(0));
+    let a = "0193a0b4-7c1e-7d2a-9f00-0123456789ab";
+    case.db
+        .exec(&format!(
+            "INSERT INTO sessions VALUES (1, '{a}', {old}), (2, '{a}', {fresh}), (3, NULL, {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &[
+            "hold",
+            "add",
+            "--subject",
+            "Owner-5",
+            "--reason",
+            "litigation",
+        ],
+        0,
+    );
+    let run = case.expect(&["run"], 0);
+    assert!(!run.stderr.contains("Owner-5"), "{}", run.stderr);
+    assert_eq!(ids(&case, "sessions").await, ["2"]);
+    case.expect(&["erase", "--subject", "42", "--ticket", "T-1"], 0);
+    case.expect(
+        &["erase", "--subject", &a.to_uppercase(), "--ticket", "T-2"],
+        0,
+    );
+    assert_eq!(ids(&case, "sessions").await, ["2"]);
+    case.expect(&["erase", "--subject", a, "--ticket", "T-3"], 0);
+    assert!(ids(&case, "sessions").await.is_empty());
+}

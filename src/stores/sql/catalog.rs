@@ -421,7 +421,11 @@ async fn relation(pool: &SqlPool, name: &str) -> Result<Relation> {
 async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>> {
     let rows: Vec<(String, bool, String)> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
-            "SELECT i.relname::text, x.indisunique, a.attname::text
+            // An index on an expression (`lower(email)`) or with a predicate (`WHERE
+            // deleted_at IS NULL`) makes no plain column list unique: its expression
+            // columns drop out of the join below, and a partial one leaves rows out.
+            "SELECT i.relname::text, x.indisunique AND x.indexprs IS NULL AND x.indpred IS NULL,
+                    a.attname::text
              FROM pg_index x
              JOIN pg_class t ON t.oid = x.indrelid
              JOIN pg_class i ON i.oid = x.indexrelid
@@ -442,7 +446,10 @@ async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT il.name, il.\"unique\" = 1, ii.name FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii
+            // The same on SQLite: a partial index is no key, and an expression column
+            // (no name) leaves a column list no key equals.
+            "SELECT il.name, il.\"unique\" = 1 AND il.partial = 0, COALESCE(ii.name, '')
+             FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii
              ORDER BY il.name, ii.seqno",
         )
         .bind(table)

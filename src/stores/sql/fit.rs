@@ -25,9 +25,14 @@ const HMAC_LENGTH: u32 = 64;
 
 /// Key column types whose text form does not name and order rows as the column does, on
 /// MySQL/MariaDB: binary strings and BLOBs (bytes that are not UTF-8 read as `?`), BIT,
-/// ENUM and SET (sorted by their index, compared as text), and spatial types.
+/// ENUM and SET (sorted by their index, compared as text), and spatial types. On SQLite:
+/// a column declared without a type or as a BLOB, which keeps `1` and `'1'` apart and
+/// sorts every number before every text, so keyset pages bound by a key's text stop.
 fn unkeyable(dialect: Dialect, type_name: &str) -> bool {
     let t = type_name.to_ascii_lowercase();
+    if dialect == Dialect::Sqlite {
+        return t.trim().is_empty() || t.contains("blob");
+    }
     dialect == Dialect::MySql
         && (t.contains("binary")
             || t.contains("blob")
@@ -98,10 +103,14 @@ pub fn misfits(
         bad(
             "key",
             format!(
-                "key column `{k}` is {ty}: a batch reads its keys as text, which for {ty} does not \
+                "key column `{k}` is {}: a batch reads its keys as text, which for it does not \
                  name each row (nor sort as the column does), so the audit digest and the batch \
                  ranges would be wrong; use a unique key of integer, text, decimal, date/time or \
-                 uuid columns"
+                 uuid columns",
+                match ty.trim() {
+                    "" => "declared without a type",
+                    ty => ty,
+                }
             ),
         );
     }

@@ -136,6 +136,12 @@ impl ColumnKind {
                     .map(|_| Value::Text(text.to_owned())),
             },
             ColumnKind::Float => is_plain_decimal(text).then(|| Value::Text(text.to_owned())),
+            // A uuid column holds uuids, in one spelling (lower case, hyphenated): any
+            // other id matches nothing there, rather than failing the statement's cast.
+            ColumnKind::Uuid => uuid::Uuid::parse_str(text)
+                .ok()
+                .filter(|u| u.hyphenated().to_string() == text)
+                .map(|_| Value::Text(text.to_owned())),
             _ => Some(Value::Text(text.to_owned())),
         }
     }
@@ -390,6 +396,16 @@ mod tests {
         );
         assert_eq!(ColumnKind::Int.value_of("018446744073709551605"), None);
         assert_eq!(ColumnKind::Int.value_of("18446744073709551616"), None);
+        let id = "0193a0b4-7c1e-7d2a-9f00-0123456789ab";
+        assert_eq!(ColumnKind::Uuid.value_of(id), Some(Value::Text(id.into())));
+        for other in [
+            "Owner-5",
+            "42",
+            "0193A0B4-7C1E-7D2A-9F00-0123456789AB",
+            "{0193a0b4-7c1e-7d2a-9f00-0123456789ab}",
+        ] {
+            assert_eq!(ColumnKind::Uuid.value_of(other), None, "{other}");
+        }
         assert_eq!(
             ColumnKind::Text.value_of("abc"),
             Some(Value::Text("abc".into()))
