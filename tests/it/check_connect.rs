@@ -250,3 +250,75 @@ async fn postgres_keys_that_do_not_name_one_row_are_refused() {
 async fn sqlite_keys_that_do_not_name_one_row_are_refused() {
     keys_that_do_not_name_one_row_are_refused(Db::Sqlite).await;
 }
+
+/// PostgreSQL columns that take a rule `check --connect` used to pass and every run then
+/// failed on: a `varchar` of times as the timestamp, `{replace: x}` on a `text[]`, a
+/// replacement past a `smallint`, an `hmac` pseudonym into a domain over `varchar(50)`.
+#[tokio::test]
+async fn postgres_rules_every_run_would_fail_on_are_refused_at_check() {
+    let db = TestDb::fresh(Db::Postgres).await;
+    db.exec(
+        "CREATE DOMAIN short_name AS VARCHAR(50);
+         CREATE TABLE people (id BIGINT PRIMARY KEY, created_at TIMESTAMPTZ NULL, anonymised_at TIMESTAMPTZ NULL,
+           nick VARCHAR(100) NULL, seen VARCHAR(40) NULL, tags TEXT[] NULL, score SMALLINT NULL, first_name short_name NULL)",
+    )
+    .await;
+    let people = |anonymise: &str| {
+        target("people", "nick").replace("      nick: null\n", &format!("      {anonymise}\n"))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = [
+        (
+            "rules/seen.yaml",
+            rule(
+                "seen",
+                &target("people", "nick").replace("timestamp: created_at", "timestamp: seen"),
+            ),
+        ),
+        (
+            "rules/tags.yaml",
+            rule("tags", &people("tags: {replace: x}")),
+        ),
+        (
+            "rules/score.yaml",
+            rule("score", &people("score: {replace: 100000}")),
+        ),
+        (
+            "rules/names.yaml",
+            rule("names", &people("first_name: hmac")),
+        ),
+        ("rules/fine.yaml", rule("fine", &people("tags: null"))),
+    ];
+    let mut files = vec![("retention.yaml", CONFIG)];
+    files.extend(rules.iter().map(|(f, r)| (*f, r.as_str())));
+    write_files(dir.path(), &files);
+    let env = [("APP_URL", db.url.as_str())];
+    let out = retention(dir.path(), &["check", "--connect"], &env).expect_code(2);
+    for (file, why) in [
+        (
+            "seen.yaml:10: targets[0].timestamp",
+            "is not a date/time column",
+        ),
+        (
+            "tags.yaml:12: targets[0].anonymise.tags",
+            "only `null` anonymises an array column",
+        ),
+        (
+            "score.yaml:12: targets[0].anonymise.score",
+            "holds -32768 to 32767 only",
+        ),
+        (
+            "names.yaml:12: targets[0].anonymise.first_name",
+            "holds at most 50",
+        ),
+    ] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains(file) && l.contains(why)),
+            "{file}: {why}\n{}",
+            out.stderr
+        );
+    }
+    assert!(!out.stderr.contains("fine.yaml"), "{}", out.stderr);
+}

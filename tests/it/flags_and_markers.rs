@@ -131,3 +131,47 @@ targets:
         "anonymised rows are not selected again: {plan}"
     );
 }
+
+/// MariaDB's `BOOLEAN` is a `TINYINT(1)`: as a marker, `NOT NULL DEFAULT 0` marks only
+/// the rows set to 1, which the tool writes; rows are anonymised once, not again.
+#[tokio::test]
+async fn mariadb_a_tinyint_marker_works_as_a_boolean() {
+    let rule = "category: notes
+description: Notes
+source: \"Privacy Policy, 'Log information'\"
+retain: 30d
+on_expiry: anonymise
+targets:
+  - store: app
+    table: notes
+    key: [id]
+    timestamp: at
+    anonymise: {email: {replace: gone}}
+    marker: is_anonymized
+";
+    let db = Db::MySql;
+    let case = Case::new(db, &[("notes.yaml", rule)]).await;
+    case.db
+        .exec(
+            "CREATE TABLE notes (id INT PRIMARY KEY, email VARCHAR(40), at DATETIME NOT NULL,
+               is_anonymized BOOLEAN NOT NULL DEFAULT false)",
+        )
+        .await;
+    let (old, fresh) = (db.days_ago(60), db.days_ago(0));
+    case.db
+        .exec(&format!(
+            "INSERT INTO notes (id, email, at) VALUES (1, 'a@x.io', {old}), (2, 'b@x.io', {fresh})"
+        ))
+        .await;
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.column("SELECT CONCAT(email, '/', is_anonymized) FROM notes ORDER BY id")
+            .await,
+        [Some("gone/1".to_owned()), Some("b@x.io/0".to_owned())]
+    );
+    let plan = case.expect(&["plan", "--format", "json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["targets"][0]["matched"], 0, "{plan}");
+}

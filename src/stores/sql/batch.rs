@@ -507,8 +507,10 @@ fn set_list(
     if let Some(m) = &p.marker {
         sep(q);
         q.push(&name(&m.name)).push(" = ");
+        // A boolean marker (MySQL's a TINYINT) says "anonymised" by being true.
         let v = match m.kind {
             ColumnKind::Bool => Value::Bool(true),
+            ColumnKind::Int if m.type_name.eq_ignore_ascii_case("tinyint") => Value::I64(1),
             k => k.instant(ctx.now),
         };
         q.bind(v);

@@ -178,8 +178,9 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
                 "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text,
                     NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
                     COALESCE(array_position(pk.conkey, a.attnum), 0)::int8,
-                    CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
-                         THEN (a.atttypmod - 4)::int8 END
+                    CASE WHEN COALESCE(bt.typname, t.typname) IN ('varchar', 'bpchar')
+                              AND COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) > 4
+                         THEN (COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) - 4)::int8 END
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -50,6 +50,13 @@ fn unkeyable(dialect: Dialect, type_name: &str) -> bool {
             .contains(&t.as_str()))
 }
 
+/// A marker that says "anonymised" by being true: a boolean, or MySQL's `BOOLEAN`
+/// (`TINYINT`), written as 1.
+fn is_boolean_marker(dialect: Dialect, c: &Column) -> bool {
+    c.kind == ColumnKind::Bool
+        || (dialect == Dialect::MySql && c.type_name.eq_ignore_ascii_case("tinyint"))
+}
+
 /// Every misfit of `target` against `info` (and the `via` table's `parent`, when the
 /// subject is found through one), in field order.
 pub fn misfits(
@@ -120,24 +127,28 @@ pub fn misfits(
             None => bad("timestamp", missing(ts.column.as_str())),
             Some(c) => {
                 let native = ts.unit == TimeUnit::Native;
+                // Text holds times only on SQLite, which has no time type; elsewhere a
+                // `varchar` column of times is read by no comparison the tool makes.
                 let ok = match native {
-                    true => matches!(
-                        c.kind,
-                        ColumnKind::Instant
-                            | ColumnKind::Naive
-                            | ColumnKind::Date
-                            | ColumnKind::Text
-                    ),
+                    true => match c.kind {
+                        ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Date => true,
+                        ColumnKind::Text => dialect == Dialect::Sqlite,
+                        _ => false,
+                    },
                     false => c.kind == ColumnKind::Int,
                 };
                 if !ok {
                     bad(
                         "timestamp",
                         format!(
-                            "column `{}` ({}) is not a {} column; {}",
+                            "column `{}` ({}) is not {} column; {}",
                             ts.column,
                             c.type_name,
-                            if native { "date/time" } else { "integer epoch" },
+                            if native {
+                                "a date/time"
+                            } else {
+                                "an integer epoch"
+                            },
                             if native {
                                 "write {column: …, unit: s|ms|us} for epoch integers"
                             } else {
@@ -193,17 +204,18 @@ pub fn misfits(
         match info.column(m.as_str()) {
             None => bad("marker", missing(m.as_str())),
             Some(c) => {
+                let flag = is_boolean_marker(dialect, c);
                 let ok = match c.kind {
                     ColumnKind::Instant | ColumnKind::Naive | ColumnKind::Bool => true,
                     ColumnKind::Text => c.max_length.map_or(true, |n| n >= 20),
-                    _ => false,
+                    _ => flag,
                 };
                 if !ok {
                     bad("marker", format!(
                         "column `{m}` ({}) cannot hold the time a row was anonymised; use a nullable timestamp (or boolean) column",
                         c.type_name
                     ));
-                } else if !c.nullable && c.kind != ColumnKind::Bool {
+                } else if !c.nullable && !flag {
                     bad("marker", format!(
                         "column `{m}` is NOT NULL, so no row would ever look unanonymised; use a nullable column"
                     ));
@@ -286,6 +298,16 @@ fn strategy_misfit(dialect: Dialect, strategy: &ColumnStrategy, c: &Column) -> O
             c.type_name
         ))
     };
+    // A PostgreSQL array (`_text`): only `null` writes a value the column takes.
+    if dialect == Dialect::Postgres
+        && c.type_name.starts_with('_')
+        && !matches!(strategy, ColumnStrategy::Null)
+    {
+        return Some(format!(
+            "the column is an array (`{}`); only `null` anonymises an array column",
+            c.type_name
+        ));
+    }
     match strategy {
         ColumnStrategy::Null if !c.nullable => {
             Some("`null` needs a nullable column; this one is NOT NULL (use {replace: …})".into())
@@ -321,8 +343,28 @@ fn strategy_misfit(dialect: Dialect, strategy: &ColumnStrategy, c: &Column) -> O
     }
 }
 
-/// MySQL/MariaDB `TIMESTAMP` holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC only.
+/// A replacement the column cannot hold: an integer past its type's range (signed, as
+/// the catalog names it), or a time outside a MySQL/MariaDB `TIMESTAMP` (1970-01-01
+/// 00:00:01 to 2038-01-19 03:14:07 UTC).
 fn out_of_range(dialect: Dialect, c: &Column, value: &Value) -> Option<String> {
+    if let Value::I64(i) = value {
+        let t = c.type_name.to_ascii_lowercase();
+        let bits = match t.as_str() {
+            "tinyint" if dialect == Dialect::MySql => 8,
+            "int2" | "smallint" => 16,
+            "mediumint" if dialect == Dialect::MySql => 24,
+            "int4" | "int" | "integer" if dialect != Dialect::Sqlite => 32,
+            _ => 64,
+        };
+        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)).wrapping_sub(1));
+        if bits < 64 && !(lo..=hi).contains(i) {
+            return Some(format!(
+                "{{replace: {i}}}: the column (`{}`) holds {lo} to {hi} only",
+                c.type_name
+            ));
+        }
+        return None;
+    }
     if dialect != Dialect::MySql || !c.type_name.eq_ignore_ascii_case("timestamp") {
         return None;
     }

@@ -738,7 +738,9 @@ impl PreparedTable {
         let key = &self.keys[0];
         let col = self.dialect.col(T, &key.name);
         let hashed = match (self.dialect, key.kind) {
-            (_, ColumnKind::Int) => format!("ABS({col})"),
+            // The remainder first: `ABS` of the smallest BIGINT overflows, of a remainder
+            // never (and it is `ABS(col) % count` all the same).
+            (_, ColumnKind::Int) => format!("ABS({col} % {count})"),
             (Dialect::Postgres, _) => format!("ABS(CAST(hashtext(CAST({col} AS TEXT)) AS BIGINT))"),
             (Dialect::MySql, _) => format!("CRC32({col})"),
             (Dialect::Sqlite, _) => bail!(
