@@ -56,9 +56,11 @@ impl FromStr for Retain {
             "y" => Period::Years(n),
             _ => return Err(BadPeriod(s.to_owned())),
         };
-        // Refuse periods so long that the cutoff would leave chrono's range: nobody
-        // means 100,000 years, and a typo should not silently mean "forever".
-        if p.cutoff(DateTime::<Utc>::UNIX_EPOCH).is_none() && p.max_years() > 1000 {
+        // Refuse periods over 1,000 years: their cutoff would leave the range of some
+        // database's date types (MySQL's DATETIME starts at year 1000, PostgreSQL's in
+        // 4714 BC) and every run would fail; nobody means 9,999 years but `forever`, and
+        // a typo should not silently mean it either.
+        if p.max_years() > 1000 {
             return Err(BadPeriod(s.to_owned()));
         }
         Ok(Retain::For(p))
@@ -157,7 +159,7 @@ mod tests {
 
     #[test]
     fn periods_parse_and_round_trip() {
-        for s in ["12h", "30d", "8w", "6mo", "7y", "forever"] {
+        for s in ["12h", "30d", "8w", "6mo", "7y", "1000y", "12000mo", "forever"] {
             assert_eq!(s.parse::<Retain>().unwrap().to_string(), s);
         }
         for bad in [
@@ -170,6 +172,10 @@ mod tests {
             "-1d",
             "30m",
             "99999999999y",
+            "1001y",
+            "2100y",
+            "9999y",
+            "12012mo",
             "7years",
         ] {
             assert!(bad.parse::<Retain>().is_err(), "{bad:?}");

@@ -242,7 +242,7 @@ impl TablePass<'_, '_, '_> {
         let Some(names) = partitions::pg_plain_leaves(pool, t).await? else {
             return Ok(None);
         };
-        let lo = oldest - chrono::Duration::seconds(1);
+        let lo = window_start(oldest);
         let mut c = pool.acquire().await?;
         let mut out = Vec::new();
         for name in names {
@@ -480,6 +480,17 @@ impl Windows {
     }
 }
 
+/// Where the first time window starts: `oldest` is rounded down to the second, so one
+/// second earlier to be sure — but never before PostgreSQL's earliest time (4714-11-24
+/// BC), which a row can hold and a bound cannot pass.
+fn window_start(oldest: DateTime<Utc>) -> DateTime<Utc> {
+    let earliest = chrono::NaiveDate::from_ymd_opt(-4713, 11, 24)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    let lo = oldest - chrono::Duration::seconds(1);
+    earliest.map_or(lo, |e| lo.max(e))
+}
+
 /// Window mode applies to expiry deletes on a plain PostgreSQL table over an indexed
 /// timestamp: the database then reads only the index's slice and sorts nothing.
 fn time_windows(
@@ -503,8 +514,7 @@ fn time_windows(
     if !usable || inv.matched == 0 {
         return None;
     }
-    // `oldest` is rounded down to the second; start one second earlier to be sure.
-    let lo = oldest - chrono::Duration::seconds(1);
+    let lo = window_start(oldest);
     let span = (end - lo).num_microseconds()? as f64;
     let share = (size as f64 / inv.matched as f64).min(1.0);
     let width = chrono::Duration::microseconds(((span * share) as i64).max(1_000_000));

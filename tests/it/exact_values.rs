@@ -358,7 +358,7 @@ async fn sqlite_a_column_without_a_type_matches_the_id_stored_either_way() {
 }
 
 /// A hold or a request whose id is no uuid matches nothing in a `uuid` column — the run
-/// neither fails on the cast nor prints the id — and the uuid's own spelling still works.
+/// neither fails on the cast nor prints the id — and a uuid matches in any spelling.
 #[tokio::test]
 async fn postgres_an_id_that_is_no_uuid_matches_nothing_in_a_uuid_column() {
     let db = Db::Postgres;
@@ -390,12 +390,12 @@ async fn postgres_an_id_that_is_no_uuid_matches_nothing_in_a_uuid_column() {
     assert!(!run.stderr.contains("Owner-5"), "{}", run.stderr);
     assert_eq!(ids(&case, "sessions").await, ["2"]);
     case.expect(&["erase", "--subject", "42", "--ticket", "T-1"], 0);
+    assert_eq!(ids(&case, "sessions").await, ["2"]);
+    // PostgreSQL reads any spelling of a uuid as the same value, and so does the tool.
     case.expect(
         &["erase", "--subject", &a.to_uppercase(), "--ticket", "T-2"],
         0,
     );
-    assert_eq!(ids(&case, "sessions").await, ["2"]);
-    case.expect(&["erase", "--subject", a, "--ticket", "T-3"], 0);
     assert!(ids(&case, "sessions").await.is_empty());
 }
 
@@ -421,4 +421,127 @@ async fn mariadb_shards_cover_the_smallest_bigint() {
     case.expect(&["run", "--shard", "0/2"], 0);
     case.expect(&["run", "--shard", "1/2"], 0);
     assert_eq!(ids(&case, "events").await, ["5"]);
+}
+
+/// SQLite columns without affinity — declared `ANY` in a STRICT table — hold `1` and
+/// `'1'` apart: a hold on `1` keeps both, an erasure of `1` takes both; a column declared
+/// `uuid` is text on SQLite, matched as stored.
+#[tokio::test]
+async fn sqlite_any_and_uuid_columns_match_ids_as_stored() {
+    let db = Db::Sqlite;
+    let m = rule("messages", "m", "acct", "");
+    let u = rule("uuids", "u", "acct", "");
+    let case = Case::new(db, &[("m.yaml", &m), ("u.yaml", &u)]).await;
+    case.db
+        .exec("CREATE TABLE m (id INTEGER PRIMARY KEY, acct ANY, at TEXT NOT NULL) STRICT")
+        .await;
+    case.db
+        .exec("CREATE TABLE u (id INTEGER PRIMARY KEY, acct uuid, at TEXT NOT NULL)")
+        .await;
+    let (old, fresh) = (db.days_ago(30), db.days_ago(0));
+    let upper = "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11";
+    case.db
+        .exec(&format!(
+            "INSERT INTO m VALUES (1, 1, {old}), (2, '1', {old}), (3, 2, {old}), (4, 1, {fresh}), (5, '1', {fresh});
+             INSERT INTO u VALUES (1, '{upper}', {old}), (2, '{upper}', {fresh}), (3, 'other', {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "1", "--reason", "litigation"],
+        0,
+    );
+    case.expect(
+        &["hold", "add", "--subject", upper, "--reason", "litigation"],
+        0,
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "m").await, ["1", "2", "4", "5"]);
+    assert_eq!(ids(&case, "u").await, ["1", "2"]);
+    case.expect(&["hold", "remove", "--subject", "1"], 0);
+    case.expect(&["erase", "--subject", "1", "--ticket", "T-1"], 0);
+    assert!(ids(&case, "m").await.is_empty());
+}
+
+/// An id that a column of an unknown type (an enum) cannot hold matches nothing, and the
+/// run neither fails nor prints it.
+#[tokio::test]
+async fn postgres_an_id_meets_an_enum_subject_as_text_and_is_never_printed() {
+    let db = Db::Postgres;
+    let accounts = rule("accounts", "accounts", "kind", "");
+    let case = Case::new(db, &[("accounts.yaml", &accounts)]).await;
+    case.db
+        .exec("CREATE TYPE acct_kind AS ENUM ('staff', 'guest')")
+        .await;
+    case.db
+        .exec("CREATE TABLE accounts (id INT PRIMARY KEY, kind acct_kind, at TIMESTAMPTZ NOT NULL)")
+        .await;
+    case.db
+        .exec(&format!(
+            "INSERT INTO accounts VALUES (1, 'staff', {}), (2, 'guest', {})",
+            db.days_ago(0),
+            db.days_ago(0)
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    let secret = "carol.secret@example.com";
+    let erase = case.expect(&["erase", "--subject", secret, "--ticket", "T-9"], 0);
+    assert!(!erase.stdout.contains(secret) && !erase.stderr.contains(secret));
+    case.expect(&["erase", "--subject", "guest", "--ticket", "T-10"], 0);
+    assert_eq!(ids(&case, "accounts").await, ["1"]);
+}
+
+/// A float epoch column (Home Assistant's `last_updated_ts`) with `unit: s` expires by
+/// the same cutoff as an integer one.
+#[tokio::test]
+async fn postgres_a_float_epoch_column_expires_by_its_unit() {
+    let db = Db::Postgres;
+    let states = "category: states
+description: States
+source: \"Privacy Policy, 'Log information'\"
+retain: 30d
+on_expiry: delete
+targets:
+  - store: app
+    table: states
+    key: [id]
+    timestamp: {column: last_updated_ts, unit: s}
+";
+    let case = Case::new(db, &[("states.yaml", states)]).await;
+    let now = chrono::Utc::now().timestamp() as f64;
+    let day = 86_400.0;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE states (id INT PRIMARY KEY, last_updated_ts DOUBLE PRECISION);
+             INSERT INTO states VALUES (1, {}), (2, {}), (3, NULL), (4, {})",
+            now - 31.5 * day,
+            now - 29.5 * day,
+            now - 400.25 * day
+        ))
+        .await;
+    case.expect(&["check", "--connect"], 0);
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "states").await, ["2", "3"]);
+}
+
+/// A row at PostgreSQL's earliest time (4714 BC) does not push the first time window
+/// out of range: the expired rows go.
+#[tokio::test]
+async fn postgres_a_row_at_the_earliest_time_does_not_fail_the_windows() {
+    let db = Db::Postgres;
+    let events = rule("events", "events", "owner", "");
+    let case = Case::new(db, &[("events.yaml", &events)]).await;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE events (id INT PRIMARY KEY, owner INT, at TIMESTAMPTZ NOT NULL);
+             CREATE INDEX ON events (at);
+             INSERT INTO events VALUES (1, 1, '4714-11-24 00:00:00+00 BC'), (2, 1, '1900-01-01T00:00:00Z'),
+               (3, 1, {})",
+            db.days_ago(0)
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "events").await, ["3"]);
 }

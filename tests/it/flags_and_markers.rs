@@ -60,8 +60,6 @@ async fn only_rows_set_true_are_flagged(db: Db) {
     );
 }
 
-crate::support::on_every_dialect!(Db: a_false_flag_flags_nothing => only_rows_set_true_are_flagged);
-
 #[tokio::test]
 async fn a_not_null_timestamp_flag_is_refused() {
     let rule = USERS.replace("erase_requested\n", "erase_requested_at\n");
@@ -175,3 +173,44 @@ targets:
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
     assert_eq!(plan["targets"][0]["matched"], 0, "{plan}");
 }
+
+/// Flags of other types: a number 0 (`numeric(1,0)`, a SQLite column without a type
+/// holding 0 or '0') is not set either; a time is.
+async fn a_zero_flag_of_any_number_type_flags_nothing(db: Db) {
+    let case = Case::new(db, &[("users.yaml", USERS)]).await;
+    let flag = match db {
+        Db::Postgres => "NUMERIC(1,0)",
+        Db::MySql => "DECIMAL(1,0)",
+        Db::Sqlite => "",
+    };
+    case.db
+        .exec(&format!(
+            "CREATE TABLE users (id INT PRIMARY KEY, erase_requested {flag} NULL)"
+        ))
+        .await;
+    let values = match db {
+        Db::Sqlite => "(1, 0), (2, '0'), (3, 0.0), (4, NULL), (5, 1), (6, '2026-01-01')",
+        _ => "(1, 0), (2, 0), (3, 0), (4, NULL), (5, 1), (6, 1)",
+    };
+    case.db
+        .exec(&format!("INSERT INTO users VALUES {values}"))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM users").await,
+        4,
+        "only rows 5 and 6 are flagged"
+    );
+    assert_eq!(
+        case.db
+            .count("SELECT COUNT(*) FROM users WHERE id IN (5, 6)")
+            .await,
+        0
+    );
+}
+
+crate::support::on_every_dialect!(Db:
+    a_false_flag_flags_nothing => only_rows_set_true_are_flagged,
+    a_zero_flag_flags_nothing => a_zero_flag_of_any_number_type_flags_nothing,
+);

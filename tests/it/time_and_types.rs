@@ -539,13 +539,13 @@ async fn sqlite_reads_only_real_dates_as_times() {
                (7, '{cutoff_day}'), (8, NULL),
                (10, '0'), (11, 0), (12, '2459000.5'), (13, 2459000.5),
                (14, '2020-02-30 10:00:00'), (15, '{cutoff_day} '), (16, 'yesterday'),
-               (17, '{before}t10:00:00z'), (18, '2020-13-01')"
+               (17, '{before}t10:00:00z'), (18, '2020-13-01'), (19, '{before}T24:30Z')"
         ))
         .await;
     case.expect(&["migrate"], 0);
     let plan = plan_json(&case, &[]);
     assert_eq!(plan["targets"][0]["matched"], 4, "{plan}");
-    assert_eq!(plan["targets"][0]["unreadable"], 9, "{plan}");
+    assert_eq!(plan["targets"][0]["unreadable"], 10, "{plan}");
     assert!(
         plan["targets"][0]["oldest"]
             .as_str()
@@ -555,7 +555,7 @@ async fn sqlite_reads_only_real_dates_as_times() {
     case.expect(&["run"], 0);
     assert_eq!(
         ids(&case, "u").await,
-        [5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18]
+        [5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
     );
 }
 

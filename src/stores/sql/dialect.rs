@@ -76,13 +76,15 @@ pub fn sqlite_date_only(expr: &str) -> String {
 
 /// SQLite: the Julian day of a text timestamp, or NULL when the value is no time the tool
 /// reads. `julianday()` alone takes a number as a Julian day (`0` is 4713 BC), rolls an
-/// impossible date over (`2020-02-30` is 1 March) and ignores trailing junk; here a value
-/// must start `YYYY-MM-DD` — alone, or followed by `T` or a space and `HH:MM` — its date
-/// must be a real one, and the whole must still read as a time.
+/// impossible date over (`2020-02-30` is 1 March, hour 24 the next day) and ignores
+/// trailing junk; here a value must start `YYYY-MM-DD` — alone, or followed by `T` or a
+/// space and `HH:MM` with an hour below 24 — its date must be a real one, and the whole
+/// must still read as a time.
 pub fn sqlite_julianday(expr: &str) -> String {
     format!(
         "(CASE WHEN ({date_only} OR {expr} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][ T][0-9][0-9]:[0-9][0-9]*') \
-         AND date(substr({expr}, 1, 10)) = substr({expr}, 1, 10) THEN julianday({expr}) END)",
+         AND date(substr({expr}, 1, 10)) = substr({expr}, 1, 10) \
+         AND (length({expr}) = 10 OR substr({expr}, 12, 2) <= '23') THEN julianday({expr}) END)",
         date_only = sqlite_date_only(expr)
     )
 }

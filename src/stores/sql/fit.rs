@@ -31,7 +31,7 @@ const HMAC_LENGTH: u32 = 64;
 fn unkeyable(dialect: Dialect, type_name: &str) -> bool {
     let t = type_name.to_ascii_lowercase();
     if dialect == Dialect::Sqlite {
-        return t.trim().is_empty() || t.contains("blob");
+        return super::select::no_affinity(&t);
     }
     dialect == Dialect::MySql
         && (t.contains("binary")
@@ -135,7 +135,14 @@ pub fn misfits(
                         ColumnKind::Text => dialect == Dialect::Sqlite,
                         _ => false,
                     },
-                    false => c.kind == ColumnKind::Int,
+                    // An epoch may be a float (Home Assistant's `*_ts`); on SQLite any
+                    // column but a text one keeps numbers as numbers (a DATETIME of
+                    // milliseconds, as Prisma writes them).
+                    false => match c.kind {
+                        ColumnKind::Int | ColumnKind::Float => true,
+                        ColumnKind::Text => false,
+                        _ => dialect == Dialect::Sqlite,
+                    },
                 };
                 if !ok {
                     bad(
@@ -150,7 +157,7 @@ pub fn misfits(
                                 "an integer epoch"
                             },
                             if native {
-                                "write {column: …, unit: s|ms|us} for epoch integers"
+                                "write {column: …, unit: s|ms|us} for epoch numbers"
                             } else {
                                 "drop `unit` for date/time columns"
                             }
@@ -356,8 +363,11 @@ fn out_of_range(dialect: Dialect, c: &Column, value: &Value) -> Option<String> {
             "int4" | "int" | "integer" if dialect != Dialect::Sqlite => 32,
             _ => 64,
         };
-        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)).wrapping_sub(1));
-        if bits < 64 && !(lo..=hi).contains(i) {
+        if bits == 64 {
+            return None;
+        }
+        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+        if !(lo..=hi).contains(i) {
             return Some(format!(
                 "{{replace: {i}}}: the column (`{}`) holds {lo} to {hi} only",
                 c.type_name

@@ -274,8 +274,7 @@ impl PreparedTable {
     /// `'1'` text, which `=` holds unequal, so such a column is compared as its text (an
     /// id `1` or a filter `ne: 1` then means both).
     fn compared(&self, c: &TypedColumn, col: String) -> String {
-        let t = c.type_name.to_ascii_lowercase();
-        if self.dialect == Dialect::Sqlite && (t.trim().is_empty() || t.contains("blob")) {
+        if self.dialect == Dialect::Sqlite && no_affinity(&c.type_name) {
             format!("CAST({col} AS TEXT)")
         } else {
             col
@@ -491,14 +490,22 @@ impl PreparedTable {
             Dialect::Sqlite => Some("BLOB"),
             Dialect::Postgres => None,
         };
+        // A PostgreSQL column of a type the tool does not know (an enum, a domain over
+        // one …) meets the id as its text: a cast of the id to the type could fail, and
+        // the database's error would carry the id into the log.
+        let as_text = self.dialect == Dialect::Postgres && subj.kind == ColumnKind::Other;
+        let kind = if as_text { ColumnKind::Text } else { subj.kind };
         let list = |out: &mut SqlText, col: &str| {
-            let col = &self.compared(subj, col.to_owned());
+            let col = &match as_text {
+                true => format!("CAST({col} AS TEXT)"),
+                false => self.compared(subj, col.to_owned()),
+            };
             out.push("(").push(col).push(" IN (");
             for (i, v) in values.iter().enumerate() {
                 if i > 0 {
                     out.push(", ");
                 }
-                out.bind_for(subj.kind, &subj.type_name, v.clone());
+                out.bind_for(kind, &subj.type_name, v.clone());
             }
             out.push(")");
             if let Some(ty) = bytes {
@@ -674,18 +681,28 @@ impl PreparedTable {
     }
 
     /// Whether a flag or marker column is set (`set`) or not: a boolean is set when
-    /// true, an integer when not 0 (MySQL's and SQLite's booleans), anything else when not
-    /// NULL. Both forms are true or false, never unknown, for every value NULL included:
-    /// `IS TRUE`, `IS NOT TRUE`, and the NULL test written out for integers.
+    /// true, a number when not 0 (MySQL's and SQLite's booleans are integers), anything
+    /// else when not NULL. Both forms are true or false, never unknown, for every value
+    /// NULL included: `IS TRUE`, `IS NOT TRUE`, and the NULL test written out for numbers
+    /// (`x = 0` is never unknown once `x` is not NULL).
     fn is_set(&self, c: &TypedColumn, set: bool) -> String {
         let col = self.dialect.col(T, &c.name);
-        match (c.kind, set) {
-            (ColumnKind::Bool, true) => format!("{col} IS TRUE"),
-            (ColumnKind::Bool, false) => format!("{col} IS NOT TRUE"),
-            (ColumnKind::Int, true) => format!("({col} IS NOT NULL AND {col} <> 0)"),
-            (ColumnKind::Int, false) => format!("({col} IS NULL OR {col} = 0)"),
-            (_, true) => format!("{col} IS NOT NULL"),
-            (_, false) => format!("{col} IS NULL"),
+        // A SQLite column without affinity may hold 0, '0' or a time: zero either way is
+        // not set.
+        let zero = match c.kind {
+            _ if self.dialect == Dialect::Sqlite && no_affinity(&c.type_name) => {
+                Some(format!("({col} = 0 OR {col} = '0')"))
+            }
+            ColumnKind::Int | ColumnKind::Float => Some(format!("{col} = 0")),
+            _ => None,
+        };
+        match (c.kind, zero, set) {
+            (ColumnKind::Bool, _, true) => format!("{col} IS TRUE"),
+            (ColumnKind::Bool, _, false) => format!("{col} IS NOT TRUE"),
+            (_, Some(zero), true) => format!("({col} IS NOT NULL AND NOT {zero})"),
+            (_, Some(zero), false) => format!("({col} IS NULL OR {zero})"),
+            (_, None, true) => format!("{col} IS NOT NULL"),
+            (_, None, false) => format!("{col} IS NULL"),
         }
     }
 
@@ -791,4 +808,11 @@ impl PreparedTable {
         }
         out.push(")");
     }
+}
+
+/// A SQLite column without type affinity: declared without a type, as a BLOB, or as
+/// `ANY` (in a STRICT table), which keeps `1` and `'1'` apart.
+pub fn no_affinity(type_name: &str) -> bool {
+    let t = type_name.trim().to_ascii_lowercase();
+    t.is_empty() || t.contains("blob") || t == "any"
 }

@@ -91,7 +91,11 @@ impl ColumnKind {
     /// containing "INT" is an integer …): [`ColumnKind::classify`].
     pub fn classify_in(dialect: Dialect, type_name: &str) -> ColumnKind {
         if dialect == Dialect::Sqlite {
-            return ColumnKind::classify(type_name);
+            // SQLite has no uuid or inet type: a column declared so holds text.
+            return match ColumnKind::classify(type_name) {
+                ColumnKind::Uuid | ColumnKind::Inet => ColumnKind::Text,
+                k => k,
+            };
         }
         let t = type_name.to_ascii_lowercase();
         match t.trim() {
@@ -136,12 +140,20 @@ impl ColumnKind {
                     .map(|_| Value::Text(text.to_owned())),
             },
             ColumnKind::Float => is_plain_decimal(text).then(|| Value::Text(text.to_owned())),
-            // A uuid column holds uuids, in one spelling (lower case, hyphenated): any
-            // other id matches nothing there, rather than failing the statement's cast.
+            // A uuid column holds uuids: an id that is one (in any spelling PostgreSQL
+            // itself reads, as it compares them) meets it as that uuid; any other id
+            // matches nothing, rather than failing the statement's cast — whose error
+            // would carry the id into the log.
             ColumnKind::Uuid => uuid::Uuid::parse_str(text)
                 .ok()
-                .filter(|u| u.hyphenated().to_string() == text)
-                .map(|_| Value::Text(text.to_owned())),
+                .map(|u| Value::Text(u.hyphenated().to_string())),
+            // Likewise an inet column and an address.
+            ColumnKind::Inet => {
+                let addr = text.split_once('/').map_or(text, |(a, _)| a);
+                addr.parse::<std::net::IpAddr>()
+                    .is_ok()
+                    .then(|| Value::Text(text.to_owned()))
+            }
             _ => Some(Value::Text(text.to_owned())),
         }
     }
@@ -397,15 +409,22 @@ mod tests {
         assert_eq!(ColumnKind::Int.value_of("018446744073709551605"), None);
         assert_eq!(ColumnKind::Int.value_of("18446744073709551616"), None);
         let id = "0193a0b4-7c1e-7d2a-9f00-0123456789ab";
-        assert_eq!(ColumnKind::Uuid.value_of(id), Some(Value::Text(id.into())));
-        for other in [
-            "Owner-5",
-            "42",
+        for spelling in [
+            id,
             "0193A0B4-7C1E-7D2A-9F00-0123456789AB",
-            "{0193a0b4-7c1e-7d2a-9f00-0123456789ab}",
+            "0193a0b47c1e7d2a9f000123456789ab",
         ] {
-            assert_eq!(ColumnKind::Uuid.value_of(other), None, "{other}");
+            assert_eq!(
+                ColumnKind::Uuid.value_of(spelling),
+                Some(Value::Text(id.into())),
+                "{spelling}"
+            );
         }
+        for other in ["Owner-5", "42", "carol@example.com"] {
+            assert_eq!(ColumnKind::Uuid.value_of(other), None, "{other}");
+            assert_eq!(ColumnKind::Inet.value_of(other), None, "{other}");
+        }
+        assert!(ColumnKind::Inet.value_of("10.0.0.0/8").is_some());
         assert_eq!(
             ColumnKind::Text.value_of("abc"),
             Some(Value::Text("abc".into()))
