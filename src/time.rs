@@ -159,7 +159,9 @@ mod tests {
 
     #[test]
     fn periods_parse_and_round_trip() {
-        for s in ["12h", "30d", "8w", "6mo", "7y", "1000y", "12000mo", "forever"] {
+        for s in [
+            "12h", "30d", "8w", "6mo", "7y", "1000y", "12000mo", "forever",
+        ] {
             assert_eq!(s.parse::<Retain>().unwrap().to_string(), s);
         }
         for bad in [

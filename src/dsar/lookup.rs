@@ -71,6 +71,18 @@ pub fn columns(lookup: &SubjectLookup, by: By) -> Vec<&Ident> {
     }
 }
 
+/// `t.c` is `value`, byte for byte: no collation folds case or accents, no number
+/// conversion reads `+4912345abc` as 4912345, whatever the column's type.
+fn exactly(q: &mut SqlText, c: &Ident, value: &str) {
+    let d = q.dialect;
+    let (before, after) = d.exact_param();
+    q.push(&d.exact_text(&d.col("t", c)))
+        .push(" = ")
+        .push(before)
+        .bind(Value::Text(value.to_owned()))
+        .push(after);
+}
+
 /// Resolves `value` to exactly one subject id.
 pub async fn resolve(ws: &Workspace, by: By, value: &str) -> Result<String> {
     let lookup = ws
@@ -96,9 +108,7 @@ pub async fn resolve(ws: &Workspace, by: By, value: &str) -> Result<String> {
         if i > 0 {
             q.push(" OR ");
         }
-        q.push(&d.col("t", c))
-            .push(" = ")
-            .bind(Value::Text(value.to_owned()));
+        exactly(&mut q, c, value);
     }
     // Two rows are enough to know the answer is not one subject.
     q.push(" LIMIT 2");
@@ -153,9 +163,7 @@ async fn count(
         if i > 0 {
             q.push(" OR ");
         }
-        q.push(&d.col("t", c))
-            .push(" = ")
-            .bind(Value::Text(value.to_owned()));
+        exactly(&mut q, c, value);
     }
     let mut conn = pool.acquire().await?;
     let rows = fetch_texts(&mut conn.conn(), &q, 1).await?;

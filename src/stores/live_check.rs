@@ -100,7 +100,16 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         }
         _ => None,
     };
-    let misfits = fit::misfits(pool.dialect(), t, &info, parent.as_ref());
+    let fks = match catalog::foreign_keys(pool).await {
+        Ok(fks) => fks,
+        Err(e) => {
+            report
+                .errors
+                .push(place("table", format!("reading the foreign keys: {e:#}")));
+            return;
+        }
+    };
+    let misfits = fit::misfits(pool.dialect(), t, &info, parent.as_ref(), &fks);
     for m in &misfits {
         report.errors.push(place(&m.field, m.message.clone()));
     }

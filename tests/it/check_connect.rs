@@ -322,3 +322,36 @@ async fn postgres_rules_every_run_would_fail_on_are_refused_at_check() {
     }
     assert!(!out.stderr.contains("fine.yaml"), "{}", out.stderr);
 }
+
+/// Anonymising a column another table's foreign key references would cascade the new
+/// value into (or be refused by) rows no rule selected: `check --connect` refuses it.
+#[tokio::test]
+async fn anonymising_a_referenced_column_is_refused() {
+    let db = TestDb::fresh(Db::Postgres).await;
+    db.exec(
+        "CREATE TABLE people (id BIGINT PRIMARY KEY, nick VARCHAR(100) UNIQUE, created_at TIMESTAMPTZ NULL, anonymised_at TIMESTAMPTZ NULL);
+         CREATE TABLE invoices (id BIGINT PRIMARY KEY, nick VARCHAR(100) REFERENCES people(nick) ON UPDATE CASCADE)",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", CONFIG),
+            (
+                "rules/people.yaml",
+                &rule("people", &target("people", "nick")),
+            ),
+        ],
+    );
+    let env = [("APP_URL", db.url.as_str())];
+    let out = retention(dir.path(), &["check", "--connect"], &env).expect_code(2);
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("people.yaml:12: targets[0].anonymise.nick")
+                && l.contains("referenced by a foreign key from `invoices`")),
+        "{}",
+        out.stderr
+    );
+}

@@ -406,6 +406,14 @@ async fn an_email_matching_nobody_or_several_subjects_is_an_error_that_changes_n
         "the address is not repeated: {msg}"
     );
 
+    // The match is exact: another case is another address, under MariaDB's
+    // case-insensitive default collation too.
+    let (r, _) = s
+        .erase(erase_args(None, Some("ADA@example.com"), "DSAR-3", false))
+        .await;
+    let msg = format!("{:#}", r.unwrap_err());
+    assert!(msg.contains("--email: no subject"), "{msg}");
+
     let (r, _) = s
         .erase(erase_args(
             None,

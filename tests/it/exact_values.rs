@@ -102,10 +102,16 @@ async fn bytes_for_requests_collation_for_holds(db: Db) {
     let comments = rule("comments", "comments", "email", "");
     let case = Case::new(db, &[("comments.yaml", &comments)]).await;
     let collate = match db {
-        Db::Postgres => "",
+        Db::Postgres => " COLLATE ci",
         Db::MySql => " COLLATE utf8mb4_unicode_520_ci",
         Db::Sqlite => " COLLATE NOCASE",
     };
+    if db == Db::Postgres {
+        // A nondeterministic ICU collation: case- and accent-insensitive equality.
+        case.db
+            .exec("CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level1', deterministic = false)")
+            .await;
+    }
     case.db
         .exec(&format!(
             "CREATE TABLE comments (id INT PRIMARY KEY, email VARCHAR(100){collate}, at {} NOT NULL)",
@@ -544,4 +550,50 @@ async fn postgres_a_row_at_the_earliest_time_does_not_fail_the_windows() {
     case.expect(&["migrate"], 0);
     case.expect(&["run"], 0);
     assert_eq!(ids(&case, "events").await, ["3"]);
+}
+
+/// PostgreSQL `citext`: keys page in citext's own order (no row skipped between batches),
+/// a hold on `jose` keeps `JOSE` as citext equates them, and a filter value meets the
+/// column as citext.
+#[tokio::test]
+async fn postgres_citext_keys_holds_and_filters_follow_citext() {
+    let db = Db::Postgres;
+    let msgs = rule(
+        "msgs",
+        "msgs",
+        "owner",
+        "    filter: {column: source, not_in: [manual]}\n",
+    )
+    .replace("key: [id]", "key: [k]");
+    let case = Case::new(db, &[("msgs.yaml", &msgs)]).await;
+    let config = std::fs::read_to_string(case.dir.path().join("retention.yaml")).expect("config");
+    write_files(
+        case.dir.path(),
+        &[(
+            "retention.yaml",
+            &format!("{config}defaults:\n  batch_size: 100\n  max_fraction: 1.0\n"),
+        )],
+    );
+    case.db.exec("CREATE EXTENSION IF NOT EXISTS citext").await;
+    case.db
+        .exec("CREATE TABLE msgs (k CITEXT PRIMARY KEY, owner CITEXT, source CITEXT, at TIMESTAMPTZ NOT NULL)")
+        .await;
+    let old = db.days_ago(30);
+    case.db
+        .exec(&format!(
+            "INSERT INTO msgs SELECT CASE WHEN g % 2 = 0 THEN 'Key' ELSE 'key' END || g, 'o' || g, 'app', {old}
+               FROM generate_series(1, 600) g;
+             INSERT INTO msgs VALUES ('held-1', 'JOSE', 'app', {old}), ('manual-1', 'x', 'MANUAL', {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "jose", "--reason", "litigation"],
+        0,
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.column("SELECT k::text FROM msgs ORDER BY k").await,
+        [Some("held-1".to_owned()), Some("manual-1".to_owned())]
+    );
 }

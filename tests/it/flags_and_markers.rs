@@ -214,3 +214,64 @@ crate::support::on_every_dialect!(Db:
     a_false_flag_flags_nothing => only_rows_set_true_are_flagged,
     a_zero_flag_flags_nothing => a_zero_flag_of_any_number_type_flags_nothing,
 );
+
+/// Flags whose "unset" is no NULL: a PostgreSQL domain over a domain over boolean, a
+/// `bit(1)` of `B'0'`, and a MariaDB zero date (`DEFAULT '0000-00-00'`) flag nothing.
+#[tokio::test]
+async fn postgres_nested_domain_and_bit_flags_count_only_when_set() {
+    let case = Case::new(Db::Postgres, &[("users.yaml", USERS)]).await;
+    case.db
+        .exec(
+            "CREATE DOMAIN yesno AS boolean; CREATE DOMAIN erase_flag AS yesno;
+             CREATE TABLE users (id INT PRIMARY KEY, erase_requested erase_flag DEFAULT false)",
+        )
+        .await;
+    case.db
+        .exec("INSERT INTO users VALUES (1, false), (2, true), (3, NULL)")
+        .await;
+    let bits = USERS
+        .replace("table: users", "table: bits")
+        .replace("category: users", "category: bits");
+    crate::support::cli::write_files(case.dir.path(), &[("rules/bits.yaml", &bits)]);
+    case.db
+        .exec(
+            "CREATE TABLE bits (id INT PRIMARY KEY, erase_requested bit(1) DEFAULT B'0');
+             INSERT INTO bits VALUES (1, B'0'), (2, B'1'), (3, NULL)",
+        )
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    for table in ["users", "bits"] {
+        assert_eq!(
+            case.column(&format!("SELECT id::text FROM {table} ORDER BY id"))
+                .await,
+            [Some("1".to_owned()), Some("3".to_owned())],
+            "{table}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mariadb_a_zero_date_flag_flags_nothing() {
+    let rule = USERS.replace("erase_requested\n", "erase_at\n");
+    let case = Case::new(Db::MySql, &[("users.yaml", &rule)]).await;
+    case.db
+        .exec(
+            "SET SESSION sql_mode = '';
+             CREATE TABLE users (id INT PRIMARY KEY, erase_at DATETIME NULL DEFAULT '0000-00-00 00:00:00');
+             INSERT INTO users (id) VALUES (1), (2);
+             INSERT INTO users VALUES (3, '2026-01-01 00:00:00'), (4, NULL)",
+        )
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.column("SELECT CAST(id AS CHAR) FROM users ORDER BY id")
+            .await,
+        [
+            Some("1".to_owned()),
+            Some("2".to_owned()),
+            Some("4".to_owned())
+        ]
+    );
+}

@@ -175,17 +175,20 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
         // tables, views, foreign and partitioned tables, only columns the role may use.
         SqlPool::Pg(p) => {
             sqlx::query_as(
-                "SELECT a.attname::text, COALESCE(bt.typname, t.typname)::text,
-                    NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
+                // A domain's base type, through a domain over a domain (two levels).
+                "SELECT a.attname::text, COALESCE(bt2.typname, bt.typname, t.typname)::text,
+                    NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)
+                         OR COALESCE(bt.typtype = 'd' AND bt.typnotnull, false)),
                     COALESCE(array_position(pk.conkey, a.attnum), 0)::int8,
-                    CASE WHEN COALESCE(bt.typname, t.typname) IN ('varchar', 'bpchar')
-                              AND COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) > 4
-                         THEN (COALESCE(NULLIF(a.atttypmod, -1), t.typtypmod) - 4)::int8 END
+                    CASE WHEN COALESCE(bt2.typname, bt.typname, t.typname) IN ('varchar', 'bpchar')
+                              AND COALESCE(NULLIF(a.atttypmod, -1), NULLIF(t.typtypmod, -1), bt.typtypmod) > 4
+                         THEN (COALESCE(NULLIF(a.atttypmod, -1), NULLIF(t.typtypmod, -1), bt.typtypmod) - 4)::int8 END
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
              LEFT JOIN pg_catalog.pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+             LEFT JOIN pg_catalog.pg_type bt2 ON bt.typtype = 'd' AND bt2.oid = bt.typbasetype
              LEFT JOIN pg_catalog.pg_constraint pk ON pk.conrelid = c.oid AND pk.contype = 'p'
              WHERE n.nspname = current_schema() AND c.relname = $1
                AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
@@ -496,7 +499,9 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .fetch_all(p)
         .await?,
         SqlPool::My(p) => sqlx::query_as(
-            "SELECT CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
+            // A constraint's name is unique in its database only (`orders_ibfk_1` in two).
+            "SELECT CAST(CONCAT_WS('.', k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME) AS CHAR),
+                    CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
                     CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
                     CASE WHEN k.TABLE_SCHEMA = DATABASE() THEN NULL ELSE CAST(k.TABLE_SCHEMA AS CHAR) END
              FROM information_schema.KEY_COLUMN_USAGE k

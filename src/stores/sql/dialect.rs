@@ -39,6 +39,29 @@ impl Dialect {
         format!("{alias}.{}", self.quote(ident))
     }
 
+    /// `expr`'s text as bytes compared exactly — no collation's case, accent or trailing
+    /// space folding, in whatever character set the column has — and the placeholder
+    /// form its counterpart takes ([`Dialect::exact_param`]).
+    pub fn exact_text(&self, expr: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("(CAST({expr} AS TEXT) COLLATE \"C\")"),
+            Dialect::MySql => {
+                format!("CAST(CONVERT(CAST({expr} AS CHAR) USING utf8mb4) AS BINARY)")
+            }
+            Dialect::Sqlite => format!("CAST(CAST({expr} AS TEXT) AS BLOB)"),
+        }
+    }
+
+    /// How a bound value (`?` in [`SqlText::statement`] terms, pushed by the caller)
+    /// is wrapped to meet [`Dialect::exact_text`]: the text before and after it.
+    pub fn exact_param(&self) -> (&'static str, &'static str) {
+        match self {
+            Dialect::Postgres => ("", ""),
+            Dialect::MySql => ("CAST(", " AS BINARY)"),
+            Dialect::Sqlite => ("CAST(", " AS BLOB)"),
+        }
+    }
+
     /// An expression that renders `expr` as text.
     pub fn as_text(&self, expr: &str) -> String {
         match self {
@@ -188,7 +211,9 @@ impl SqlText {
     pub fn bind_for(&mut self, kind: ColumnKind, type_name: &str, v: Value) -> &mut Self {
         let cast = match (&v, self.dialect) {
             (Value::Text(_), Dialect::Postgres)
-                if (kind != ColumnKind::Text || type_name == "bpchar")
+                // `char(n)` and `citext` compare by their own rules (padding, case),
+                // which a value typed text would not follow, nor sort as they do.
+                if (kind != ColumnKind::Text || matches!(type_name, "bpchar" | "citext"))
                     && is_plain_type_name(type_name) =>
             {
                 // An enum created as `"Role"` is named by its quoted name.

@@ -7,7 +7,7 @@
 //! misfit with the rule's file, line and field; preparing a target for a run refuses it
 //! on the same misfits, before its first batch.
 
-use super::catalog::{Column, Relation, TableInfo};
+use super::catalog::{Column, ForeignKey, Relation, TableInfo};
 use super::pool::Dialect;
 use super::value::{literal, ColumnKind, Value};
 use crate::rules::{ColumnStrategy, FilterOp, PartitionMode, SubjectColumn, TableTarget, TimeUnit};
@@ -64,6 +64,7 @@ pub fn misfits(
     target: &TableTarget,
     info: &TableInfo,
     parent: Option<&TableInfo>,
+    fks: &[ForeignKey],
 ) -> Vec<Misfit> {
     let mut out = Vec::new();
     let mut bad = |field: &str, message: String| {
@@ -286,6 +287,19 @@ pub fn misfits(
         };
         if let Some(why) = strategy_misfit(dialect, strategy, c) {
             bad(&field, why);
+        } else if let Some(fk) = fks.iter().find(|fk| {
+            fk.parent.eq_ignore_ascii_case(&info.name)
+                && fk.parent_cols.iter().any(|p| p == col.as_str())
+        }) {
+            // Rewriting a referenced value cascades to (`ON UPDATE CASCADE`, `SET NULL`)
+            // or is refused by the rows that reference it: rows no rule selected.
+            bad(
+                &field,
+                format!(
+                    "column `{col}` is referenced by a foreign key from `{}`: rewriting it would change (or be refused by) the rows that reference it, unaudited; anonymise their copy with a rule of their own, or reference another key",
+                    fk.child
+                ),
+            );
         }
     }
     out

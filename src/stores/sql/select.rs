@@ -122,7 +122,7 @@ impl PreparedTable {
         parent: Option<&TableInfo>,
         fks: &[ForeignKey],
     ) -> Result<PreparedTable> {
-        let misfits = super::fit::misfits(dialect, target, info, parent);
+        let misfits = super::fit::misfits(dialect, target, info, parent, fks);
         if !misfits.is_empty() {
             let lines: Vec<String> = misfits
                 .iter()
@@ -208,7 +208,11 @@ impl PreparedTable {
             .collect::<Result<Vec<_>>>()?;
         let referencing: Vec<ForeignKey> = fks
             .iter()
-            .filter(|fk| fk.parent == info.name)
+            // SQLite names tables case-insensitively (`REFERENCES Accounts(id)`).
+            .filter(|fk| match dialect {
+                Dialect::Sqlite => fk.parent.eq_ignore_ascii_case(&info.name),
+                _ => fk.parent == info.name,
+            })
             .cloned()
             .collect();
         let timestamp_indexed = timestamp
@@ -484,17 +488,14 @@ impl PreparedTable {
             out.push("1 = 0");
             return Ok(());
         }
-        let bytes = match self.dialect {
-            _ if !exact || subj.kind != ColumnKind::Text => None,
-            Dialect::MySql => Some("BINARY"),
-            Dialect::Sqlite => Some("BLOB"),
-            Dialect::Postgres => None,
-        };
         // A PostgreSQL column of a type the tool does not know (an enum, a domain over
         // one …) meets the id as its text: a cast of the id to the type could fail, and
         // the database's error would carry the id into the log.
         let as_text = self.dialect == Dialect::Postgres && subj.kind == ColumnKind::Other;
         let kind = if as_text { ColumnKind::Text } else { subj.kind };
+        // A request's or an export's text subject must also be the id's own bytes, on
+        // every dialect (a PostgreSQL column can have a nondeterministic collation too).
+        let bytes = exact && kind == ColumnKind::Text;
         let list = |out: &mut SqlText, col: &str| {
             let col = &match as_text {
                 true => format!("CAST({col} AS TEXT)"),
@@ -508,15 +509,16 @@ impl PreparedTable {
                 out.bind_for(kind, &subj.type_name, v.clone());
             }
             out.push(")");
-            if let Some(ty) = bytes {
-                out.push(&format!(" AND CAST({col} AS {ty}) IN ("));
+            if bytes {
+                let (before, after) = self.dialect.exact_param();
+                out.push(" AND ")
+                    .push(&self.dialect.exact_text(col))
+                    .push(" IN (");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         out.push(", ");
                     }
-                    out.push("CAST(")
-                        .bind(v.clone())
-                        .push(&format!(" AS {ty})"));
+                    out.push(before).bind(v.clone()).push(after);
                 }
                 out.push(")");
             }
@@ -689,11 +691,20 @@ impl PreparedTable {
         let col = self.dialect.col(T, &c.name);
         // A SQLite column without affinity may hold 0, '0' or a time: zero either way is
         // not set.
-        let zero = match c.kind {
-            _ if self.dialect == Dialect::Sqlite && no_affinity(&c.type_name) => {
-                Some(format!("({col} = 0 OR {col} = '0')"))
+        let zero = match (self.dialect, c.kind) {
+            (_, ColumnKind::Bool) => None,
+            // Any SQLite column may hold a number whatever its declared type (`BIT`).
+            (Dialect::Sqlite, _) => Some(format!("({col} = 0 OR {col} = '0')")),
+            (_, ColumnKind::Int | ColumnKind::Float) => Some(format!("{col} = 0")),
+            // A zero date (`DEFAULT '0000-00-00'`) is no time a row was flagged at.
+            (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => Some(format!(
+                "({col} < '0001-01-01' OR MONTH({col}) = 0 OR DAYOFMONTH({col}) = 0)"
+            )),
+            (Dialect::Postgres, ColumnKind::Other)
+                if matches!(c.type_name.as_str(), "bit" | "varbit") =>
+            {
+                Some(format!("position(B'1' IN {col}) = 0"))
             }
-            ColumnKind::Int | ColumnKind::Float => Some(format!("{col} = 0")),
             _ => None,
         };
         match (c.kind, zero, set) {
