@@ -168,6 +168,12 @@ pub async fn audit_lapsed(pool: &SqlPool, audit: &AuditLog, as_of: DateTime<Utc>
     Ok(lapsed.len())
 }
 
+/// MySQL/MariaDB: `q` reading `subject` as text. The column is binary-collated (ids are
+/// compared byte for byte), which sqlx reads as VARBINARY.
+fn as_char(q: &str) -> String {
+    q.replacen("SELECT subject", "SELECT CAST(subject AS CHAR)", 1)
+}
+
 /// Holds with an end whose lapse is not recorded yet: (subject, until).
 async fn unrecorded_ends(pool: &SqlPool) -> Result<Vec<(String, DateTime<Utc>)>> {
     const Q: &str = "SELECT subject, until_at FROM retention_holds \
@@ -177,7 +183,7 @@ async fn unrecorded_ends(pool: &SqlPool) -> Result<Vec<(String, DateTime<Utc>)>>
             .fetch_all(p)
             .await
             .map(|r| r.into_iter().map(|(s, t)| (s, Some(t))).collect()),
-        SqlPool::My(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(Q)
+        SqlPool::My(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&as_char(Q))
             .fetch_all(p)
             .await
             .map(|r| {
@@ -222,7 +228,7 @@ pub async fn list(pool: &SqlPool) -> Result<Vec<Hold>> {
                 })
         }
         SqlPool::My(p) => {
-            sqlx::query_as::<_, (String, String, Option<NaiveDateTime>, NaiveDateTime)>(Q)
+            sqlx::query_as::<_, (String, String, Option<NaiveDateTime>, NaiveDateTime)>(&as_char(Q))
                 .fetch_all(p)
                 .await
                 .map(|rows| {

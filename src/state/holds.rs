@@ -14,7 +14,8 @@ pub async fn in_force(pool: &SqlPool, as_of: DateTime<Utc>) -> Result<Vec<String
                 .await
         }
         SqlPool::My(p) => {
-            sqlx::query_as("SELECT subject FROM retention_holds WHERE until_at IS NULL OR until_at > ? ORDER BY subject")
+            // A binary-collated column reads as VARBINARY in sqlx: read it as text.
+            sqlx::query_as("SELECT CAST(subject AS CHAR) FROM retention_holds WHERE until_at IS NULL OR until_at > ? ORDER BY subject")
                 .bind(as_of)
                 .fetch_all(p)
                 .await

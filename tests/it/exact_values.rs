@@ -597,3 +597,40 @@ async fn postgres_citext_keys_holds_and_filters_follow_citext() {
         [Some("held-1".to_owned()), Some("manual-1".to_owned())]
     );
 }
+
+/// Holds on `abc` and `ABC` are two holds on MariaDB too (the state store compares ids
+/// byte for byte): each keeps its own subject's rows in a binary-collated column, and
+/// lifting one leaves the other in force.
+#[tokio::test]
+async fn mariadb_holds_on_ids_that_differ_by_case_are_two_holds() {
+    let db = Db::MySql;
+    let events = rule("events", "events", "owner", "");
+    let case = Case::new(db, &[("events.yaml", &events)]).await;
+    case.db
+        .exec("CREATE TABLE events (id INT PRIMARY KEY, owner VARCHAR(20) COLLATE utf8mb4_bin, at DATETIME NOT NULL)")
+        .await;
+    let old = db.days_ago(30);
+    case.db
+        .exec(&format!(
+            "INSERT INTO events VALUES (1, 'abc', {old}), (2, 'ABC', {old}), (3, 'xyz', {old})"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "abc", "--reason", "litigation"],
+        0,
+    );
+    case.expect(
+        &["hold", "add", "--subject", "ABC", "--reason", "litigation"],
+        0,
+    );
+    case.expect(&["hold", "remove", "--subject", "ABC"], 0);
+    let list = case.expect(&["hold", "list"], 0);
+    assert!(
+        list.stdout.lines().any(|l| l.starts_with("abc ")),
+        "{}",
+        list.stdout
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "events").await, ["1"]);
+}
