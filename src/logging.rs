@@ -44,16 +44,37 @@ pub fn colour() -> bool {
     !no_color && std::io::stderr().is_terminal()
 }
 
+/// Libraries whose debug logs carry what the tool's own logs never do — the AWS SDK
+/// prints each request's object key, which may embed a subject id — are capped at `info`
+/// unless `RETENTION_LOG` names them itself (`aws_smithy_runtime=debug`).
+fn with_quiet_libraries(asked: &str) -> String {
+    const LIBRARIES: [&str; 6] = [
+        "aws_smithy_runtime",
+        "aws_smithy_runtime_api",
+        "aws_sdk_s3",
+        "aws_config",
+        "aws_sigv4",
+        "aws_smithy_http",
+    ];
+    let mut filter = asked.to_owned();
+    for lib in LIBRARIES.iter().filter(|l| !asked.contains(*l)) {
+        filter.push_str(&format!(",{lib}=info"));
+    }
+    filter
+}
+
 /// Sets up `tracing` on stderr. The level comes from `RETENTION_LOG` (an `EnvFilter`,
-/// default `info`).
+/// default `info`), with the libraries of [`with_quiet_libraries`] capped.
 pub fn init(format: LogFormat) {
     JSON.store(format == LogFormat::Json, Ordering::Relaxed);
     PROGRESS.store(
         format == LogFormat::Text && std::io::stderr().is_terminal(),
         Ordering::Relaxed,
     );
-    let filter =
-        EnvFilter::try_from_env("RETENTION_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let asked = std::env::var("RETENTION_LOG").unwrap_or_else(|_| "info".to_owned());
+    let filter = EnvFilter::try_new(with_quiet_libraries(&asked))
+        .or_else(|_| EnvFilter::try_new(&asked))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
     // A second initialisation (tests that call commands in-process) keeps the first.
     match format {
         LogFormat::Text => {

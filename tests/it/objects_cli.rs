@@ -537,3 +537,41 @@ async fn metadata_dates_that_read_as_1970_are_refused_by_the_guard() {
         .count();
     assert_eq!(left, 10, "nothing was deleted");
 }
+
+/// `RETENTION_LOG=debug` shows the tool's own debug logs, not the AWS SDK's, whose request
+/// parameters carry each object's key — and a key can embed a subject id.
+#[tokio::test]
+async fn debug_logs_never_print_an_object_key() {
+    let f = Fixture::s3().await;
+    let keys: Vec<String> = (0..3).map(|i| format!("photos/4242/{i}.jpg")).collect();
+    put_all(&f, &keys, |_| true).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    let env = [("RETENTION_LOG", "debug")];
+    let erase = retention(
+        dir.path(),
+        &["erase", "--subject", "4242", "--ticket", "T-1"],
+        &env,
+    )
+    .expect_code(0);
+    assert!(f.keys().await.is_empty(), "the subject's objects are erased");
+    assert!(
+        erase.stderr.contains("DEBUG") || erase.stderr.contains("debug"),
+        "debug logs are on: {}",
+        erase.stderr
+    );
+    assert!(!erase.stderr.contains("4242"), "{}", erase.stderr);
+}
