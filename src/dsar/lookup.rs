@@ -89,7 +89,10 @@ pub async fn resolve(ws: &Workspace, by: By, value: &str) -> Result<String> {
         .config
         .subjects
         .as_ref()
-        .ok_or(LookupError::NotConfigured(by.flag()))?;
+        // A configuration the command cannot work with: a usage error (exit 2).
+        .ok_or_else(|| {
+            crate::exit::Refusal::Invalid(LookupError::NotConfigured(by.flag()).to_string())
+        })?;
     let pool = ws.sql.get(&lookup.store).ok_or_else(|| {
         anyhow!(
             "subjects.lookup: store `{}` is not a SQL store",

@@ -474,8 +474,13 @@ fn objects(d: &mut Decoder, mut f: Fields, ctx: &RuleContext) -> Option<ObjectTa
         let p = d.text(n, &f.field("prefix"))?;
         let bad = if p.trim().is_empty() {
             Some("the prefix is empty and would cover the whole store; name a folder such as photos/")
-        } else if p.starts_with('/') || p.contains('\\') || p.split('/').any(|s| s == "..") {
-            Some("write a relative prefix such as photos/ (no leading `/`, no `..`, no `\\`)")
+        } else if p.starts_with('/')
+            || p.contains('\\')
+            || p.split('/').any(|s| s == ".." || s == ".")
+            // An empty folder name (`photos//`), except after the trailing slash.
+            || p.split('/').rev().skip(1).any(str::is_empty)
+        {
+            Some("write a relative prefix such as photos/ (no leading `/`, no `.` or `..`, no empty folder such as `//`, no `\\`)")
         } else {
             None
         };

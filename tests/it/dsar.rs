@@ -783,3 +783,33 @@ targets:
     let list = case.expect(&["request", "list"], 0);
     assert_eq!(list.stdout.matches("failed").count(), 2, "{}", list.stdout);
 }
+
+/// `erase --email` without `subjects.lookup` in the configuration is a usage error (exit
+/// 2) that says what to add, and changes nothing.
+#[tokio::test]
+async fn erasing_by_email_without_a_lookup_is_a_usage_error() {
+    use crate::support::case::Case;
+    let rule = "category: accounts
+description: Accounts
+source: \"Privacy Policy, 'Your rights'\"
+retain: forever
+on_erasure: delete
+targets:
+  - store: app
+    table: accounts
+    key: [id]
+    subject: id
+";
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+    case.db
+        .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO accounts VALUES (1, 'ada@example.com')")
+        .await;
+    case.expect(&["migrate"], 0);
+    let out = case.expect(
+        &["erase", "--email", "ada@example.com", "--ticket", "T-1"],
+        2,
+    );
+    assert!(out.stderr.contains("subjects.lookup"), "{}", out.stderr);
+    assert!(!out.stderr.contains("ada@example.com"), "{}", out.stderr);
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM accounts").await, 1);
+}

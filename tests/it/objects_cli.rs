@@ -567,7 +567,10 @@ async fn debug_logs_never_print_an_object_key() {
         &env,
     )
     .expect_code(0);
-    assert!(f.keys().await.is_empty(), "the subject's objects are erased");
+    assert!(
+        f.keys().await.is_empty(),
+        "the subject's objects are erased"
+    );
     assert!(
         erase.stderr.contains("DEBUG") || erase.stderr.contains("debug"),
         "debug logs are on: {}",

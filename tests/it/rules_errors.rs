@@ -62,6 +62,8 @@ cases! {
     an_object_subject_naming_two_places_is_refused: edit(20, "    subject: {metadata: account-id, tag: subject}", 20, "targets[1].subject");
     an_object_timestamp_that_is_not_last_modified_is_refused: edit(21, "    timestamp: mtime", 21, "targets[1].timestamp");
     a_prefix_that_climbs_out_of_the_store_is_refused: edit(19, "    prefix: ../etc/", 19, "targets[1].prefix");
+    a_prefix_starting_with_a_dot_folder_is_refused: edit(19, "    prefix: ./photos/", 19, "targets[1].prefix");
+    a_prefix_with_an_empty_folder_is_refused: edit(19, "    prefix: photos//", 19, "targets[1].prefix");
     a_via_hop_missing_its_key_is_refused: edit(13, "    subject: {column: order_id, via: {table: orders, subject: account_id}}", 13, "targets[0].subject.via.key");
     a_via_hop_with_an_unknown_field_is_refused: edit(13, "    subject: {column: order_id, via: {table: orders, key: id, subject: account_id, on: x}}", 13, "targets[0].subject.via.on");
     an_unknown_action_is_refused: edit(5, "on_expiry: purge", 5, "on_expiry");
