@@ -295,11 +295,12 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         parts::count_actionable(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
     if actionable != rows {
         drop(tx);
-        attach_back(pool, leaf).await?;
+        let back = attach_back(pool, leaf).await?;
         bail!(
-            "an expired partition of `{}` changed while it was detached ({} of its {rows} rows are no longer selected); it was attached back, and nothing of it was deleted",
+            "an expired partition of `{}` changed while it was detached ({} of its {rows} rows are no longer selected); {}, and nothing of it was deleted",
             leaf.parent,
-            rows - actionable.min(rows)
+            rows - actionable.min(rows),
+            back.describe(leaf)
         );
     }
     let crate::stores::sql::SqlConn::Pg(pg) = tx.conn() else {
@@ -309,10 +310,11 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
         Ok(d) => d,
         Err(e) => {
             drop(tx);
-            attach_back(pool, leaf).await?;
+            let back = attach_back(pool, leaf).await?;
             return Err(e.context(format!(
-                "reading the keys of an expired partition of `{}` (it was attached back; nothing of it was deleted)",
-                leaf.parent
+                "reading the keys of an expired partition of `{}` ({}; nothing of it was deleted)",
+                leaf.parent,
+                back.describe(leaf)
             )));
         }
     };
@@ -332,7 +334,16 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
             q.push(&format!("DROP TABLE {name}"));
         }
     }
-    execute(&mut tx.conn(), &q).await?;
+    if let Err(e) = execute(&mut tx.conn(), &q).await {
+        // Something the plan did not see depends on it: never leave it detached.
+        drop(tx);
+        let back = attach_back(pool, leaf).await?;
+        return Err(e.context(format!(
+            "dropping an expired partition of `{}` ({}; nothing of it was deleted)",
+            leaf.parent,
+            back.describe(leaf)
+        )));
+    }
     let outcome = || {
         let mut d = draft(
             tp.p,
@@ -369,11 +380,30 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
     Ok(rows)
 }
 
+/// Whether [`attach_back`] could attach the partition back.
+enum AttachedBack {
+    Yes,
+    /// Known by name only (a table an earlier run detached): it stays detached.
+    Unknown,
+}
+
+impl AttachedBack {
+    fn describe(&self, leaf: &Leaf) -> String {
+        match self {
+            AttachedBack::Yes => "it was attached back".to_owned(),
+            AttachedBack::Unknown => format!(
+                "it stays detached as table `{}`, its rows out of `{}` but kept: attach it back with `ALTER TABLE {} ATTACH PARTITION {} FOR VALUES …` with the bound it had, or drop what keeps it",
+                leaf.name, leaf.parent, leaf.parent, leaf.name
+            ),
+        }
+    }
+}
+
 /// Attaches a partition the tool detached back to its parent with its own bound, and
 /// removes the tool's mark; a table known by name only (found by recovery) stays as it is.
-async fn attach_back(pool: &SqlPool, leaf: &Leaf) -> Result<()> {
+async fn attach_back(pool: &SqlPool, leaf: &Leaf) -> Result<AttachedBack> {
     if leaf.bound.is_empty() || !leaf.bound.starts_with("FOR VALUES ") || leaf.bound.contains(';') {
-        return Ok(());
+        return Ok(AttachedBack::Unknown);
     }
     let name = quoted(Dialect::Postgres, &leaf.name)?;
     let mut c = pool.acquire().await?;
@@ -384,7 +414,8 @@ async fn attach_back(pool: &SqlPool, leaf: &Leaf) -> Result<()> {
     );
     ddl_with_retries(&mut c.conn(), &sql, "attaching the partition back", 10).await?;
     let sql = format!("COMMENT ON TABLE {name} IS NULL");
-    ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition", 10).await
+    ddl_with_retries(&mut c.conn(), &sql, "unmarking the partition", 10).await?;
+    Ok(AttachedBack::Yes)
 }
 
 async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64> {

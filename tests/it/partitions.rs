@@ -1275,3 +1275,44 @@ targets:
     }
     case.expect(&["audit", "verify"], 0);
 }
+
+/// A view reading an expired partition, or a foreign key referencing the partition
+/// itself, would make its `DROP TABLE` fail after the detach — leaving it detached, its
+/// rows gone from the table but not deleted. Such a partition goes by rows, with the
+/// reason in the plan; the table keeps every partition attached and the oracle's rows.
+async fn what_depends_on_a_partition_keeps_it_attached(extra: &str, why: &str) {
+    let case = two_partitions_with("drop", extra).await;
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let plan = plan_json(&case);
+    let old = partition(&plan, "events_old");
+    assert!(
+        old["action"] == "rows" && old["why"].as_str().is_some_and(|r| r.contains(why)),
+        "{old}"
+    );
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    let attached = case
+        .column("SELECT relispartition::text FROM pg_class WHERE relname = 'events_old'")
+        .await;
+    assert_eq!(attached, [Some("true".to_owned())]);
+    case.expect(&["audit", "verify"], 0);
+}
+
+#[tokio::test]
+async fn a_partition_a_view_reads_goes_by_rows() {
+    what_depends_on_a_partition_keeps_it_attached(
+        "CREATE VIEW old_events AS SELECT * FROM events_old",
+        "a view or rule reads it",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_partition_a_foreign_key_references_itself_goes_by_rows() {
+    what_depends_on_a_partition_keeps_it_attached(
+        "CREATE TABLE notes (id INT PRIMARY KEY, eid BIGINT, ets TIMESTAMPTZ,
+           FOREIGN KEY (eid, ets) REFERENCES events_old (id, ts))",
+        "a foreign key references the partition itself",
+    )
+    .await;
+}

@@ -616,8 +616,17 @@ pub async fn plan(
             continue;
         }
         let counts = count_leaf(&mut c.conn(), p, sel, &leaf).await?;
-        let verdict = judge(&leaf, reason.as_deref(), before, counts);
+        let mut verdict = judge(&leaf, reason.as_deref(), before, counts);
         let [rows, matched, held, referenced, actionable] = counts;
+        if verdict == Verdict::Drop {
+            if let Some(why) = dependents(&mut c.conn(), &leaf).await? {
+                verdict = if matched > 0 {
+                    Verdict::Rows(why)
+                } else {
+                    Verdict::Kept(why)
+                };
+            }
+        }
         out.push(PartitionPlan {
             leaf,
             rows,
@@ -629,6 +638,38 @@ pub async fn plan(
         });
     }
     Ok(out)
+}
+
+/// PostgreSQL: what would make `DROP TABLE` of the partition fail — a view (or rule)
+/// reading it, a foreign key referencing the partition itself — so that it would stay
+/// detached, its rows gone from the table without being deleted.
+async fn dependents(conn: &mut SqlConn<'_>, leaf: &Leaf) -> Result<Option<String>> {
+    let SqlConn::Pg(c) = conn else {
+        return Ok(None);
+    };
+    let (view, key): (bool, bool) = sqlx::query_as(
+        "WITH leaf AS (
+           SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = COALESCE(NULLIF($1, ''), current_schema()) AND c.relname = $2)
+         SELECT
+           EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid, leaf
+                    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+                      AND d.refobjid = leaf.oid AND r.ev_class <> leaf.oid),
+           EXISTS (SELECT 1 FROM pg_constraint k, leaf
+                    WHERE k.contype = 'f' AND k.confrelid = leaf.oid AND k.conparentid = 0)",
+    )
+    .bind(&leaf.schema)
+    .bind(&leaf.name)
+    .fetch_one(&mut **c)
+    .await
+    .context("reading what depends on a partition")?;
+    Ok(match (view, key) {
+        (true, _) => Some("a view or rule reads it, so it cannot be dropped".to_owned()),
+        (_, true) => Some(
+            "a foreign key references the partition itself, so it cannot be dropped".to_owned(),
+        ),
+        _ => None,
+    })
 }
 
 /// The leaf's keys, read under the lock the caller holds, in key order as text (or, for
