@@ -146,6 +146,13 @@ pub async fn run(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()
         return Ok(());
     }
     let pool = tp.pool()?;
+    if tp.table.dialect == Dialect::Postgres
+        && !parts::pending_detaches(pool, tp.table).await?.is_empty()
+    {
+        // PostgreSQL detaches one partition of a table at a time: while one is pending
+        // (an old snapshot), the others go by rows this run.
+        return Ok(());
+    }
     let plans = parts::plan(pool, tp.table, tp.sel, true).await?;
     for plan in plans.iter().filter(|p| p.verdict == Verdict::Drop) {
         if tp.stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -154,7 +161,8 @@ pub async fn run(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()
         let n = match tp.table.dialect {
             Dialect::Postgres => match drop_pg(tp, plan).await? {
                 Some(n) => n,
-                None => continue,
+                // Pending: no other partition of the table can be detached meanwhile.
+                None => return Ok(()),
             },
             Dialect::MySql => drop_my(tp, plan).await?,
             Dialect::Sqlite => bail!("SQLite has no partitions"),

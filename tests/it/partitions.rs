@@ -1316,3 +1316,83 @@ async fn a_partition_a_foreign_key_references_itself_goes_by_rows() {
     )
     .await;
 }
+
+/// A job role that may delete rows but owns neither the table nor its partitions cannot
+/// mark, detach or drop them: its partitions go by rows, the plan says why, and the run
+/// deletes exactly the oracle's rows instead of failing every time.
+#[tokio::test]
+async fn a_role_that_does_not_own_the_partitions_deletes_by_rows() {
+    let case = two_partitions_with("drop", "").await;
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let role = format!("rt_job_{:08x}", rand::random::<u32>());
+    pg_script(
+        &case,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'job-pw';
+             GRANT USAGE ON SCHEMA public TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};"
+        ),
+    )
+    .await;
+    let (scheme, rest) = case.db.url.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let job_url = format!("{scheme}://{role}:job-pw@{host}");
+    let env = [("APP_URL", job_url.as_str())];
+    let plan = crate::support::cli::retention(case.dir.path(), &["plan", "--format", "json"], &env)
+        .expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let old = partition(&plan, "events_old");
+    assert!(
+        old["action"] == "rows"
+            && old["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("does not own")),
+        "{old}"
+    );
+    crate::support::cli::retention(case.dir.path(), &["run"], &env).expect_code(0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    assert!(tables(&case).await.contains(&"events_old".to_owned()));
+    case.expect(&["audit", "verify"], 0);
+    pg_script(&case, &format!("DROP OWNED BY {role}; DROP ROLE {role};")).await;
+}
+
+/// While one partition's detach is pending (an old snapshot), PostgreSQL detaches no
+/// other partition of the table: the run leaves the first pending with its warning and
+/// deletes the other expired partition's rows by batches, exit 0 — it does not fail.
+#[tokio::test]
+async fn while_one_detach_is_pending_the_other_partitions_go_by_rows() {
+    use sqlx::{Connection, Executor};
+    let case = Case::new(Db::Postgres, &[("events.yaml", &rule("drop", ""))]).await;
+    pg_script(
+        &case,
+        "CREATE TABLE events (id BIGINT NOT NULL, account_id BIGINT, ts TIMESTAMPTZ NOT NULL,
+           kind TEXT, PRIMARY KEY (id, ts)) PARTITION BY RANGE (ts);
+         CREATE TABLE events_a PARTITION OF events
+           FOR VALUES FROM (now() - interval '600 days') TO (now() - interval '450 days');
+         CREATE TABLE events_b PARTITION OF events
+           FOR VALUES FROM (now() - interval '450 days') TO (now() - interval '300 days');
+         CREATE TABLE events_new PARTITION OF events
+           FOR VALUES FROM (now() - interval '300 days') TO (now() + interval '100 days');
+         INSERT INTO events SELECT g, g % 10, now() - (g + 0.5) * interval '1 day', 'app'
+           FROM generate_series(1, 590) g;",
+    )
+    .await;
+    case.expect(&["migrate"], 0);
+    let keep = ids(&case, "NOT (ts < now() - interval '150 days')").await;
+    let mut report = sqlx::PgConnection::connect(&case.db.url).await.unwrap();
+    report
+        .execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT COUNT(*) FROM events")
+        .await
+        .unwrap();
+    let run = case.expect(&["--log-format", "json", "run"], 0);
+    assert!(
+        run.stderr.contains("detached only in part"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    report.execute("COMMIT").await.unwrap();
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    case.expect(&["audit", "verify"], 0);
+}

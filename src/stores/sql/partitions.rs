@@ -640,35 +640,46 @@ pub async fn plan(
     Ok(out)
 }
 
-/// PostgreSQL: what would make `DROP TABLE` of the partition fail — a view (or rule)
-/// reading it, a foreign key referencing the partition itself — so that it would stay
-/// detached, its rows gone from the table without being deleted.
+/// PostgreSQL: what would make removing the partition whole fail — a view (or rule)
+/// reading it or a foreign key referencing the partition itself (its `DROP` would fail
+/// after the detach, leaving it detached, its rows gone from the table without being
+/// deleted), or a job role that owns neither it nor its table (`COMMENT`, `DETACH` and
+/// `DROP` need the owner; row batches need only `DELETE`).
 async fn dependents(conn: &mut SqlConn<'_>, leaf: &Leaf) -> Result<Option<String>> {
     let SqlConn::Pg(c) = conn else {
         return Ok(None);
     };
-    let (view, key): (bool, bool) = sqlx::query_as(
+    let (view, key, owned): (bool, bool, bool) = sqlx::query_as(
         "WITH leaf AS (
-           SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           SELECT c.oid, c.relowner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = COALESCE(NULLIF($1, ''), current_schema()) AND c.relname = $2)
          SELECT
            EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid, leaf
                     WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
                       AND d.refobjid = leaf.oid AND r.ev_class <> leaf.oid),
            EXISTS (SELECT 1 FROM pg_constraint k, leaf
-                    WHERE k.contype = 'f' AND k.confrelid = leaf.oid AND k.conparentid = 0)",
+                    WHERE k.contype = 'f' AND k.confrelid = leaf.oid AND k.conparentid = 0),
+           COALESCE((SELECT pg_has_role(leaf.relowner, 'USAGE')
+                       AND pg_has_role(p.relowner, 'USAGE')
+                       FROM leaf JOIN pg_inherits i ON i.inhrelid = leaf.oid
+                       JOIN pg_class p ON p.oid = i.inhparent), false)",
     )
     .bind(&leaf.schema)
     .bind(&leaf.name)
     .fetch_one(&mut **c)
     .await
     .context("reading what depends on a partition")?;
-    Ok(match (view, key) {
-        (true, _) => Some("a view or rule reads it, so it cannot be dropped".to_owned()),
-        (_, true) => Some(
-            "a foreign key references the partition itself, so it cannot be dropped".to_owned(),
-        ),
-        _ => None,
+    Ok(if view {
+        Some("a view or rule reads it, so it cannot be dropped".to_owned())
+    } else if key {
+        Some("a foreign key references the partition itself, so it cannot be dropped".to_owned())
+    } else if !owned {
+        Some(
+            "the job's role does not own it and its table (detaching and dropping need the owner)"
+                .to_owned(),
+        )
+    } else {
+        None
     })
 }
 
