@@ -95,6 +95,10 @@ pub enum WarningKind {
     Uncovered,
     /// Entries before the first signed one.
     Unauthenticated,
+    /// An `intent` entry with no outcome after it: a run stopped (or was killed) between
+    /// them, so the batch it announced may or may not have happened — or a partition
+    /// kept detached (`partitions: detach`), whose outcome a later run's drop writes.
+    UnfinishedIntent,
 }
 
 /// A warning about the entries `from..=to`.
@@ -117,6 +121,12 @@ impl fmt::Display for Warning {
                 f,
                 "warning: {range}: signed, but no checkpoint covers them yet (a run still \
                  going, or stopped before its end); the next run's checkpoint covers them"
+            ),
+            WarningKind::UnfinishedIntent => write!(
+                f,
+                "warning: {range}: an intent with no outcome after it: the run stopped between \
+                 them, so its batch may or may not have happened (compare the target with the \
+                 intent's count), or a partition was kept detached (`partitions: detach`)"
             ),
             WarningKind::Unauthenticated => write!(
                 f,
@@ -493,8 +503,72 @@ pub fn verify_log(
         trusted_size: trusted.map(|t| t.size),
         root: base64::engine::general_purpose::STANDARD.encode(frontier.root()),
         damage: first.map(|(_, d)| d),
-        warnings: authn.warnings,
+        warnings: {
+            let mut w = authn.warnings;
+            w.extend(unfinished_intents(log));
+            w
+        },
     })
+}
+
+/// Every `intent` entry that no outcome follows: intents and outcomes pair in order per
+/// run and target; an intent left open by its run is closed by a later run's outcome of
+/// the same target and count (a partition whose detach an earlier run left pending, or a
+/// kept detached partition, dropped by the next run).
+fn unfinished_intents(log: &StoredLog) -> Vec<Warning> {
+    type Target = (String, String);
+    /// Intents still open: (seq, count).
+    type Open = Vec<(u64, Option<u64>)>;
+    // (run, target) → open intents; outcomes seen (seq, target, count).
+    let mut open: std::collections::BTreeMap<(String, Target), Open> =
+        std::collections::BTreeMap::new();
+    let mut outcomes: Vec<(u64, Target, Option<u64>)> = Vec::new();
+    for (i, e) in log.entries.iter().enumerate() {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&e.line) else {
+            continue;
+        };
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        if text("kind") != "batch" {
+            continue;
+        }
+        let seq = i as u64 + 1;
+        let target = (text("store"), text("target"));
+        let count = v.get("count").and_then(|c| c.as_u64());
+        let queue = open.entry((text("run"), target.clone())).or_default();
+        if text("outcome") == "intent" {
+            queue.push((seq, count));
+        } else {
+            if !queue.is_empty() {
+                queue.remove(0);
+            }
+            outcomes.push((seq, target, count));
+        }
+    }
+    let mut seqs: Vec<u64> = open
+        .into_iter()
+        .flat_map(|((_, target), intents)| {
+            let outcomes = &outcomes;
+            intents.into_iter().filter_map(move |(seq, count)| {
+                let closed = outcomes
+                    .iter()
+                    .any(|(s, t, c)| *s > seq && *t == target && *c == count);
+                (!closed).then_some(seq)
+            })
+        })
+        .collect();
+    seqs.sort_unstable();
+    seqs.into_iter()
+        .map(|seq| Warning {
+            from: seq,
+            to: seq,
+            kind: WarningKind::UnfinishedIntent,
+        })
+        .collect()
 }
 
 /// A broken link or number lies between two entries, and the scan names the one it can

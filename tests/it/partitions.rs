@@ -512,7 +512,16 @@ async fn killed_during_the_drop_the_rerun_finishes(db: Db, step: &str) {
     assert!(!left.contains(&"events_p_plain".to_owned()), "{left:?}");
     assert!(!left.contains(&"events_p_old".to_owned()), "{left:?}");
     let v = case.expect(&["audit", "verify"], 0);
-    assert!(v.code == 0);
+    // Killed after the drop and before its entry, the drop has only its intent, which
+    // verify names; at the other steps the rerun's drop of the same rows answers it.
+    let warned = format!("{}{}", v.stdout, v.stderr).contains("an intent with no outcome");
+    assert_eq!(
+        warned,
+        step == "partition-dropped",
+        "{}\n{}",
+        v.stdout,
+        v.stderr
+    );
 }
 
 async fn killed_after_detach(db: Db) {
