@@ -35,6 +35,16 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                 Some(s) => {
                     let t = crate::time::parse_instant(&s)
                         .map_err(|e| Refusal::Invalid(format!("--until: {e}")))?;
+                    // A date alone holds through that day: the hold lapses as it ends.
+                    let date_only = {
+                        let b = s.trim().as_bytes();
+                        b.len() == 10 && b[4] == b'-' && b[7] == b'-'
+                    };
+                    let t = if date_only {
+                        t + chrono::Duration::days(1)
+                    } else {
+                        t
+                    };
                     if t <= now {
                         return Err(Refusal::Invalid(format!(
                             "--until: {} has already passed; a hold must end in the future",
@@ -54,6 +64,16 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                 .into_iter()
                 .find(|h| h.subject == subject);
             holds::add(&pool, &audit, &subject, &reason, until, now).await?;
+            // A run reads the holds in force when it starts: one in progress does not see
+            // this hold (the next run does).
+            if let Ok(runs) = crate::state::lock::runs_in_progress(&pool).await {
+                if let Some(run) = runs.first() {
+                    tracing::warn!(
+                        run = %run,
+                        "A run is in progress: it read the holds in force when it started and does not see this one, so it may still delete this subject's records. Stop it (SIGTERM) and start it again if they must be kept from now on; the next run keeps them."
+                    );
+                }
+            }
             let lasts = |u: Option<chrono::DateTime<Utc>>| match u {
                 Some(t) => format!("until {}", crate::time::rfc3339(t)),
                 None => "until it is removed".to_owned(),

@@ -124,6 +124,23 @@ async fn insert(
     }
 }
 
+/// The runs holding a lock now (their heartbeat within the stale window), by id.
+pub async fn runs_in_progress(pool: &SqlPool) -> Result<Vec<String>> {
+    let q = "SELECT run_id, holder, heartbeat_at FROM retention_lock";
+    let rows: Vec<(String, String, DateTime<Utc>)> = match pool {
+        SqlPool::Pg(p) => sqlx::query_as(q).fetch_all(p).await,
+        SqlPool::My(p) => sqlx::query_as(q).fetch_all(p).await,
+        SqlPool::Lite(p) => sqlx::query_as(q).fetch_all(p).await,
+    }
+    .context("reading the run lock")?;
+    let fresh = Utc::now() - Duration::minutes(STALE_AFTER_MINUTES);
+    Ok(rows
+        .into_iter()
+        .filter(|(_, holder, beat)| *beat >= fresh && !holder_is_dead(holder))
+        .map(|(run, _, _)| run)
+        .collect())
+}
+
 async fn current(pool: &SqlPool, name: &str) -> Result<Option<(String, String, DateTime<Utc>)>> {
     let q = "SELECT run_id, holder, heartbeat_at FROM retention_lock WHERE name = $1";
     match pool {

@@ -813,3 +813,61 @@ targets:
     assert!(!out.stderr.contains("ada@example.com"), "{}", out.stderr);
     assert_eq!(case.db.count("SELECT COUNT(*) FROM accounts").await, 1);
 }
+
+/// `hold add --until DATE` holds through that day; `hold add` while a run holds the lock
+/// warns that the run in progress does not see the new hold.
+#[tokio::test]
+async fn a_hold_until_a_date_lasts_the_day_and_a_run_in_progress_is_named() {
+    use crate::support::case::Case;
+    let rule = "category: accounts
+description: Accounts
+source: \"Privacy Policy, 'Your rights'\"
+retain: forever
+on_erasure: delete
+targets:
+  - store: app
+    table: accounts
+    key: [id]
+    subject: id
+";
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+    case.db
+        .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+        .await;
+    case.expect(&["migrate"], 0);
+    let day = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive();
+    case.expect(
+        &[
+            "hold",
+            "add",
+            "--subject",
+            "1",
+            "--reason",
+            "r",
+            "--until",
+            &day.to_string(),
+        ],
+        0,
+    );
+    let list = case.expect(&["hold", "list"], 0);
+    let end = day
+        .succ_opt()
+        .unwrap()
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    assert!(list.stdout.contains(&end), "through {day}: {}", list.stdout);
+
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+    case.db
+        .exec(&format!(
+            "INSERT INTO retention_lock (name, run_id, holder, acquired_at, heartbeat_at)
+             VALUES ('run', 'run-in-progress', 'elsewhere:1', '{now}', '{now}')"
+        ))
+        .await;
+    let add = case.expect(&["hold", "add", "--subject", "2", "--reason", "r"], 0);
+    assert!(
+        add.stderr.contains("A run is in progress") && add.stderr.contains("run-in-progress"),
+        "{}",
+        add.stderr
+    );
+}
