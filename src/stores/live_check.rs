@@ -9,6 +9,7 @@ use crate::diagnostics::Diagnostic;
 use crate::ident::Ident;
 use crate::rules::{RuleSet, SubjectColumn, TableTarget, Target};
 use crate::stores::sql::select::PreparedTable;
+use crate::stores::sql::value::ColumnKind;
 use crate::stores::sql::{catalog, fit, inventory, SqlPool};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
@@ -164,15 +165,6 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         }
         _ => {}
     }
-    let fks = match catalog::foreign_keys(pool).await {
-        Ok(f) => f,
-        Err(e) => {
-            report
-                .errors
-                .push(place("", format!("reading foreign keys: {e:#}")));
-            return;
-        }
-    };
     let prepared = match PreparedTable::new(d, t, &info, parent.as_ref(), &fks) {
         Ok(p) => p,
         Err(e) => {
@@ -196,4 +188,64 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
             .errors
             .push(place("timestamp", format!("counting unreadable timestamps: {e:#}"))),
     }
+    let zone_less = t.timestamp.as_ref().and_then(|ts| {
+        let c = info.column(ts.column.as_str())?;
+        (ts.unit == crate::rules::TimeUnit::Native && c.kind == ColumnKind::Naive)
+            .then_some(ts.column.as_str())
+    });
+    if let Some(column) = zone_less {
+        if let Some(zone) = default_zone(pool).await {
+            report.warnings.push(place(
+                "timestamp",
+                format!(
+                    "column `{column}` holds times without a zone, which the tool reads as UTC, and the database's default time zone is `{zone}`: if the application writes local times there, its rows expire hours early or late — store the zone (timestamptz) or write UTC"
+                ),
+            ));
+        }
+    }
+}
+
+/// The time zone sessions get by default (the database's, the role's, the server's), when
+/// it is not UTC: what an application writing `now()` into a zone-less column writes in.
+async fn default_zone(pool: &SqlPool) -> Option<String> {
+    let zone: String = match pool {
+        // What `ALTER DATABASE|ROLE … SET timezone` gives the application's sessions (the
+        // tool's own sessions ask for UTC at start-up, so their settings cannot tell):
+        // the database-and-role setting first, then the database's, then the role's.
+        SqlPool::Pg(p) => sqlx::query_scalar::<_, Option<String>>(
+            "SELECT (SELECT substring(c FROM position('=' IN c) + 1)
+                       FROM pg_db_role_setting s, unnest(s.setconfig) c
+                      WHERE lower(c) LIKE 'timezone=%'
+                        AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+                        AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = current_user))
+                      ORDER BY (s.setdatabase <> 0 AND s.setrole <> 0) DESC, s.setdatabase <> 0 DESC
+                      LIMIT 1)",
+        )
+        .fetch_one(p)
+        .await
+        .ok()??,
+        SqlPool::My(p) => sqlx::query_scalar(
+            "SELECT CAST(IF(@@global.time_zone = 'SYSTEM', @@system_time_zone, @@global.time_zone) AS CHAR)",
+        )
+        .fetch_one(p)
+        .await
+        .ok()?,
+        SqlPool::Lite(_) => return None,
+    };
+    let utc = [
+        "utc",
+        "etc/utc",
+        "uct",
+        "etc/uct",
+        "gmt",
+        "etc/gmt",
+        "universal",
+        "zulu",
+        "+00:00",
+        "gmt0",
+        "etc/gmt0",
+        "etc/universal",
+        "etc/zulu",
+    ];
+    (!utc.contains(&zone.trim().to_ascii_lowercase().as_str())).then_some(zone)
 }

@@ -596,3 +596,44 @@ async fn dates_before_1970_are_not_taken_for_a_wrong_unit() {
     case.expect(&["run"], 0);
     assert_eq!(case.db.count("SELECT COUNT(*) FROM d").await, 100);
 }
+
+/// A zone-less timestamp column in a database whose default time zone is not UTC is read
+/// as UTC by the tool, while the application's `now()` writes local time there:
+/// `check --connect` warns, naming the column and the zone; a `timestamptz` column or a
+/// UTC database does not warn.
+#[tokio::test]
+async fn check_warns_of_a_zone_less_column_in_a_database_that_is_not_utc() {
+    let rules = [
+        ("local.yaml", rule("local", "30d", "delete", "local", "    timestamp: at\n")),
+        ("zoned.yaml", rule("zoned", "30d", "delete", "zoned", "    timestamp: at\n")),
+    ];
+    let case = Case::new(
+        Db::Postgres,
+        &rules.iter().map(|(f, r)| (*f, r.as_str())).collect::<Vec<_>>(),
+    )
+    .await;
+    case.db
+        .exec(
+            "CREATE TABLE local (id BIGINT PRIMARY KEY, at TIMESTAMP);
+             CREATE TABLE zoned (id BIGINT PRIMARY KEY, at TIMESTAMPTZ)",
+        )
+        .await;
+    let quiet = case.expect(&["check", "--connect"], 0);
+    assert!(!quiet.stderr.contains("without a zone"), "{}", quiet.stderr);
+    let name = case.db.url.rsplit('/').next().unwrap().to_owned();
+    case.db
+        .exec(&format!("ALTER DATABASE {name} SET timezone = 'America/New_York'"))
+        .await;
+    let warned = case.expect(&["check", "--connect"], 0);
+    let lines: Vec<&str> = warned
+        .stderr
+        .lines()
+        .filter(|l| l.contains("without a zone"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", warned.stderr);
+    assert!(
+        lines[0].contains("local.yaml") && lines[0].contains("America/New_York"),
+        "{}",
+        lines[0]
+    );
+}
