@@ -236,8 +236,10 @@ impl Decoder {
         match &node.kind {
             Kind::Scalar { text, plain: false } => Some(Scalar::Text(text.clone())),
             Kind::Scalar { text, plain: true } if !node.is_null() => Some(match text.as_str() {
-                "true" | "True" | "TRUE" => Scalar::Bool(true),
-                "false" | "False" | "FALSE" => Scalar::Bool(false),
+                // `True`, `FALSE` stay text, spelled as written: a text column compares
+                // them so, and a boolean or integer column still reads them as booleans.
+                "true" => Scalar::Bool(true),
+                "false" => Scalar::Bool(false),
                 // A number is kept as one only when it reads back exactly as written:
                 // `042`, `+5`, `1.50` or `1e3` stay text, so a text column compares them
                 // as written and a numeric column still parses them.

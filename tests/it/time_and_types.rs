@@ -604,12 +604,21 @@ async fn dates_before_1970_are_not_taken_for_a_wrong_unit() {
 #[tokio::test]
 async fn check_warns_of_a_zone_less_column_in_a_database_that_is_not_utc() {
     let rules = [
-        ("local.yaml", rule("local", "30d", "delete", "local", "    timestamp: at\n")),
-        ("zoned.yaml", rule("zoned", "30d", "delete", "zoned", "    timestamp: at\n")),
+        (
+            "local.yaml",
+            rule("local", "30d", "delete", "local", "    timestamp: at\n"),
+        ),
+        (
+            "zoned.yaml",
+            rule("zoned", "30d", "delete", "zoned", "    timestamp: at\n"),
+        ),
     ];
     let case = Case::new(
         Db::Postgres,
-        &rules.iter().map(|(f, r)| (*f, r.as_str())).collect::<Vec<_>>(),
+        &rules
+            .iter()
+            .map(|(f, r)| (*f, r.as_str()))
+            .collect::<Vec<_>>(),
     )
     .await;
     case.db
@@ -622,7 +631,9 @@ async fn check_warns_of_a_zone_less_column_in_a_database_that_is_not_utc() {
     assert!(!quiet.stderr.contains("without a zone"), "{}", quiet.stderr);
     let name = case.db.url.rsplit('/').next().unwrap().to_owned();
     case.db
-        .exec(&format!("ALTER DATABASE {name} SET timezone = 'America/New_York'"))
+        .exec(&format!(
+            "ALTER DATABASE {name} SET timezone = 'America/New_York'"
+        ))
         .await;
     let warned = case.expect(&["check", "--connect"], 0);
     let lines: Vec<&str> = warned
@@ -636,4 +647,38 @@ async fn check_warns_of_a_zone_less_column_in_a_database_that_is_not_utc() {
         "{}",
         lines[0]
     );
+}
+
+/// YAML's `TRUE` and `False` meet a text column as written (they were re-cased to
+/// `true`/`false`, so the filter kept the wrong rows), while a boolean column still reads
+/// them as booleans.
+async fn boolean_words_meet_text_as_written(db: Db) {
+    let extra = "    timestamp: at\n    filter: {column: verified, not_in: [TRUE, False]}\n";
+    let case = Case::new(db, &[("v.yaml", &rule("v", "1d", "delete", "v", extra))]).await;
+    let old = wall(Utc::now() - Duration::days(10));
+    case.db
+        .exec(&format!(
+            "CREATE TABLE v (id BIGINT PRIMARY KEY, verified TEXT, at {});
+             INSERT INTO v VALUES (1, 'TRUE', {old}), (2, 'true', {old}), (3, 'False', {old}),
+               (4, 'false', {old})",
+            if db == Db::Postgres {
+                "TIMESTAMP"
+            } else {
+                "TEXT"
+            }
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "v").await, [1, 3]);
+}
+
+#[tokio::test]
+async fn postgres_boolean_words_meet_text_as_written() {
+    boolean_words_meet_text_as_written(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_boolean_words_meet_text_as_written() {
+    boolean_words_meet_text_as_written(Db::Sqlite).await;
 }

@@ -202,6 +202,8 @@ pub fn literal(kind: ColumnKind, type_name: &str, lit: &Scalar) -> Result<Value,
         ColumnKind::Text | ColumnKind::Other => Ok(Value::Text(text)),
         ColumnKind::Int => match lit {
             Scalar::Bool(b) => Ok(Value::I64(i64::from(*b))),
+            _ if text.eq_ignore_ascii_case("true") => Ok(Value::I64(1)),
+            _ if text.eq_ignore_ascii_case("false") => Ok(Value::I64(0)),
             _ => match text.parse::<i64>() {
                 Ok(i) => Ok(Value::I64(i)),
                 Err(_) => bad("an integer"),
