@@ -185,3 +185,44 @@ crate::support::on_every_dialect!(Db:
     a_cascade_or_set_null_never_reaches_rows_no_rule_selected => cascades_never_reach_rows_no_rule_selected,
     a_via_child_is_erased_before_the_parent_it_is_found_through => via_children_go_before_their_parents,
 );
+
+/// PostgreSQL inheritance: a foreign key to a child table (`events_2020 INHERITS
+/// (events)`) keeps the rows it references when a rule on the parent expires them — the
+/// parent's delete reaches the child's rows, and `ON DELETE CASCADE` would take the notes.
+#[tokio::test]
+async fn postgres_a_key_to_an_inheritance_child_keeps_what_it_references() {
+    let db = Db::Postgres;
+    let rule = "category: events
+description: Events
+source: \"Privacy Policy, 'Usage information'\"
+retain: 30d
+on_expiry: delete
+targets:
+  - store: app
+    table: events
+    key: [id]
+    timestamp: at
+";
+    let case = Case::new(db, &[("events.yaml", rule)]).await;
+    let old = db.days_ago(100);
+    case.db
+        .exec(&format!(
+            "CREATE TABLE events (id INT PRIMARY KEY, at TIMESTAMPTZ NOT NULL);
+             CREATE TABLE events_2020 (PRIMARY KEY (id)) INHERITS (events);
+             CREATE TABLE notes (id INT PRIMARY KEY, event_id INT REFERENCES events_2020(id) ON DELETE CASCADE);
+             INSERT INTO events VALUES (1, {old});
+             INSERT INTO events_2020 VALUES (2, {old}), (3, {old});
+             INSERT INTO notes VALUES (10, 3)"
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["run"], 0);
+    assert_eq!(
+        case.column("SELECT id::text FROM events ORDER BY id").await,
+        [Some("3".to_owned())]
+    );
+    assert_eq!(
+        case.column("SELECT id::text FROM notes").await,
+        [Some("10".to_owned())]
+    );
+}

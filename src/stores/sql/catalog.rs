@@ -483,18 +483,38 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
             // A partition's constraint is its partitioned table's (both sides); the
             // copies PostgreSQL makes of a partitioned table's constraint for each
             // partition (`conparentid` set) add nothing.
-            "SELECT c.oid::text, cl.relname::text, ca.attname::text, pl.relname::text, pa.attname::text,
-                    CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END
-             FROM pg_constraint c
-             JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
-             JOIN pg_class pl ON pl.oid = COALESCE(pg_partition_root(c.confrelid), c.confrelid)
-             JOIN pg_namespace cn ON cn.oid = cl.relnamespace
-             JOIN pg_namespace pn ON pn.oid = pl.relnamespace
-             JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
-             JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
-             JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
-             WHERE c.contype = 'f' AND c.conparentid = 0 AND pn.nspname = current_schema()
-             ORDER BY c.oid, k.ord",
+            // A key to a table with inheritance children counts for that table, and a
+            // key to one of the children counts for its parent too (a target on the
+            // parent deletes the child's rows as well): each such key comes twice.
+            "SELECT id, child, ccol, parent, pcol, schema FROM (
+               SELECT c.oid::text AS id, k.ord, cl.relname::text AS child, ca.attname::text AS ccol,
+                      pl.relname::text AS parent, pa.attname::text AS pcol,
+                      CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END AS schema
+               FROM pg_constraint c
+               JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
+               JOIN pg_class pl ON pl.oid = COALESCE(pg_partition_root(c.confrelid), c.confrelid)
+               JOIN pg_namespace cn ON cn.oid = cl.relnamespace
+               JOIN pg_namespace pn ON pn.oid = pl.relnamespace
+               JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
+               JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
+               JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
+               WHERE c.contype = 'f' AND c.conparentid = 0 AND pn.nspname = current_schema()
+               UNION ALL
+               SELECT c.oid::text || '/inherited', k.ord, cl.relname::text, ca.attname::text,
+                      pl.relname::text, pa.attname::text,
+                      CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END
+               FROM pg_constraint c
+               JOIN pg_inherits i ON i.inhrelid = c.confrelid
+               JOIN pg_class pl ON pl.oid = i.inhparent AND pl.relkind = 'r'
+               JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(c.conrelid), c.conrelid)
+               JOIN pg_namespace cn ON cn.oid = cl.relnamespace
+               JOIN pg_namespace pn ON pn.oid = pl.relnamespace
+               JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, ord) ON true
+               JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.ck
+               JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
+               WHERE c.contype = 'f' AND c.conparentid = 0 AND pn.nspname = current_schema()
+             ) u
+             ORDER BY id, ord",
         )
         .fetch_all(p)
         .await?,
