@@ -93,6 +93,7 @@ fn count(inv: &mut Inventory, page: &ObjectPage) {
     inv.total += page.scanned;
     inv.with_timestamp += page.dated;
     inv.in_1970 += page.in_1970;
+    inv.unreadable += page.unreadable;
     inv.matched += page.matched.len() as u64;
     inv.held += page.held;
     inv.locked += page.locked;

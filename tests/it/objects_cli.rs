@@ -578,3 +578,48 @@ async fn debug_logs_never_print_an_object_key() {
     );
     assert!(!erase.stderr.contains("4242"), "{}", erase.stderr);
 }
+
+/// A metadata date that is no date — garbage, an empty value, Go's zero time
+/// `0001-01-01T00:00:00Z`, an epoch of `0` or `-1` (the "unset" of many writers) — never
+/// expires, and the plan counts it as unreadable; an object without the field is undated
+/// and not counted.
+#[tokio::test]
+async fn metadata_dates_that_are_no_date_never_expire_and_are_counted() {
+    let f = Fixture::dir().await;
+    let Fixture::Dir(root) = &f else {
+        unreachable!("a directory fixture")
+    };
+    let root = root.path();
+    put_dir_object(root, "photos/1/old.jpg", &old());
+    put_dir_object(root, "photos/1/fresh.jpg", &fresh());
+    for (i, value) in ["garbage", "0001-01-01T00:00:00Z", "0", "-1"]
+        .iter()
+        .enumerate()
+    {
+        put_dir_object(root, &format!("photos/1/nodate{i}.jpg"), value);
+    }
+    write_files(root, &[("photos/1/bare.jpg", "x")]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stores = format!("  media: {}\n", f.yaml());
+    let targets = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config(&stores)),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    let plan = retention(dir.path(), &["plan", "--format", "json"], &[]).expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert_eq!(json["targets"][0]["unreadable"], 4, "{json}");
+    assert_eq!(json["targets"][0]["matched"], 1, "{json}");
+    retention(dir.path(), &["run"], &[]).expect_code(0);
+    let left = f.keys().await;
+    assert!(!left.contains("photos/1/old.jpg"), "{left:?}");
+    assert_eq!(left.len(), 6, "{left:?}");
+}

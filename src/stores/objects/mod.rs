@@ -82,6 +82,9 @@ pub struct ObjectPage {
     /// guard's unit check (SPEC §6).
     pub dated: u64,
     pub in_1970: u64,
+    /// Targets dated by a metadata field: the listed objects whose field is there but
+    /// reads as no date — they never expire, and plans count them.
+    pub unreadable: u64,
 }
 
 /// Objects of other shards a scan judged without selecting them
@@ -110,6 +113,8 @@ impl ObjectPage {
             {
                 self.in_1970 += 1;
             }
+        } else if select::has_timestamp_field(target, candidate) {
+            self.unreadable += 1;
         }
     }
 

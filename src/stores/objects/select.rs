@@ -8,7 +8,7 @@
 
 use super::{ObjectFilter, ObjectRef};
 use crate::rules::model::{ObjectSubject, ObjectTarget, ObjectTimestamp};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -192,14 +192,31 @@ pub fn resolve_timestamp(target: &ObjectTarget, candidate: &Candidate) -> Option
     }
 }
 
+/// Whether the object carries the target's metadata date field at all (empty or not a
+/// date: unreadable; absent: undated, like a NULL timestamp).
+pub fn has_timestamp_field(target: &ObjectTarget, candidate: &Candidate) -> bool {
+    match (target.timestamp.as_ref(), candidate.metadata.as_ref()) {
+        (Some(ObjectTimestamp::Metadata(field)), Some(m)) => m
+            .get(&field.to_ascii_lowercase())
+            .is_some_and(|v| !v.trim().is_empty()),
+        _ => false,
+    }
+}
+
 /// Reads a metadata timestamp: RFC 3339 or integer epoch seconds. Anything else is `None`,
-/// so the object never expires rather than expiring by accident.
+/// so the object never expires rather than expiring by accident — so are the "no date"
+/// values writers put there: Go's zero time `0001-01-01T00:00:00Z`, and epochs of 0 or
+/// below (`0`, `-1`).
 pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
     let value = value.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Some(t.with_timezone(&Utc));
+        let t = t.with_timezone(&Utc);
+        return (t.year() > 1).then_some(t);
     }
     let secs: i64 = value.parse().ok()?;
+    if secs <= 0 {
+        return None;
+    }
     Utc.timestamp_opt(secs, 0).single()
 }
 
@@ -268,6 +285,9 @@ mod tests {
             Some(at("2026-05-07T12:00:00Z"))
         );
         assert_eq!(parse_timestamp("last tuesday"), None);
+        for no_date in ["0001-01-01T00:00:00Z", "0", "-1", "-86400"] {
+            assert_eq!(parse_timestamp(no_date), None, "{no_date}");
+        }
         assert_eq!(parse_timestamp(""), None);
     }
 
