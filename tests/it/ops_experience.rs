@@ -566,7 +566,8 @@ async fn holds_say_when_they_replace_one_and_count_in_words() {
         "Hold replaced",
         "case A",
         "case B",
-        "2099-01-01",
+        // A date alone holds through that day.
+        "until 2099-01-02T00:00:00Z",
         "until it is removed",
     ] {
         assert!(
