@@ -739,13 +739,8 @@ crate::support::on_every_dialect!(
     erasing_a_subject_removes_every_version_of_their_objects_but_not_the_held_or_others,
 );
 
-/// A request row written by hand with an invalid ticket or subject is marked failed and
-/// fails the run (exit 1, SPEC §5), with an error that names neither: an invalid ticket
-/// may hold anything, an email address included.
-#[tokio::test]
-async fn an_invalid_queued_request_fails_the_run_without_naming_it() {
-    use crate::support::case::Case;
-    let rule = "category: accounts
+/// Accounts erased by their id, kept forever otherwise (the tests through the binary).
+const ACCOUNTS_BY_ID: &str = "category: accounts
 description: Accounts
 source: \"Privacy Policy, 'Your rights'\"
 retain: forever
@@ -756,7 +751,14 @@ targets:
     key: [id]
     subject: id
 ";
-    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+
+/// A request row written by hand with an invalid ticket or subject is marked failed and
+/// fails the run (exit 1, SPEC §5), with an error that names neither: an invalid ticket
+/// may hold anything, an email address included.
+#[tokio::test]
+async fn an_invalid_queued_request_fails_the_run_without_naming_it() {
+    use crate::support::case::Case;
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", ACCOUNTS_BY_ID)]).await;
     case.db
         .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY); INSERT INTO accounts VALUES (10), (11)")
         .await;
@@ -789,18 +791,7 @@ targets:
 #[tokio::test]
 async fn erasing_by_email_without_a_lookup_is_a_usage_error() {
     use crate::support::case::Case;
-    let rule = "category: accounts
-description: Accounts
-source: \"Privacy Policy, 'Your rights'\"
-retain: forever
-on_erasure: delete
-targets:
-  - store: app
-    table: accounts
-    key: [id]
-    subject: id
-";
-    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", ACCOUNTS_BY_ID)]).await;
     case.db
         .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO accounts VALUES (1, 'ada@example.com')")
         .await;
@@ -819,18 +810,7 @@ targets:
 #[tokio::test]
 async fn a_hold_until_a_date_lasts_the_day_and_a_run_in_progress_is_named() {
     use crate::support::case::Case;
-    let rule = "category: accounts
-description: Accounts
-source: \"Privacy Policy, 'Your rights'\"
-retain: forever
-on_erasure: delete
-targets:
-  - store: app
-    table: accounts
-    key: [id]
-    subject: id
-";
-    let case = Case::new(Db::Sqlite, &[("accounts.yaml", rule)]).await;
+    let case = Case::new(Db::Sqlite, &[("accounts.yaml", ACCOUNTS_BY_ID)]).await;
     case.db
         .exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
         .await;
