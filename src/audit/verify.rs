@@ -257,18 +257,38 @@ struct Parsed {
     seq: u64,
     prev: String,
     kind: String,
+    /// A `batch` entry's place in the intent/outcome pairing.
+    batch: Option<Batch>,
+}
+
+/// What pairs an `intent` with its outcome: the run, the target, the count.
+struct Batch {
+    run: String,
+    target: (String, String),
+    count: Option<u64>,
+    intent: bool,
 }
 
 fn parse(line: &[u8]) -> Option<Parsed> {
     let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let kind = text("kind");
+    let batch = (kind == "batch").then(|| Batch {
+        run: text("run"),
+        target: (text("store"), text("target")),
+        count: v.get("count").and_then(|c| c.as_u64()),
+        intent: text("outcome") == "intent",
+    });
     Some(Parsed {
         seq: v.get("seq")?.as_u64()?,
         prev: v.get("prev")?.as_str()?.to_owned(),
-        kind: v
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default()
-            .to_owned(),
+        kind,
+        batch,
     })
 }
 
@@ -505,7 +525,7 @@ pub fn verify_log(
         damage: first.map(|(_, d)| d),
         warnings: {
             let mut w = authn.warnings;
-            w.extend(unfinished_intents(log));
+            w.extend(unfinished_intents(&parsed));
             w
         },
     })
@@ -515,49 +535,37 @@ pub fn verify_log(
 /// run and target; an intent left open by its run is closed by a later run's outcome of
 /// the same target and count (a partition whose detach an earlier run left pending, or a
 /// kept detached partition, dropped by the next run).
-fn unfinished_intents(log: &StoredLog) -> Vec<Warning> {
+fn unfinished_intents(parsed: &[Option<Parsed>]) -> Vec<Warning> {
+    use std::collections::{BTreeMap, VecDeque};
     type Target = (String, String);
-    /// Intents still open: (seq, count).
-    type Open = Vec<(u64, Option<u64>)>;
-    // (run, target) → open intents; outcomes seen (seq, target, count).
-    let mut open: std::collections::BTreeMap<(String, Target), Open> =
-        std::collections::BTreeMap::new();
-    let mut outcomes: Vec<(u64, Target, Option<u64>)> = Vec::new();
-    for (i, e) in log.entries.iter().enumerate() {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&e.line) else {
-            continue;
-        };
-        let text = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        if text("kind") != "batch" {
-            continue;
-        }
+    /// A run's open intents on one target, (seq, count), oldest first.
+    type Open = VecDeque<(u64, Option<u64>)>;
+    let mut open: BTreeMap<(String, Target), Open> = BTreeMap::new();
+    // (target, count) → the last outcome's seq.
+    let mut last_outcome: BTreeMap<(Target, Option<u64>), u64> = BTreeMap::new();
+    for (i, b) in parsed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.as_ref()?.batch.as_ref()?)))
+    {
         let seq = i as u64 + 1;
-        let target = (text("store"), text("target"));
-        let count = v.get("count").and_then(|c| c.as_u64());
-        let queue = open.entry((text("run"), target.clone())).or_default();
-        if text("outcome") == "intent" {
-            queue.push((seq, count));
+        let queue = open.entry((b.run.clone(), b.target.clone())).or_default();
+        if b.intent {
+            queue.push_back((seq, b.count));
         } else {
-            if !queue.is_empty() {
-                queue.remove(0);
-            }
-            outcomes.push((seq, target, count));
+            queue.pop_front();
+            last_outcome.insert((b.target.clone(), b.count), seq);
         }
     }
     let mut seqs: Vec<u64> = open
         .into_iter()
         .flat_map(|((_, target), intents)| {
-            let outcomes = &outcomes;
+            let last_outcome = &last_outcome;
             intents.into_iter().filter_map(move |(seq, count)| {
-                let closed = outcomes
-                    .iter()
-                    .any(|(s, t, c)| *s > seq && *t == target && *c == count);
-                (!closed).then_some(seq)
+                let answered = last_outcome
+                    .get(&(target.clone(), count))
+                    .is_some_and(|last| *last > seq);
+                (!answered).then_some(seq)
             })
         })
         .collect();

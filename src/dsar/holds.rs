@@ -168,22 +168,25 @@ pub async fn audit_lapsed(pool: &SqlPool, audit: &AuditLog, as_of: DateTime<Utc>
     Ok(lapsed.len())
 }
 
-/// MySQL/MariaDB: `q` reading `subject` as text. The column is binary-collated (ids are
-/// compared byte for byte), which sqlx reads as VARBINARY.
-fn as_char(q: &str) -> String {
-    q.replacen("SELECT subject", "SELECT CAST(subject AS CHAR)", 1)
+/// `subject` read as text: on MySQL/MariaDB the column is binary-collated (ids are
+/// compared byte for byte), which sqlx would read as VARBINARY.
+fn subject_text(pool: &SqlPool) -> String {
+    pool.dialect().as_text("subject")
 }
 
 /// Holds with an end whose lapse is not recorded yet: (subject, until).
 async fn unrecorded_ends(pool: &SqlPool) -> Result<Vec<(String, DateTime<Utc>)>> {
-    const Q: &str = "SELECT subject, until_at FROM retention_holds \
-                     WHERE until_at IS NOT NULL AND lapse_seq IS NULL ORDER BY subject";
+    let q = format!(
+        "SELECT {}, until_at FROM retention_holds \
+         WHERE until_at IS NOT NULL AND lapse_seq IS NULL ORDER BY subject",
+        subject_text(pool)
+    );
     let rows: Vec<(String, Option<DateTime<Utc>>)> = match pool {
-        SqlPool::Pg(p) => sqlx::query_as::<_, (String, DateTime<Utc>)>(Q)
+        SqlPool::Pg(p) => sqlx::query_as::<_, (String, DateTime<Utc>)>(&q)
             .fetch_all(p)
             .await
             .map(|r| r.into_iter().map(|(s, t)| (s, Some(t))).collect()),
-        SqlPool::My(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&as_char(Q))
+        SqlPool::My(p) => sqlx::query_as::<_, (String, NaiveDateTime)>(&q)
             .fetch_all(p)
             .await
             .map(|r| {
@@ -191,7 +194,7 @@ async fn unrecorded_ends(pool: &SqlPool) -> Result<Vec<(String, DateTime<Utc>)>>
                     .map(|(s, t)| (s, timestamps::from_naive(Some(t))))
                     .collect()
             }),
-        SqlPool::Lite(p) => sqlx::query_as::<_, (String, String)>(Q)
+        SqlPool::Lite(p) => sqlx::query_as::<_, (String, String)>(&q)
             .fetch_all(p)
             .await
             .map(|r| {
@@ -209,11 +212,13 @@ async fn unrecorded_ends(pool: &SqlPool) -> Result<Vec<(String, DateTime<Utc>)>>
 
 /// Every stored hold, lapsed ones included (the caller marks them), by subject.
 pub async fn list(pool: &SqlPool) -> Result<Vec<Hold>> {
-    const Q: &str =
-        "SELECT subject, reason, until_at, created_at FROM retention_holds ORDER BY subject";
+    let q = format!(
+        "SELECT {}, reason, until_at, created_at FROM retention_holds ORDER BY subject",
+        subject_text(pool)
+    );
     let rows = match pool {
         SqlPool::Pg(p) => {
-            sqlx::query_as::<_, (String, String, Option<DateTime<Utc>>, DateTime<Utc>)>(Q)
+            sqlx::query_as::<_, (String, String, Option<DateTime<Utc>>, DateTime<Utc>)>(&q)
                 .fetch_all(p)
                 .await
                 .map(|rows| {
@@ -228,7 +233,7 @@ pub async fn list(pool: &SqlPool) -> Result<Vec<Hold>> {
                 })
         }
         SqlPool::My(p) => {
-            sqlx::query_as::<_, (String, String, Option<NaiveDateTime>, NaiveDateTime)>(&as_char(Q))
+            sqlx::query_as::<_, (String, String, Option<NaiveDateTime>, NaiveDateTime)>(&q)
                 .fetch_all(p)
                 .await
                 .map(|rows| {
@@ -243,7 +248,7 @@ pub async fn list(pool: &SqlPool) -> Result<Vec<Hold>> {
                 })
         }
         SqlPool::Lite(p) => {
-            sqlx::query_as::<_, (String, String, Option<String>, Option<String>)>(Q)
+            sqlx::query_as::<_, (String, String, Option<String>, Option<String>)>(&q)
                 .fetch_all(p)
                 .await
                 .map(|rows| {

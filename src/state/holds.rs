@@ -15,7 +15,7 @@ pub async fn in_force(pool: &SqlPool, as_of: DateTime<Utc>) -> Result<Vec<String
         }
         SqlPool::My(p) => {
             // A binary-collated column reads as VARBINARY in sqlx: read it as text.
-            sqlx::query_as("SELECT CAST(subject AS CHAR) FROM retention_holds WHERE until_at IS NULL OR until_at > ? ORDER BY subject")
+            sqlx::query_as(&format!("SELECT {} FROM retention_holds WHERE until_at IS NULL OR until_at > ? ORDER BY subject", pool.dialect().as_text("subject")))
                 .bind(as_of)
                 .fetch_all(p)
                 .await

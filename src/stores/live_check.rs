@@ -8,6 +8,7 @@ use crate::config::{Config, StoreConfig};
 use crate::diagnostics::Diagnostic;
 use crate::ident::Ident;
 use crate::rules::{RuleSet, SubjectColumn, TableTarget, Target};
+use crate::stores::sql::catalog::ForeignKey;
 use crate::stores::sql::select::PreparedTable;
 use crate::stores::sql::value::ColumnKind;
 use crate::stores::sql::{catalog, fit, inventory, SqlPool};
@@ -27,12 +28,16 @@ pub struct LiveReport {
 /// Checks every target of `rules` against its live store.
 pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
     let mut report = LiveReport::default();
-    let mut pools: BTreeMap<String, Option<SqlPool>> = BTreeMap::new();
+    type Store = (SqlPool, Result<Vec<ForeignKey>, String>);
+    let mut pools: BTreeMap<String, Option<Store>> = BTreeMap::new();
     for (name, store) in &config.stores {
         match store {
             StoreConfig::Sql { url } => match SqlPool::connect(name, url.expose_secret()).await {
                 Ok(p) => {
-                    pools.insert(name.clone(), Some(p));
+                    let fks = catalog::foreign_keys(&p)
+                        .await
+                        .map_err(|e| format!("{e:#}"));
+                    pools.insert(name.clone(), Some((p, fks)));
                 }
                 Err(e) => {
                     report.errors.push(format!("{e:#}"));
@@ -49,10 +54,10 @@ pub async fn check_live(config: &Config, rules: &RuleSet) -> LiveReport {
     for rule in &rules.rules {
         for target in &rule.targets {
             let Target::Table(t) = target else { continue };
-            let Some(Some(pool)) = pools.get(&t.store) else {
+            let Some(Some((pool, fks))) = pools.get(&t.store) else {
                 continue;
             };
-            check_table(pool, t, &rule.file, &mut report).await;
+            check_table(pool, fks, t, &rule.file, &mut report).await;
         }
     }
     report
@@ -65,7 +70,15 @@ async fn probe_objects(name: &str, store: &StoreConfig) -> Result<(), String> {
     s.probe().await.map(drop).map_err(|e| format!("{e:#}"))
 }
 
-async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut LiveReport) {
+/// One table target against the live catalog; `fks` are its store's foreign keys (read
+/// once per store).
+async fn check_table(
+    pool: &SqlPool,
+    fks: &Result<Vec<ForeignKey>, String>,
+    t: &TableTarget,
+    file: &Path,
+    report: &mut LiveReport,
+) {
     let place = |field: &str, message: String| {
         let (path, line) = t.places.locate(field);
         Diagnostic::new(file, line, path, message).to_string()
@@ -101,16 +114,16 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         }
         _ => None,
     };
-    let fks = match catalog::foreign_keys(pool).await {
+    let fks = match fks {
         Ok(fks) => fks,
         Err(e) => {
             report
                 .errors
-                .push(place("table", format!("reading the foreign keys: {e:#}")));
+                .push(place("table", format!("reading the foreign keys: {e}")));
             return;
         }
     };
-    let misfits = fit::misfits(pool.dialect(), t, &info, parent.as_ref(), &fks);
+    let misfits = fit::misfits(pool.dialect(), t, &info, parent.as_ref(), fks);
     for m in &misfits {
         report.errors.push(place(&m.field, m.message.clone()));
     }
@@ -165,7 +178,7 @@ async fn check_table(pool: &SqlPool, t: &TableTarget, file: &Path, report: &mut 
         }
         _ => {}
     }
-    let prepared = match PreparedTable::new(d, t, &info, parent.as_ref(), &fks) {
+    let prepared = match PreparedTable::new(d, t, &info, parent.as_ref(), fks) {
         Ok(p) => p,
         Err(e) => {
             report.errors.push(place("", format!("{e:#}")));

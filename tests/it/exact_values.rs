@@ -13,22 +13,6 @@ use crate::support::case::Case;
 use crate::support::cli::write_files;
 use crate::support::db::Db;
 
-/// The `id`s left in `table`, in order.
-async fn ids(case: &Case, table: &str) -> Vec<String> {
-    let text = if case.db.kind == Db::MySql {
-        "CHAR"
-    } else {
-        "TEXT"
-    };
-    case.column(&format!(
-        "SELECT CAST(id AS {text}) FROM {table} ORDER BY id"
-    ))
-    .await
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
 fn rule(category: &str, table: &str, subject: &str, extra: &str) -> String {
     format!(
         "category: {category}
@@ -82,7 +66,7 @@ async fn numbers(db: Db) {
         0,
     );
     assert_eq!(
-        ids(&case, "invoices").await,
+        case.ids("invoices").await,
         ["1", "3", "4", "5"],
         "only the subject's own rows outside the filter"
     );
@@ -92,9 +76,9 @@ async fn numbers(db: Db) {
             0,
         );
     }
-    assert_eq!(ids(&case, "invoices").await, ["1", "3", "4", "5"]);
+    assert_eq!(case.ids("invoices").await, ["1", "3", "4", "5"]);
     case.expect(&["erase", "--subject", "1", "--ticket", "T-2"], 0);
-    assert_eq!(ids(&case, "invoices").await, ["1", "3", "5"]);
+    assert_eq!(case.ids("invoices").await, ["1", "3", "5"]);
     case.expect(&["audit", "verify"], 0);
 }
 
@@ -136,6 +120,12 @@ async fn bytes_for_requests_collation_for_holds(db: Db) {
                 .await;
         }
     }
+    // Rows of nobody: the subject conditions must leave them to expiry.
+    case.db
+        .exec(&format!(
+            "INSERT INTO comments VALUES (98, NULL, {fresh}), (99, NULL, {old})"
+        ))
+        .await;
     case.expect(&["migrate"], 0);
     case.expect(
         &["erase", "--subject", "jose@example.com", "--ticket", "T-1"],
@@ -143,9 +133,10 @@ async fn bytes_for_requests_collation_for_holds(db: Db) {
     );
     let all: Vec<String> = (0..10)
         .map(|n| (10 * (n / 2) + n % 2).to_string())
+        .chain(["98".to_owned(), "99".to_owned()])
         .collect();
     assert_eq!(
-        ids(&case, "comments").await,
+        case.ids("comments").await,
         all[2..],
         "a request erases the id's own bytes only"
     );
@@ -176,7 +167,7 @@ async fn bytes_for_requests_collation_for_holds(db: Db) {
         0,
     );
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "comments").await, kept);
+    assert_eq!(case.ids("comments").await, kept);
     case.expect(&["audit", "verify"], 0);
 }
 
@@ -211,7 +202,7 @@ async fn decimal_keys(db: Db) {
     case.expect(&["migrate"], 0);
     case.expect(&["run"], 0);
     assert!(
-        ids(&case, "events").await.is_empty(),
+        case.ids("events").await.is_empty(),
         "every expired row goes, none skipped between batches"
     );
     case.expect(&["audit", "verify"], 0);
@@ -263,7 +254,7 @@ async fn mariadb_unsigned_ids_past_2_63_are_held_and_erased() {
     );
     case.expect(&["run"], 0);
     assert_eq!(
-        ids(&case, "events").await,
+        case.ids("events").await,
         [
             "18446744073709551610",
             "18446744073709551612",
@@ -273,7 +264,7 @@ async fn mariadb_unsigned_ids_past_2_63_are_held_and_erased() {
     );
     case.expect(&["hold", "remove", "--subject", held], 0);
     case.expect(&["erase", "--subject", held, "--ticket", "T-1"], 0);
-    assert_eq!(ids(&case, "events").await, ["18446744073709551613"]);
+    assert_eq!(case.ids("events").await, ["18446744073709551613"]);
     case.expect(&["audit", "verify"], 0);
 }
 
@@ -300,7 +291,7 @@ async fn mariadb_true_meets_a_bit_column_as_one() {
     case.expect(&["migrate"], 0);
     case.expect(&["check", "--connect"], 0);
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "events").await, ["2", "3"]);
+    assert_eq!(case.ids("events").await, ["2", "3"]);
 }
 
 #[tokio::test]
@@ -340,7 +331,7 @@ async fn postgres_enums_are_compared_as_themselves_whatever_their_names() {
     case.expect(&["check", "--connect"], 0);
     case.expect(&["run"], 0);
     // Row 4's NULL role is not `ne: admin` (SQL's NULL is no value): it stays.
-    assert_eq!(ids(&case, "docs").await, ["2", "3", "4", "5"]);
+    assert_eq!(case.ids("docs").await, ["2", "3", "4", "5"]);
 }
 
 #[tokio::test]
@@ -360,7 +351,7 @@ async fn sqlite_a_column_without_a_type_matches_the_id_stored_either_way() {
         .await;
     case.expect(&["migrate"], 0);
     case.expect(&["erase", "--subject", "1", "--ticket", "T-1"], 0);
-    assert_eq!(ids(&case, "m").await, ["3", "4", "5", "6"]);
+    assert_eq!(case.ids("m").await, ["3", "4", "5", "6"]);
 }
 
 /// A hold or a request whose id is no uuid matches nothing in a `uuid` column — the run
@@ -394,15 +385,15 @@ async fn postgres_an_id_that_is_no_uuid_matches_nothing_in_a_uuid_column() {
     );
     let run = case.expect(&["run"], 0);
     assert!(!run.stderr.contains("Owner-5"), "{}", run.stderr);
-    assert_eq!(ids(&case, "sessions").await, ["2"]);
+    assert_eq!(case.ids("sessions").await, ["2"]);
     case.expect(&["erase", "--subject", "42", "--ticket", "T-1"], 0);
-    assert_eq!(ids(&case, "sessions").await, ["2"]);
+    assert_eq!(case.ids("sessions").await, ["2"]);
     // PostgreSQL reads any spelling of a uuid as the same value, and so does the tool.
     case.expect(
         &["erase", "--subject", &a.to_uppercase(), "--ticket", "T-2"],
         0,
     );
-    assert!(ids(&case, "sessions").await.is_empty());
+    assert!(case.ids("sessions").await.is_empty());
 }
 
 /// `--shard I/N` on an integer key holding the smallest BIGINT: every shard runs (no
@@ -426,7 +417,7 @@ async fn mariadb_shards_cover_the_smallest_bigint() {
     case.expect(&["migrate"], 0);
     case.expect(&["run", "--shard", "0/2"], 0);
     case.expect(&["run", "--shard", "1/2"], 0);
-    assert_eq!(ids(&case, "events").await, ["5"]);
+    assert_eq!(case.ids("events").await, ["5"]);
 }
 
 /// SQLite columns without affinity — declared `ANY` in a STRICT table — hold `1` and
@@ -462,11 +453,11 @@ async fn sqlite_any_and_uuid_columns_match_ids_as_stored() {
         0,
     );
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "m").await, ["1", "2", "4", "5"]);
-    assert_eq!(ids(&case, "u").await, ["1", "2"]);
+    assert_eq!(case.ids("m").await, ["1", "2", "4", "5"]);
+    assert_eq!(case.ids("u").await, ["1", "2"]);
     case.expect(&["hold", "remove", "--subject", "1"], 0);
     case.expect(&["erase", "--subject", "1", "--ticket", "T-1"], 0);
-    assert!(ids(&case, "m").await.is_empty());
+    assert!(case.ids("m").await.is_empty());
 }
 
 /// An id that a column of an unknown type (an enum) cannot hold matches nothing, and the
@@ -494,7 +485,7 @@ async fn postgres_an_id_meets_an_enum_subject_as_text_and_is_never_printed() {
     let erase = case.expect(&["erase", "--subject", secret, "--ticket", "T-9"], 0);
     assert!(!erase.stdout.contains(secret) && !erase.stderr.contains(secret));
     case.expect(&["erase", "--subject", "guest", "--ticket", "T-10"], 0);
-    assert_eq!(ids(&case, "accounts").await, ["1"]);
+    assert_eq!(case.ids("accounts").await, ["1"]);
 }
 
 /// A float epoch column (Home Assistant's `last_updated_ts`) with `unit: s` expires by
@@ -528,7 +519,7 @@ targets:
     case.expect(&["check", "--connect"], 0);
     case.expect(&["migrate"], 0);
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "states").await, ["2", "3"]);
+    assert_eq!(case.ids("states").await, ["2", "3"]);
 }
 
 /// A row at PostgreSQL's earliest time (4714 BC) does not push the first time window
@@ -549,7 +540,7 @@ async fn postgres_a_row_at_the_earliest_time_does_not_fail_the_windows() {
         .await;
     case.expect(&["migrate"], 0);
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "events").await, ["3"]);
+    assert_eq!(case.ids("events").await, ["3"]);
 }
 
 /// PostgreSQL `citext`: keys page in citext's own order (no row skipped between batches),
@@ -632,5 +623,5 @@ async fn mariadb_holds_on_ids_that_differ_by_case_are_two_holds() {
         list.stdout
     );
     case.expect(&["run"], 0);
-    assert_eq!(ids(&case, "events").await, ["1"]);
+    assert_eq!(case.ids("events").await, ["1"]);
 }

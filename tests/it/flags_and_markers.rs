@@ -76,9 +76,8 @@ async fn a_not_null_timestamp_flag_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_boolean_marker_defaulting_to_false_marks_only_rows_set_true() {
-    let rule = "category: notes
+/// Notes anonymised on expiry, marked by a boolean column.
+const NOTES: &str = "category: notes
 description: Notes
 source: \"Privacy Policy, 'Log information'\"
 retain: 30d
@@ -91,8 +90,11 @@ targets:
     anonymise: {email: {replace: gone}}
     marker: is_anonymized
 ";
+
+#[tokio::test]
+async fn a_boolean_marker_defaulting_to_false_marks_only_rows_set_true() {
     let db = Db::Postgres;
-    let case = Case::new(db, &[("notes.yaml", rule)]).await;
+    let case = Case::new(db, &[("notes.yaml", NOTES)]).await;
     case.db
         .exec(
             "CREATE TABLE notes (id INT PRIMARY KEY, email TEXT, at TIMESTAMPTZ NOT NULL,
@@ -134,21 +136,8 @@ targets:
 /// the rows set to 1, which the tool writes; rows are anonymised once, not again.
 #[tokio::test]
 async fn mariadb_a_tinyint_marker_works_as_a_boolean() {
-    let rule = "category: notes
-description: Notes
-source: \"Privacy Policy, 'Log information'\"
-retain: 30d
-on_expiry: anonymise
-targets:
-  - store: app
-    table: notes
-    key: [id]
-    timestamp: at
-    anonymise: {email: {replace: gone}}
-    marker: is_anonymized
-";
     let db = Db::MySql;
-    let case = Case::new(db, &[("notes.yaml", rule)]).await;
+    let case = Case::new(db, &[("notes.yaml", NOTES)]).await;
     case.db
         .exec(
             "CREATE TABLE notes (id INT PRIMARY KEY, email VARCHAR(40), at DATETIME NOT NULL,

@@ -92,20 +92,8 @@ async fn cascades_never_reach_rows_no_rule_selected(db: Db) {
     case.expect(&["run"], 0);
 
     let text = if db == Db::MySql { "CHAR" } else { "TEXT" };
-    let ids = |table: &'static str| {
-        let case = &case;
-        async move {
-            case.column(&format!(
-                "SELECT CAST(id AS {text}) FROM {table} ORDER BY id"
-            ))
-            .await
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(ids("groups").await, ["2", "3", "4"]);
-    assert_eq!(ids("memberships").await, ["2", "3"]);
+    assert_eq!(case.ids("groups").await, ["2", "3", "4"]);
+    assert_eq!(case.ids("memberships").await, ["2", "3"]);
     assert_eq!(
         case.column(&format!("SELECT CAST(group_id AS {text}) FROM prefs"))
             .await,
@@ -156,28 +144,15 @@ targets:
         .await;
     case.expect(&["migrate"], 0);
     case.expect(&["erase", "--subject", "ANATR", "--ticket", "T-1"], 0);
-    let text = if db == Db::MySql { "CHAR" } else { "TEXT" };
-    let ids = |table: &'static str| {
-        let case = &case;
-        async move {
-            case.column(&format!(
-                "SELECT CAST(id AS {text}) FROM {table} ORDER BY id"
-            ))
-            .await
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(ids("orders").await, ["3", "4"]);
-    assert_eq!(ids("order_lines").await, ["13", "14", "15", "16"]);
+    assert_eq!(case.ids("orders").await, ["3", "4"]);
+    assert_eq!(case.ids("order_lines").await, ["13", "14", "15", "16"]);
     case.expect(
         &["request", "add", "--subject", "ANTON", "--ticket", "T-2"],
         0,
     );
     case.expect(&["run"], 0);
-    assert_eq!(ids("orders").await, ["4"]);
-    assert_eq!(ids("order_lines").await, ["15", "16"]);
+    assert_eq!(case.ids("orders").await, ["4"]);
+    assert_eq!(case.ids("order_lines").await, ["15", "16"]);
     case.expect(&["audit", "verify"], 0);
 }
 

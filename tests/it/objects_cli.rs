@@ -578,6 +578,21 @@ async fn debug_logs_never_print_an_object_key() {
         erase.stderr
     );
     assert!(!erase.stderr.contains("subj-qz7"), "{}", erase.stderr);
+
+    // Named, the SDK's debug logs come back, keys and all (README's override).
+    let more: Vec<String> = (0..2).map(|i| format!("photos/subj-qz8/{i}.jpg")).collect();
+    put_all(&f, &more, |_| true).await;
+    let env = [(
+        "RETENTION_LOG",
+        "debug,aws_smithy_runtime=debug,aws_sdk_s3=debug",
+    )];
+    let named = retention(
+        dir.path(),
+        &["erase", "--subject", "subj-qz8", "--ticket", "T-2"],
+        &env,
+    )
+    .expect_code(0);
+    assert!(named.stderr.contains("subj-qz8"), "{}", named.stderr);
 }
 
 /// A metadata date that is no date — garbage, an empty value, Go's zero time

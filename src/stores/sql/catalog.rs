@@ -263,20 +263,9 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
     }
     pk.sort();
     info.primary_key = pk.into_iter().map(|(_, c)| c).collect();
-    info.relation = relation(pool, name)
+    (info.relation, info.engine) = relation(pool, name)
         .await
         .with_context(|| format!("reading what kind of relation `{name}` is"))?;
-    if let SqlPool::My(p) = pool {
-        info.engine = sqlx::query_scalar(
-            "SELECT CAST(ENGINE AS CHAR) FROM information_schema.TABLES
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-        )
-        .bind(name)
-        .fetch_optional(p)
-        .await
-        .with_context(|| format!("reading the storage engine of `{name}`"))?
-        .flatten();
-    }
     let all = indexes(pool, name)
         .await
         .with_context(|| format!("reading the indexes of `{name}`"))?;
@@ -361,9 +350,11 @@ async fn delete_hooks(pool: &sqlx::PgPool, name: &str) -> Result<(bool, bool)> {
     .await?)
 }
 
-/// What kind of relation `name` is (it exists: its columns were read).
-async fn relation(pool: &SqlPool, name: &str) -> Result<Relation> {
-    Ok(match pool {
+/// What kind of relation `name` is (it exists: its columns were read), and on
+/// MySQL/MariaDB its storage engine.
+async fn relation(pool: &SqlPool, name: &str) -> Result<(Relation, Option<String>)> {
+    let mut engine = None;
+    let relation = match pool {
         SqlPool::Pg(p) => {
             let (kind, children): (String, bool) = sqlx::query_as(
                 "SELECT c.relkind::text, c.relhassubclass
@@ -384,13 +375,15 @@ async fn relation(pool: &SqlPool, name: &str) -> Result<Relation> {
             }
         }
         SqlPool::My(p) => {
-            let (kind, options): (String, Option<String>) = sqlx::query_as(
-                "SELECT CAST(TABLE_TYPE AS CHAR), CAST(CREATE_OPTIONS AS CHAR)
-                 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-            )
-            .bind(name)
-            .fetch_one(p)
-            .await?;
+            let (kind, options, storage): (String, Option<String>, Option<String>) =
+                sqlx::query_as(
+                    "SELECT CAST(TABLE_TYPE AS CHAR), CAST(CREATE_OPTIONS AS CHAR), CAST(ENGINE AS CHAR)
+                     FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                )
+                .bind(name)
+                .fetch_one(p)
+                .await?;
+            engine = storage;
             match kind.as_str() {
                 "BASE TABLE"
                     if options
@@ -418,7 +411,8 @@ async fn relation(pool: &SqlPool, name: &str) -> Result<Relation> {
                 Some(_) => Relation::NotATable("not a table"),
             }
         }
-    })
+    };
+    Ok((relation, engine))
 }
 
 /// Every index of `table`: whether it is unique, and its columns in order.

@@ -190,6 +190,17 @@ impl SqlText {
         self
     }
 
+    /// Pushes `items` separated by commas, each as `item` writes it.
+    pub fn list<V>(&mut self, items: &[V], mut item: impl FnMut(&mut Self, &V)) -> &mut Self {
+        for (i, v) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            item(self, v);
+        }
+        self
+    }
+
     /// Pushes a placeholder for `v` and remembers the value.
     pub fn bind(&mut self, v: Value) -> &mut Self {
         self.values.push(v);

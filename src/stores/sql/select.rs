@@ -313,12 +313,9 @@ impl PreparedTable {
                     out.push(" AND ")
                         .push(&col)
                         .push(if not { " NOT IN (" } else { " IN (" });
-                    for (i, v) in vs.iter().enumerate() {
-                        if i > 0 {
-                            out.push(", ");
-                        }
+                    out.list(vs, |out, v| {
                         out.bind_for(kind, ty, v.clone());
-                    }
+                    });
                     out.push(")");
                 }
                 TypedOp::IsNull => {
@@ -443,9 +440,7 @@ impl PreparedTable {
                 out.push(&format!("({col} = '-infinity' OR {col} = 'infinity')"));
             }
             (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => {
-                out.push(&format!(
-                    "({col} < '0001-01-01' OR MONTH({col}) = 0 OR DAYOFMONTH({col}) = 0)"
-                ));
+                out.push(&mysql_zero_date(&col));
             }
             _ => {
                 out.push("1 = 0");
@@ -460,10 +455,10 @@ impl PreparedTable {
         self.subject_match(subjects, false, out)
     }
 
-    /// `subject IN (…)` for what a request erases or exports: on MySQL/MariaDB and SQLite a
-    /// text subject must also be the same bytes, so a case- or accent-insensitive
-    /// collation (`utf8mb4_general_ci`, `NOCASE`) never hands `José`'s rows to a request
-    /// for `jose`, nor `abc `'s (PAD SPACE) to one for `abc`.
+    /// `subject IN (…)` for what a request erases or exports: a text subject must also be
+    /// the same bytes ([`Dialect::exact_text`]), so a case- or accent-insensitive collation
+    /// (`utf8mb4_general_ci`, `NOCASE`, a nondeterministic ICU collation, `citext`) never
+    /// hands `José`'s rows to a request for `jose`, nor `abc `'s (PAD SPACE) to one for `abc`.
     pub fn subject_is(&self, subjects: &[String], out: &mut SqlText) -> Result<()> {
         self.subject_match(subjects, true, out)
     }
@@ -502,24 +497,18 @@ impl PreparedTable {
                 false => self.compared(subj, col.to_owned()),
             };
             out.push("(").push(col).push(" IN (");
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    out.push(", ");
-                }
+            out.list(&values, |out, v| {
                 out.bind_for(kind, &subj.type_name, v.clone());
-            }
+            });
             out.push(")");
             if bytes {
                 let (before, after) = self.dialect.exact_param();
                 out.push(" AND ")
                     .push(&self.dialect.exact_text(col))
                     .push(" IN (");
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        out.push(", ");
-                    }
+                out.list(&values, |out, v| {
                     out.push(before).bind(v.clone()).push(after);
-                }
+                });
                 out.push(")");
             }
             out.push(")");
@@ -697,9 +686,7 @@ impl PreparedTable {
             (Dialect::Sqlite, _) => Some(format!("({col} = 0 OR {col} = '0')")),
             (_, ColumnKind::Int | ColumnKind::Float) => Some(format!("{col} = 0")),
             // A zero date (`DEFAULT '0000-00-00'`) is no time a row was flagged at.
-            (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => Some(format!(
-                "({col} < '0001-01-01' OR MONTH({col}) = 0 OR DAYOFMONTH({col}) = 0)"
-            )),
+            (Dialect::MySql, ColumnKind::Naive | ColumnKind::Date) => Some(mysql_zero_date(&col)),
             (Dialect::Postgres, ColumnKind::Other)
                 if matches!(c.type_name.as_str(), "bit" | "varbit") =>
             {
@@ -819,6 +806,12 @@ impl PreparedTable {
         }
         out.push(")");
     }
+}
+
+/// MySQL/MariaDB: a zero date (`0000-00-00`) or zero-in-date value (`2025-00-00`) — no
+/// time at all, never NULL for a non-NULL `col`.
+fn mysql_zero_date(col: &str) -> String {
+    format!("({col} < '0001-01-01' OR MONTH({col}) = 0 OR DAYOFMONTH({col}) = 0)")
 }
 
 /// A SQLite column without type affinity: declared without a type, as a BLOB, or as

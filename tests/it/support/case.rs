@@ -48,4 +48,20 @@ impl Case {
     pub async fn column(&self, sql: &str) -> Vec<Option<String>> {
         self.db.texts(sql).await
     }
+
+    /// The `id`s left in `table`, as text, in `id` order.
+    pub async fn ids(&self, table: &str) -> Vec<String> {
+        let text = if self.db.kind == super::db::Db::MySql {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
+        self.column(&format!(
+            "SELECT CAST(id AS {text}) FROM {table} ORDER BY id"
+        ))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
