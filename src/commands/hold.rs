@@ -64,13 +64,13 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                 .into_iter()
                 .find(|h| h.subject == subject);
             holds::add(&pool, &audit, &subject, &reason, until, now).await?;
-            // A run reads the holds in force when it starts: one in progress does not see
-            // this hold (the next run does).
+            // A run in progress reads the holds again before each batch of a table, and
+            // before each page of objects: what it changes from then on keeps this hold.
             if let Ok(runs) = crate::state::lock::runs_in_progress(&pool).await {
                 if let Some(run) = runs.first() {
                     tracing::warn!(
                         run = %run,
-                        "A run is in progress: it read the holds in force when it started and does not see this one, so it may still delete this subject's records. Stop it (SIGTERM) and start it again if they must be kept from now on; the next run keeps them."
+                        "A run is in progress: it keeps this subject's records from its next batch (or page of objects) on; a batch already under way when the hold was added may still finish."
                     );
                 }
             }

@@ -8,6 +8,7 @@
 
 pub mod objects;
 mod partitions;
+mod pause;
 mod table;
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};
@@ -21,7 +22,7 @@ use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -452,7 +453,8 @@ async fn apply<'p, 'a: 'p>(
         let mut pass = new_pass(p, &sel);
         if let crate::rules::Target::Objects(o) = p.target {
             if objects::streams(p, &sel, opts.allow_mass_delete) {
-                objects::stream_pass(ws, p, o, &sel, who, audit, stop, &mut pass).await?;
+                objects::stream_pass(ws, opts.as_of, p, o, &sel, who, audit, stop, &mut pass)
+                    .await?;
                 pass.log(who.ticket.as_deref(), stop.load(Ordering::SeqCst));
                 report.passes.push(pass);
                 report.interrupted = stop.load(Ordering::SeqCst);
@@ -520,6 +522,8 @@ async fn apply<'p, 'a: 'p>(
                             let r = match ws.objects.get(&o.store) {
                                 Some(store) => {
                                     objects::enforce(
+                                        ws,
+                                        opts.as_of,
                                         store,
                                         p,
                                         o,
@@ -591,6 +595,27 @@ fn draft(
         outcome: Some(outcome),
         ..Default::default()
     }
+}
+
+/// Subjects under a legal hold in force at `as_of` that `sel` does not hold: holds added
+/// since the run read them at its start. Batches and pages read them again before they
+/// change anything, so a hold added during a run keeps its subject's records from then on.
+pub(crate) async fn holds_added(
+    ws: &Workspace,
+    sel: &Selection,
+    as_of: DateTime<Utc>,
+) -> Result<BTreeSet<String>> {
+    let known: BTreeSet<&String> = sel.held.iter().collect();
+    let added: BTreeSet<String> = crate::state::holds::in_force(ws.state()?, as_of)
+        .await?
+        .into_iter()
+        .filter(|s| !known.contains(s))
+        .collect();
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !added.is_empty() && !SAID.swap(true, Ordering::SeqCst) {
+        tracing::warn!(holds = added.len(), "Legal holds were added while this run was in progress: their subjects' records are kept from the next batch on.");
+    }
+    Ok(added)
 }
 
 /// The digest of a batch's keys: SHA-256 over each key's columns joined by U+001F, one

@@ -20,6 +20,7 @@ use crate::stores::objects::OtherShards;
 use crate::stores::objects::{ObjectFilter, ObjectPage, ObjectRef, ObjectReport, ObjectStore};
 use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
+use chrono::{DateTime, Utc};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use std::collections::VecDeque;
@@ -140,6 +141,7 @@ pub fn streams(p: &Prepared<'_>, sel: &Selection, allow_mass_delete: bool) -> bo
 #[allow(clippy::too_many_arguments)]
 pub async fn stream_pass(
     ws: &Workspace,
+    as_of: DateTime<Utc>,
     p: &Prepared<'_>,
     target: &ObjectTarget,
     sel: &Selection,
@@ -154,6 +156,8 @@ pub async fn stream_pass(
     };
     let bar = super::progress_bar(pass);
     let pages = Pages {
+        ws,
+        as_of,
         store,
         p,
         target,
@@ -220,6 +224,8 @@ pub async fn stream_pass(
 /// do not stop the target; they are counted and make the target fail at the end.
 #[allow(clippy::too_many_arguments)]
 pub async fn enforce(
+    ws: &Workspace,
+    as_of: DateTime<Utc>,
     store: &ObjectStore,
     p: &Prepared<'_>,
     target: &ObjectTarget,
@@ -231,6 +237,8 @@ pub async fn enforce(
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<()> {
     let pages = Pages {
+        ws,
+        as_of,
         store,
         p,
         target,
@@ -248,6 +256,9 @@ pub async fn enforce(
 
 /// One pass's pages on their way through: listed, acted on, recorded.
 struct Pages<'r, 'p> {
+    ws: &'r Workspace,
+    /// The run's `as_of`, at which holds are in force.
+    as_of: DateTime<Utc>,
     store: &'r ObjectStore,
     p: &'r Prepared<'p>,
     target: &'r ObjectTarget,
@@ -376,7 +387,14 @@ impl Pages<'_, '_> {
 
     /// Writes a page's `intent` entry, then starts its deletes or anonymisations in a task
     /// of their own.
-    async fn start(&self, objects: Vec<ObjectRef>) -> Result<JoinHandle<Result<ObjectReport>>> {
+    async fn start(&self, mut objects: Vec<ObjectRef>) -> Result<JoinHandle<Result<ObjectReport>>> {
+        super::pause::pause_at("page-start").await;
+        // A legal hold added since the run began keeps its subject's objects from this
+        // page on.
+        let added = super::holds_added(self.ws, self.sel, self.as_of).await?;
+        if !added.is_empty() {
+            objects.retain(|o| !o.subject.as_ref().is_some_and(|s| added.contains(s)));
+        }
         let mut intent = draft(self.p, self.sel, self.who, Kind::Batch, Outcome::Intent);
         intent.count = Some(objects.len() as u64);
         self.audit.append(intent).await?;

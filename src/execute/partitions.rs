@@ -22,6 +22,7 @@
 //! again and compared with those judged (same digest), `ALTER TABLE parent DROP
 //! PARTITION p`, `UNLOCK TABLES`, and the outcome entry.
 
+use super::pause::pause_at;
 use super::table::{int_keys_digest, TablePass};
 use super::{draft, keys_digest, PassReport};
 use crate::audit::{Kind, Outcome, Reason};
@@ -33,22 +34,7 @@ use crate::stores::sql::partitions::{
 };
 use crate::stores::sql::{Dialect, SqlPool};
 use anyhow::{anyhow, bail, Context, Result};
-
-/// Test hook, debug builds only: when `RETENTION_TEST_PAUSE_AT` names `step`, the process
-/// creates the file `RETENTION_TEST_PAUSE_FILE` and sleeps, so a test can `kill -9` it
-/// exactly there. Release builds compile it to nothing.
-#[cfg(debug_assertions)]
-async fn pause_at(step: &str) {
-    if std::env::var("RETENTION_TEST_PAUSE_AT").ok().as_deref() == Some(step) {
-        if let Ok(path) = std::env::var("RETENTION_TEST_PAUSE_FILE") {
-            let _ = std::fs::write(path, step);
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
-}
-
-#[cfg(not(debug_assertions))]
-async fn pause_at(_step: &str) {}
+use std::borrow::Cow;
 
 /// Whether whole partitions may leave in this pass (`partitions: drop | detach` on an
 /// expiry delete).
@@ -156,6 +142,11 @@ pub async fn run(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Result<()
     let plans = parts::plan(pool, tp.table, tp.sel, true).await?;
     for plan in plans.iter().filter(|p| p.verdict == Verdict::Drop) {
         if tp.stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        // A legal hold added since the run began may cover a row of this partition: the
+        // partitions left then go by rows, which keep the held subjects' rows.
+        if matches!(tp.with_current_holds().await?, Cow::Owned(_)) {
             return Ok(());
         }
         let n = match tp.table.dialect {

@@ -13,8 +13,8 @@ use crate::rules::Action;
 use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
 use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::dialect::SqlText;
-use crate::stores::sql::exec::execute;
 use crate::stores::sql::exec::fetch_counts;
+use crate::stores::sql::exec::{execute_script, is_serialization_failure};
 use crate::stores::sql::inventory::cast_double;
 use crate::stores::sql::partitions;
 use crate::stores::sql::select::{PreparedTable, T};
@@ -23,6 +23,7 @@ use crate::workspace::{Prepared, Workspace};
 use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -69,14 +70,12 @@ impl Done {
 pub fn int_keys_digest(keys: &mut [i64]) -> String {
     use std::fmt::Write;
     keys.sort_unstable();
-    let mut h = Sha256::new();
-    let mut text = String::with_capacity(24);
+    // One buffer hashed once: a hash update per key costs more than the key's text.
+    let mut text = String::with_capacity(keys.len() * 8);
     for k in keys.iter() {
-        text.clear();
         let _ = writeln!(text, "{k}");
-        h.update(text.as_bytes());
     }
-    format!("sha256:{}", hex::encode(h.finalize()))
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// Where a batch works: after a key (keyset pagination), or inside a time window.
@@ -114,7 +113,7 @@ impl Tally<'_> {
     }
 }
 
-impl TablePass<'_, '_, '_> {
+impl<'r> TablePass<'r, '_, '_> {
     pub(super) fn pool(&self) -> Result<&SqlPool> {
         self.ws
             .sql
@@ -342,7 +341,14 @@ impl TablePass<'_, '_, '_> {
                 }
             }
         };
-        let workers = self.ws.config.defaults.batches_in_flight.max(1);
+        // On the state store's database a whole window holds the audit head's lock from
+        // before its snapshot to its commit (see [`Self::attempt`]), so windows of one
+        // table there go one at a time: a second worker would only wait for the lock, its
+        // wait counted as the window's duration.
+        let workers = match self.same_db() && self.sel.action == Action::Delete {
+            true => 1,
+            false => self.ws.config.defaults.batches_in_flight.max(1),
+        };
         let results = futures::future::join_all((0..workers).map(|_| worker())).await;
         results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
     }
@@ -357,27 +363,112 @@ impl TablePass<'_, '_, '_> {
     /// One batch in its own transaction, with its audit entry (in the same transaction
     /// when the table is in the state store, else an intent before and the outcome after).
     async fn one(&self, range: Range<'_>, limit: Option<usize>) -> Result<Done> {
-        let (p, sel, who) = (self.p, self.sel, self.who);
+        super::pause::pause_at("batch-start").await;
         let same_db = self.same_db();
+        let sel = self.with_current_holds().await?;
+        let sel = sel.as_ref();
         if !same_db {
-            let mut d = draft(p, sel, who, Kind::Batch, Outcome::Intent);
+            let mut d = draft(self.p, sel, self.who, Kind::Batch, Outcome::Intent);
             d.count = limit.map(|l| l as u64);
             self.audit.append(d).await?;
         }
+        // A whole time window is read and deleted in one snapshot; another transaction
+        // changing one of its rows meanwhile fails the attempt, which is taken again, and
+        // after `SNAPSHOT_TRIES` the window deletes with `RETURNING` (which waits instead).
+        // An attempt the database gave up as a deadlock is rolled back whole and taken
+        // again too.
+        let snapshot =
+            matches!(range, Range::Window(..)) && limit.is_none() && sel.action == Action::Delete;
+        let mut tries = 0;
+        let done = loop {
+            let in_snapshot = snapshot && tries < SNAPSHOT_TRIES;
+            match self.attempt(sel, &range, limit, in_snapshot).await {
+                Err(e) if tries < TRIES && is_serialization_failure(&e) => {
+                    tries += 1;
+                    tracing::debug!(target = %self.p.target.name(), tries, "A batch met a concurrent change; taking it again.");
+                }
+                done => break done?,
+            }
+        };
+        if !same_db {
+            let mut d = draft(self.p, sel, self.who, Kind::Batch, Outcome::Ok);
+            d.count = Some(done.count as u64);
+            d.keys_digest = Some(done.digest.clone());
+            self.audit.append(d).await?;
+        }
+        Ok(done)
+    }
+
+    /// The pass's selection with the legal holds in force now. The run read the holds at
+    /// its start; a hold added since keeps its subject's records from the next batch on
+    /// (holds lifted meanwhile stay in force for this run).
+    pub(super) async fn with_current_holds(&self) -> Result<Cow<'r, Selection>> {
+        let added = super::holds_added(self.ws, self.sel, self.ctx.now).await?;
+        if added.is_empty() {
+            return Ok(Cow::Borrowed(self.sel));
+        }
+        let mut sel = self.sel.clone();
+        sel.held.extend(added);
+        Ok(Cow::Owned(sel))
+    }
+
+    /// One try of [`Self::one`]'s transaction: the batch, and its entry when the table is
+    /// in the state store. `in_snapshot`: a whole window read and deleted in a
+    /// `REPEATABLE READ` transaction ([`batch::read_window`]).
+    async fn attempt(
+        &self,
+        sel: &Selection,
+        range: &Range<'_>,
+        limit: Option<usize>,
+        in_snapshot: bool,
+    ) -> Result<Done> {
+        let (p, who) = (self.p, self.who);
+        let same_db = self.same_db();
         let size = limit.unwrap_or(MAX_BATCH);
         let mut tx = self.pool()?.begin().await?;
         let table = self.table;
+        // Sent as one script: none of these statements takes a snapshot.
+        let mut setup = Vec::new();
+        if in_snapshot {
+            // Both must come before the transaction's first query, which takes its
+            // snapshot. On the state store's database the audit head is locked first, so
+            // the entry this batch appends extends the newest head its snapshot sees (an
+            // append committed after the snapshot would fail the head's update).
+            setup.push("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+            if same_db {
+                setup.push("LOCK TABLE retention_audit_head IN SHARE ROW EXCLUSIVE MODE");
+            }
+        }
         if same_db && table.dialect == Dialect::Postgres {
             // The batch and its audit entry commit together, so a database crash that
             // loses this commit loses both: nothing deleted, nothing claimed. The run's
             // end commits synchronously, which makes every batch before it durable, so
             // the run never reports work that a crash could still undo.
-            let mut q = SqlText::new(Dialect::Postgres);
-            q.push("SET LOCAL synchronous_commit TO OFF");
-            execute(&mut tx.conn(), &q).await?;
+            setup.push("SET LOCAL synchronous_commit TO OFF");
+        }
+        if !setup.is_empty() {
+            execute_script(&mut tx.conn(), &setup.join("; ")).await?;
         }
         let done = match (sel.action, range) {
-            (Action::Delete, Range::Window(lo, hi)) => Done::of_removed(
+            (Action::Delete, &Range::Window(lo, hi)) if in_snapshot => {
+                let read = batch::read_window(&mut tx.conn(), table, sel, (lo, hi)).await?;
+                super::pause::pause_at("window-read").await;
+                let n = read.len();
+                if n == 0 {
+                    Done::of_removed(table, read)
+                } else {
+                    // The digest is computed while the database deletes: the DELETE is
+                    // sent first, then this task sorts and hashes until it answers.
+                    let (deleted, done) = futures::future::join(
+                        batch::delete_window_read(&mut tx.conn(), table, sel, (lo, hi), n),
+                        async { Done::of_removed(table, read) },
+                    )
+                    .await;
+                    deleted?;
+                    done
+                }
+            }
+            (Action::Delete, &Range::Window(lo, hi)) => Done::of_removed(
                 table,
                 batch::delete_window(&mut tx.conn(), table, sel, (lo, hi), limit).await?,
             ),
@@ -389,26 +480,28 @@ impl TablePass<'_, '_, '_> {
             ),
             (Action::Anonymise, Range::Window(..)) | (Action::Keep, _) => Done::of_keys(Vec::new()),
         };
-        let outcome = |done: &Done| {
+        let mut appended = None;
+        if same_db && done.count > 0 {
             let mut d = draft(p, sel, who, Kind::Batch, Outcome::Ok);
             d.count = Some(done.count as u64);
             d.keys_digest = Some(done.digest.clone());
-            d
-        };
-        let mut appended = None;
-        if same_db && done.count > 0 {
-            appended = Some(self.audit.append_in(tx.conn(), outcome(&done)).await?);
+            appended = Some(self.audit.append_in(tx.conn(), d).await?);
         }
         tx.commit().await?;
         if let Some(a) = appended {
             self.audit.after_commit(&a).await?;
         }
-        if !same_db {
-            self.audit.append(outcome(&done)).await?;
-        }
         Ok(done)
     }
 }
+
+/// How many times a window is read and deleted in one snapshot before it deletes with
+/// `RETURNING` instead (see [`TablePass::one`]).
+const SNAPSHOT_TRIES: u32 = 3;
+
+/// How many times a batch the database gave up (a serialization failure or a deadlock) is
+/// taken again before its error fails the target.
+const TRIES: u32 = SNAPSHOT_TRIES + 2;
 
 /// A window the last density puts at no more than this many rows runs without a limit:
 /// half a batch, so that data up to twice as dense as the window before still fits one.

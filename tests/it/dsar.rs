@@ -806,7 +806,7 @@ async fn erasing_by_email_without_a_lookup_is_a_usage_error() {
 }
 
 /// `hold add --until DATE` holds through that day; `hold add` while a run holds the lock
-/// warns that the run in progress does not see the new hold.
+/// names the run in progress, which keeps the new hold from its next batch on.
 #[tokio::test]
 async fn a_hold_until_a_date_lasts_the_day_and_a_run_in_progress_is_named() {
     use crate::support::case::Case;

@@ -36,6 +36,13 @@ targets:
     )
 }
 
+/// Photos of store `media` under `photos/{subject}/`, dated by their `captured-at`.
+const PHOTOS_BY_SUBJECT: &str = "  - store: media
+    prefix: photos/
+    subject: {key: \"photos/{subject}/\"}
+    timestamp: {metadata: captured-at}
+";
+
 fn old() -> String {
     (Utc::now() - Duration::days(400)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -226,11 +233,7 @@ async fn a_pass_allowed_to_mass_delete_deletes_what_the_plan_matched_and_keeps_h
     put_all(&f, &keys, is_old).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let stores = format!("  media: {}\n", f.yaml());
-    let targets = "  - store: media
-    prefix: photos/
-    subject: {key: \"photos/{subject}/\"}
-    timestamp: {metadata: captured-at}
-";
+    let targets = PHOTOS_BY_SUBJECT;
     write_files(
         dir.path(),
         &[
@@ -548,11 +551,7 @@ async fn debug_logs_never_print_an_object_key() {
     put_all(&f, &keys, |_| true).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let stores = format!("  media: {}\n", f.yaml());
-    let targets = "  - store: media
-    prefix: photos/
-    subject: {key: \"photos/{subject}/\"}
-    timestamp: {metadata: captured-at}
-";
+    let targets = PHOTOS_BY_SUBJECT;
     write_files(
         dir.path(),
         &[
@@ -617,11 +616,7 @@ async fn metadata_dates_that_are_no_date_never_expire_and_are_counted() {
     write_files(root, &[("photos/1/bare.jpg", "x")]);
     let dir = tempfile::tempdir().expect("temp dir");
     let stores = format!("  media: {}\n", f.yaml());
-    let targets = "  - store: media
-    prefix: photos/
-    subject: {key: \"photos/{subject}/\"}
-    timestamp: {metadata: captured-at}
-";
+    let targets = PHOTOS_BY_SUBJECT;
     write_files(
         dir.path(),
         &[
@@ -638,4 +633,44 @@ async fn metadata_dates_that_are_no_date_never_expire_and_are_counted() {
     let left = f.keys().await;
     assert!(!left.contains("photos/1/old.jpg"), "{left:?}");
     assert_eq!(left.len(), 6, "{left:?}");
+}
+
+#[tokio::test]
+async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_objects() {
+    // The run read the holds at its start (none); before its first page of objects is
+    // deleted, a hold is added on subject 7: none of its objects goes, every other
+    // expired one does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys: Vec<String> = (0..200)
+        .map(|i| format!("photos/{}/{i:04}.jpg", i % 10))
+        .collect();
+    for k in &keys {
+        put_dir_object(&dir.path().join("media"), k, &old());
+    }
+    let targets = PHOTOS_BY_SUBJECT;
+    write_files(
+        dir.path(),
+        &[
+            ("retention.yaml", &config("  media: {dir: ./media}\n")),
+            ("rules/photos.yaml", &rule("photos", targets)),
+        ],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    let paused = crate::support::cli::Paused::run_at(dir.path(), "page-start", &[]);
+    retention(
+        dir.path(),
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        &[],
+    )
+    .expect_code(0);
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(0), "{stderr}");
+    for k in &keys {
+        assert_eq!(
+            dir.path().join("media").join(k).exists(),
+            k.starts_with("photos/7/"),
+            "{k}"
+        );
+    }
+    retention(dir.path(), &["audit", "verify"], &[]).expect_code(0);
 }

@@ -1,46 +1,90 @@
 //! PostgreSQL expiry deletes over an indexed timestamp walk time windows, several in
 //! flight at once: exactly the expired rows go (integer and text keys, timestamps in no
 //! particular physical order, NULLs kept), the batches' audit counts add up to what was
-//! deleted, and a batch's `keys_digest` is the digest of exactly the keys it deleted.
+//! deleted, and a batch's `keys_digest` is the digest of exactly the keys it deleted —
+//! also when other sessions change the rows of a window while it is read.
 
-use crate::support::cli::{retention, write_files, Run};
+use crate::support::cli::{retention, write_files, Paused, Run};
 use crate::support::db::{Db, TestDb};
 use sha2::{Digest, Sha256};
 
 const KEY: &str = "test-pseudonym-key-0123456789abcdef0123456789";
 
+/// Where the audit log lives: in the events' own database, where a batch and its entry
+/// commit together (windows one at a time), or in a SQLite file (windows in flight at once,
+/// an intent before each and its outcome after).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    SameDb,
+    Elsewhere,
+}
+
 /// A fresh PostgreSQL database seeded with `rows` events, and a migrated config directory
 /// with the given `defaults`.
 async fn setup(rows: i64, defaults: &str) -> (TestDb, tempfile::TempDir) {
+    setup_with(rows, defaults, &[EVENTS, CODES], State::SameDb).await
+}
+
+async fn setup_with(
+    rows: i64,
+    defaults: &str,
+    targets: &[&str],
+    state: State,
+) -> (TestDb, tempfile::TempDir) {
     let db = TestDb::fresh(Db::Postgres).await;
     seed(&db, rows).await;
     let dir = tempfile::tempdir().unwrap();
+    let (state_store, state_name) = match state {
+        State::SameDb => ("", "app"),
+        State::Elsewhere => ("  log:\n    url: \"sqlite://state.db?mode=rwc\"\n", "log"),
+    };
     let cfg = format!(
-        "stores:\n  app:\n    url: ${{APP_URL}}\nstate: app\naudit:\n  pseudonym_key: {KEY}\nrules: ./rules\ndefaults: {defaults}\n"
+        "stores:\n  app:\n    url: ${{APP_URL}}\n{state_store}state: {state_name}\naudit:\n  pseudonym_key: {KEY}\nrules: ./rules\ndefaults: {defaults}\n"
     );
     write_files(
         dir.path(),
-        &[("retention.yaml", &cfg), ("rules/events.yaml", RULE)],
+        &[
+            ("retention.yaml", &cfg),
+            ("rules/events.yaml", &rule(targets)),
+        ],
     );
     cli(&dir, &db, &["migrate"]).expect_code(0);
     (db, dir)
 }
 
-const RULE: &str = "category: events
+/// The events rule over `targets` (YAML list items): expired after 90 days, deleted.
+fn rule(targets: &[&str]) -> String {
+    format!(
+        "category: events
 description: Usage events
 source: \"Privacy Policy, 'Usage information'\"
 retain: 90d
 on_expiry: delete
 allow_mass_delete: true
 targets:
-  - store: app
+{}",
+        targets.concat()
+    )
+}
+
+const EVENTS: &str = "  - store: app
     table: events
     key: [id]
     timestamp: created_at
-  - store: app
+";
+
+const CODES: &str = "  - store: app
     table: codes
     key: [code]
     timestamp: created_at
+";
+
+/// The events of accounts (`account_id`, added by the test that uses it).
+const EVENTS_BY_ACCOUNT: &str = "  - store: app
+    table: events
+    key: [id]
+    timestamp: created_at
+    subject: account_id
 ";
 
 /// `rows` events and `rows / 10` codes. Of the events, ids ending in 0 have no timestamp,
@@ -71,12 +115,33 @@ fn cli(dir: &tempfile::TempDir, db: &TestDb, args: &[&str]) -> Run {
     retention(dir.path(), args, &[("APP_URL", db.url.as_str())])
 }
 
-/// The `batch` entries of a target with outcome `ok`: (count, keys_digest).
+/// The `batch` entries of a target with outcome `ok`, in the log's order: (count,
+/// keys_digest).
 async fn batches(db: &TestDb, target: &str) -> Vec<(u64, String)> {
-    db.texts("SELECT convert_from(line, 'UTF8') FROM retention_audit ORDER BY seq")
-        .await
-        .into_iter()
-        .flatten()
+    let lines = db
+        .texts("SELECT convert_from(line, 'UTF8') FROM retention_audit ORDER BY seq")
+        .await;
+    ok_batches(lines.into_iter().flatten(), target)
+}
+
+/// [`batches`] of a log in the events' database or elsewhere (read through the binary).
+async fn batches_in(
+    db: &TestDb,
+    dir: &tempfile::TempDir,
+    state: State,
+    target: &str,
+) -> Vec<(u64, String)> {
+    match state {
+        State::SameDb => batches(db, target).await,
+        State::Elsewhere => {
+            let shown = cli(dir, db, &["audit", "show", "--format", "json"]).expect_code(0);
+            ok_batches(shown.stdout.lines().map(str::to_owned), target)
+        }
+    }
+}
+
+fn ok_batches(lines: impl Iterator<Item = String>, target: &str) -> Vec<(u64, String)> {
+    lines
         .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap())
         .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok" && e["target"] == target)
         .map(|e| {
@@ -108,10 +173,22 @@ async fn texts(db: &TestDb, sql: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn windows_in_flight_delete_exactly_the_expired_rows_and_account_for_each_batch() {
-    // Small first batches and a short target duration: many windows, four at a time.
-    let (db, dir) = setup(
+    windows_delete_exactly_the_expired_rows(State::Elsewhere).await;
+}
+
+#[tokio::test]
+async fn windows_beside_the_audit_log_delete_exactly_the_expired_rows_and_account_for_each_batch() {
+    windows_delete_exactly_the_expired_rows(State::SameDb).await;
+}
+
+async fn windows_delete_exactly_the_expired_rows(state: State) {
+    // Small first batches and a short target duration: many windows, four at a time
+    // where the log is elsewhere.
+    let (db, dir) = setup_with(
         30_000,
         "{batch_size: 100, batch_time: 20ms, batches_in_flight: 4}",
+        &[EVENTS, CODES],
+        state,
     )
     .await;
     let expired_events = db
@@ -139,14 +216,14 @@ async fn windows_in_flight_delete_exactly_the_expired_rows_and_account_for_each_
     let left_codes = texts(&db, "SELECT code FROM codes ORDER BY code").await;
     assert_eq!(left_codes, kept_codes);
 
-    let events = batches(&db, "events").await;
+    let events = batches_in(&db, &dir, state, "events").await;
     assert!(
-        events.len() >= 8,
+        events.len() >= 5,
         "many windows, not one statement: {}",
         events.len()
     );
     assert_eq!(events.iter().map(|b| b.0).sum::<u64>(), 18_000);
-    let codes = batches(&db, "codes").await;
+    let codes = batches_in(&db, &dir, state, "codes").await;
     assert_eq!(codes.iter().map(|b| b.0).sum::<u64>(), 1_500);
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
@@ -176,4 +253,136 @@ async fn a_window_batch_digests_exactly_the_keys_it_deleted() {
         batches(&db, "codes").await,
         vec![(150, digest_of(expired_codes, false))]
     );
+}
+
+#[tokio::test]
+async fn each_window_batch_digests_exactly_the_keys_of_its_window() {
+    // Beside the log the windows go one at a time, in time order: the batches, in the
+    // log's order, take the expired rows sorted by time, each its count of them.
+    let (db, dir) = setup_with(
+        20_000,
+        "{batch_size: 100, batch_time: 10ms}",
+        &[EVENTS],
+        State::SameDb,
+    )
+    .await;
+    let by_time = texts(
+        &db,
+        "SELECT CAST(id AS TEXT) FROM events WHERE created_at < now() - interval '90 days' ORDER BY created_at, id",
+    )
+    .await;
+
+    cli(&dir, &db, &["run"]).expect_code(0);
+
+    let events = batches(&db, "events").await;
+    assert!(events.len() >= 5, "many windows: {}", events.len());
+    let mut rest = by_time.as_slice();
+    for (i, (count, digest)) in events.iter().enumerate() {
+        let (taken, after) = rest.split_at(*count as usize);
+        assert_eq!(
+            digest,
+            &digest_of(taken.to_vec(), true),
+            "batch {i} of {count} rows"
+        );
+        rest = after;
+    }
+    assert!(rest.is_empty(), "{} expired rows in no batch", rest.len());
+}
+
+#[tokio::test]
+async fn rows_changed_while_a_window_is_read_fail_its_snapshot_and_the_window_is_taken_again() {
+    // The run pauses in a window's snapshot after reading its keys; meanwhile another
+    // session makes some expired rows fresh and deletes others. The window's DELETE then
+    // meets rows changed after its snapshot, so that attempt is rolled back and taken
+    // again: the fresh rows stay, and the log counts exactly the rows the run deleted.
+    let (db, dir) = setup_with(
+        20_000,
+        "{batch_size: 100, batch_time: 10ms}",
+        &[EVENTS],
+        State::SameDb,
+    )
+    .await;
+    let before = db.count("SELECT COUNT(*) FROM events").await;
+    let paused = Paused::run_at(dir.path(), "window-read", &[("APP_URL", &db.url)]);
+    let refreshed = db
+        .count("WITH u AS (UPDATE events SET created_at = now() WHERE id % 10 = 1 AND created_at < now() - interval '90 days' RETURNING 1) SELECT COUNT(*) FROM u")
+        .await;
+    let removed = db
+        .count(
+            "WITH d AS (DELETE FROM events WHERE id % 10 = 2 RETURNING 1) SELECT COUNT(*) FROM d",
+        )
+        .await;
+    assert!(refreshed > 1_000 && removed > 1_000);
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("met a concurrent change; taking it again"),
+        "the paused window's snapshot failed and was taken again"
+    );
+
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE created_at < now() - interval '90 days'")
+            .await,
+        0,
+        "every expired row went"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE id % 10 = 1")
+            .await,
+        refreshed,
+        "the rows made fresh stayed"
+    );
+    let after = db.count("SELECT COUNT(*) FROM events").await;
+    let logged: u64 = batches(&db, "events").await.iter().map(|b| b.0).sum();
+    assert_eq!(logged as i64, before - after - removed);
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_the_next_batch_on() {
+    // The run read the holds at its start (none); before its first batch a hold is added
+    // on account 42. No row of that account goes; every other expired row does.
+    let (db, dir) = setup_with(
+        20_000,
+        "{batch_size: 100, batch_time: 10ms}",
+        &[EVENTS_BY_ACCOUNT],
+        State::SameDb,
+    )
+    .await;
+    db.exec(
+        "ALTER TABLE events ADD COLUMN account_id BIGINT; UPDATE events SET account_id = id % 100",
+    )
+    .await;
+    const EXPIRED_42: &str = "SELECT COUNT(*) FROM events WHERE account_id = 42 AND created_at < now() - interval '90 days'";
+    let held = db.count(EXPIRED_42).await;
+    assert!(held > 100);
+    let paused = Paused::run_at(dir.path(), "batch-start", &[("APP_URL", &db.url)]);
+    let added = cli(
+        &dir,
+        &db,
+        &["hold", "add", "--subject", "42", "--reason", "litigation"],
+    )
+    .expect_code(0);
+    assert!(
+        added
+            .stderr
+            .contains("keeps this subject's records from its next batch"),
+        "{}",
+        added.stderr
+    );
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    assert_eq!(
+        db.count(EXPIRED_42).await,
+        held,
+        "the held account's rows stay"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE account_id <> 42 AND created_at < now() - interval '90 days'")
+            .await,
+        0,
+        "every other expired row went"
+    );
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }

@@ -25,6 +25,17 @@ pub async fn execute(conn: &mut SqlConn<'_>, q: &SqlText) -> Result<u64> {
     })
 }
 
+/// Runs fixed statements without parameters, several separated by `;`, in one round trip
+/// (the simple query protocol).
+pub async fn execute_script(conn: &mut SqlConn<'_>, sql: &str) -> Result<()> {
+    match conn {
+        SqlConn::Pg(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ())?,
+        SqlConn::My(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ())?,
+        SqlConn::Lite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ())?,
+    }
+    Ok(())
+}
+
 impl SqlPool {
     /// Executes a statement on a connection of the pool, outside any transaction; returns
     /// the number of rows it affected.
@@ -41,6 +52,19 @@ pub fn is_unique_violation(err: &anyhow::Error) -> bool {
         err.downcast_ref::<sqlx::Error>(),
         Some(sqlx::Error::Database(e)) if e.is_unique_violation()
     )
+}
+
+/// Whether an error is the database giving up a transaction that another one overtook:
+/// a serialization failure (PostgreSQL: a snapshot's row changed meanwhile; SQLSTATE
+/// 40001, also InnoDB's deadlock) or a PostgreSQL deadlock (40P01). Taking the whole
+/// transaction again is the documented answer to each.
+pub fn is_serialization_failure(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("40001" | "40P01"))
+        )
+    })
 }
 
 /// Fetches rows whose first `width` columns are text (NULL reads as `None`).

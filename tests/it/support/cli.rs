@@ -53,3 +53,51 @@ pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
         std::fs::write(p, text).unwrap();
     }
 }
+
+/// A run of the binary paused at a step by its debug-only hook (`src/execute/pause.rs`):
+/// the child, with debug logs on its stderr, and the file whose removal lets it go on.
+pub struct Paused {
+    pub child: std::process::Child,
+    pub flag: std::path::PathBuf,
+}
+
+impl Paused {
+    /// Starts `retention --config <dir>/retention.yaml run` and waits until it pauses at
+    /// `step`.
+    pub fn run_at(dir: &Path, step: &str, env: &[(&str, &str)]) -> Paused {
+        let flag = dir.join("paused");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_retention"));
+        cmd.current_dir(dir)
+            .arg("--config")
+            .arg(dir.join("retention.yaml"))
+            .arg("run")
+            .env("RETENTION_LOG", "debug")
+            .env("RETENTION_TEST_PAUSE_AT", step)
+            .env("RETENTION_TEST_PAUSE_FILE", &flag)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("the retention binary starts");
+        let started = std::time::Instant::now();
+        while !flag.exists() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the run reached {step}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Paused { child, flag }
+    }
+
+    /// Lets the run go on and waits for it: its exit code and stderr.
+    pub fn resume(self) -> (Option<i32>, String) {
+        std::fs::remove_file(&self.flag).expect("the pause file");
+        let out = self.child.wait_with_output().expect("the run ends");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
