@@ -341,14 +341,7 @@ impl<'r> TablePass<'r, '_, '_> {
                 }
             }
         };
-        // On the state store's database a whole window holds the audit head's lock from
-        // before its snapshot to its commit (see [`Self::attempt`]), so windows of one
-        // table there go one at a time: a second worker would only wait for the lock, its
-        // wait counted as the window's duration.
-        let workers = match self.same_db() && self.sel.action == Action::Delete {
-            true => 1,
-            false => self.ws.config.defaults.batches_in_flight.max(1),
-        };
+        let workers = self.ws.config.defaults.batches_in_flight.max(1);
         let results = futures::future::join_all((0..workers).map(|_| worker())).await;
         results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
     }
@@ -378,7 +371,7 @@ impl<'r> TablePass<'r, '_, '_> {
         // An attempt the database gave up as a deadlock is rolled back whole and taken
         // again too.
         let snapshot =
-            matches!(range, Range::Window(..)) && limit.is_none() && sel.action == Action::Delete;
+            matches!(range, Range::Window(..)) && limit.is_none() && self.snapshot_windows();
         let mut tries = 0;
         let done = loop {
             let in_snapshot = snapshot && tries < SNAPSHOT_TRIES;
@@ -397,6 +390,30 @@ impl<'r> TablePass<'r, '_, '_> {
             self.audit.append(d).await?;
         }
         Ok(done)
+    }
+
+    /// Whether whole time windows are read and deleted in one snapshot
+    /// ([`batch::read_window`]) rather than deleted with `RETURNING`. On the state
+    /// store's database a snapshot window holds the audit head's lock from before its
+    /// snapshot to its commit (see [`Self::attempt`]), so such windows go one at a time;
+    /// there, with more than one batch in flight, windows delete with `RETURNING` in
+    /// parallel instead, which measured faster on two cores (README, benchmarks).
+    fn snapshot_windows(&self) -> bool {
+        self.sel.action == Action::Delete
+            && !(self.same_db() && self.ws.config.defaults.batches_in_flight > 1)
+    }
+
+    /// Whether every delete batch of this pass runs in a `REPEATABLE READ` transaction:
+    /// on PostgreSQL, when a foreign key references the table. A child row committed
+    /// after a batch's statement began is not seen by its "no child references this row"
+    /// test; under `READ COMMITTED` the DELETE then waits for that child's transaction
+    /// and goes on, and a `CASCADE` deletes the new child (a plain key fails the target).
+    /// Under `REPEATABLE READ` the database's foreign-key check fails the attempt as a
+    /// serialization failure instead, and the batch is taken again, seeing the child.
+    fn isolated_deletes(&self) -> bool {
+        self.table.dialect == Dialect::Postgres
+            && self.sel.action == Action::Delete
+            && !self.table.referencing.is_empty()
     }
 
     /// The pass's selection with the legal holds in force now. The run read the holds at
@@ -429,7 +446,7 @@ impl<'r> TablePass<'r, '_, '_> {
         let table = self.table;
         // Sent as one script: none of these statements takes a snapshot.
         let mut setup = Vec::new();
-        if in_snapshot {
+        if in_snapshot || self.isolated_deletes() {
             // Both must come before the transaction's first query, which takes its
             // snapshot. On the state store's database the audit head is locked first, so
             // the entry this batch appends extends the newest head its snapshot sees (an

@@ -261,7 +261,7 @@ async fn each_window_batch_digests_exactly_the_keys_of_its_window() {
     // log's order, take the expired rows sorted by time, each its count of them.
     let (db, dir) = setup_with(
         20_000,
-        "{batch_size: 100, batch_time: 10ms}",
+        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
         &[EVENTS],
         State::SameDb,
     )
@@ -297,7 +297,7 @@ async fn rows_changed_while_a_window_is_read_fail_its_snapshot_and_the_window_is
     // again: the fresh rows stay, and the log counts exactly the rows the run deleted.
     let (db, dir) = setup_with(
         20_000,
-        "{batch_size: 100, batch_time: 10ms}",
+        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
         &[EVENTS],
         State::SameDb,
     )
@@ -344,7 +344,7 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
     // on account 42. No row of that account goes; every other expired row does.
     let (db, dir) = setup_with(
         20_000,
-        "{batch_size: 100, batch_time: 10ms}",
+        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
         &[EVENTS_BY_ACCOUNT],
         State::SameDb,
     )
@@ -383,6 +383,89 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
             .await,
         0,
         "every other expired row went"
+    );
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn a_child_committed_while_a_time_window_waits_for_it_is_not_cascaded_away() {
+    child_committed_while_a_batch_waits("{batches_in_flight: 2}", true).await;
+}
+
+#[tokio::test]
+async fn a_child_committed_while_a_keyset_batch_waits_for_it_is_not_cascaded_away() {
+    child_committed_while_a_batch_waits("{}", false).await;
+}
+
+/// Another session inserts a child of expired event 1 (`ON DELETE CASCADE`) and holds
+/// its transaction open; the run's batch waits for it on event 1's row lock; then it
+/// commits. The child was not there when the batch's statement began, so its "no child
+/// references this row" test passed: under `READ COMMITTED` the DELETE went on and the
+/// cascade took the new child. The batch must instead be taken again, see the child, and
+/// keep event 1 (locked), with every other expired event gone.
+async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool) {
+    use sqlx::Connection;
+    let (db, dir) = setup_with(2_000, defaults, &[EVENTS], State::SameDb).await;
+    db.exec("CREATE TABLE notes (id SERIAL PRIMARY KEY, event_id BIGINT REFERENCES events (id) ON DELETE CASCADE)")
+        .await;
+    if !indexed {
+        db.exec("DROP INDEX events_created_at").await;
+    }
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("INSERT INTO notes (event_id) VALUES (1)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_retention"))
+        .current_dir(dir.path())
+        .args(["--config", "retention.yaml", "run"])
+        .env("RETENTION_LOG", "warn")
+        .env("APP_URL", &db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let started = std::time::Instant::now();
+    while db
+        .count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        .await
+        == 0
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run's batch waits for the other session's child row"
+        );
+        if let Ok(Some(status)) = run.try_wait() {
+            panic!("the run ended ({status}) without waiting for the child row");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM notes").await,
+        1,
+        "the child stays"
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE id = 1").await,
+        1,
+        "its parent is kept"
+    );
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM events WHERE id <> 1 AND created_at < now() - interval '90 days'"
+        )
+        .await,
+        0,
+        "every other expired event went"
     );
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
