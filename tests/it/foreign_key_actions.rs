@@ -201,3 +201,74 @@ targets:
         [Some("10".to_owned())]
     );
 }
+
+/// MariaDB: another session inserts a child of expired group 1 (`ON DELETE CASCADE`) and
+/// keeps its transaction open, so the run's batch waits for it; then it commits. The
+/// batch must not delete group 1 through its new child: the child stays, and so does its
+/// parent, while every other expired group goes.
+#[tokio::test]
+async fn mariadb_a_child_committed_while_a_batch_waits_is_not_cascaded_away() {
+    use sqlx::Connection;
+    let rule = "category: groups
+description: Groups
+source: \"Privacy Policy, 'Groups'\"
+retain: 30d
+on_expiry: delete
+allow_mass_delete: true
+targets:
+  - store: app
+    table: groups
+    key: [id]
+    timestamp: closed_at
+";
+    let db = Db::MySql;
+    let case = Case::new(db, &[("groups.yaml", rule)]).await;
+    case.db
+        .exec(&format!(
+            "CREATE TABLE groups (id INT PRIMARY KEY, closed_at DATETIME NOT NULL) ENGINE=InnoDB;
+             CREATE TABLE memberships (id INT AUTO_INCREMENT PRIMARY KEY, group_id INT,
+               FOREIGN KEY (group_id) REFERENCES groups (id) ON DELETE CASCADE) ENGINE=InnoDB;
+             INSERT INTO groups SELECT seq, {} FROM seq_1_to_200",
+            db.days_ago(100)
+        ))
+        .await;
+    case.expect(&["migrate"], 0);
+    let mut other = sqlx::MySqlConnection::connect(&case.db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("INSERT INTO memberships (group_id) VALUES (1)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let mut run = crate::support::cli::spawn_run(case.dir.path(), &[("APP_URL", &case.db.url)]);
+    // The run reaches its batch within a second or two and waits there (for up to
+    // InnoDB's lock wait timeout); it must not have ended by then.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(4) {
+        if let Ok(Some(status)) = run.try_wait() {
+            let out = run.wait_with_output().unwrap();
+            panic!(
+                "the run ended ({status}) without waiting for the child row: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        case.db.count("SELECT COUNT(*) FROM memberships").await,
+        1,
+        "the child stays: {stderr}"
+    );
+    assert_eq!(
+        case.db
+            .count("SELECT COUNT(*) FROM groups WHERE id = 1")
+            .await,
+        1,
+        "its parent is kept"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(case.db.count("SELECT COUNT(*) FROM groups").await, 1);
+    case.expect(&["audit", "verify"], 0);
+}

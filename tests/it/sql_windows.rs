@@ -417,15 +417,7 @@ async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool) {
         .execute(&mut other)
         .await
         .unwrap();
-    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_retention"))
-        .current_dir(dir.path())
-        .args(["--config", "retention.yaml", "run"])
-        .env("RETENTION_LOG", "warn")
-        .env("APP_URL", &db.url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
+    let mut run = crate::support::cli::spawn_run(dir.path(), &[("APP_URL", &db.url)]);
     let started = std::time::Instant::now();
     while db
         .count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")

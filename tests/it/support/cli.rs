@@ -54,6 +54,23 @@ pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// Starts `retention --config <dir>/retention.yaml run` (warnings and errors on its
+/// piped stderr) and returns at once, for a test that acts while the run works.
+pub fn spawn_run(dir: &Path, env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retention"));
+    cmd.current_dir(dir)
+        .arg("--config")
+        .arg(dir.join("retention.yaml"))
+        .arg("run")
+        .env("RETENTION_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("the retention binary starts")
+}
+
 /// A run of the binary paused at a step by its debug-only hook (`src/execute/pause.rs`):
 /// the child, with debug logs on its stderr, and the file whose removal lets it go on.
 pub struct Paused {
