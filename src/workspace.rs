@@ -143,6 +143,7 @@ impl Workspace {
                             parent: table.to_string(),
                             parent_cols: vec![key.to_string()],
                             child_schema: None,
+                            changes_children: false,
                         });
                     }
                 }

@@ -286,6 +286,7 @@ mod tests {
             parent: parent.into(),
             parent_cols: vec!["id".into()],
             child_schema: None,
+            changes_children: false,
         }
     }
 

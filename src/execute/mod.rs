@@ -560,6 +560,8 @@ async fn apply<'p, 'a: 'p>(
                         d.count = Some(0);
                         audit.append(d).await?;
                         pass.error = Some(format!("{e:#}"));
+                    } else {
+                        held_since_start(ws, opts.as_of, p, &sel, who, audit, &mut pass).await?;
                     }
                 }
             }
@@ -595,6 +597,34 @@ fn draft(
         outcome: Some(outcome),
         ..Default::default()
     }
+}
+
+/// An erasure pass whose subject came under a hold while it ran left that subject's
+/// remaining records alone from the next batch on: they count as held (with their `skip`
+/// entry), so the request reads as partial, not done.
+async fn held_since_start(
+    ws: &Workspace,
+    as_of: DateTime<Utc>,
+    p: &Prepared<'_>,
+    sel: &Selection,
+    who: &Attribution,
+    audit: &AuditLog,
+    pass: &mut PassReport,
+) -> Result<()> {
+    if sel.reason != Reason::Request {
+        return Ok(());
+    }
+    let added = holds_added(ws, sel, as_of).await?;
+    let left = pass.inventory.matched.saturating_sub(pass.done);
+    if left == 0 || !sel.subjects.iter().any(|s| added.contains(s)) {
+        return Ok(());
+    }
+    pass.inventory.matched -= left;
+    pass.inventory.held += left;
+    let mut d = draft(p, sel, who, Kind::Skip, Outcome::Held);
+    d.held = Some(left);
+    audit.append(d).await?;
+    Ok(())
 }
 
 /// Subjects under a legal hold in force at `as_of` that `sel` does not hold: holds added

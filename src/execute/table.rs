@@ -14,7 +14,7 @@ use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed};
 use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::dialect::SqlText;
 use crate::stores::sql::exec::fetch_counts;
-use crate::stores::sql::exec::{execute_script, is_serialization_failure};
+use crate::stores::sql::exec::{execute_script, is_fk_race, is_serialization_failure};
 use crate::stores::sql::inventory::cast_double;
 use crate::stores::sql::partitions;
 use crate::stores::sql::select::{PreparedTable, T};
@@ -376,7 +376,7 @@ impl<'r> TablePass<'r, '_, '_> {
         let done = loop {
             let in_snapshot = snapshot && tries < SNAPSHOT_TRIES;
             match self.attempt(sel, &range, limit, in_snapshot).await {
-                Err(e) if tries < TRIES && is_serialization_failure(&e) => {
+                Err(e) if tries < TRIES && (is_serialization_failure(&e) || is_fk_race(&e)) => {
                     tries += 1;
                     tracing::debug!(target = %self.p.target.name(), tries, "A batch met a concurrent change; taking it again.");
                 }
@@ -404,16 +404,19 @@ impl<'r> TablePass<'r, '_, '_> {
     }
 
     /// Whether every delete batch of this pass runs in a `REPEATABLE READ` transaction:
-    /// on PostgreSQL, when a foreign key references the table. A child row committed
-    /// after a batch's statement began is not seen by its "no child references this row"
-    /// test; under `READ COMMITTED` the DELETE then waits for that child's transaction
-    /// and goes on, and a `CASCADE` deletes the new child (a plain key fails the target).
-    /// Under `REPEATABLE READ` the database's foreign-key check fails the attempt as a
-    /// serialization failure instead, and the batch is taken again, seeing the child.
+    /// on PostgreSQL, when a foreign key that deletes or rewrites children (`CASCADE`,
+    /// `SET NULL`, `SET DEFAULT`) references the table. A child row committed after a
+    /// batch's statement began is not seen by its "no child references this row" test;
+    /// under `READ COMMITTED` the DELETE then waits for that child's transaction and goes
+    /// on, and the cascade reaches the new child. Under `REPEATABLE READ` the database's
+    /// foreign-key check fails the attempt as a serialization failure instead, and the
+    /// batch is taken again, seeing the child. A plain key fails the statement in the same
+    /// race (a foreign-key violation), which is taken again too; such tables keep `READ
+    /// COMMITTED`, where other sessions' updates of the table's rows never fail a batch.
     fn isolated_deletes(&self) -> bool {
         self.table.dialect == Dialect::Postgres
             && self.sel.action == Action::Delete
-            && !self.table.referencing.is_empty()
+            && self.table.referencing.iter().any(|fk| fk.changes_children)
     }
 
     /// The pass's selection with the legal holds in force now. The run read the holds at

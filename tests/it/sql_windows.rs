@@ -342,17 +342,7 @@ async fn rows_changed_while_a_window_is_read_fail_its_snapshot_and_the_window_is
 async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_the_next_batch_on() {
     // The run read the holds at its start (none); before its first batch a hold is added
     // on account 42. No row of that account goes; every other expired row does.
-    let (db, dir) = setup_with(
-        20_000,
-        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
-        &[EVENTS_BY_ACCOUNT],
-        State::SameDb,
-    )
-    .await;
-    db.exec(
-        "ALTER TABLE events ADD COLUMN account_id BIGINT; UPDATE events SET account_id = id % 100",
-    )
-    .await;
+    let (db, dir) = events_of_accounts().await;
     const EXPIRED_42: &str = "SELECT COUNT(*) FROM events WHERE account_id = 42 AND created_at < now() - interval '90 days'";
     let held = db.count(EXPIRED_42).await;
     assert!(held > 100);
@@ -389,24 +379,30 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
 
 #[tokio::test]
 async fn a_child_committed_while_a_time_window_waits_for_it_is_not_cascaded_away() {
-    child_committed_while_a_batch_waits("{batches_in_flight: 2}", true).await;
+    child_committed_while_a_batch_waits("{batches_in_flight: 2}", true, "CASCADE").await;
 }
 
 #[tokio::test]
 async fn a_child_committed_while_a_keyset_batch_waits_for_it_is_not_cascaded_away() {
-    child_committed_while_a_batch_waits("{}", false).await;
+    child_committed_while_a_batch_waits("{}", false, "CASCADE").await;
 }
 
-/// Another session inserts a child of expired event 1 (`ON DELETE CASCADE`) and holds
+#[tokio::test]
+async fn a_child_committed_while_a_batch_waits_under_a_plain_key_fails_no_target() {
+    child_committed_while_a_batch_waits("{batches_in_flight: 2}", true, "NO ACTION").await;
+}
+
+/// Another session inserts a child of expired event 1 (`ON DELETE on_delete`) and holds
 /// its transaction open; the run's batch waits for it on event 1's row lock; then it
 /// commits. The child was not there when the batch's statement began, so its "no child
 /// references this row" test passed: under `READ COMMITTED` the DELETE went on and the
-/// cascade took the new child. The batch must instead be taken again, see the child, and
+/// cascade took the new child (a plain key failed the target). The batch must instead be
+/// taken again, see the child, and
 /// keep event 1 (locked), with every other expired event gone.
-async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool) {
+async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool, on_delete: &str) {
     use sqlx::Connection;
     let (db, dir) = setup_with(2_000, defaults, &[EVENTS], State::SameDb).await;
-    db.exec("CREATE TABLE notes (id SERIAL PRIMARY KEY, event_id BIGINT REFERENCES events (id) ON DELETE CASCADE)")
+    db.exec(&format!("CREATE TABLE notes (id SERIAL PRIMARY KEY, event_id BIGINT REFERENCES events (id) ON DELETE {on_delete})"))
         .await;
     if !indexed {
         db.exec("DROP INDEX events_created_at").await;
@@ -460,4 +456,57 @@ async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool) {
         "every other expired event went"
     );
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn an_erasure_a_hold_interrupts_is_partial_not_done() {
+    // `erase` reads the holds at its start (none); before its first batch account 42
+    // comes under a hold. Its rows stay, and the request is partial (held), not done.
+    let (db, dir) = events_of_accounts().await;
+    let rows = db
+        .count("SELECT COUNT(*) FROM events WHERE account_id = 42")
+        .await;
+    let paused = Paused::command_at(
+        dir.path(),
+        &["erase", "--subject", "42", "--ticket", "T-1"],
+        "batch-start",
+        &[("APP_URL", &db.url)],
+    );
+    cli(
+        &dir,
+        &db,
+        &["hold", "add", "--subject", "42", "--reason", "litigation"],
+    )
+    .expect_code(0);
+    let (_, stderr) = paused.resume();
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE account_id = 42")
+            .await,
+        rows,
+        "{stderr}"
+    );
+    let status = texts(
+        &db,
+        "SELECT status FROM retention_requests WHERE ticket = 'T-1'",
+    )
+    .await;
+    assert_eq!(status, vec!["partial".to_owned()], "{stderr}");
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}
+
+/// 20,000 events of 100 accounts (`account_id = id % 100`) under [`EVENTS_BY_ACCOUNT`],
+/// beside the audit log, one small batch at a time.
+async fn events_of_accounts() -> (TestDb, tempfile::TempDir) {
+    let (db, dir) = setup_with(
+        20_000,
+        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
+        &[EVENTS_BY_ACCOUNT],
+        State::SameDb,
+    )
+    .await;
+    db.exec(
+        "ALTER TABLE events ADD COLUMN account_id BIGINT; UPDATE events SET account_id = id % 100",
+    )
+    .await;
+    (db, dir)
 }

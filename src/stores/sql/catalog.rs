@@ -47,6 +47,9 @@ pub struct ForeignKey {
     /// The child table's schema (database, on MySQL/MariaDB) when it is not the
     /// connection's; the parent always is.
     pub child_schema: Option<String>,
+    /// Whether deleting a parent row deletes or rewrites its children (`ON DELETE
+    /// CASCADE`, `SET NULL` or `SET DEFAULT`) rather than failing.
+    pub changes_children: bool,
 }
 
 impl ForeignKey {
@@ -468,9 +471,10 @@ async fn indexes(pool: &SqlPool, table: &str) -> Result<Vec<(bool, Vec<String>)>
 pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
     // (constraint id, child, child col, parent, parent col, child schema when not the
     // connection's). Every key whose parent is in the connection's schema, from children
-    // anywhere: a child in another schema keeps parent rows just the same. The key's
-    // `ON DELETE` action is not read: a row some child row references is never deleted,
-    // whatever the action (see `PreparedTable::referencing`).
+    // anywhere: a child in another schema keeps parent rows just the same. The constraint
+    // id ends in `:` and the key's `ON DELETE` action: a row some child row references is
+    // never deleted, whatever the action (see `PreparedTable::referencing`), but a key
+    // that would change its children makes deletes run in a snapshot (`changes_children`).
     type Row = (String, String, String, String, String, Option<String>);
     let rows: Vec<Row> = match pool {
         SqlPool::Pg(p) => sqlx::query_as(
@@ -481,7 +485,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
             // key to one of the children counts for its parent too (a target on the
             // parent deletes the child's rows as well): each such key comes twice.
             "SELECT id, child, ccol, parent, pcol, schema FROM (
-               SELECT c.oid::text AS id, k.ord, cl.relname::text AS child, ca.attname::text AS ccol,
+               SELECT c.oid::text || ':' || c.confdeltype::text AS id, k.ord, cl.relname::text AS child, ca.attname::text AS ccol,
                       pl.relname::text AS parent, pa.attname::text AS pcol,
                       CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END AS schema
                FROM pg_constraint c
@@ -494,7 +498,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
                JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
                WHERE c.contype = 'f' AND c.conparentid = 0 AND pn.nspname = current_schema()
                UNION ALL
-               SELECT c.oid::text || '/inherited', k.ord, cl.relname::text, ca.attname::text,
+               SELECT c.oid::text || '/inherited:' || c.confdeltype::text, k.ord, cl.relname::text, ca.attname::text,
                       pl.relname::text, pa.attname::text,
                       CASE WHEN cn.nspname = current_schema() THEN NULL ELSE cn.nspname::text END
                FROM pg_constraint c
@@ -514,7 +518,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .await?,
         SqlPool::My(p) => sqlx::query_as(
             // A constraint's name is unique in its database only (`orders_ibfk_1` in two).
-            "SELECT CAST(CONCAT_WS('.', k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME) AS CHAR),
+            "SELECT CAST(CONCAT(CONCAT_WS('.', k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME), ':', r.DELETE_RULE) AS CHAR),
                     CAST(k.TABLE_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
                     CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
                     CASE WHEN k.TABLE_SCHEMA = DATABASE() THEN NULL ELSE CAST(k.TABLE_SCHEMA AS CHAR) END
@@ -528,7 +532,7 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
         .fetch_all(p)
         .await?,
         SqlPool::Lite(p) => sqlx::query_as(
-            "SELECT m.name || '#' || f.id, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''),
+            "SELECT m.name || '#' || f.id || ':' || f.on_delete, m.name, f.\"from\", f.\"table\", COALESCE(f.\"to\", ''),
                     NULL
              FROM sqlite_master m, pragma_foreign_key_list(m.name) f
              WHERE m.type = 'table'
@@ -544,16 +548,24 @@ pub async fn foreign_keys(pool: &SqlPool) -> Result<Vec<ForeignKey>> {
                 fk.child_cols.push(ccol);
                 fk.parent_cols.push(pcol);
             }
-            _ => out.push((
-                id,
-                ForeignKey {
-                    child,
-                    child_cols: vec![ccol],
-                    parent,
-                    parent_cols: vec![pcol],
-                    child_schema,
-                },
-            )),
+            _ => {
+                let action = id.rsplit_once(':').map_or("", |(_, a)| a);
+                let changes_children = matches!(
+                    action.to_ascii_uppercase().as_str(),
+                    "C" | "N" | "D" | "CASCADE" | "SET NULL" | "SET DEFAULT"
+                );
+                out.push((
+                    id,
+                    ForeignKey {
+                        child,
+                        child_cols: vec![ccol],
+                        parent,
+                        parent_cols: vec![pcol],
+                        child_schema,
+                        changes_children,
+                    },
+                ))
+            }
         }
     }
     let mut fks: Vec<ForeignKey> = Vec::new();
@@ -679,6 +691,7 @@ mod tests {
             parent: parent.into(),
             parent_cols: vec!["id".into()],
             child_schema: None,
+            changes_children: false,
         }
     }
 

@@ -67,6 +67,19 @@ pub fn is_serialization_failure(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether an error is PostgreSQL refusing a delete because a row it removes is still
+/// referenced (SQLSTATE 23503): a batch only deletes rows no child references, so this
+/// is a child committed while the batch's statement ran, and taking the batch again
+/// (in a new snapshot, which sees the child and keeps its parent) is the answer.
+pub fn is_fk_race(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503")
+        )
+    })
+}
+
 /// Fetches rows whose first `width` columns are text (NULL reads as `None`).
 pub async fn fetch_texts(
     conn: &mut SqlConn<'_>,

@@ -82,12 +82,17 @@ impl Paused {
     /// Starts `retention --config <dir>/retention.yaml run` and waits until it pauses at
     /// `step`.
     pub fn run_at(dir: &Path, step: &str, env: &[(&str, &str)]) -> Paused {
+        Paused::command_at(dir, &["run"], step, env)
+    }
+
+    /// [`Paused::run_at`] for any command.
+    pub fn command_at(dir: &Path, args: &[&str], step: &str, env: &[(&str, &str)]) -> Paused {
         let flag = dir.join("paused");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_retention"));
         cmd.current_dir(dir)
             .arg("--config")
             .arg(dir.join("retention.yaml"))
-            .arg("run")
+            .args(args)
             .env("RETENTION_LOG", "debug")
             .env("RETENTION_TEST_PAUSE_AT", step)
             .env("RETENTION_TEST_PAUSE_FILE", &flag)
