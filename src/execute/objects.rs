@@ -391,9 +391,11 @@ impl Pages<'_, '_> {
         super::pause::pause_at("page-start").await;
         // A legal hold added since the run began keeps its subject's objects from this
         // page on.
-        let added = super::holds_added(self.ws, self.sel, self.as_of).await?;
-        if !added.is_empty() {
-            objects.retain(|o| !o.subject.as_ref().is_some_and(|s| added.contains(s)));
+        if self.target.subject.is_some() {
+            let added = super::holds_added(self.ws, self.sel, self.as_of).await?;
+            if !added.is_empty() {
+                objects.retain(|o| !o.subject.as_ref().is_some_and(|s| added.contains(s)));
+            }
         }
         let mut intent = draft(self.p, self.sel, self.who, Kind::Batch, Outcome::Intent);
         intent.count = Some(objects.len() as u64);

@@ -423,6 +423,10 @@ impl<'r> TablePass<'r, '_, '_> {
     /// its start; a hold added since keeps its subject's records from the next batch on
     /// (holds lifted meanwhile stay in force for this run).
     pub(super) async fn with_current_holds(&self) -> Result<Cow<'r, Selection>> {
+        // Without a subject column no hold can reach the table: no query per batch.
+        if self.table.subject.is_none() {
+            return Ok(Cow::Borrowed(self.sel));
+        }
         let added = super::holds_added(self.ws, self.sel, self.ctx.now).await?;
         if added.is_empty() {
             return Ok(Cow::Borrowed(self.sel));

@@ -59,12 +59,7 @@ pub fn is_unique_violation(err: &anyhow::Error) -> bool {
 /// 40001, also InnoDB's deadlock) or a PostgreSQL deadlock (40P01). Taking the whole
 /// transaction again is the documented answer to each.
 pub fn is_serialization_failure(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("40001" | "40P01"))
-        )
-    })
+    has_sqlstate(err, &["40001", "40P01"])
 }
 
 /// Whether an error is PostgreSQL refusing a delete because a row it removes is still
@@ -72,10 +67,15 @@ pub fn is_serialization_failure(err: &anyhow::Error) -> bool {
 /// is a child committed while the batch's statement ran, and taking the batch again
 /// (in a new snapshot, which sees the child and keeps its parent) is the answer.
 pub fn is_fk_race(err: &anyhow::Error) -> bool {
+    has_sqlstate(err, &["23503"])
+}
+
+/// Whether some cause of `err` is a database error with one of these SQLSTATEs.
+fn has_sqlstate(err: &anyhow::Error, codes: &[&str]) -> bool {
     err.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503")
+            Some(sqlx::Error::Database(e)) if e.code().is_some_and(|c| codes.contains(&c.as_ref()))
         )
     })
 }
