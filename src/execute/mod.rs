@@ -275,14 +275,13 @@ async fn survey_pass(
     let judge =
         |whole: &Inventory| plan::guard(sel, whole, ws.config.defaults.max_fraction, allowed);
     let count = |sel: Selection, total: Total| async move {
-        let (inv, mut counted) = inventory(pool, table, &sel, earlier, opts.as_of, total).await?;
+        let (inv, mut counted) = inventory(pool, table, &sel, earlier, total).await?;
         // The guard judges the target as a whole, so every shard reaches the same
         // verdict and sharding cannot slip a mass delete past it.
         let whole = match sel.shard {
             Some(_) => {
                 let unsharded = Selection { shard: None, ..sel };
-                let (whole, c) =
-                    inventory(pool, table, &unsharded, earlier, opts.as_of, total).await?;
+                let (whole, c) = inventory(pool, table, &unsharded, earlier, total).await?;
                 counted = c;
                 whole
             }

@@ -71,14 +71,45 @@ pub async fn recover(tp: &TablePass<'_, '_, '_>, pass: &mut PassReport) -> Resul
     parents.push(tp.table.target.table.as_str().to_owned());
     parents.sort();
     parents.dedup();
+    for name in parts::stale_marks(pool, &parents).await? {
+        let mut c = pool.acquire().await?;
+        let sql = format!(
+            "COMMENT ON TABLE {} IS NULL",
+            quoted(Dialect::Postgres, &name)?
+        );
+        ddl_with_retries(&mut c.conn(), &sql, "unmarking an attached partition", 10).await?;
+        tracing::info!(category = %pass.category, target = %pass.target, "Removed the tool's mark from a partition that is attached.");
+    }
     let drops = tp.table.target.partitions == PartitionMode::Drop;
     for (name, parent) in parts::detached_to_drop(pool, &parents, drops).await? {
-        let n = finish_pg(tp, &bare_leaf(name, parent), PartitionMode::Drop).await?;
-        tracing::info!(category = %pass.category, target = %pass.target, count = n, "Dropped a partition a previous run had detached.");
-        pass.done += n;
-        pass.batches += 1;
+        match finish_pg(tp, &bare_leaf(name, parent), PartitionMode::Drop).await {
+            Ok(n) => {
+                tracing::info!(category = %pass.category, target = %pass.target, count = n, "Dropped a partition a previous run had detached.");
+                pass.done += n;
+                pass.batches += 1;
+            }
+            // Rows of it are no longer selected (a hold added since it was detached):
+            // it stays a detached table, out of the live one, and the pass goes on.
+            Err(e) if e.is::<KeptDetached>() => {
+                tracing::warn!(category = %pass.category, target = %pass.target, error = %format!("{e:#}"), "A table a previous run detached is kept for now.");
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
+}
+
+/// A table an earlier run detached holds rows the pass no longer selects (their
+/// subject came under a hold since): it is not dropped, and stays detached.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "table `{table}`, detached from `{parent}` by an earlier run, holds {kept} of its {rows} rows that are no longer selected (a legal hold since, or a changed rule): it stays detached, out of `{parent}`, and is dropped by a later run once all of its rows are selected again; nothing of it was deleted"
+)]
+pub struct KeptDetached {
+    table: String,
+    parent: String,
+    kept: u64,
+    rows: u64,
 }
 
 /// A partition (or a table the tool detached) in the connection's schema known by its
@@ -292,6 +323,15 @@ async fn finish_pg(tp: &TablePass<'_, '_, '_>, leaf: &Leaf, mode: PartitionMode)
     let locked = std::time::Instant::now();
     let (rows, actionable) =
         parts::count_actionable(&mut tx.conn(), tp.table, tp.sel, leaf).await?;
+    if actionable != rows && leaf.bound.is_empty() {
+        return Err(KeptDetached {
+            table: leaf.name.clone(),
+            parent: leaf.parent.clone(),
+            kept: rows - actionable.min(rows),
+            rows,
+        }
+        .into());
+    }
     if actionable != rows {
         drop(tx);
         let back = attach_back(pool, leaf).await?;
@@ -425,6 +465,24 @@ async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
     };
     let parent = quoted(Dialect::MySql, &leaf.parent)?;
     let name = quoted(Dialect::MySql, &leaf.name)?;
+    // The recount under the lock reads the tables its condition names: the target as `t`,
+    // and the table a `via` subject is found in as `p` (InnoDB refuses foreign keys to or
+    // from a partitioned table, so no child table is named).
+    let mut lock = format!("LOCK TABLES {parent} WRITE, {parent} AS t WRITE");
+    if !tp.table.referencing.is_empty() {
+        bail!(
+            "`{}` is referenced by a foreign key, which its partitions cannot be dropped under",
+            leaf.parent
+        );
+    }
+    if let Some(crate::rules::SubjectColumn::Via { table, .. }) = &tp.table.target.subject {
+        lock.push_str(&format!(
+            ", {} AS p READ",
+            quoted(Dialect::MySql, table.as_str())?
+        ));
+    }
+    // The holds in force now: the recount keeps the partition if any covers a row of it.
+    let sel = tp.with_current_holds().await?;
     // The keys as judged (the plan's counts were taken just before).
     let judged = {
         let mut c = pool.acquire().await?;
@@ -438,16 +496,17 @@ async fn drop_my(tp: &TablePass<'_, '_, '_>, plan: &PartitionPlan) -> Result<u64
         &run("SET SESSION lock_wait_timeout = 10".into()),
     )
     .await?;
-    execute(
-        &mut c.conn(),
-        &run(format!("LOCK TABLES {parent} WRITE, {parent} AS t WRITE")),
-    )
-    .await
-    .context("locking the partitioned table")?;
+    execute(&mut c.conn(), &run(lock))
+        .await
+        .context("locking the partitioned table")?;
     let locked = std::time::Instant::now();
     let result = async {
         let now = digest_of(parts::leaf_keys(&mut c.conn(), tp.table, leaf).await?);
-        if now.1 != judged.1 {
+        // Every row still selected — none held (a row inserted or changed since the
+        // verdict may belong to a held subject, or fail a filter) — and the same rows.
+        let (rows, actionable) =
+            parts::count_actionable(&mut c.conn(), tp.table, &sel, leaf).await?;
+        if now.1 != judged.1 || actionable != rows {
             bail!(
                 "an expired partition of `{}` changed between judging and dropping it; nothing of it was deleted (the next run judges it again)",
                 leaf.parent

@@ -524,6 +524,42 @@ async fn killed_during_the_drop_the_rerun_finishes(db: Db, step: &str) {
     );
 }
 
+/// A held subject's row written into a later expired partition while the run removes an
+/// earlier one (after the partitions were judged) keeps that partition: the recount
+/// under the drop's lock sees it, nothing of the partition goes, the target fails for this
+/// run, and the next run takes the partition by rows, keeping the held row.
+async fn a_held_row_written_after_the_verdict_keeps_its_partition(db: Db) {
+    let case = events(db, "drop", "").await;
+    case.expect(&["migrate"], 0);
+    case.expect(
+        &["hold", "add", "--subject", "7", "--reason", "litigation"],
+        0,
+    );
+    // PostgreSQL pauses before its first detach, MariaDB after its first drop: either way
+    // p_plain (300–400 days) is judged whole and not yet removed.
+    let step = match db {
+        Db::Postgres => "partition-marked",
+        _ => "partition-dropped",
+    };
+    let paused =
+        crate::support::cli::Paused::run_at(case.dir.path(), step, &[("APP_URL", &case.db.url)]);
+    case.db
+        .exec(&format!(
+            "INSERT INTO events VALUES (8888888, 7, {}, 'app')",
+            ago(db, 350.5)
+        ))
+        .await;
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("changed"), "{stderr}");
+    assert_eq!(ids(&case, "id = 8888888").await, vec![8888888]);
+    let keep = ids(&case, if db == Db::Postgres { KEEP } else { KEEP_MY }).await;
+    case.expect(&["run"], 0);
+    assert_eq!(ids(&case, "1 = 1").await, keep);
+    assert!(keep.contains(&8888888));
+    case.expect(&["audit", "verify"], 0);
+}
+
 async fn killed_after_detach(db: Db) {
     killed_during_the_drop_the_rerun_finishes(db, "partition-detached").await
 }
@@ -757,6 +793,88 @@ async fn a_detach_held_up_by_an_old_snapshot_is_finished_by_the_next_run() {
             && e["keys_digest"] == digest(&old_keys).as_str()),
         "the dropped partition's entry: {entries:?}"
     );
+    case.expect(&["audit", "verify"], 0);
+}
+
+/// A run killed after marking a partition and before detaching it leaves the mark on an
+/// attached partition; when the rerun takes that partition by rows (a hold since), the
+/// mark is removed, so a table the user later detaches and keeps by hand (an archive, as
+/// pg_partman keeps them) is never taken for one the tool detached, and stays.
+#[tokio::test]
+async fn a_mark_left_on_an_attached_partition_never_gets_a_hand_detached_table_dropped() {
+    let case = two_partitions_with("drop", "").await;
+    let flag = case.dir.path().join("paused");
+    let mut child = spawn_run(&case, "partition-marked", &flag);
+    let started = std::time::Instant::now();
+    while !flag.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    case.expect(
+        &["hold", "add", "--subject", "3", "--reason", "litigation"],
+        0,
+    );
+    case.expect(&["run"], 0);
+    assert!(tables(&case).await.contains(&"events_old".to_owned()));
+    let marks = case
+        .db
+        .count("SELECT COUNT(*) FROM pg_class WHERE obj_description(oid, 'pg_class') LIKE 'retention:%'")
+        .await;
+    assert_eq!(
+        marks, 0,
+        "the rerun removes the mark of the attached partition"
+    );
+    pg_script(
+        &case,
+        "ALTER TABLE events DETACH PARTITION events_old;
+         ALTER TABLE events_old RENAME TO events_old_archive;",
+    )
+    .await;
+    case.expect(&["hold", "remove", "--subject", "3"], 0);
+    case.expect(&["run"], 0);
+    assert!(
+        tables(&case)
+            .await
+            .contains(&"events_old_archive".to_owned()),
+        "a table the user detached is theirs"
+    );
+    case.expect(&["audit", "verify"], 0);
+}
+
+/// A table a `partitions: detach` run kept, whose rows a hold added since covers, is not
+/// dropped when the rule turns to `drop`: it stays detached with a warning, and the pass
+/// goes on with the live table (its expired rows are deleted), run after run.
+#[tokio::test]
+async fn a_kept_table_with_a_held_subjects_rows_stays_and_the_pass_goes_on() {
+    let case = two_partitions_with("detach", "").await;
+    case.expect(&["run"], 0);
+    assert!(tables(&case).await.contains(&"events_old".to_owned()));
+    case.expect(
+        &["hold", "add", "--subject", "3", "--reason", "litigation"],
+        0,
+    );
+    crate::support::cli::write_files(case.dir.path(), &[("rules/events.yaml", &rule("drop", ""))]);
+    pg_script(
+        &case,
+        "INSERT INTO events VALUES (10001, 4, now() - interval '200 days', 'app'),
+                                   (10002, 3, now() - interval '200 days', 'app')",
+    )
+    .await;
+    for _ in 0..2 {
+        let run = case.expect(&["run"], 0);
+        assert!(run.stderr.contains("stays detached"), "{}", run.stderr);
+        assert!(tables(&case).await.contains(&"events_old".to_owned()));
+        assert_eq!(ids(&case, "id IN (10001, 10002)").await, vec![10002]);
+    }
+    let held_in_kept = case
+        .db
+        .count("SELECT COUNT(*) FROM events_old WHERE account_id = 3")
+        .await;
+    assert!(held_in_kept > 0);
     case.expect(&["audit", "verify"], 0);
 }
 
@@ -1023,6 +1141,10 @@ mod postgres {
     async fn check_refuses_what_cannot_apply() {
         super::check_refuses_what_cannot_apply(Db::Postgres).await
     }
+    #[tokio::test]
+    async fn a_held_row_written_after_the_verdict_keeps_its_partition() {
+        super::a_held_row_written_after_the_verdict_keeps_its_partition(Db::Postgres).await
+    }
 }
 
 mod mariadb {
@@ -1046,6 +1168,10 @@ mod mariadb {
     #[tokio::test]
     async fn check_refuses_what_cannot_apply() {
         super::check_refuses_what_cannot_apply(Db::MySql).await
+    }
+    #[tokio::test]
+    async fn a_held_row_written_after_the_verdict_keeps_its_partition() {
+        super::a_held_row_written_after_the_verdict_keeps_its_partition(Db::MySql).await
     }
 }
 

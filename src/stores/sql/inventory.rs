@@ -8,7 +8,13 @@ use super::value::Value;
 use crate::audit::Reason;
 use crate::plan::{Inventory, Selection};
 use anyhow::{Context, Result};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+
+/// Timestamps after this (9999-12-31T23:59:59Z) count as "in the future" for the unit
+/// sanity check.
+fn end_of_calendar() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or_default()
+}
 
 /// Timestamps before this (1971-01-01) count as "in 1970" for the unit sanity check.
 fn epoch_1971() -> DateTime<Utc> {
@@ -58,14 +64,13 @@ pub async fn inventory(
     p: &PreparedTable,
     sel: &Selection,
     earlier: &[Earlier<'_>],
-    as_of: DateTime<Utc>,
     total: Total,
 ) -> Result<(Inventory, Total)> {
     let d = p.dialect;
     let (mut q, counted) = if index_friendly(p, sel) {
-        (indexed_counts(p, sel, earlier, as_of, total)?, total)
+        (indexed_counts(p, sel, earlier, total)?, total)
     } else {
-        (one_scan(p, sel, earlier, as_of)?, Total::Exact)
+        (one_scan(p, sel, earlier)?, Total::Exact)
     };
     let oldest = match &p.timestamp {
         Some((c, per)) => d.epoch_seconds("x.oldest", c.kind, *per),
@@ -112,10 +117,18 @@ impl Bounds<'_> {
         }
     }
 
-    /// The unit sanity check's "in the future": more than a day (of clock skew) ahead.
-    fn in_future(&self, as_of: DateTime<Utc>, q: &mut SqlText) {
+    /// The unit sanity check's "in the future": after the year 9999, where no calendar
+    /// date is — for integer epochs only, as "in 1970": milliseconds read as seconds put
+    /// today in the year 58,000. Timestamps merely ahead of the clock are no sign of a
+    /// wrong unit: a sessions table dated by its expiry is mostly in the future once its
+    /// expired rows are gone, and a native date or time has no unit (`infinity` included).
+    fn in_future(&self, q: &mut SqlText) {
+        if self.per_second.is_none() {
+            q.push("1 = 0");
+            return;
+        }
         q.push(&self.compare(">"))
-            .bind(self.value(as_of + Duration::days(1)));
+            .bind(self.value(end_of_calendar()));
     }
 
     /// The unit sanity check's "in 1970": before 1971-01-01 — for integer epochs only,
@@ -143,12 +156,7 @@ impl Bounds<'_> {
 }
 
 /// The general case: one scan of the table computing every count at once.
-fn one_scan(
-    p: &PreparedTable,
-    sel: &Selection,
-    earlier: &[Earlier<'_>],
-    as_of: DateTime<Utc>,
-) -> Result<SqlText> {
+fn one_scan(p: &PreparedTable, sel: &Selection, earlier: &[Earlier<'_>]) -> Result<SqlText> {
     let d = p.dialect;
     let mut q = SqlText::new(d);
     q.push("SELECT COUNT(*) AS c0, ");
@@ -168,7 +176,7 @@ fn one_scan(
             q.push(&format!(", COUNT(CASE WHEN {col} IS NOT NULL AND "));
             readable(p, &mut q);
             q.push(" THEN 1 END) AS c4, COUNT(CASE WHEN ");
-            b.in_future(as_of, &mut q);
+            b.in_future(&mut q);
             q.push(" AND ");
             readable(p, &mut q);
             q.push(" THEN 1 END) AS c5, COUNT(CASE WHEN ");
@@ -258,7 +266,6 @@ fn indexed_counts(
     p: &PreparedTable,
     sel: &Selection,
     earlier: &[Earlier<'_>],
-    as_of: DateTime<Utc>,
     total: Total,
 ) -> Result<SqlText> {
     let d = p.dialect;
@@ -289,7 +296,7 @@ fn indexed_counts(
         "SELECT {scanned} AS c0, m.c1, m.c2, m.c3, {nulls} AS nulls, \
          (SELECT COUNT(*) FROM {from} WHERE "
     ));
-    b.in_future(as_of, &mut q);
+    b.in_future(&mut q);
     q.push(" AND ");
     readable(p, &mut q);
     q.push(&format!(") AS c5, (SELECT COUNT(*) FROM {from} WHERE "));

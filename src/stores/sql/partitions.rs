@@ -801,6 +801,36 @@ pub async fn detached_to_drop(
         .collect())
 }
 
+/// PostgreSQL: partitions of one of `parents` still attached (and not pending detach)
+/// that carry the tool's mark — left by a run that stopped between marking and
+/// detaching, or a kept table attached again by hand. The mark must go: it would make a
+/// later run take the table for one it detached, once someone detaches it.
+pub async fn stale_marks(pool: &SqlPool, parents: &[String]) -> Result<Vec<String>> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_inherits i ON i.inhrelid = c.oid
+         WHERE n.nspname = current_schema() AND c.relispartition AND NOT i.inhdetachpending
+           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %'
+         ORDER BY 1",
+    )
+    .fetch_all(pg)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, comment)| {
+            parents.iter().any(|parent| {
+                *comment == detach_comment(parent, true)
+                    || *comment == detach_comment(parent, false)
+            })
+        })
+        .map(|(name, _)| name)
+        .collect())
+}
+
 /// Runs one PostgreSQL DDL statement on `conn` outside a transaction, with a short
 /// `lock_timeout`, trying again (with a growing pause) while the lock is not granted.
 /// Runs a DDL statement under a 2 s `lock_timeout`, trying again (with a growing pause)
