@@ -336,6 +336,75 @@ pub async fn delete_window_read(
     exactly(read, n, "deleted")
 }
 
+/// A window batch on MySQL/MariaDB found its rows changed between locking and deleting
+/// them (possible under `READ COMMITTED`, where a row inserted into the window is not
+/// kept out by a gap lock): nothing was changed, and the window can be taken again.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the rows of a time window changed while its batch held them; rolled back, nothing changed"
+)]
+pub struct WindowChanged;
+
+/// MySQL/MariaDB, expired rows with an indexed timestamp, in a `READ COMMITTED`
+/// transaction (see [`super::SqlPool::begin_read_committed`]): locks the matching rows
+/// whose timestamp lies in `[lo, hi)` — with a limit, the first `limit` in key order —
+/// and returns their keys in key order, for [`delete_locked_window`]. Without gap locks,
+/// windows of one table in parallel transactions never wait for each other's boundaries.
+pub async fn lock_window(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    sel: &Selection,
+    (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+    limit: Option<usize>,
+) -> Result<Keys> {
+    let mut q = SqlText::new(p.dialect);
+    q.push("SELECT ")
+        .push(&p.key_texts(Some(T)))
+        .push(" FROM ")
+        .push(&p.from())
+        .push(" WHERE ");
+    p.actionable(sel, &mut q)?;
+    p.window(lo, hi, &mut q)?;
+    if let Some(limit) = limit {
+        q.push(" ORDER BY ")
+            .push(&p.key_list())
+            .push(&format!(" LIMIT {limit}"));
+    }
+    q.push(" FOR UPDATE");
+    texts(conn, &q, p.keys.len()).await
+}
+
+/// Deletes the rows [`lock_window`] locked by the same condition (bounded by the last
+/// locked key when limited) and checks that the DELETE removed exactly as many: else the
+/// transaction fails with [`WindowChanged`] and changes nothing. Sorts `keys` into the
+/// tool's key order ([`sort_keys`]) for the digest.
+pub async fn delete_locked_window(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    sel: &Selection,
+    (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+    limit: Option<usize>,
+    keys: &mut Keys,
+) -> Result<()> {
+    let Some(last) = keys.last().cloned() else {
+        return Ok(());
+    };
+    let mut d = SqlText::new(p.dialect);
+    d.push(&format!("DELETE {T} FROM "))
+        .push(&p.from())
+        .push(" WHERE ");
+    p.actionable(sel, &mut d)?;
+    p.window(lo, hi, &mut d)?;
+    if limit.is_some() {
+        up_to(p, &last, &mut d);
+    }
+    if execute(conn, &d).await? != keys.len() as u64 {
+        return Err(WindowChanged.into());
+    }
+    sort_keys(p, keys);
+    Ok(())
+}
+
 /// The key column when the table's key is one column.
 fn single_key(p: &PreparedTable) -> Option<&TypedColumn> {
     match p.keys.as_slice() {
