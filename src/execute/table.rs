@@ -369,14 +369,14 @@ impl<'r> TablePass<'r, '_, '_> {
         // changing one of its rows meanwhile fails the attempt, which is taken again, and
         // after `SNAPSHOT_TRIES` the window deletes with `RETURNING` (which waits instead).
         // An attempt the database gave up as a deadlock is rolled back whole and taken
-        // again too, as is a MySQL window whose rows changed while it held them.
+        // again too.
         let snapshot =
             matches!(range, Range::Window(..)) && limit.is_none() && self.snapshot_windows();
         let mut tries = 0;
         let done = loop {
             let in_snapshot = snapshot && tries < SNAPSHOT_TRIES;
             match self.attempt(sel, &range, limit, in_snapshot).await {
-                Err(e) if tries < TRIES && taken_again(&e) => {
+                Err(e) if tries < TRIES && (is_serialization_failure(&e) || is_fk_race(&e)) => {
                     tries += 1;
                     tracing::debug!(target = %self.p.target.name(), tries, "A batch met a concurrent change; taking it again.");
                 }
@@ -399,8 +399,7 @@ impl<'r> TablePass<'r, '_, '_> {
     /// there, with more than one batch in flight, windows delete with `RETURNING` in
     /// parallel instead, which measured faster on two cores (README, benchmarks).
     fn snapshot_windows(&self) -> bool {
-        self.table.dialect == Dialect::Postgres
-            && self.sel.action == Action::Delete
+        self.sel.action == Action::Delete
             && !(self.same_db() && self.ws.config.defaults.batches_in_flight > 1)
     }
 
@@ -450,14 +449,8 @@ impl<'r> TablePass<'r, '_, '_> {
         let (p, who) = (self.p, self.who);
         let same_db = self.same_db();
         let size = limit.unwrap_or(MAX_BATCH);
+        let mut tx = self.pool()?.begin().await?;
         let table = self.table;
-        let locked_window = table.dialect == Dialect::MySql
-            && sel.action == Action::Delete
-            && matches!(range, Range::Window(..));
-        let mut tx = match locked_window {
-            true => self.pool()?.begin_read_committed().await?,
-            false => self.pool()?.begin().await?,
-        };
         // Sent as one script: none of these statements takes a snapshot.
         let mut setup = Vec::new();
         if in_snapshot || self.isolated_deletes() {
@@ -499,14 +492,6 @@ impl<'r> TablePass<'r, '_, '_> {
                     done
                 }
             }
-            (Action::Delete, &Range::Window(lo, hi)) if locked_window => {
-                let mut keys =
-                    batch::lock_window(&mut tx.conn(), table, sel, (lo, hi), limit).await?;
-                super::pause::pause_at("window-read").await;
-                batch::delete_locked_window(&mut tx.conn(), table, sel, (lo, hi), limit, &mut keys)
-                    .await?;
-                Done::of_keys(keys)
-            }
             (Action::Delete, &Range::Window(lo, hi)) => Done::of_removed(
                 table,
                 batch::delete_window(&mut tx.conn(), table, sel, (lo, hi), limit).await?,
@@ -532,13 +517,6 @@ impl<'r> TablePass<'r, '_, '_> {
         }
         Ok(done)
     }
-}
-
-/// Whether a batch's error is a concurrent change the batch can be taken again after:
-/// the database gave up its transaction, a child row was committed meanwhile, or (MySQL
-/// windows) a row entered the window between locking and deleting. Each rolled back.
-fn taken_again(e: &anyhow::Error) -> bool {
-    is_serialization_failure(e) || is_fk_race(e) || e.is::<batch::WindowChanged>()
 }
 
 /// How many times a window is read and deleted in one snapshot before it deletes with
@@ -630,9 +608,8 @@ fn window_start(oldest: DateTime<Utc>) -> DateTime<Utc> {
     earliest.map_or(lo, |e| lo.max(e))
 }
 
-/// Window mode applies to expiry deletes over an indexed timestamp, on a plain PostgreSQL
-/// table or any MySQL/MariaDB one: the database then reads only the index's slice, and
-/// windows of one table can run in parallel.
+/// Window mode applies to expiry deletes on a plain PostgreSQL table over an indexed
+/// timestamp: the database then reads only the index's slice and sorts nothing.
 fn time_windows(
     table: &PreparedTable,
     sel: &Selection,
@@ -642,13 +619,8 @@ fn time_windows(
     // A window with a limit addresses rows by `ctid`, unique only in a plain table (a
     // partitioned table's leaves come here one by one, see `TablePass::leaf_tables`):
     // inherited tables take keyset batches, which address rows by `(tableoid, ctid)`.
-    // MySQL/MariaDB windows lock their rows and delete them by the window's condition,
-    // which a partitioned table serves as well as a plain one.
-    let usable = match table.dialect {
-        Dialect::Postgres => table.relation == Relation::Table,
-        Dialect::MySql => true,
-        Dialect::Sqlite => false,
-    }
+    let usable = table.dialect == crate::stores::sql::Dialect::Postgres
+        && table.relation == Relation::Table
         && sel.action == Action::Delete
         && sel.reason == Reason::Expired
         && table.timestamp_indexed

@@ -203,18 +203,6 @@ pub enum SqlTx {
 impl SqlPool {
     /// Begins a transaction. SQLite transactions begin IMMEDIATE, taking the write lock at
     /// once, so a batch never fails half-way on a lock upgrade.
-    /// A transaction under `READ COMMITTED` on MySQL/MariaDB (no gap locks: see
-    /// [`super::batch::delete_window_locked`]); elsewhere as [`Self::begin`].
-    pub async fn begin_read_committed(&self) -> Result<SqlTx> {
-        match self {
-            SqlPool::My(p) => Ok(SqlTx::My(
-                p.begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
-                    .await?,
-            )),
-            _ => self.begin().await,
-        }
-    }
-
     pub async fn begin(&self) -> Result<SqlTx> {
         Ok(match self {
             SqlPool::Pg(p) => SqlTx::Pg(p.begin().await?),
