@@ -227,11 +227,44 @@ pub fn open(note: &[u8], verifiers: &Verifiers) -> Opened {
             }
             Err(e) => return Opened::BadSignature(e.to_string()),
         }
+        if let Some(why) = failing_signature(note, parsed.text(), verifiers) {
+            return Opened::BadSignature(why);
+        }
     }
     match Checkpoint::parse_body(parsed.text()) {
         Some(cp) => Opened::Ok(cp),
         None => Opened::Malformed,
     }
+}
+
+/// A signature line by a trusted key (its name and key ID) that does not verify, even
+/// where another line by the same key does: the signed-note verifiers that check every
+/// line (the C2SP spec's "a signature from a known key that fails to verify" rejects the
+/// note; the Python verifier of docs/audit-proofs.md, aics-tlog) refuse such a note, while
+/// `Note::verify`, like Go's `note.Open`, skips a key's lines after its first. A note is
+/// refused here whatever the order of its lines, so no proof carries one.
+fn failing_signature(note: &[u8], text: &[u8], verifiers: &Verifiers) -> Option<String> {
+    // `Note::from_bytes` already parsed the same lines: the block after the last blank line.
+    let note = std::str::from_utf8(note).ok()?;
+    let (_, block) = note.rsplit_once("\n\n")?;
+    block
+        .strip_suffix('\n')?
+        .split('\n')
+        .filter_map(|line| signed_note::Signature::from_bytes(line.as_bytes()).ok())
+        .find_map(|sig| {
+            let key = verifiers
+                .keys
+                .iter()
+                .find(|k| k.name() == sig.name() && k.key_id() == sig.id())?;
+            (!key.verify(text, sig.signature())).then(|| {
+                format!(
+                    "a signature line for the trusted key {}+{:08x} does not verify (a note with a \
+                     failing signature of a known key is rejected, whatever else signs it)",
+                    sig.name(),
+                    sig.id()
+                )
+            })
+        })
 }
 
 #[cfg(test)]
@@ -286,6 +319,38 @@ mod tests {
             open(note.as_bytes(), &other),
             Opened::BadSignature(_)
         ));
+    }
+
+    #[test]
+    fn a_failing_signature_line_of_a_trusted_key_rejects_the_note_wherever_it_stands() {
+        let signer = CheckpointSigner::from_private_key(SKEY).unwrap();
+        let note = signer.sign("PeterNeumann", 42, &[7u8; 32]);
+        let good = Verifiers::from_keys(&[VKEY]).unwrap();
+        let line = note.trim_end().lines().last().unwrap();
+        let (name, sig) = line.rsplit_once(' ').unwrap();
+        let mut bytes = BASE64.decode(sig).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        let bad = format!("{name} {}\n", BASE64.encode(bytes));
+        let after = format!("{note}{bad}");
+        let (body, good_line) = note.split_at(note.find("\n\n").unwrap() + 2);
+        let before = format!("{body}{bad}{good_line}");
+        for doubled in [after, before] {
+            assert!(
+                matches!(open(doubled.as_bytes(), &good), Opened::BadSignature(_)),
+                "{doubled}"
+            );
+        }
+        // The same valid line twice is still the key's signature.
+        let twice = format!("{note}{good_line}");
+        assert!(matches!(open(twice.as_bytes(), &good), Opened::Ok(_)));
+        // A line of another key under the same name is not this key's: ignored.
+        let (_, other) = keygen("PeterNeumann").unwrap();
+        let other = signed_note::StandardVerifier::new(&other).unwrap();
+        let foreign = format!(
+            "{note}— PeterNeumann {}\n",
+            BASE64.encode([&other.key_id().to_be_bytes()[..], &[0u8; 64]].concat())
+        );
+        assert!(matches!(open(foreign.as_bytes(), &good), Opened::Ok(_)));
     }
 
     #[test]

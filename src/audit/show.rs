@@ -37,6 +37,39 @@ pub fn select<'a>(entries: &'a [StoredEntry], filter: &Filter) -> Vec<&'a Stored
         .collect()
 }
 
+/// The whole log's `run_start` and `run_end` entries of the runs `shown` belongs to, and
+/// how many entries those runs wrote: what a report of a selection (by ticket or subject)
+/// needs to tell its runs' start, end and outcome, which the selection leaves out.
+pub fn run_context<'a>(
+    entries: &'a [StoredEntry],
+    shown: &[&StoredEntry],
+) -> (Vec<&'a StoredEntry>, u64) {
+    let run_of = |v: &Value| v.get("run").and_then(Value::as_str).map(str::to_owned);
+    let runs: std::collections::HashSet<String> = shown
+        .iter()
+        .filter_map(|e| serde_json::from_slice::<Value>(&e.line).ok())
+        .filter_map(|v| run_of(&v))
+        .collect();
+    let mut context = Vec::new();
+    let mut total = 0;
+    for e in entries {
+        let Ok(v) = serde_json::from_slice::<Value>(&e.line) else {
+            continue;
+        };
+        if !run_of(&v).is_some_and(|r| runs.contains(&r)) {
+            continue;
+        }
+        total += 1;
+        if matches!(
+            v.get("kind").and_then(Value::as_str),
+            Some("run_start" | "run_end")
+        ) {
+            context.push(e);
+        }
+    }
+    (context, total)
+}
+
 /// The exact stored lines, one per line.
 pub fn render_json(entries: &[&StoredEntry]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -242,4 +275,49 @@ pub fn render_runs(entries: &[StoredEntry]) -> String {
         crate::report::text::plural(rows.len() as u64, "run", "runs")
     );
     out
+}
+
+/// `audit show --format md|html`: a run report for compliance officers of the entries
+/// `found` (chosen from `log` by `filter`), sealed by the first checkpoint that covers the
+/// last of them. A selection by ticket or subject leaves out its runs' `run_start` and
+/// `run_end`; the report takes them from the whole log, never from their absence.
+pub fn render_report(
+    log: &super::sql::StoredLog,
+    found: &[&StoredEntry],
+    filter: &Filter,
+    html: bool,
+    rules: Option<&crate::rules::RuleSet>,
+) -> anyhow::Result<String> {
+    use crate::report::run::{self, RunEntry, Selection};
+    let parse = |lines: &[&StoredEntry]| {
+        lines
+            .iter()
+            .map(|e| RunEntry::parse(&e.line))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("an audit entry is not valid JSON: {e}"))
+    };
+    let entries = parse(found)?;
+    let cp = run::covering_checkpoint(
+        &entries,
+        log.checkpoints.iter().map(|c| (c.size, c.note.as_str())),
+    );
+    // What a selection has in common, for people; never the subject id.
+    let label = match (&filter.ticket, &filter.subject_pseudonym) {
+        (Some(t), Some(_)) => Some(format!("ticket {t} and one subject")),
+        (Some(t), None) => Some(format!("ticket {t}")),
+        (None, Some(_)) => Some("one subject".to_owned()),
+        (None, None) => None,
+    };
+    let (context, total) = run_context(&log.entries, found);
+    let context = parse(&context)?;
+    let selection = label.as_deref().map(|label| Selection {
+        label,
+        context: &context,
+        total,
+    });
+    Ok(if html {
+        run::html_selection(&entries, selection, cp, rules)
+    } else {
+        run::md_selection(&entries, selection, cp, rules)
+    })
 }

@@ -141,6 +141,14 @@ pub enum HeadError {
          and docs/audit.md says how to recover"
     )]
     CheckpointAhead { size: i64, last: u64 },
+    #[error(
+        "the audit head records entry {head}, but the log's entries go on to {last} and its \
+         checkpoint of size {size} covers them: the head was moved back (or entries were \
+         written around it). The checkpoint row is not at fault: do not delete it. Nothing is \
+         changed until it is dealt with; `retention audit verify` names the damage and \
+         docs/audit.md says how to recover"
+    )]
+    HeadBehind { head: u64, size: i64, last: u64 },
 }
 
 /// The head row, locked for the rest of the transaction.
@@ -156,9 +164,19 @@ pub async fn lock_head(conn: &mut SqlConn<'_>) -> Result<Head> {
     // where a SELECT first would only take a shared lock and could deadlock on upgrade).
     const LOCK: &str = "UPDATE retention_audit_head SET seq = seq WHERE id = 1";
     const HEAD: &str = "SELECT seq, leaf_hash, sig FROM retention_audit_head WHERE id = 1";
+    // InnoDB: a plain SELECT under REPEATABLE READ reads the transaction's snapshot, which
+    // an earlier statement of the batch may have taken before another append committed
+    // (and a no-op UPDATE leaves no version of its own to read): a locking read returns
+    // the newest head.
+    const HEAD_LOCKED: &str =
+        "SELECT seq, leaf_hash, sig FROM retention_audit_head WHERE id = 1 FOR UPDATE";
+    let head = match conn {
+        SqlConn::My(_) => HEAD_LOCKED,
+        _ => HEAD,
+    };
     let (seq, leaf_hash, sig): (i64, Vec<u8>, Vec<u8>) = each_conn!(*conn, c => {
         sqlx::query(LOCK).execute(&mut **c).await.context("cannot lock the audit head")?;
-        sqlx::query_as(HEAD).fetch_one(&mut **c).await.context("cannot read the audit head (has `retention migrate` run?)")?
+        sqlx::query_as(head).fetch_one(&mut **c).await.context("cannot read the audit head (has `retention migrate` run?)")?
     });
     Ok(Head {
         seq: u64::try_from(seq).context("the audit head holds a negative sequence number")?,
@@ -346,11 +364,26 @@ pub async fn check_before_writing(pool: &SqlPool, signing: Option<Signing<'_>>) 
         sqlx::query_scalar(q).fetch_one(&mut **c).await.context("cannot read retention_checkpoints")?
     });
     if let Some(size) = ahead.filter(|s| u64::try_from(*s).is_ok_and(|s| s > head.seq)) {
-        return Err(HeadError::CheckpointAhead {
-            size,
-            last: head.seq,
+        // Ahead of the head is not always ahead of the log: a head moved back leaves the
+        // log's own checkpoints beyond it. Only a row beyond the last entry is planted.
+        let q = "SELECT MAX(seq) FROM retention_audit";
+        let last: Option<i64> = each_conn!(conn, c => {
+            sqlx::query_scalar(q).fetch_one(&mut **c).await.context("cannot read the audit log")?
+        });
+        let last = last.and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
+        if size.unsigned_abs() > last {
+            return Err(HeadError::CheckpointAhead { size, last }.into());
         }
-        .into());
+        // With a key, the tail walk below tells a head moved back over the key's own
+        // entries from entries forged around it; without one, say what is certain.
+        if signing.is_none() {
+            return Err(HeadError::HeadBehind {
+                head: head.seq,
+                size,
+                last,
+            }
+            .into());
+        }
     }
     // The tail first: it names a changed origin as such, where the head's signature
     // (which names the origin) would only fail to verify.

@@ -48,6 +48,13 @@ pub enum TailError {
     )]
     HeadMismatch { head: u64, last: u64 },
     #[error(
+        "the audit head records entry {head}, but the log goes on to entry {last} and the \
+         signing key authenticated every entry up to it: the head was moved back. The entries \
+         and checkpoints are authentic: delete nothing, set the head forward to entry {last} \
+         (docs/audit.md, \"After a refusal\"); `retention audit verify` shows the same"
+    )]
+    HeadBehind { head: u64, last: u64 },
+    #[error(
         "this log's origin is `{configured}`, but its newest checkpoint names `{signed}`: a log \
          keeps its origin for life. If audit.origin was changed, set it back to `{signed}` \
          (or leave it empty); if it was not, a checkpoint row of another log was copied in: \
@@ -61,6 +68,19 @@ pub enum TailError {
          audit verify` shows the damage and docs/audit.md says how to recover"
     )]
     NotThisLog(u64),
+    #[error(
+        "entry {seq} of the audit log no longer matches the checkpoint of size {size}, which \
+         the signing key signed for this log: {why}. The checkpoint is authentic (do not \
+         delete it); the entries were changed after it was signed (an entry edited and the \
+         chain after it rebuilt, or entries removed). No checkpoint is signed and no entry is \
+         appended until it is dealt with; `retention audit verify` shows the damage and \
+         docs/audit.md says how to recover"
+    )]
+    EntriesChanged {
+        seq: u64,
+        size: u64,
+        why: &'static str,
+    },
 }
 
 /// The tree the signer vouches for: its frontier, and its last entry.
@@ -181,6 +201,7 @@ async fn base(
     verifiers: &Verifiers,
     origin: &str,
     upto: u64,
+    history: u64,
 ) -> Result<Option<(u64, Frontier)>> {
     const PAGE: i64 = 16;
     let q = placeholders(
@@ -220,12 +241,63 @@ async fn base(
             // The frontier is the checkpoint's own; that it is this log's shows in its
             // rightmost subtree, rebuilt from this log's entries.
             if !rightmost_subtree_matches(conn, size, &f).await? {
-                return Err(TailError::NotThisLog(size).into());
+                // The checkpoint is signed for this log: if the entries it covers are not
+                // all the key's own at their seqs, they are what changed; only over
+                // authentic entries is the checkpoint the stranger.
+                return Err(
+                    match changed_entry(conn, verifiers, origin, size, history).await? {
+                        Some((seq, why)) => TailError::EntriesChanged { seq, size, why },
+                        None => TailError::NotThisLog(size),
+                    }
+                    .into(),
+                );
             }
             return Ok(Some((size, f)));
         }
         below = last - 1;
     }
+}
+
+/// The first of entries 1 to `size` that is missing, or whose signature does not verify
+/// at its seq (an unsigned entry within the operator's unsigned history excepted): what
+/// was changed under a checkpoint the key signed. Read only when a refusal is certain.
+async fn changed_entry(
+    conn: &mut SqlConn<'_>,
+    verifiers: &Verifiers,
+    origin: &str,
+    size: u64,
+    history: u64,
+) -> Result<Option<(u64, &'static str)>> {
+    let q = placeholders(
+        conn,
+        "SELECT seq, line, sig FROM retention_audit WHERE seq >= 1 AND seq <= ? ORDER BY seq",
+    );
+    let to = i64::try_from(size).context("the audit log is too long")?;
+    let mut want = 1u64;
+    let mut found = None;
+    each_conn!(*conn, c => {
+        let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Option<Vec<u8>>)>(&q)
+            .bind(to)
+            .fetch(&mut **c);
+        while let Some((seq, line, sig)) = rows.try_next().await.context("cannot read the audit log")? {
+            if u64::try_from(seq).ok() != Some(want) {
+                found = Some((want, "it is missing"));
+                break;
+            }
+            let verifies = sig.as_deref().is_some_and(|s| {
+                entry_sig::verify(verifiers.keys(), Some(origin), want, &leaf_hash(&line), s).is_some()
+            });
+            if !verifies && (sig.is_some() || want > history) {
+                found = Some((want, "its signature does not verify at its seq"));
+                break;
+            }
+            want += 1;
+        }
+    });
+    if found.is_none() && want <= size {
+        found = Some((want, "it is missing"));
+    }
+    Ok(found)
 }
 
 /// Whether the last `size & -size` entries of this log hash to the frontier's rightmost
@@ -272,9 +344,16 @@ pub async fn authenticate(
     if let Some(seq) = lowest.filter(|s| *s < 1) {
         return Err(TailError::NotPositive(seq).into());
     }
-    let (start, frontier) = base(conn, verifiers, origin, upto.unwrap_or(i64::MAX as u64))
-        .await?
-        .unwrap_or((0, Frontier::new()));
+    let history = signer.unsigned_history();
+    let (start, frontier) = base(
+        conn,
+        verifiers,
+        origin,
+        upto.unwrap_or(i64::MAX as u64),
+        history,
+    )
+    .await?
+    .unwrap_or((0, Frontier::new()));
     let mut walker = Walker {
         verifiers,
         origin,
@@ -282,7 +361,7 @@ pub async fn authenticate(
         last_seq: start,
         last_leaf: None,
         signed_region: start > 0,
-        history: signer.unsigned_history(),
+        history,
     };
     if start > 0 {
         // The checkpoint's own last entry: its leaf is what the next `prev` must name.
@@ -336,6 +415,11 @@ pub async fn check_before_writing(
     let tail = authenticate(conn, signer, origin, None).await?;
     let last = tail.frontier.size();
     let head_leaf: Option<Hash> = head.1.try_into().ok();
+    if head.0 < last {
+        // Every entry up to `last` passed the walk: the key wrote them, so the head fell
+        // behind them (an UPDATE moving it back), not entries around it.
+        return Err(TailError::HeadBehind { head: head.0, last }.into());
+    }
     if last != head.0 || (last > 0 && tail.last_leaf != head_leaf) {
         return Err(TailError::HeadMismatch { head: head.0, last }.into());
     }

@@ -61,6 +61,12 @@ pub enum DamageKind {
     BadSignature,
     Forged,
     MissingCheckpoint,
+    /// The head row records fewer entries than the log holds, and those beyond it are
+    /// authentic: the head was moved back; no entry or checkpoint is at fault.
+    HeadMovedBack,
+    /// The `--trusted` checkpoint names another origin than this log's: this is not the
+    /// log it vouches for.
+    OtherLog,
 }
 
 impl fmt::Display for DamageKind {
@@ -74,6 +80,8 @@ impl fmt::Display for DamageKind {
             DamageKind::BadSignature => "bad signature",
             DamageKind::Forged => "forged (not authenticated by the signing key)",
             DamageKind::MissingCheckpoint => "missing checkpoint",
+            DamageKind::HeadMovedBack => "head moved back",
+            DamageKind::OtherLog => "not the trusted checkpoint's log",
         })
     }
 }
@@ -154,6 +162,9 @@ pub struct VerifyReport {
     pub trusted_size: Option<u64>,
     /// `base64` of the tree head over all entries.
     pub root: String,
+    /// The origin the log was verified as (the one given, else the one its own signed
+    /// checkpoints name): an auditor compares it with the log they expect.
+    pub origin: Option<String>,
     pub damage: Option<Damage>,
     pub warnings: Vec<Warning>,
 }
@@ -190,6 +201,9 @@ impl fmt::Display for VerifyReport {
                     },
                     self.root
                 )?;
+                if let Some(origin) = &self.origin {
+                    write!(f, ", origin {origin}")?;
+                }
                 if let Some(size) = self.trusted_size {
                     write!(f, "; extends the trusted checkpoint of size {size}")?;
                 }
@@ -201,7 +215,12 @@ impl fmt::Display for VerifyReport {
                     )?;
                 }
             }
-            Some(d) => write!(f, "tampered: seq {}: {}: {}", d.seq, d.kind, d.detail)?,
+            Some(d) => {
+                write!(f, "tampered: seq {}: {}: {}", d.seq, d.kind, d.detail)?;
+                if let Some(origin) = &self.origin {
+                    write!(f, " (log origin {origin})")?;
+                }
+            }
         }
         if !self.signatures_checked {
             write!(
@@ -225,8 +244,18 @@ pub enum VerifyError {
     TrustedMalformed,
     #[error("the trusted checkpoint does not verify with the configured key: {0}")]
     TrustedSignature(String),
-    #[error("the trusted checkpoint is of another log: it names origin `{0}`, this log is `{1}`")]
-    TrustedOtherLog(String, String),
+}
+
+/// A note as read from a file: whatever whitespace follows it (an editor's final newline,
+/// a blank line) is not part of it.
+fn trim_note(note: &[u8]) -> Vec<u8> {
+    let end = note
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let mut note = note[..end].to_vec();
+    note.push(b'\n');
+    note
 }
 
 /// Verifies the log in a state store. `origin` is the log's origin, when known: every
@@ -318,12 +347,35 @@ pub fn verify_log(
     let leaves: Vec<Hash> = log.entries.iter().map(|e| leaf_hash(&e.line)).collect();
     let parsed: Vec<Option<Parsed>> = log.entries.iter().map(|e| parse(&e.line)).collect();
 
-    let trusted = match trusted {
+    // The log's origin: the one given, else the one its own signed checkpoints name.
+    let signed_origin = log.checkpoints.iter().find_map(|cp| {
+        match checkpoint::open(cp.note.as_bytes(), verifiers) {
+            Opened::Ok(body) => Some(body.origin),
+            _ => None,
+        }
+    });
+    let log_origin = origin.map(str::to_owned).or(signed_origin);
+
+    // A trusted checkpoint of another origin is a statement about another log: this one
+    // fails it (it was replaced, or the note is not its own), which is damage, not a log
+    // that cannot be read.
+    let mut other_log = None;
+    let trusted = match trusted.map(trim_note) {
         None => None,
-        Some(note) => match checkpoint::open(note, verifiers) {
-            Opened::Ok(cp) => match origin {
+        Some(note) => match checkpoint::open(&note, verifiers) {
+            Opened::Ok(cp) => match log_origin.as_deref() {
                 Some(o) if cp.origin != o => {
-                    return Err(VerifyError::TrustedOtherLog(cp.origin, o.to_owned()))
+                    other_log = Some(damage(
+                        1,
+                        DamageKind::OtherLog,
+                        format!(
+                            "the trusted checkpoint is for the log `{}`, and this log is `{o}`: \
+                             this is not the log the trusted checkpoint vouches for (the log \
+                             was replaced by another, or the note is another log's)",
+                            cp.origin
+                        ),
+                    ));
+                    None
                 }
                 _ => Some(cp),
             },
@@ -352,7 +404,7 @@ pub fn verify_log(
     // checkpoint that disagrees with that prefix means the chain itself was rebuilt.
     let chain_ok_until = chain.as_ref().map_or(u64::MAX, |d| d.seq);
 
-    let mut found: Vec<Damage> = chain.into_iter().collect();
+    let mut found: Vec<Damage> = other_log.into_iter().chain(chain).collect();
     if !log.negative_checkpoints.is_empty() {
         found.push(damage(
             0,
@@ -375,6 +427,9 @@ pub fn verify_log(
     }
     let mut last_good = 0u64;
     let mut good_sizes = BTreeSet::new();
+    // The largest checkpoint the key signed for this log (whether or not the entries still
+    // match it): the signer covered everything up to it, so no entry there waits for one.
+    let mut attested = 0u64;
     for cp in &log.checkpoints {
         match checkpoint::open(cp.note.as_bytes(), verifiers) {
             Opened::Malformed => found.push(damage(
@@ -423,6 +478,7 @@ pub fn verify_log(
                 ),
             )),
             Opened::Ok(body) => {
+                attested = attested.max(body.size);
                 if roots.get(&body.size) == Some(&body.root) {
                     last_good = last_good.max(body.size);
                     good_sizes.insert(body.size);
@@ -472,19 +528,56 @@ pub fn verify_log(
         }
     }
 
+    let entry_origin = log_origin.as_deref();
+    let authn = authenticity(
+        log,
+        &parsed,
+        &leaves,
+        verifiers,
+        (&good_sizes, attested),
+        entry_origin,
+    );
+
     if let Some((head_seq, head_leaf)) = &log.head {
-        if *head_seq > n {
+        let h = *head_seq;
+        if h > n {
             found.push(damage(
                 n + 1,
                 DamageKind::Removed,
-                format!("the head records {head_seq} entries but the log holds {n}"),
+                format!("the head records {h} entries but the log holds {n}"),
             ));
-        } else if *head_seq < n {
-            found.push(damage(
-                head_seq + 1,
-                DamageKind::Inserted,
-                format!("the log holds {n} entries but the head records {head_seq}"),
-            ));
+        } else if h < n {
+            // Entries beyond the head that the key wrote at their seqs (or, without a key,
+            // that a checkpoint matching the entries covers, or whose last one the head's
+            // own leaf hash still names) were there before the head: it was moved back.
+            let beyond = h as usize..n as usize;
+            let keyed_ok =
+                !authn.authentic.is_empty() && authn.authentic[beyond].iter().all(|a| *a);
+            let unkeyed_ok = authn.authentic.is_empty()
+                && (last_good >= n || head_leaf.as_slice() == leaves[n as usize - 1].as_slice());
+            if keyed_ok || unkeyed_ok {
+                let why = if keyed_ok {
+                    "each verifies under the key at its own seq"
+                } else if last_good >= n {
+                    "a checkpoint that matches the entries covers them"
+                } else {
+                    "the head row's own leaf hash is the last entry's"
+                };
+                found.push(damage(
+                    h + 1,
+                    DamageKind::HeadMovedBack,
+                    format!(
+                        "the head row records {h} entries, but the log holds {n} and entries {}..={n} were there before it ({why}): the head row was moved back. The entries and checkpoints are not at fault: delete nothing, set the head forward to entry {n}",
+                        h + 1
+                    ),
+                ));
+            } else {
+                found.push(damage(
+                    h + 1,
+                    DamageKind::Inserted,
+                    format!("the log holds {n} entries but the head records {h}"),
+                ));
+            }
         } else if n > 0 && head_leaf.as_slice() != leaves[n as usize - 1].as_slice() {
             found.push(damage(
                 n,
@@ -494,16 +587,6 @@ pub fn verify_log(
         }
     }
 
-    // Entry signatures name the log's origin: the one given, else the one the log's own
-    // signed checkpoints name.
-    let signed_origin = log.checkpoints.iter().find_map(|cp| {
-        match checkpoint::open(cp.note.as_bytes(), verifiers) {
-            Opened::Ok(body) => Some(body.origin),
-            _ => None,
-        }
-    });
-    let entry_origin = origin.or(signed_origin.as_deref());
-    let authn = authenticity(log, &parsed, &leaves, verifiers, &good_sizes, entry_origin);
     for d in &mut found {
         blame_the_unauthenticated(d, &authn.authentic);
     }
@@ -522,6 +605,7 @@ pub fn verify_log(
         signed_entries: authn.signed,
         trusted_size: trusted.map(|t| t.size),
         root: base64::engine::general_purpose::STANDARD.encode(frontier.root()),
+        origin: log_origin,
         damage: first.map(|(_, d)| d),
         warnings: {
             let mut w = authn.warnings;
@@ -621,7 +705,7 @@ fn authenticity(
     parsed: &[Option<Parsed>],
     leaves: &[Hash],
     verifiers: &Verifiers,
-    good: &BTreeSet<u64>,
+    (good, attested): (&BTreeSet<u64>, u64),
     origin: Option<&str>,
 ) -> Authenticity {
     let keyed = !verifiers.is_empty();
@@ -699,7 +783,9 @@ fn authenticity(
         }
         // Only the signed ones: an entry past them that is not signed is damage, reported
         // as such, not an entry waiting for its checkpoint.
-        let from = covered.max(history_end) + 1;
+        // A checkpoint the key signed covers what it signed even where the entries no
+        // longer match it: that is damage, reported as such, not entries waiting for one.
+        let from = covered.max(attested).max(history_end) + 1;
         let last_signed = signed.iter().rposition(|s| *s).map_or(0, |i| i as u64 + 1);
         if from <= last_signed {
             warnings.push(Warning {

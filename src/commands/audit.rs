@@ -134,27 +134,11 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                 ReportFormat::Text => show::render_text(&found).into_bytes(),
                 ReportFormat::Json => show::render_json(&found),
                 ReportFormat::Md | ReportFormat::Html => {
-                    // A run report for compliance officers: what the run did, sealed by
-                    // the first checkpoint that covers its last entry.
-                    let entries = found
-                        .iter()
-                        .map(|e| crate::report::run::RunEntry::parse(&e.line))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| anyhow::anyhow!("an audit entry is not valid JSON: {e}"))?;
-                    let cp = crate::report::run::covering_checkpoint(
-                        &entries,
-                        log.checkpoints.iter().map(|c| (c.size, c.note.as_str())),
-                    );
                     // The rule set adds policy clauses and kept categories; a report
                     // without them is still a report.
                     let rules = crate::rules::load(config).ok();
-                    let text = match format {
-                        ReportFormat::Md => {
-                            crate::report::run::md_with_rules(&entries, cp, rules.as_ref())
-                        }
-                        _ => crate::report::run::html_with_rules(&entries, cp, rules.as_ref()),
-                    };
-                    text.into_bytes()
+                    let html = matches!(format, ReportFormat::Html);
+                    show::render_report(&log, &found, &filter, html, rules.as_ref())?.into_bytes()
                 }
                 ReportFormat::Csv => {
                     return Err(Refusal::Invalid(
@@ -273,11 +257,34 @@ async fn verify_all(
     }
     .await;
     status = status.max(report(&format!("state store `{}`", config.state), db, out)?);
+    let signing = config
+        .audit
+        .signing_key
+        .as_ref()
+        .is_some_and(|k| !k.expose_secret().trim().is_empty());
+    if signing && config.audit.origin.is_none() {
+        crate::logging::warning(&origin_unpinned(origin.as_deref()));
+    }
     if let Some(file) = &config.audit.file {
         let result = verify::verify_file(file, verifiers, trusted, origin.as_deref());
         status = status.max(report(&file.display().to_string(), result, out)?);
     }
     Ok(status)
+}
+
+/// Why a signing key without `audit.origin` leaves one forgery unseen (docs/audit.md).
+pub fn origin_unpinned(recorded: Option<&str>) -> String {
+    let set = match recorded {
+        Some(o) => format!("set audit.origin: {o}"),
+        None => "set audit.origin".to_owned(),
+    };
+    format!(
+        "audit.signing_key is configured without audit.origin, so the log's origin is read \
+         from the state store it vouches for: a superuser who replaces all four audit tables \
+         with another log signed by the same key would pass `audit verify` and the next run \
+         would sign on. {set} (the origin verify prints), and keep a checkpoint elsewhere \
+         (`audit verify --trusted NOTE`)"
+    )
 }
 
 fn report(what: &str, result: Result<verify::VerifyReport>, out: &mut Vec<u8>) -> Result<Status> {

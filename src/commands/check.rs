@@ -12,6 +12,9 @@ use std::path::Path;
 
 pub async fn run(config: &Path, connect: bool) -> Result<Status> {
     let (config, rules) = super::load(config)?;
+    if config.audit.signing_key.is_some() && config.audit.origin.is_none() {
+        crate::logging::warning(&super::audit::origin_unpinned(None));
+    }
     if connect {
         // With --connect the live schemas are checked too: tables, columns, keys, column
         // types against strategies, subject indexes, and every object store's bucket.

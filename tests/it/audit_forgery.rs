@@ -664,9 +664,228 @@ async fn a_checkpoint_row_planted_ahead_of_the_log_stops_runs_before_any_change(
     );
 }
 
+/// Runs `statements` in order on one connection of `url` (session settings carry over),
+/// as simple queries; the first error, if any.
+async fn on_one_connection(kind: Db, url: &str, statements: &[&str]) -> Result<(), String> {
+    use sqlx::{Connection, Executor};
+    macro_rules! run {
+        ($conn:ty) => {{
+            let mut c = <$conn>::connect(url).await.map_err(|e| e.to_string())?;
+            for s in statements {
+                c.execute(*s).await.map_err(|e| format!("{s}: {e}"))?;
+            }
+            Ok(())
+        }};
+    }
+    match kind {
+        Db::Postgres => run!(sqlx::PgConnection),
+        Db::MySql => run!(sqlx::MySqlConnection),
+        Db::Sqlite => run!(sqlx::SqliteConnection),
+    }
+}
+
+/// What the table owner (or a superuser) does to get past the append-only triggers: the
+/// entries' UPDATE trigger and the head's forward-only one.
+async fn triggers_off(db: &TestDb) {
+    match db.kind {
+        Db::Postgres => {
+            db.exec(
+                "ALTER TABLE retention_audit DISABLE TRIGGER USER; \
+                 ALTER TABLE retention_audit_head DISABLE TRIGGER USER",
+            )
+            .await
+        }
+        Db::MySql | Db::Sqlite => {
+            db.exec(
+                "DROP TRIGGER retention_audit_no_update; \
+                 DROP TRIGGER retention_audit_head_forward_only",
+            )
+            .await
+        }
+    }
+}
+
+/// The job's role tried to move the head back with values the forward-only trigger's
+/// `NEW.seq < OLD.seq` does not see as smaller (found by an adversarial tester): a NULL
+/// under MariaDB's `sql_mode = ''` (stored as 0), a text or a real on SQLite (kept as
+/// they are; text sorts above every number); also a changed `id` with MariaDB's CHECK
+/// constraints switched off for the session, and SQLite's `INSERT OR REPLACE`, which
+/// deletes without firing DELETE triggers. Every one is refused, the head stays where it
+/// was, and the job runs on.
+async fn the_head_cannot_be_moved_back_through_a_null_or_a_non_integer(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let head = "SELECT seq FROM retention_audit_head WHERE id = 1";
+    let n = s.db.count(head).await;
+    assert!(n > 2);
+    let mut attempts: Vec<Vec<&str>> = vec![
+        vec!["UPDATE retention_audit_head SET seq = NULL WHERE id = 1"],
+        vec!["UPDATE retention_audit_head SET seq = 1 WHERE id = 1"],
+        vec!["UPDATE retention_audit_head SET id = 2 WHERE id = 1"],
+    ];
+    match kind {
+        Db::MySql => attempts.extend([
+            vec![
+                "SET SESSION sql_mode = ''",
+                "UPDATE retention_audit_head SET seq = NULL WHERE id = 1",
+            ],
+            vec![
+                "SET SESSION sql_mode = ''",
+                "UPDATE retention_audit_head SET seq = 'abc' WHERE id = 1",
+            ],
+            vec![
+                "SET SESSION check_constraint_checks = 0",
+                "UPDATE retention_audit_head SET id = 2 WHERE id = 1",
+            ],
+        ]),
+        Db::Sqlite => attempts.extend([
+            vec!["UPDATE retention_audit_head SET seq = 'abc' WHERE id = 1"],
+            vec!["UPDATE retention_audit_head SET seq = 6.5 WHERE id = 1"],
+            vec!["INSERT OR REPLACE INTO retention_audit_head (id, seq, leaf_hash) VALUES (1, 0, X'')"],
+            vec!["INSERT OR REPLACE INTO retention_audit (seq, line, leaf_hash) VALUES (1, X'7B7D', X'00')"],
+            vec!["INSERT OR REPLACE INTO retention_checkpoints (size, note, created_at) \
+                  SELECT size, 'x', created_at FROM retention_checkpoints"],
+        ]),
+        Db::Postgres => {}
+    }
+    for stmts in &attempts {
+        let r = on_one_connection(kind, &s.job_url, stmts).await;
+        assert!(r.is_err(), "the job's role got through: {stmts:?}");
+        assert_eq!(s.db.count(head).await, n, "the head moved: {stmts:?}");
+    }
+    s.job(&["audit", "verify"]).expect_code(0);
+    seed_expired(&s.db, 1000, 30).await;
+    s.job(&["run"]).expect_code(0);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 0);
+}
+
+/// A head moved back behind the log's own entries and checkpoint (as the job's role could
+/// before the trigger refused a NULL; here the owner, triggers off): the run's refusal and
+/// `audit verify` say the head was moved back, and blame neither the authentic checkpoint
+/// (the recovery once read "delete that row") nor the entries; setting the head forward,
+/// as docs/audit.md says, is the whole recovery.
+async fn a_head_moved_back_is_named_as_such_not_the_checkpoint(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let n = s.db.count("SELECT COUNT(*) FROM retention_audit").await;
+    triggers_off(&s.db).await;
+    s.db.exec("UPDATE retention_audit_head SET seq = 0 WHERE id = 1")
+        .await;
+    seed_expired(&s.db, 1000, 30).await;
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(
+        run.stderr.contains("the head was moved back")
+            && !run.stderr.contains("inserted ahead")
+            && !run.stderr.contains("the row was inserted"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify.stdout.contains("head moved back")
+            && verify.stdout.contains("delete nothing")
+            && !verify.stdout.contains(": inserted"),
+        "{}",
+        verify.stdout
+    );
+    // The recovery: the head forward to the last entry (its leaf hash and signature never
+    // changed), which the job's role itself may do.
+    let job = SqlPool::connect("job", &s.job_url).await.unwrap();
+    exec(
+        &job,
+        "UPDATE retention_audit_head SET seq = ? WHERE id = 1",
+        &[Val::I64(n)],
+    )
+    .await
+    .unwrap();
+    s.job(&["run"]).expect_code(0);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 0);
+    s.auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(0);
+}
+
+/// A superuser edits an entry under a checkpoint and rebuilds the chain after it, keeping
+/// the old signatures: the run's refusal names the edited entry and calls the checkpoint
+/// authentic (it used to call it "copied in from another log"), and `audit verify` names
+/// the edit without also calling the entries before it uncovered.
+async fn an_entry_edited_under_a_checkpoint_is_blamed_not_the_checkpoint(kind: Db) {
+    let s = setup(kind).await;
+    s.job(&["run"]).expect_code(0);
+    let n1 = s.db.count("SELECT COUNT(*) FROM retention_audit").await as u64;
+    seed_expired(&s.db, 1000, 30).await;
+    s.job(&["run"]).expect_code(0);
+    let owner = SqlPool::connect("owner", &s.db.url).await.unwrap();
+    let log = read_log(&owner).await.unwrap();
+    let n2 = log.entries.len() as u64;
+    let edited = n1 + 2;
+    assert!(n2 > edited, "the second run wrote {} entries", n2 - n1);
+    assert!(log.checkpoints.iter().any(|c| c.size == n1));
+    assert!(log.checkpoints.iter().any(|c| c.size == n2));
+
+    triggers_off(&s.db).await;
+    let mut prev = leaf_hash(&log.entries[edited as usize - 2].line);
+    for e in &log.entries[edited as usize - 1..] {
+        let mut v: serde_json::Value = serde_json::from_slice(&e.line).unwrap();
+        if e.seq == edited {
+            v["time"] = "2020-01-01T00:00:00.000Z".into();
+        }
+        v["prev"] = format!("sha256:{}", hex::encode(prev)).into();
+        let line = serde_json::to_vec(&v).unwrap();
+        prev = leaf_hash(&line);
+        exec(
+            &owner,
+            "UPDATE retention_audit SET line = ?, leaf_hash = ? WHERE seq = ?",
+            &[
+                Val::Bytes(line),
+                Val::Bytes(prev.to_vec()),
+                Val::I64(e.seq as i64),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    exec(
+        &owner,
+        "UPDATE retention_audit_head SET leaf_hash = ? WHERE id = 1",
+        &[Val::Bytes(prev.to_vec())],
+    )
+    .await
+    .unwrap();
+
+    seed_expired(&s.db, 2000, 30).await;
+    let run = s.job(&["run"]).expect_code(1);
+    assert!(
+        run.stderr.contains(&format!("entry {edited} "))
+            && run.stderr.contains(&format!(
+                "checkpoint of size {n2}, which the signing key signed"
+            ))
+            && !run.stderr.contains("copied in from another log"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM events").await, 30);
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("tampered: seq {edited}: edited"))
+            && !verify.stdout.contains("no checkpoint covers them yet"),
+        "{}",
+        verify.stdout
+    );
+}
+
 crate::support::on_every_dialect!(
     Db:
     unsigned_history_is_taken_only_as_far_as_the_operator_says,
+    the_head_cannot_be_moved_back_through_a_null_or_a_non_integer,
+    a_head_moved_back_is_named_as_such_not_the_checkpoint,
+    an_entry_edited_under_a_checkpoint_is_blamed_not_the_checkpoint,
     a_forged_entry_is_never_signed_and_verify_names_it,
     entries_planted_before_the_first_run_or_below_seq_1_are_never_signed,
     a_replayed_entry_is_named_where_it_was_put,
@@ -694,4 +913,139 @@ fn a_verifier_key_that_is_neither_a_key_nor_a_file_is_a_usage_error() {
     .expect_code(2);
     assert!(run.stderr.contains("--key"), "{}", run.stderr);
     assert!(!Path::new(&dir.path().join("missing.db")).exists());
+}
+
+/// A signed note with one more signature line for `key`'s name and key ID whose
+/// signature does not verify (the last byte of the valid one flipped).
+fn with_failing_second_signature(note: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let line = note.trim_end().lines().last().unwrap();
+    let (name_part, sig) = line.rsplit_once(' ').unwrap();
+    let mut bytes = b64.decode(sig).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    format!("{note}{name_part} {}\n", b64.encode(bytes))
+}
+
+/// A stored checkpoint that carries, after its valid signature, a second line for the
+/// same key whose signature fails: the documented third-party verifiers reject such a
+/// note, so `audit verify` names it as a bad signature (exit 1) and `audit prove` never
+/// carries it (it proves against the checkpoint before).
+#[tokio::test]
+async fn a_checkpoint_with_a_failing_second_signature_of_the_key_is_forged() {
+    let s = setup(Db::Sqlite).await;
+    s.job(&["run"]).expect_code(0);
+    seed_expired(&s.db, 1000, 30).await;
+    s.job(&["run"]).expect_code(0);
+    let owner = SqlPool::connect("owner", &s.db.url).await.unwrap();
+    let log = read_log(&owner).await.unwrap();
+    let newest = log.checkpoints.last().unwrap().clone();
+    let doubled = with_failing_second_signature(&newest.note);
+    s.db.exec("DROP TRIGGER retention_checkpoints_no_update")
+        .await;
+    exec(
+        &owner,
+        "UPDATE retention_checkpoints SET note = ? WHERE size = ?",
+        &[Val::Text(doubled.clone()), Val::I64(newest.size as i64)],
+    )
+    .await
+    .unwrap();
+    let verify = s
+        .auditor(&["audit", "verify", "--key", &s.vkey])
+        .expect_code(1);
+    assert!(
+        verify.stdout.contains(&format!(
+            "tampered: seq {}: bad signature: the checkpoint row of size {}",
+            newest.size, newest.size
+        )),
+        "{}",
+        verify.stdout
+    );
+    let prove = s.job(&["audit", "prove", "--seq", "1"]).expect_code(0);
+    let proof: serde_json::Value = serde_json::from_str(&prove.stdout).unwrap();
+    let carried = proof["checkpoint"].as_str().unwrap();
+    assert_ne!(carried, doubled, "the proof carries the doubled note");
+    assert!(!carried.starts_with(&newest.note[..newest.note.find("\n\n").unwrap()]));
+}
+
+/// `--trusted` with a checkpoint of another log (another origin, signed by the same key):
+/// the log fails verification (exit 1, saying it is not the trusted checkpoint's log),
+/// not "cannot read" (exit 2). A trusted note file with whitespace after the note (an
+/// editor's extra newline) is the note. `audit verify` prints the origin it verified,
+/// and warns that without `audit.origin` that origin came from the database itself.
+#[tokio::test]
+async fn a_trusted_checkpoint_of_another_log_fails_verification_and_the_origin_is_shown() {
+    let s = setup(Db::Sqlite).await;
+    s.job(&["run"]).expect_code(0);
+    let owner = SqlPool::connect("owner", &s.db.url).await.unwrap();
+    let log = read_log(&owner).await.unwrap();
+    let newest = log.checkpoints.last().unwrap().clone();
+    let origin = newest.note.lines().next().unwrap().to_owned();
+
+    let own = s.dir.path().join("own.note");
+    std::fs::write(&own, format!("{}\n\n \n", newest.note)).unwrap();
+    let verify = s
+        .auditor(&[
+            "audit",
+            "verify",
+            "--key",
+            &s.vkey,
+            "--trusted",
+            own.to_str().unwrap(),
+        ])
+        .expect_code(0);
+    assert!(
+        verify.stdout.contains(&format!(
+            "extends the trusted checkpoint of size {}",
+            newest.size
+        )) && verify.stdout.contains(&format!("origin {origin}")),
+        "{}",
+        verify.stdout
+    );
+
+    let signer = checkpoint::CheckpointSigner::from_private_key(&s.skey).unwrap();
+    let other = signer.sign("staging.test/another-log", newest.size, &[9u8; 32]);
+    let other_file = s.dir.path().join("other.note");
+    std::fs::write(&other_file, other).unwrap();
+    let verify = s.auditor(&[
+        "audit",
+        "verify",
+        "--key",
+        &s.vkey,
+        "--trusted",
+        other_file.to_str().unwrap(),
+    ]);
+    assert_eq!(verify.code, 1, "{}\n{}", verify.stdout, verify.stderr);
+    assert!(
+        verify
+            .stdout
+            .contains("not the log the trusted checkpoint vouches for")
+            && verify.stdout.contains("staging.test/another-log"),
+        "{}",
+        verify.stdout
+    );
+
+    // The job's own configuration: a signing key, no audit.origin.
+    let job = s.job(&["audit", "verify"]).expect_code(0);
+    assert!(
+        job.stdout.contains(&format!("origin {origin}"))
+            && job.stderr.contains("without audit.origin"),
+        "{}\n{}",
+        job.stdout,
+        job.stderr
+    );
+    // `check` says so too, before anything runs; the auditor's configuration (no signing
+    // key) has nothing to pin.
+    let check = s.job(&["check"]).expect_code(0);
+    assert!(
+        check.stderr.contains("without audit.origin"),
+        "{}",
+        check.stderr
+    );
+    let check = s.auditor(&["check"]);
+    assert!(
+        !check.stderr.contains("without audit.origin"),
+        "{}",
+        check.stderr
+    );
 }
