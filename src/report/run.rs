@@ -102,22 +102,92 @@ pub fn covering_checkpoint<'a>(
         .map(|(_, note)| note)
 }
 
-/// A run's entries, summarised.
-#[derive(Debug, Default)]
-struct RunView<'a> {
-    runs: Vec<&'a str>,
+/// How a report's entries were chosen when they are not every entry of their runs
+/// (`audit show --ticket`, `--subject`): the run facts then come from `context`, the
+/// whole log's `run_start` and `run_end` entries of the runs shown, never from the
+/// absence of those entries among the ones shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    /// What the entries shown have in common, for people: `ticket DSAR-17`, `one
+    /// subject`. Never a subject id.
+    pub label: &'a str,
+    /// The `run_start` and `run_end` entries, in the whole log, of the runs shown.
+    pub context: &'a [RunEntry],
+    /// How many entries the runs shown wrote, in the whole log.
+    pub total: u64,
+}
+
+/// What the whole log says about one run of a report.
+#[derive(Debug)]
+struct RunFacts<'a> {
+    id: &'a str,
+    /// The kind of its first entry, when it has no `run_start` (a `hold` or
+    /// `request_queued` written by a command that is not a run).
+    first_kind: &'a str,
+    /// `run_start`'s time.
     started: Option<DateTime<Utc>>,
+    /// The earliest entry of the run the report knows of.
+    first: Option<DateTime<Utc>>,
     ended: Option<DateTime<Utc>>,
     end_outcome: Option<&'a str>,
-    dry_run: bool,
     config_sha256: Option<&'a str>,
     rules_sha256: Option<&'a str>,
     totals: Option<RunTotals>,
+    /// What each pass planned, when the run's end recorded it.
+    passes: Option<&'a [PassEntry]>,
+}
+
+impl<'a> RunFacts<'a> {
+    fn new(id: &'a str) -> RunFacts<'a> {
+        RunFacts {
+            id,
+            first_kind: "",
+            started: None,
+            first: None,
+            ended: None,
+            end_outcome: None,
+            config_sha256: None,
+            rules_sha256: None,
+            totals: None,
+            passes: None,
+        }
+    }
+
+    /// A run (or `erase`): it wrote a `run_start`. Other commands write lone entries.
+    fn is_run(&self) -> bool {
+        self.started.is_some() || self.ended.is_some()
+    }
+
+    fn start(&self) -> Option<DateTime<Utc>> {
+        self.started.or(self.first)
+    }
+
+    fn status(&self) -> String {
+        match self.end_outcome {
+            Some(o) => o.to_owned(),
+            None if self.is_run() => "no run_end entry: interrupted, or still running".to_owned(),
+            None => format!("not a run: a {} entry", self.first_kind),
+        }
+    }
+
+    fn duration(&self) -> Option<chrono::Duration> {
+        Some(self.ended? - self.started?)
+    }
+}
+
+/// A run's entries, summarised.
+#[derive(Debug, Default)]
+struct RunView<'a> {
+    runs: Vec<RunFacts<'a>>,
+    /// Set when the entries shown are a selection of their runs' entries.
+    selection: Option<Selection<'a>>,
+    shown: u64,
+    dry_run: bool,
     targets: Vec<TargetRow<'a>>,
     requests: Vec<RequestRow<'a>>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
-    /// The run's end recorded what each pass planned (runs before that did not).
+    /// The end of a run shown recorded what each pass planned (runs before that did not).
     has_plan: bool,
 }
 
@@ -225,31 +295,19 @@ struct RequestRow<'a> {
 }
 
 impl<'a> RunView<'a> {
-    fn new(entries: &'a [RunEntry]) -> RunView<'a> {
-        let mut v = RunView::default();
-        let mut passes: &[PassEntry] = &[];
+    fn new(entries: &'a [RunEntry], selection: Option<Selection<'a>>) -> RunView<'a> {
+        let mut v = RunView {
+            selection,
+            shown: entries.len() as u64,
+            ..RunView::default()
+        };
         for e in entries {
-            if !v.runs.contains(&e.run.as_str()) {
-                v.runs.push(&e.run);
-            }
+            v.facts_of(e);
             v.first_seq = Some(v.first_seq.map_or(e.seq, |s| s.min(e.seq)));
             v.last_seq = Some(v.last_seq.map_or(e.seq, |s| s.max(e.seq)));
             v.dry_run |= e.dry_run;
             match e.kind.as_str() {
-                "run_start" => {
-                    v.started = Some(e.time);
-                    v.config_sha256 = e.config_sha256.as_deref();
-                    v.rules_sha256 = e.rules_sha256.as_deref();
-                }
-                "run_end" => {
-                    v.ended = Some(e.time);
-                    v.end_outcome = Some(&e.outcome);
-                    v.totals = e.totals;
-                    if let Some(p) = &e.passes {
-                        passes = p;
-                        v.has_plan = true;
-                    }
-                }
+                "run_start" | "run_end" => {}
                 "request" => v.requests.push(RequestRow {
                     ticket: e.ticket.as_deref().unwrap_or("–"),
                     outcome: &e.outcome,
@@ -263,13 +321,87 @@ impl<'a> RunView<'a> {
                 _ => v.add_target_entry(e),
             }
         }
-        for p in passes {
-            v.add_plan(p);
+        // The run facts of a selection come from the whole log's run_start and run_end.
+        if let Some(sel) = selection {
+            for e in sel.context {
+                if v.runs.iter().any(|r| r.id == e.run) {
+                    v.facts_of(e);
+                }
+            }
         }
-        if v.started.is_none() {
-            v.started = entries.iter().map(|e| e.time).min();
+        // A selection's planned figures are those of the passes it shows whole: the
+        // passes of the erasure requests (by ticket) among its entries. Every other
+        // pass's plan counts records the selection does not show.
+        let tickets: Option<Vec<&str>> =
+            selection.map(|_| entries.iter().filter_map(|e| e.ticket.as_deref()).collect());
+        let passes: Vec<&'a [PassEntry]> = v.runs.iter().filter_map(|r| r.passes).collect();
+        v.has_plan = !passes.is_empty();
+        for p in passes.into_iter().flatten() {
+            let shown = match &tickets {
+                None => true,
+                Some(t) => p.ticket.as_deref().is_some_and(|p| t.contains(&p)),
+            };
+            if shown {
+                v.add_plan(p);
+            }
         }
         v
+    }
+
+    /// Adds what `e` says about its run.
+    fn facts_of(&mut self, e: &'a RunEntry) {
+        let i = match self.runs.iter().position(|r| r.id == e.run) {
+            Some(i) => i,
+            None => {
+                self.runs.push(RunFacts::new(&e.run));
+                self.runs.len() - 1
+            }
+        };
+        let r = &mut self.runs[i];
+        if r.first.map_or(true, |t| e.time < t) {
+            r.first = Some(e.time);
+            r.first_kind = &e.kind;
+        }
+        match e.kind.as_str() {
+            "run_start" => {
+                r.started = Some(e.time);
+                r.config_sha256 = e.config_sha256.as_deref();
+                r.rules_sha256 = e.rules_sha256.as_deref();
+            }
+            "run_end" => {
+                r.ended = Some(e.time);
+                r.end_outcome = Some(&e.outcome);
+                r.totals = e.totals;
+                if let Some(p) = &e.passes {
+                    r.passes = Some(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The one run shown, when there is one.
+    fn single(&self) -> Option<&RunFacts<'a>> {
+        match self.runs.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The totals of the run shown, when they are the report's: one run, every entry.
+    fn totals(&self) -> Option<RunTotals> {
+        match self.selection {
+            None => self.single().and_then(|r| r.totals),
+            Some(_) => None,
+        }
+    }
+
+    fn run_ids(&self) -> String {
+        self.runs
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn row(&mut self, key: RowKey<'a>) -> &mut TargetRow<'a> {
@@ -328,13 +460,6 @@ impl<'a> RunView<'a> {
         row.planned = Some(row.planned.unwrap_or(0) + p.planned);
     }
 
-    fn status(&self) -> &'a str {
-        match self.end_outcome {
-            Some(o) => o,
-            None => "no run_end entry: interrupted, or still running",
-        }
-    }
-
     fn differing(&self) -> usize {
         self.targets
             .iter()
@@ -354,11 +479,21 @@ impl<'a> RunView<'a> {
     }
 }
 
+/// Whether the rule set is still the one the runs shown used.
+#[derive(Debug, PartialEq, Eq)]
+enum SameRules {
+    Yes,
+    /// A run recorded another digest than today's.
+    Changed,
+    /// A run recorded no digest (a log written before runs recorded it).
+    Unknown,
+}
+
 /// What the rule set says about the run's categories: the policy clause of each, the
 /// categories kept, and whether the rules are still those the run used.
 struct PolicyView<'a> {
-    /// `true` when the rule set's digest is the one the run recorded at its start.
-    same_rules: bool,
+    same_rules: SameRules,
+    several: bool,
     /// (category, policy clause, retention) for every category the run touched.
     clauses: Vec<(&'a str, &'a str, String)>,
     /// (category, what is kept, why) for rules that keep data on erasure or forever.
@@ -397,18 +532,42 @@ impl<'a> PolicyView<'a> {
                 ));
             }
         }
+        // Only runs apply rules; a lone `hold` or `request_queued` entry used none.
+        let runs: Vec<&RunFacts<'_>> = v.runs.iter().filter(|r| r.is_run()).collect();
+        let same_rules = if runs
+            .iter()
+            .any(|r| r.rules_sha256.is_some_and(|d| d != rules.digest))
+        {
+            SameRules::Changed
+        } else if runs.iter().any(|r| r.rules_sha256.is_none()) {
+            SameRules::Unknown
+        } else {
+            SameRules::Yes
+        };
         PolicyView {
-            same_rules: v.rules_sha256 == Some(rules.digest.as_str()),
+            same_rules,
+            several: runs.len() > 1,
             clauses,
             kept,
         }
     }
 
     fn caveat(&self) -> Option<&'static str> {
-        (!self.same_rules).then_some(
-            "The rule set has changed since this run (its digest differs from the one the run \
-             recorded): the policy text below is today's.",
-        )
+        match (&self.same_rules, self.several) {
+            (SameRules::Yes, _) => None,
+            (SameRules::Changed, false) => Some(
+                "The rule set has changed since this run (its digest differs from the one the \
+                 run recorded): the policy text below is today's.",
+            ),
+            (SameRules::Changed, true) => Some(
+                "The rule set has changed since some of these runs (its digest differs from the \
+                 one they recorded): the policy text below is today's.",
+            ),
+            (SameRules::Unknown, _) => Some(
+                "The log does not record which rule set the run used, so whether it has \
+                 changed since cannot be told: the policy text below is today's.",
+            ),
+        }
     }
 }
 
@@ -425,7 +584,18 @@ pub fn md_with_rules(
     checkpoint: Option<&str>,
     rules: Option<&RuleSet>,
 ) -> String {
-    let v = RunView::new(entries);
+    md_selection(entries, None, checkpoint, rules)
+}
+
+/// [`md_with_rules`] for entries that may be a selection of their runs' entries (by
+/// ticket or subject): `selection` brings the runs' own start and end from the whole log.
+pub fn md_selection(
+    entries: &[RunEntry],
+    selection: Option<Selection<'_>>,
+    checkpoint: Option<&str>,
+    rules: Option<&RuleSet>,
+) -> String {
+    let v = RunView::new(entries, selection);
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "# Retention run report\n");
@@ -435,6 +605,21 @@ pub fn md_with_rules(
     facts(&v).iter().for_each(|(k, val)| {
         let _ = writeln!(w, "- **{k}:** {val}");
     });
+    if v.single().is_none() && !v.runs.is_empty() {
+        let _ = writeln!(w, "\n## Runs\n");
+        let _ = writeln!(
+            w,
+            "| Run | Started | Ended | Duration | Status | Rules digest |"
+        );
+        let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- |");
+        for r in run_rows(&v) {
+            let _ = writeln!(
+                w,
+                "| {} |",
+                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+    }
     let _ = writeln!(w, "\n## What was done\n");
     if v.targets.is_empty() {
         let _ = writeln!(w, "No target was touched.\n");
@@ -525,13 +710,14 @@ pub fn md_with_rules(
         Some(note) => {
             let _ = writeln!(
                 w,
-                "The signed checkpoint below covers every entry of this run; \
+                "The signed checkpoint below covers every entry {}; \
                  `retention audit verify --trusted` checks the log against it.\n\n```\n{}\n```\n",
+                covered(&v).0,
                 note.trim_end()
             );
         }
         None => {
-            let _ = writeln!(w, "No signed checkpoint covers this run (no signing key is configured, or none was written yet).\n");
+            let _ = writeln!(w, "No signed checkpoint covers {} (no signing key is configured, or none was written yet).\n", covered(&v).1);
         }
     }
     let _ = writeln!(
@@ -571,23 +757,56 @@ pub fn html_with_rules(
     checkpoint: Option<&str>,
     rules: Option<&RuleSet>,
 ) -> String {
-    let v = RunView::new(entries);
+    html_selection(entries, None, checkpoint, rules)
+}
+
+/// [`html_with_rules`] for entries that may be a selection of their runs' entries; see
+/// [`md_selection`].
+pub fn html_selection(
+    entries: &[RunEntry],
+    selection: Option<Selection<'_>>,
+    checkpoint: Option<&str>,
+    rules: Option<&RuleSet>,
+) -> String {
+    let v = RunView::new(entries, selection);
     let mut body = String::new();
     let w = &mut body;
-    let run = v.runs.join(", ");
+    let run = v.run_ids();
+    let what = match selection {
+        Some(s) => format!(
+            "What run <code>{}</code> did for {}",
+            esc(&run),
+            esc(s.label)
+        ),
+        None => format!("What run <code>{}</code> did", esc(&run)),
+    };
     let _ = write!(
         w,
         "<header class=\"masthead\"><div><p class=\"eyebrow\">{}</p><h1>Retention run report</h1>\
-         <p class=\"lede\">What run <code>{}</code> did, read back from the tamper-evident audit log. \
+         <p class=\"lede\">{what}, read back from the tamper-evident audit log. \
          Counts only: no subject ids, pseudonyms, keys or record contents.</p></div><dl class=\"meta\">",
         if v.dry_run { "Dry run · nothing was changed" } else { "Audit record" },
-        esc(&run)
     );
     for (k, val) in facts(&v) {
         let _ = write!(w, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&val));
     }
     w.push_str("</dl></header>");
-    if let Some(t) = v.totals {
+    if v.single().is_none() && !v.runs.is_empty() {
+        w.push_str(
+            "<section id=\"runs\"><h2>Runs</h2><table><thead><tr><th>Run</th><th>Started</th>\
+             <th>Ended</th><th>Duration</th><th>Status</th><th>Rules digest</th></tr></thead><tbody>",
+        );
+        for r in run_rows(&v) {
+            w.push_str("<tr>");
+            for (i, c) in r.iter().enumerate() {
+                let c = if i == 0 { esc_breakable(c) } else { esc(c) };
+                let _ = write!(w, "<td>{c}</td>");
+            }
+            w.push_str("</tr>");
+        }
+        w.push_str("</tbody></table></section>");
+    }
+    if let Some(t) = v.totals() {
         w.push_str("<section class=\"cards\" aria-label=\"Totals\">");
         for (class, n, label) in [
             ("change", t.deleted, "records deleted"),
@@ -721,39 +940,93 @@ pub fn html_with_rules(
         Some(note) => {
             let _ = write!(
                 w,
-                "<p>The signed checkpoint below covers every entry of this run; \
+                "<p>The signed checkpoint below covers every entry {}; \
                  <code>retention audit verify --trusted</code> checks the log against it.</p>\
                  <pre class=\"checkpoint\">{}</pre>",
+                covered(&v).0,
                 esc(note.trim_end())
             );
         }
-        None => w.push_str("<p class=\"quiet\">No signed checkpoint covers this run (no signing key is configured, or none was written yet).</p>"),
+        None => {
+            let _ = write!(w, "<p class=\"quiet\">No signed checkpoint covers {} (no signing key is configured, or none was written yet).</p>", covered(&v).1);
+        }
     }
     w.push_str("</section>");
     page(&format!("Retention run report — {run}"), &body)
 }
 
-/// The run's facts, as label and value, in reading order.
+/// The run's facts, as label and value, in reading order. With several runs, only what
+/// they share: each run's own facts are in the runs table ([`run_rows`]).
 fn facts(v: &RunView<'_>) -> Vec<(&'static str, String)> {
-    let mut f = vec![("Run", v.runs.join(", "))];
-    if let Some(t) = v.started {
-        f.push(("Started", precise(t)));
+    let mut f = vec![(
+        "Run",
+        if v.runs.is_empty() {
+            "–".to_owned()
+        } else {
+            v.run_ids()
+        },
+    )];
+    if let Some(r) = v.single() {
+        if let Some(t) = r.start() {
+            f.push(("Started", precise(t)));
+        }
+        f.push(("Ended", r.ended.map(precise).unwrap_or_else(|| "–".into())));
+        if let Some(d) = r.duration() {
+            f.push(("Duration", duration(d)));
+        }
+        f.push(("Status", r.status()));
     }
-    f.push(("Ended", v.ended.map(precise).unwrap_or_else(|| "–".into())));
-    if let (Some(a), Some(b)) = (v.started, v.ended) {
-        f.push(("Duration", duration(b - a)));
+    if let Some(s) = v.selection {
+        let shown = match v.runs.len() {
+            0 => "none is in the log".to_owned(),
+            n => format!(
+                "{} of the {} entries {} wrote",
+                count(v.shown),
+                count(s.total),
+                if n == 1 { "this run" } else { "these runs" }
+            ),
+        };
+        f.push(("Shown", format!("only the entries of {}: {shown}", s.label)));
     }
-    f.push(("Status", v.status().to_owned()));
     if let (Some(a), Some(b)) = (v.first_seq, v.last_seq) {
         f.push(("Audit entries", format!("seq {a} to {b}")));
     }
-    if let Some(d) = v.config_sha256 {
-        f.push(("Config digest", short(d)));
-    }
-    if let Some(d) = v.rules_sha256 {
-        f.push(("Rules digest", short(d)));
+    if let Some(r) = v.single() {
+        if let Some(d) = r.config_sha256 {
+            f.push(("Config digest", short(d)));
+        }
+        if let Some(d) = r.rules_sha256 {
+            f.push(("Rules digest", short(d)));
+        }
     }
     f
+}
+
+/// One row per run shown: id, started, ended, duration, status, rules digest.
+fn run_rows(v: &RunView<'_>) -> Vec<[String; 6]> {
+    let dash = || "–".to_owned();
+    v.runs
+        .iter()
+        .map(|r| {
+            [
+                r.id.to_owned(),
+                r.start().map(precise).unwrap_or_else(dash),
+                r.ended.map(precise).unwrap_or_else(dash),
+                r.duration().map(duration).unwrap_or_else(dash),
+                r.status(),
+                r.rules_sha256.map(short).unwrap_or_else(dash),
+            ]
+        })
+        .collect()
+}
+
+/// What a checkpoint covers: "every entry {0}", "no checkpoint covers {1}".
+fn covered(v: &RunView<'_>) -> (&'static str, &'static str) {
+    match (v.selection.is_some(), v.runs.len() > 1) {
+        (true, _) => ("shown", "the entries shown"),
+        (false, false) => ("of this run", "this run"),
+        (false, true) => ("of these runs", "these runs"),
+    }
 }
 
 /// A run's length for people: `4.5 s`, `3 min 12 s`, `2 h 5 min`.

@@ -150,7 +150,119 @@ async fn previews_what_expires_by_a_later_date(kind: Db) {
         .contains(&format!("{later}T00:00:00Z,location,")));
 }
 
+/// The id in the summary's last line, `Run <id> finished.`
+fn run_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Run ")?.strip_suffix(" finished."))
+        .unwrap_or_else(|| panic!("no run id in:\n{out}"))
+        .to_owned()
+}
+
+/// A report of a run's entries chosen by ticket or subject leaves out the run's own
+/// `run_start` and `run_end`: its start, end, status, rule digest and planned figures
+/// must still be the run's, from the whole log, not claims read from their absence.
+async fn a_report_by_ticket_or_subject_tells_the_runs_own_end(kind: Db) {
+    let (_db, dir, env) = setup(kind).await;
+    run(
+        &dir,
+        &env,
+        &[
+            "request",
+            "add",
+            "--subject",
+            "subject-1",
+            "--ticket",
+            "CERT-1",
+        ],
+    )
+    .expect_code(0);
+    let id = run_id(&run(&dir, &env, &["run"]).expect_code(0).stdout);
+    let runs = run(&dir, &env, &["audit", "runs"]).expect_code(0).stdout;
+    let line = runs.lines().find(|l| l.starts_with(&id)).expect("the run");
+    assert!(line.contains(" run ") && line.contains(" ok "), "{runs}");
+    let whole = run(
+        &dir,
+        &env,
+        &["audit", "show", "--run", &id, "--format", "md"],
+    )
+    .expect_code(0)
+    .stdout;
+    assert!(whole.contains("- **Status:** ok"), "{whole}");
+    assert!(whole.contains("| request CERT-1 | 1 | 1 |"), "{whole}");
+
+    let filters: [&[&str]; 4] = [
+        &["--ticket", "CERT-1"],
+        &["--subject", "subject-1"],
+        &["--run", &id, "--ticket", "CERT-1"],
+        &["--run", &id, "--subject", "subject-1"],
+    ];
+    for filter in filters {
+        for format in ["md", "html"] {
+            let mut args = vec!["audit", "show", "--format", format];
+            args.extend_from_slice(filter);
+            let report = run(&dir, &env, &args).expect_code(0).stdout;
+            let what = format!("audit show {}\n{report}", args[2..].join(" "));
+            for false_claim in [
+                "no run_end entry",
+                "The rule set has changed",
+                "Planned figures are not in this log",
+                "**Ended:** –",
+                "<dt>Ended</dt><dd>–</dd>",
+            ] {
+                assert!(!report.contains(false_claim), "`{false_claim}` in {what}");
+            }
+            // The run's status, from its run_end; the request's plan against its change.
+            let (status, planned) = if format == "md" {
+                (
+                    report.contains("- **Status:** ok")
+                        || report
+                            .lines()
+                            .any(|l| l.starts_with(&format!("| {id} |")) && l.contains("| ok |")),
+                    report.contains("| request CERT-1 | 1 | 1 |"),
+                )
+            } else {
+                (
+                    report.contains("<dt>Status</dt><dd>ok</dd>")
+                        || report.contains("<td>ok</td><td>sha256:"),
+                    report.contains(
+                        "request CERT-1</span></td><td class=\"n\">1</td><td class=\"n\">1</td>",
+                    ),
+                )
+            };
+            assert!(status, "the run's status `ok` is not in {what}");
+            assert!(
+                planned,
+                "the request's planned 1 and changed 1 are not in {what}"
+            );
+            assert!(report.contains("only the entries of"), "{what}");
+            for secret in [SECRET_SUBJECT, "subject-1", "hmac:"] {
+                assert!(!report.contains(secret), "`{secret}` in {what}");
+            }
+        }
+    }
+
+    // A rule set that did change is still said to have changed, in a selection too.
+    write_files(
+        dir.path(),
+        &[("rules/location.yaml", &LOCATION.replace("90d", "120d"))],
+    );
+    for format in ["md", "html"] {
+        let report = run(
+            &dir,
+            &env,
+            &["audit", "show", "--ticket", "CERT-1", "--format", format],
+        )
+        .expect_code(0)
+        .stdout;
+        assert!(report.contains("The rule set has changed"), "{report}");
+    }
+}
+
 mod sqlite {
+    #[tokio::test]
+    async fn a_report_by_ticket_or_subject_tells_the_runs_own_end_and_plan() {
+        super::a_report_by_ticket_or_subject_tells_the_runs_own_end(super::Db::Sqlite).await
+    }
     #[tokio::test]
     async fn a_markdown_and_html_plan_is_written_to_a_file_without_personal_data() {
         super::writes_reports_without_personal_data(super::Db::Sqlite).await
@@ -163,6 +275,10 @@ mod sqlite {
 
 mod postgres {
     #[tokio::test]
+    async fn a_report_by_ticket_or_subject_tells_the_runs_own_end_and_plan() {
+        super::a_report_by_ticket_or_subject_tells_the_runs_own_end(super::Db::Postgres).await
+    }
+    #[tokio::test]
     async fn a_markdown_and_html_plan_is_written_to_a_file_without_personal_data() {
         super::writes_reports_without_personal_data(super::Db::Postgres).await
     }
@@ -173,6 +289,10 @@ mod postgres {
 }
 
 mod mysql {
+    #[tokio::test]
+    async fn a_report_by_ticket_or_subject_tells_the_runs_own_end_and_plan() {
+        super::a_report_by_ticket_or_subject_tells_the_runs_own_end(super::Db::MySql).await
+    }
     #[tokio::test]
     async fn a_markdown_and_html_plan_is_written_to_a_file_without_personal_data() {
         super::writes_reports_without_personal_data(super::Db::MySql).await
