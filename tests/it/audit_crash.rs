@@ -2,13 +2,12 @@
 //! log that verifies and whose audited counts add up to the rows really deleted, and a
 //! scenario full of known personal data prints none of it to the audit log or the logs.
 
-use crate::support::cli::{retention, write_files};
+use crate::support::cli::{retention, spawn_run, write_files};
 use crate::support::db::{Db, TestDb};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rand::Rng;
 use retention::audit::checkpoint;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 const KEY: &str = "test-pseudonym-key-0123456789abcdef0123456789";
@@ -104,21 +103,6 @@ async fn seeded_events(kind: Db) -> TestDb {
             .await;
     }
     db
-}
-
-fn spawn_run(dir: &Path, env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retention"));
-    cmd.current_dir(dir)
-        .arg("--config")
-        .arg(dir.join("retention.yaml"))
-        .arg("run")
-        .env("RETENTION_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("the binary starts")
 }
 
 fn sigkill(pid: u32) {

@@ -803,17 +803,13 @@ async fn a_detach_held_up_by_an_old_snapshot_is_finished_by_the_next_run() {
 #[tokio::test]
 async fn a_mark_left_on_an_attached_partition_never_gets_a_hand_detached_table_dropped() {
     let case = two_partitions_with("drop", "").await;
-    let flag = case.dir.path().join("paused");
-    let mut child = spawn_run(&case, "partition-marked", &flag);
-    let started = std::time::Instant::now();
-    while !flag.exists() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(120));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    let mut paused = crate::support::cli::Paused::run_at(
+        case.dir.path(),
+        "partition-marked",
+        &[("APP_URL", &case.db.url)],
+    );
+    paused.child.kill().expect("SIGKILL");
+    let _ = paused.child.wait();
     case.expect(
         &["hold", "add", "--subject", "3", "--reason", "litigation"],
         0,

@@ -121,7 +121,7 @@ impl Bounds<'_> {
     /// date is — for integer epochs only, as "in 1970": milliseconds read as seconds put
     /// today in the year 58,000. Timestamps merely ahead of the clock are no sign of a
     /// wrong unit: a sessions table dated by its expiry is mostly in the future once its
-    /// expired rows are gone, and a native date or time has no unit (`infinity` included).
+    /// expired rows are gone, and a native date or time has no unit.
     fn in_future(&self, q: &mut SqlText) {
         if self.per_second.is_none() {
             q.push("1 = 0");

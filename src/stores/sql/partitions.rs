@@ -767,6 +767,41 @@ pub fn detach_comment(parent: &str, drop: bool) -> String {
     )
 }
 
+/// PostgreSQL: the tables of the connection's schema that carry the tool's mark for one
+/// of `parents` — (name, its parent, whether it is a partition still attached and not
+/// pending detach, whether it is a detached plain table, whether its mark says kept) —
+/// from one catalog read.
+async fn marked(
+    pool: &SqlPool,
+    parents: &[String],
+) -> Result<Vec<(String, String, bool, bool, bool)>> {
+    let SqlPool::Pg(pg) = pool else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<(String, String, bool, bool)> = sqlx::query_as(
+        "SELECT c.relname::text, obj_description(c.oid, 'pg_class'),
+                c.relispartition AND NOT COALESCE(i.inhdetachpending, false),
+                c.relkind = 'r' AND NOT c.relispartition
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+         WHERE n.nspname = current_schema()
+           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %'
+         ORDER BY 1",
+    )
+    .fetch_all(pg)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, comment, attached, detached)| {
+            let parent = parents.iter().find(|parent| {
+                comment == detach_comment(parent, true) || comment == detach_comment(parent, false)
+            })?;
+            let kept = comment == detach_comment(parent, false);
+            Some((name, parent.clone(), attached, detached, kept))
+        })
+        .collect())
+}
+
 /// PostgreSQL: tables of the schema a run detached from one of `parents` to drop and did
 /// not drop yet (a crash between detach and drop), and with `kept` also those a
 /// `partitions: detach` run kept (a rule that now says `drop` drops them).
@@ -775,29 +810,11 @@ pub async fn detached_to_drop(
     parents: &[String],
     kept: bool,
 ) -> Result<Vec<(String, String)>> {
-    let SqlPool::Pg(pg) = pool else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = current_schema() AND c.relkind = 'r' AND NOT c.relispartition
-           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %'
-         ORDER BY 1",
-    )
-    .fetch_all(pg)
-    .await?;
-    Ok(rows
+    Ok(marked(pool, parents)
+        .await?
         .into_iter()
-        .filter_map(|(name, comment)| {
-            parents
-                .iter()
-                .find(|parent| {
-                    comment == detach_comment(parent, true)
-                        || (kept && comment == detach_comment(parent, false))
-                })
-                .map(|parent| (name, parent.clone()))
-        })
+        .filter(|(_, _, _, detached, was_kept)| *detached && (kept || !was_kept))
+        .map(|(name, parent, ..)| (name, parent))
         .collect())
 }
 
@@ -806,28 +823,11 @@ pub async fn detached_to_drop(
 /// detaching, or a kept table attached again by hand. The mark must go: it would make a
 /// later run take the table for one it detached, once someone detaches it.
 pub async fn stale_marks(pool: &SqlPool, parents: &[String]) -> Result<Vec<String>> {
-    let SqlPool::Pg(pg) = pool else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_inherits i ON i.inhrelid = c.oid
-         WHERE n.nspname = current_schema() AND c.relispartition AND NOT i.inhdetachpending
-           AND obj_description(c.oid, 'pg_class') LIKE 'retention: detached from %'
-         ORDER BY 1",
-    )
-    .fetch_all(pg)
-    .await?;
-    Ok(rows
+    Ok(marked(pool, parents)
+        .await?
         .into_iter()
-        .filter(|(_, comment)| {
-            parents.iter().any(|parent| {
-                *comment == detach_comment(parent, true)
-                    || *comment == detach_comment(parent, false)
-            })
-        })
-        .map(|(name, _)| name)
+        .filter(|(_, _, attached, ..)| *attached)
+        .map(|(name, ..)| name)
         .collect())
 }
 
