@@ -40,6 +40,7 @@ mod rules_shipped;
 mod selection_model;
 mod sql_enforcement;
 mod sql_inventory;
+mod sql_lanes;
 mod sql_windows;
 mod strategy_types;
 mod support;

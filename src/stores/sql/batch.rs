@@ -27,6 +27,15 @@ pub struct AnonymiseContext<'a> {
 /// The keys one batch touched, in key order; each row is the key columns as text.
 pub type Keys = Vec<Vec<String>>;
 
+/// The part of the key a keyset batch walks: the keys after `after` (all of them when it
+/// is empty), up to and including `until` when there is one — a lane of keys that
+/// other batches in flight do not share.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    pub after: &'a [String],
+    pub until: Option<&'a [String]>,
+}
+
 /// The keys a window delete removed, in no particular order: plain integers when the key
 /// is one integer column (no text conversion in the database, no parsing here), else text.
 #[derive(Debug)]
@@ -74,14 +83,14 @@ fn address_columns(p: &PreparedTable) -> Vec<String> {
     }
 }
 
-/// Selects one batch — the actionable rows after `after`, in key order, at most `limit`
+/// Selects one batch — the actionable rows of `span`, in key order, at most `limit`
 /// — and, with `lock`, locks them (SQLite's write lock is already held: batches begin
 /// IMMEDIATE).
 async fn pick(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
-    after: &[String],
+    span: Span<'_>,
     limit: usize,
     extra: &[String],
     lock: bool,
@@ -94,7 +103,10 @@ async fn pick(
     }
     q.push(" FROM ").push(&p.from()).push(" WHERE ");
     p.actionable(sel, &mut q)?;
-    p.after(after, &mut q);
+    p.after(span.after, &mut q);
+    if let Some(until) = span.until {
+        up_to(p, until, &mut q);
+    }
     q.push(" ORDER BY ")
         .push(&p.key_list())
         .push(&format!(" LIMIT {limit}"));
@@ -187,7 +199,7 @@ pub async fn delete(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
-    after: &[String],
+    span: Span<'_>,
     limit: usize,
 ) -> Result<Keys> {
     // PostgreSQL: `FOR UPDATE` needs the UPDATE privilege, which a delete-only role (SELECT,
@@ -195,7 +207,7 @@ pub async fn delete(
     // removed, which must be exactly the picked keys: a row changed in between (a new
     // address) or an address reused by another row fails the batch, never a wrong row.
     let lock = p.dialect != Dialect::Postgres;
-    let picked = pick(conn, p, sel, after, limit, &[], lock).await?;
+    let picked = pick(conn, p, sel, span, limit, &[], lock).await?;
     let Some(last) = picked.last() else {
         return Ok(Vec::new());
     };
@@ -232,7 +244,7 @@ pub async fn delete(
                 .push(&p.from())
                 .push(" WHERE ");
             p.actionable(sel, &mut q)?;
-            p.after(after, &mut q);
+            p.after(span.after, &mut q);
             up_to(p, &last.key, &mut q);
         }
         _ => {
@@ -336,6 +348,57 @@ pub async fn delete_window_read(
     exactly(read, n, "deleted")
 }
 
+/// PostgreSQL, under `READ COMMITTED`: deletes the rows of the window `[lo, hi)` whose
+/// one-integer-column key is among `keys` (read by [`read_window`] in the same
+/// transaction) and that the selection still takes, and checks that exactly that many
+/// went. The keys are unique, so a count equal to theirs means exactly the rows read were
+/// deleted: a row changed meanwhile so that it no longer qualifies, or deleted by another
+/// session, fails the attempt with [`WindowChanged`] (the caller takes it again), and a
+/// row that entered the window meanwhile is not among the keys. Unlike a snapshot window
+/// this holds no snapshot across the two statements, so the audit head need not be
+/// locked before the read: windows beside the log run in parallel.
+pub async fn delete_window_keys(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    sel: &Selection,
+    (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+    keys: Vec<i64>,
+) -> Result<()> {
+    let Some(key) = single_key(p).filter(|k| k.kind == ColumnKind::Int) else {
+        bail!("a window deleted by its keys needs a key of one integer column");
+    };
+    let read = keys.len();
+    let mut q = SqlText::new(p.dialect);
+    q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
+    p.actionable(sel, &mut q)?;
+    p.window(lo, hi, &mut q)?;
+    q.push(" AND ")
+        .push(&p.dialect.col(T, &key.name))
+        .push(" = ANY(")
+        .bind(Value::IntArray(keys))
+        .push(")");
+    let n = execute(conn, &q).await?;
+    if n != read as u64 {
+        return Err(WindowChanged { read, deleted: n }.into());
+    }
+    Ok(())
+}
+
+/// A window whose rows changed between reading its keys and deleting them: the attempt
+/// is rolled back and taken again.
+#[derive(Debug, thiserror::Error)]
+#[error("a time window read {read} keys but {deleted} of those rows still qualified when it deleted them; rolled back, to be taken again")]
+pub struct WindowChanged {
+    pub read: usize,
+    pub deleted: u64,
+}
+
+/// Whether windows of this table can be deleted by their keys ([`delete_window_keys`]):
+/// PostgreSQL, a key of one integer column.
+pub fn keyed_windows(p: &PreparedTable) -> bool {
+    p.dialect == Dialect::Postgres && single_key(p).is_some_and(|k| k.kind == ColumnKind::Int)
+}
+
 /// The key column when the table's key is one column.
 fn single_key(p: &PreparedTable) -> Option<&TypedColumn> {
     match p.keys.as_slice() {
@@ -373,20 +436,63 @@ async fn read_keys(conn: &mut SqlConn<'_>, p: &PreparedTable, q: &SqlText) -> Re
     }
 }
 
+/// Splits a table whose key is one integer column into at most `lanes` spans of about
+/// equal width between its smallest and largest key (the key index's two ends, read
+/// without a scan), each at least `min_width` keys wide: the bounds between them, in
+/// order. Span `i` walks the keys after bound `i - 1` up to and including bound `i`; the
+/// first starts at the beginning, the last has no end, so together they cover every key,
+/// rows written meanwhile included. Empty (one span, the whole key) for any other key.
+pub async fn lane_bounds(
+    conn: &mut SqlConn<'_>,
+    p: &PreparedTable,
+    lanes: usize,
+    min_width: u64,
+) -> Result<Vec<String>> {
+    let Some(key) = single_key(p).filter(|k| k.kind == ColumnKind::Int) else {
+        return Ok(Vec::new());
+    };
+    if lanes < 2 {
+        return Ok(Vec::new());
+    }
+    let col = p.dialect.col(T, &key.name);
+    let mut q = SqlText::new(p.dialect);
+    q.push(&format!(
+        "SELECT {}, {} FROM {}",
+        p.dialect.as_text(&format!("MIN({col})")),
+        p.dialect.as_text(&format!("MAX({col})")),
+        p.from()
+    ));
+    let row = fetch_texts(conn, &q, 2).await?;
+    let parse = |i: usize| -> Option<i128> { row.first()?.get(i)?.as_deref()?.parse().ok() };
+    let (Some(min), Some(max)) = (parse(0), parse(1)) else {
+        return Ok(Vec::new());
+    };
+    Ok(spans(min, max, lanes, min_width))
+}
+
+/// The bounds [`lane_bounds`] puts between `lanes` equal spans of `min..=max`.
+fn spans(min: i128, max: i128, lanes: usize, min_width: u64) -> Vec<String> {
+    let width = max - min + 1;
+    let lanes = (lanes as i128).min(width / i128::from(min_width.max(1)));
+    (1..lanes.max(1))
+        .map(|i| (min - 1 + width * i / lanes).to_string())
+        .collect()
+}
+
 /// Anonymises one batch; returns the anonymised keys in key order.
 pub async fn anonymise(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
-    after: &[String],
+    span: Span<'_>,
     limit: usize,
     ctx: &AnonymiseContext<'_>,
 ) -> Result<Keys> {
     let in_tool = p.target.anonymise.iter().any(|(_, s)| is_in_tool(s));
     if in_tool {
-        return anonymise_row_by_row(conn, p, sel, after, limit, ctx).await;
+        return anonymise_row_by_row(conn, p, sel, span, limit, ctx).await;
     }
-    let picked = pick(conn, p, sel, after, limit, &[], true).await?;
+    let picked = pick(conn, p, sel, span, limit, &[], true).await?;
     let Some(last) = picked.last() else {
         return Ok(Vec::new());
     };
@@ -397,7 +503,7 @@ pub async fn anonymise(
             set_list(p, ctx, Some(T), true, &mut q);
             q.push(" WHERE ");
             p.actionable(sel, &mut q)?;
-            p.after(after, &mut q);
+            p.after(span.after, &mut q);
             up_to(p, &last.key, &mut q);
         }
         Dialect::Postgres => {
@@ -442,7 +548,7 @@ async fn anonymise_row_by_row(
     conn: &mut SqlConn<'_>,
     p: &PreparedTable,
     sel: &Selection,
-    after: &[String],
+    span: Span<'_>,
     limit: usize,
     ctx: &AnonymiseContext<'_>,
 ) -> Result<Keys> {
@@ -457,7 +563,7 @@ async fn anonymise_row_by_row(
         .iter()
         .map(|(c, _)| p.dialect.as_text(&p.dialect.col(T, &c.name)))
         .collect();
-    let picked = pick(conn, p, sel, after, limit, &extra, true).await?;
+    let picked = pick(conn, p, sel, span, limit, &extra, true).await?;
     let mut keys = Vec::with_capacity(picked.len());
     for row in picked {
         let mut u = update(p);
@@ -674,4 +780,22 @@ pub fn sort_keys(p: &PreparedTable, keys: &mut Keys) {
         }
         Ordering::Equal
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spans;
+
+    #[test]
+    fn lanes_split_the_key_range_evenly_and_only_when_wide_enough() {
+        assert_eq!(spans(1, 400_000, 2, 1000), vec!["200000"]);
+        assert_eq!(spans(1, 9, 3, 1), vec!["3", "6"]);
+        assert_eq!(spans(-5, 4, 2, 1), vec!["-1"]);
+        // Too narrow for two lanes of `min_width` keys: one lane, no bound.
+        assert!(spans(1, 1500, 2, 1000).is_empty());
+        assert!(spans(7, 7, 4, 1).is_empty());
+        // The widest keys there are do not overflow.
+        let b = spans(i128::from(i64::MIN), i128::from(u64::MAX), 2, 1);
+        assert_eq!(b.len(), 1);
+    }
 }

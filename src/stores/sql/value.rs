@@ -22,6 +22,9 @@ pub enum Value {
     Date(NaiveDate),
     /// A PostgreSQL `text[]` (addresses and keys of a batch, cast in the statement).
     TextArray(Vec<String>),
+    /// A PostgreSQL `int8[]` (the integer keys of a window, see
+    /// [`super::batch::delete_window_keys`]).
+    IntArray(Vec<i64>),
 }
 
 /// What kind of data a column holds, as far as the tool cares.
@@ -253,14 +256,14 @@ pub fn literal(kind: ColumnKind, type_name: &str, lit: &Scalar) -> Result<Value,
 /// as a PostgreSQL `text[]` with `pg`, and as its JSON text elsewhere.
 macro_rules! bind_values {
     (pg, $query:expr, $values:expr) => {
-        $crate::stores::sql::value::bind_values!(@each $query, $values, |x: &Vec<String>| x.clone())
+        $crate::stores::sql::value::bind_values!(@each $query, $values, |x: &Vec<String>| x.clone(), |x: &Vec<i64>| x.clone())
     };
     ($query:expr, $values:expr) => {
         $crate::stores::sql::value::bind_values!(@each $query, $values, |x: &Vec<String>| {
             serde_json::to_string(x).unwrap_or_default()
-        })
+        }, |x: &Vec<i64>| serde_json::to_string(x).unwrap_or_default())
     };
-    (@each $query:expr, $values:expr, $array:expr) => {{
+    (@each $query:expr, $values:expr, $array:expr, $ints:expr) => {{
         let mut q = $query;
         for v in $values {
             q = match v {
@@ -272,6 +275,7 @@ macro_rules! bind_values {
                 $crate::stores::sql::value::Value::Naive(x) => q.bind(*x),
                 $crate::stores::sql::value::Value::Date(x) => q.bind(*x),
                 $crate::stores::sql::value::Value::TextArray(x) => q.bind(($array)(x)),
+                $crate::stores::sql::value::Value::IntArray(x) => q.bind(($ints)(x)),
             };
         }
         q
