@@ -598,9 +598,11 @@ fn draft(
     }
 }
 
-/// An erasure pass whose subject came under a hold while it ran left that subject's
-/// remaining records alone from the next batch on: they count as held (with their `skip`
-/// entry), so the request reads as partial, not done.
+/// A pass whose subjects came under a hold while it ran left their remaining records
+/// alone from the next batch on: they count as held (with their `skip` entry), so the
+/// report does not show them as matched but not done, and a request reads as partial, not
+/// done. An erasure's records are its one subject's; a table's are counted again, with the
+/// holds added since the start as the only holds.
 async fn held_since_start(
     ws: &Workspace,
     as_of: DateTime<Utc>,
@@ -610,18 +612,36 @@ async fn held_since_start(
     audit: &AuditLog,
     pass: &mut PassReport,
 ) -> Result<()> {
-    if sel.reason != Reason::Request {
+    let left = pass.inventory.matched.saturating_sub(pass.done);
+    if left == 0 {
         return Ok(());
     }
     let added = holds_added(ws, sel, as_of).await?;
-    let left = pass.inventory.matched.saturating_sub(pass.done);
-    if left == 0 || !sel.subjects.iter().any(|s| added.contains(s)) {
+    let newly = if sel.reason == Reason::Request {
+        match sel.subjects.iter().any(|s| added.contains(s)) {
+            true => left,
+            false => 0,
+        }
+    } else {
+        match (p.table.as_ref(), ws.sql.get(p.target.store())) {
+            (Ok(table), Some(pool)) if table.subject.is_some() && !added.is_empty() => {
+                let by_added = Selection {
+                    held: added.into_iter().collect(),
+                    ..sel.clone()
+                };
+                let (inv, _) = inventory(pool, table, &by_added, &[], Total::AtLeast).await?;
+                inv.held.min(left)
+            }
+            _ => 0,
+        }
+    };
+    if newly == 0 {
         return Ok(());
     }
-    pass.inventory.matched -= left;
-    pass.inventory.held += left;
+    pass.inventory.matched -= newly;
+    pass.inventory.held += newly;
     let mut d = draft(p, sel, who, Kind::Skip, Outcome::Held);
-    d.held = Some(left);
+    d.held = Some(newly);
     audit.append(d).await?;
     Ok(())
 }

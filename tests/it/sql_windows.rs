@@ -431,6 +431,23 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
         0,
         "every other expired row went"
     );
+    // The rows the hold kept count as held, with their `skip` entry, not as matched rows
+    // the run failed to change.
+    let lines = db
+        .texts("SELECT convert_from(line, 'UTF8') FROM retention_audit ORDER BY seq")
+        .await;
+    let skipped: Vec<u64> = lines
+        .iter()
+        .flatten()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "skip" && e["outcome"] == "held" && e["target"] == "events")
+        .filter_map(|e| e["held"].as_u64())
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![held as u64],
+        "one skip entry counts the held rows"
+    );
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
 
