@@ -311,13 +311,19 @@ impl<'r> TablePass<'r, '_, '_> {
     }
 
     /// The bounds between the lanes [`Self::keyset`] walks in parallel: MySQL/MariaDB
-    /// deletes only, where a batch locks its keys and deletes their range, so batches over
+    /// deletes over the primary key only, where a batch locks its keys walking the key's
+    /// own index ([`PreparedTable::keyset_from`]) and deletes their range, so batches over
     /// disjoint ranges never touch each other's rows, and InnoDB, which runs one statement
     /// on one core, uses as many as there are lanes. Each lane is at least a few batches
     /// wide. Empty: one lane.
     async fn lanes(&self, size: usize) -> Result<Vec<String>> {
         let lanes = self.ws.config.defaults.batches_in_flight;
-        if self.table.dialect != Dialect::MySql || self.sel.action != Action::Delete || lanes < 2 {
+        let t = self.table;
+        if t.dialect != Dialect::MySql
+            || !t.key_is_primary
+            || self.sel.action != Action::Delete
+            || lanes < 2
+        {
             return Ok(Vec::new());
         }
         let mut c = self.pool()?.acquire().await?;

@@ -101,7 +101,7 @@ async fn pick(
     for c in address.iter().chain(extra) {
         q.push(", ").push(c);
     }
-    q.push(" FROM ").push(&p.from()).push(" WHERE ");
+    q.push(" FROM ").push(&p.keyset_from()).push(" WHERE ");
     p.actionable(sel, &mut q)?;
     p.after(span.after, &mut q);
     if let Some(until) = span.until {
@@ -241,7 +241,7 @@ pub async fn delete(
             // MySQL cannot bind a batch's keys as one array: delete the locked key range
             // under the same conditions, and count that it is exactly the locked rows.
             q.push(&format!("DELETE {T} FROM "))
-                .push(&p.from())
+                .push(&p.keyset_from())
                 .push(" WHERE ");
             p.actionable(sel, &mut q)?;
             p.after(span.after, &mut q);
@@ -499,7 +499,7 @@ pub async fn anonymise(
     let mut q = SqlText::new(p.dialect);
     match p.dialect {
         Dialect::MySql => {
-            q.push("UPDATE ").push(&p.from()).push(" SET ");
+            q.push("UPDATE ").push(&p.keyset_from()).push(" SET ");
             set_list(p, ctx, Some(T), true, &mut q);
             q.push(" WHERE ");
             p.actionable(sel, &mut q)?;

@@ -86,6 +86,9 @@ pub struct PreparedTable {
     pub delete_rewritten: bool,
     /// Any row-level `DELETE` trigger or rule: no partition is dropped whole.
     pub delete_hooked: bool,
+    /// The key is the primary key, column for column in its order: keyset batches can
+    /// walk its index (see [`PreparedTable::keyset_from`]).
+    pub key_is_primary: bool,
     /// How the table is partitioned, when it is a partitioned table.
     pub partitioning: Option<super::partitions::Partitioning>,
     /// Every foreign key that references this table, whatever its `ON DELETE` action. A
@@ -218,8 +221,15 @@ impl PreparedTable {
         let timestamp_indexed = timestamp
             .as_ref()
             .is_some_and(|(c, _)| info.is_indexed(c.name.as_str()));
+        let key_is_primary = !info.primary_key.is_empty()
+            && keys.len() == info.primary_key.len()
+            && keys
+                .iter()
+                .zip(&info.primary_key)
+                .all(|(k, pk)| k.name.as_str() == pk.as_str());
         Ok(PreparedTable {
             timestamp_indexed,
+            key_is_primary,
             delete_rewritten: info.delete_rewritten,
             delete_hooked: info.delete_hooked,
             partitioning: info.partitioning.clone(),
@@ -245,6 +255,18 @@ impl PreparedTable {
     /// `FROM <table> t`.
     pub fn from(&self) -> String {
         format!("{} {T}", self.q(&self.target.table))
+    }
+
+    /// [`Self::from`] for a keyset batch's statements: on MySQL/MariaDB, walking the
+    /// primary key's own index (`FORCE INDEX (PRIMARY)`). Left to itself the optimizer may
+    /// pick the timestamp's index and sort, which under `REPEATABLE READ` locks every
+    /// expired row it reads rather than the batch's — for each batch again, and in other
+    /// lanes' key ranges, where parallel lanes then deadlock.
+    pub fn keyset_from(&self) -> String {
+        match (self.dialect, self.key_is_primary) {
+            (Dialect::MySql, true) => format!("{} FORCE INDEX (PRIMARY)", self.from()),
+            _ => self.from(),
+        }
     }
 
     /// `t.k1, t.k2`.
