@@ -13,8 +13,8 @@ use crate::rules::Action;
 use crate::stores::sql::batch::{self, AnonymiseContext, Keys, Removed, Span};
 use crate::stores::sql::catalog::Relation;
 use crate::stores::sql::dialect::SqlText;
-use crate::stores::sql::exec::fetch_counts;
 use crate::stores::sql::exec::{execute_script, is_fk_race, is_serialization_failure};
+use crate::stores::sql::exec::{fetch_counts, fetch_ints};
 use crate::stores::sql::inventory::cast_double;
 use crate::stores::sql::partitions;
 use crate::stores::sql::select::{PreparedTable, T};
@@ -206,7 +206,7 @@ impl<'r> TablePass<'r, '_, '_> {
         }
         match time_windows(self.table, self.sel, inv, size) {
             Some(windows) => self.windowed(windows, tally).await,
-            None => self.keyset(size, tally).await,
+            None => self.keyset(inv, size, tally).await,
         }
     }
 
@@ -279,22 +279,28 @@ impl<'r> TablePass<'r, '_, '_> {
     }
 
     /// Keyset pagination: each batch starts after the last key of the one before. On
-    /// MySQL/MariaDB, a delete over a table whose key is one integer column walks
-    /// `batches_in_flight` disjoint lanes of the key at once ([`Self::lanes`]).
-    async fn keyset(&self, size: usize, tally: &Mutex<Tally<'_>>) -> Result<()> {
-        let bounds = self.lanes(size).await?;
+    /// MySQL/MariaDB, a pass over a large share of the table walks the primary key's index
+    /// ([`Self::walks_primary`]), and a delete then walks `batches_in_flight` disjoint
+    /// lanes of a one-integer-column key at once ([`Self::lanes`]).
+    async fn keyset(&self, inv: &Inventory, size: usize, tally: &Mutex<Tally<'_>>) -> Result<()> {
+        let whole = Span {
+            after: &[],
+            until: None,
+        };
+        if !self.walks_primary(inv).await? {
+            return self.lane(whole, size, tally, None).await;
+        }
+        let table = PreparedTable {
+            walk_primary: true,
+            ..self.table.clone()
+        };
+        let walked = TablePass {
+            table: &table,
+            ..*self
+        };
+        let bounds = walked.lanes(size).await?;
         if bounds.is_empty() {
-            return self
-                .lane(
-                    Span {
-                        after: &[],
-                        until: None,
-                    },
-                    size,
-                    tally,
-                    None,
-                )
-                .await;
+            return walked.lane(whole, size, tally, None).await;
         }
         tracing::debug!(category = %self.p.rule.category, target = %self.p.target.name(), lanes = bounds.len() + 1, "Deleting lanes of the key in parallel.");
         let bounds: Vec<Vec<String>> = bounds.into_iter().map(|b| vec![b]).collect();
@@ -304,26 +310,44 @@ impl<'r> TablePass<'r, '_, '_> {
                 after: i.checked_sub(1).map_or(&[][..], |j| &bounds[j][..]),
                 until: bounds.get(i).map(|b| &b[..]),
             };
-            self.lane(span, size, tally, Some(&failed))
+            walked.lane(span, size, tally, Some(&failed))
         });
         let results = futures::future::join_all(lanes).await;
         results.into_iter().collect::<Result<Vec<()>>>().map(|_| ())
     }
 
-    /// The bounds between the lanes [`Self::keyset`] walks in parallel: MySQL/MariaDB
-    /// deletes over the primary key only, where a batch locks its keys walking the key's
-    /// own index ([`PreparedTable::keyset_from`]) and deletes their range, so batches over
-    /// disjoint ranges never touch each other's rows, and InnoDB, which runs one statement
-    /// on one core, uses as many as there are lanes. Each lane is at least a few batches
-    /// wide. Empty: one lane.
+    /// Whether keyset batches walk the primary key's index (MySQL/MariaDB): when the pass
+    /// matched at least a quarter of the table's rows (InnoDB's own estimate of them), so
+    /// that walking the key reads little else. A pass over a small share — a daily run, an
+    /// erasure — leaves the index to the optimizer, which reads only the matched rows
+    /// through the timestamp's or the subject's index.
+    async fn walks_primary(&self, inv: &Inventory) -> Result<bool> {
+        let t = self.table;
+        if t.dialect != Dialect::MySql || !t.key_is_primary || inv.matched == 0 {
+            return Ok(false);
+        }
+        let mut q = SqlText::new(Dialect::MySql);
+        q.push(
+            "SELECT CAST(COALESCE(MAX(TABLE_ROWS), 0) AS SIGNED) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ",
+        )
+        .bind(crate::stores::sql::value::Value::Text(
+            t.target.table.as_str().to_owned(),
+        ));
+        let mut c = self.pool()?.acquire().await?;
+        let rows = fetch_ints(&mut c.conn(), &q).await?;
+        let estimate = rows.first().copied().unwrap_or(0).max(0) as u64;
+        Ok(inv.matched.saturating_mul(4) >= estimate)
+    }
+
+    /// The bounds between the lanes [`Self::keyset`] walks in parallel over the primary
+    /// key's index ([`PreparedTable::keyset_from`]): deletes only, where a batch locks its
+    /// keys and deletes their range, so batches over disjoint ranges never touch each
+    /// other's rows, and InnoDB, which runs one statement on one core, uses as many as
+    /// there are lanes. Each lane is at least a few batches wide. Empty: one lane.
     async fn lanes(&self, size: usize) -> Result<Vec<String>> {
         let lanes = self.ws.config.defaults.batches_in_flight;
-        let t = self.table;
-        if t.dialect != Dialect::MySql
-            || !t.key_is_primary
-            || self.sel.action != Action::Delete
-            || lanes < 2
-        {
+        if !self.table.walk_primary || self.sel.action != Action::Delete || lanes < 2 {
             return Ok(Vec::new());
         }
         let mut c = self.pool()?.acquire().await?;

@@ -89,6 +89,10 @@ pub struct PreparedTable {
     /// The key is the primary key, column for column in its order: keyset batches can
     /// walk its index (see [`PreparedTable::keyset_from`]).
     pub key_is_primary: bool,
+    /// Keyset batches walk the primary key's index whatever the optimizer would choose:
+    /// set by a pass that takes a large share of the table (see
+    /// `execute::table::TablePass::walks_primary`).
+    pub walk_primary: bool,
     /// How the table is partitioned, when it is a partitioned table.
     pub partitioning: Option<super::partitions::Partitioning>,
     /// Every foreign key that references this table, whatever its `ON DELETE` action. A
@@ -230,6 +234,7 @@ impl PreparedTable {
         Ok(PreparedTable {
             timestamp_indexed,
             key_is_primary,
+            walk_primary: false,
             delete_rewritten: info.delete_rewritten,
             delete_hooked: info.delete_hooked,
             partitioning: info.partitioning.clone(),
@@ -257,13 +262,14 @@ impl PreparedTable {
         format!("{} {T}", self.q(&self.target.table))
     }
 
-    /// [`Self::from`] for a keyset batch's statements: on MySQL/MariaDB, walking the
-    /// primary key's own index (`FORCE INDEX (PRIMARY)`). Left to itself the optimizer may
-    /// pick the timestamp's index and sort, which under `REPEATABLE READ` locks every
-    /// expired row it reads rather than the batch's — for each batch again, and in other
-    /// lanes' key ranges, where parallel lanes then deadlock.
+    /// [`Self::from`] for a keyset batch's statements: on MySQL/MariaDB with
+    /// [`Self::walk_primary`], walking the primary key's own index (`FORCE INDEX
+    /// (PRIMARY)`). Left to itself the optimizer may pick the timestamp's index and sort,
+    /// which under `REPEATABLE READ` locks every expired row it reads rather than the
+    /// batch's — for each batch again, and in other lanes' key ranges, where parallel
+    /// lanes then deadlock.
     pub fn keyset_from(&self) -> String {
-        match (self.dialect, self.key_is_primary) {
+        match (self.dialect, self.key_is_primary && self.walk_primary) {
             (Dialect::MySql, true) => format!("{} FORCE INDEX (PRIMARY)", self.from()),
             _ => self.from(),
         }
