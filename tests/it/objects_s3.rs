@@ -150,6 +150,88 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
 }
 
 #[tokio::test]
+async fn a_key_with_an_older_version_under_legal_hold_keeps_its_current_version() {
+    // `logs/a.log`: v1 under legal hold, then v2 on top. Deleting every version but the
+    // locked one would make v1 the object's content again; the newer versions around a
+    // locked one are kept instead, and the key is reported locked. `logs/b.log` has two
+    // unlocked versions: both go.
+    let bucket = Bucket::new(BucketKind {
+        versioned: true,
+        object_lock: true,
+    })
+    .await;
+    assert!(bucket.has_object_lock().await);
+    let v1 = bucket
+        .client
+        .put_object()
+        .bucket(&bucket.name)
+        .key("logs/a.log")
+        .body(ByteStream::from_static(b"v1"))
+        .send()
+        .await
+        .expect("put v1")
+        .version_id()
+        .expect("a versioned bucket names the version")
+        .to_owned();
+    bucket
+        .client
+        .put_object_legal_hold()
+        .bucket(&bucket.name)
+        .key("logs/a.log")
+        .version_id(&v1)
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("hold v1");
+    bucket.put("logs/a.log", b"v2".to_vec(), &[], &[]).await;
+    bucket.put("logs/b.log", b"v1".to_vec(), &[], &[]).await;
+    bucket.put("logs/b.log", b"v2".to_vec(), &[], &[]).await;
+    let store = bucket.store().await;
+    let refs: Vec<ObjectRef> = ["logs/a.log", "logs/b.log"]
+        .into_iter()
+        .map(|key| ObjectRef {
+            key: key.into(),
+            subject: None,
+            timestamp: None,
+            size: 2,
+            locked: false,
+            listed_modified: None,
+        })
+        .collect();
+
+    let report = store.delete(&refs).await.expect("delete");
+
+    assert_eq!(report.locked, vec!["logs/a.log".to_string()], "{report:?}");
+    assert_eq!(report.done, vec!["logs/b.log".to_string()], "{report:?}");
+    let current = bucket
+        .client
+        .get_object()
+        .bucket(&bucket.name)
+        .key("logs/a.log")
+        .send()
+        .await
+        .expect("the object is still there")
+        .body
+        .collect()
+        .await
+        .expect("its body")
+        .into_bytes();
+    assert_eq!(
+        &current[..],
+        b"v2",
+        "the current version is still v2, not the held v1"
+    );
+    assert_eq!(
+        bucket.keys().await,
+        BTreeSet::from(["logs/a.log".to_string()])
+    );
+}
+
+#[tokio::test]
 async fn the_audit_export_is_written_once_under_compliance_retention() {
     let bucket = Bucket::new(BucketKind {
         versioned: true,

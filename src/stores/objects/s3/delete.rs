@@ -13,6 +13,14 @@ use std::collections::HashMap;
 /// Rounds of DeleteObjects for keys whose result was a throttling error.
 const DELETE_ROUNDS: u32 = 16;
 
+/// The versions and delete markers of some keys, split by whether they are the key's
+/// current entry ([`Inner::all_versions`]).
+#[derive(Debug, Default)]
+pub(super) struct Versions {
+    pub(super) older: Vec<(String, Option<String>)>,
+    pub(super) current: Vec<(String, Option<String>)>,
+}
+
 /// Per-key tally of a versioned or plain delete.
 #[derive(Default)]
 struct KeyTally {
@@ -23,17 +31,64 @@ struct KeyTally {
 }
 
 impl Inner {
-    /// Every version and delete marker of each key, by exact key match.
-    pub(super) async fn all_versions(
+    /// Every version and delete marker of each key, by exact key match: those behind the
+    /// key's current entry, and the current entries (what a GET or a listing of the key
+    /// shows: its newest version, or a delete marker), as `(key, version id)` to delete.
+    pub(super) async fn all_versions(&self, keys: &[String]) -> anyhow::Result<Versions> {
+        let lists: Vec<(String, Vec<super::versions::Listed>)> =
+            futures::stream::iter(keys.to_vec())
+                .map(|key| async move {
+                    let listed = self.listed_versions_of(&key).await?;
+                    anyhow::Ok((key, listed))
+                })
+                .buffer_unordered(VERSIONS_CONCURRENCY)
+                .try_collect()
+                .await?;
+        let mut out = Versions::default();
+        for (key, listed) in lists {
+            for v in listed {
+                let to = if v.latest {
+                    &mut out.current
+                } else {
+                    &mut out.older
+                };
+                to.push((key.clone(), v.version_id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes every version and delete marker of `keys` on a versioned bucket, the older
+    /// ones first: a key one of whose older versions is locked (Object Lock refuses its
+    /// deletion) or could not be deleted keeps its current version, so deleting the newer
+    /// versions around a locked one never brings the older one back as the object's
+    /// content. Such a key is reported locked (or failed), its unlocked older versions gone.
+    pub(super) async fn delete_versioned(
         &self,
         keys: &[String],
-    ) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        let lists: Vec<Vec<(String, Option<String>)>> = futures::stream::iter(keys.to_vec())
-            .map(|key| async move { self.versions_of(&key).await })
-            .buffer_unordered(VERSIONS_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(lists.into_iter().flatten().collect())
+        info: BucketInfo,
+    ) -> anyhow::Result<ObjectReport> {
+        let versions = self.all_versions(keys).await?;
+        let first = self.delete_identifiers(keys, versions.older, info).await;
+        let stopped: std::collections::HashSet<&String> = first
+            .locked
+            .iter()
+            .chain(first.failed.iter().map(|(k, _)| k))
+            .collect();
+        let go_on: Vec<String> = keys
+            .iter()
+            .filter(|k| !stopped.contains(k))
+            .cloned()
+            .collect();
+        let current: Vec<(String, Option<String>)> = versions
+            .current
+            .into_iter()
+            .filter(|(k, _)| !stopped.contains(k))
+            .collect();
+        let mut report = self.delete_identifiers(&go_on, current, info).await;
+        report.locked.extend(first.locked);
+        report.failed.extend(first.failed);
+        Ok(report)
     }
 
     /// Every version and delete marker of one key, as `(key, version id)` to delete.

@@ -212,12 +212,12 @@ impl S3Store {
         let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
         let mut report = ObjectReport::default();
         for chunk in keys.chunks(PAGE_SIZE * DELETE_CONCURRENCY) {
-            let identifiers = if info.versioned {
-                inner.all_versions(chunk).await?
+            if info.versioned {
+                report.absorb(inner.delete_versioned(chunk, info).await?);
             } else {
-                chunk.iter().map(|k| (k.clone(), None)).collect()
-            };
-            report.absorb(inner.delete_identifiers(chunk, identifiers, info).await);
+                let identifiers = chunk.iter().map(|k| (k.clone(), None)).collect();
+                report.absorb(inner.delete_identifiers(chunk, identifiers, info).await);
+            }
         }
         Ok(report)
     }
