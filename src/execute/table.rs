@@ -317,10 +317,14 @@ impl<'r> TablePass<'r, '_, '_> {
     }
 
     /// Whether keyset batches walk the primary key's index (MySQL/MariaDB): when the pass
-    /// matched at least a quarter of the table's rows (InnoDB's own estimate of them), so
-    /// that walking the key reads little else. A pass over a small share — a daily run, an
-    /// erasure — leaves the index to the optimizer, which reads only the matched rows
-    /// through the timestamp's or the subject's index.
+    /// matched at least one row in `PRIMARY_WALK_SHARE` of the table (InnoDB's own
+    /// estimate of its rows). A batch then reads about its own rows over the share, and
+    /// its time stays in step with its size. Below that — a daily run, an erasure — the
+    /// optimizer keeps its index, which reads only the matched rows through the
+    /// timestamp's or the subject's index; above it the optimizer's plan (the timestamp's
+    /// index and a sort) reads every remaining matched row for each batch: measured on
+    /// 1,000,000 rows, 240,000 of them expired took 11.1 s that way against 2.3 s for
+    /// 323,000 over the primary key.
     async fn walks_primary(&self, inv: &Inventory) -> Result<bool> {
         let t = self.table;
         if t.dialect != Dialect::MySql || !t.key_is_primary || inv.matched == 0 {
@@ -337,7 +341,7 @@ impl<'r> TablePass<'r, '_, '_> {
         let mut c = self.pool()?.acquire().await?;
         let rows = fetch_ints(&mut c.conn(), &q).await?;
         let estimate = rows.first().copied().unwrap_or(0).max(0) as u64;
-        Ok(inv.matched.saturating_mul(4) >= estimate)
+        Ok(inv.matched.saturating_mul(PRIMARY_WALK_SHARE) >= estimate)
     }
 
     /// The bounds between the lanes [`Self::keyset`] walks in parallel over the primary
@@ -658,6 +662,10 @@ impl<'r> TablePass<'r, '_, '_> {
         Ok(done)
     }
 }
+
+/// A MySQL/MariaDB pass that matched at least one row in this many walks the primary key
+/// (see [`TablePass::walks_primary`]).
+const PRIMARY_WALK_SHARE: u64 = 20;
 
 /// How a whole time window is deleted (see [`TablePass::window_way`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
