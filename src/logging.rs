@@ -46,19 +46,22 @@ pub fn colour() -> bool {
 
 /// Libraries whose debug logs carry what the tool's own logs never do — the AWS SDK
 /// prints each request's object key, which may embed a subject id — are capped at `info`
-/// unless `RETENTION_LOG` names them itself (`aws_smithy_runtime=debug`).
+/// unless `RETENTION_LOG` names them itself (`aws_smithy_runtime=debug`). The SDK's
+/// credential chain (`aws_config`) is capped at `error`: where no credentials are found it
+/// warns with a debug dump of each provider's failure, and the tool's own error already
+/// says that none were found and where they come from.
 fn with_quiet_libraries(asked: &str) -> String {
-    const LIBRARIES: [&str; 6] = [
-        "aws_smithy_runtime",
-        "aws_smithy_runtime_api",
-        "aws_sdk_s3",
-        "aws_config",
-        "aws_sigv4",
-        "aws_smithy_http",
+    const LIBRARIES: [(&str, &str); 6] = [
+        ("aws_smithy_runtime", "info"),
+        ("aws_smithy_runtime_api", "info"),
+        ("aws_sdk_s3", "info"),
+        ("aws_config", "error"),
+        ("aws_sigv4", "info"),
+        ("aws_smithy_http", "info"),
     ];
     let mut filter = asked.to_owned();
-    for lib in LIBRARIES.iter().filter(|l| !asked.contains(*l)) {
-        filter.push_str(&format!(",{lib}=info"));
+    for (lib, level) in LIBRARIES.iter().filter(|(l, _)| !asked.contains(*l)) {
+        filter.push_str(&format!(",{lib}={level}"));
     }
     filter
 }

@@ -1,18 +1,19 @@
 //! `retention audit verify|prove|certificate|keygen|show`.
 //!
 //! `verify` exits 0 when the log is intact, 1 when it was tampered with (naming the first
-//! bad `seq` and the kind of damage), 2 when it cannot be read. It checks the state store's
-//! log and, when `audit.file` is configured, the file sink too. Signatures are checked with
-//! `--key`, else `audit.verifier_key`, else the key of `audit.signing_key`; without any,
-//! the report says loudly that they were not checked.
+//! bad `seq` and the kind of damage), 2 when it cannot be read — also before `retention
+//! migrate` has created it, when every subcommand that reads the log exits 2, as `hold`
+//! and `request` do. It checks the state store's log and, when `audit.file` is
+//! configured, the file sink too. Signatures are checked with `--key`, else
+//! `audit.verifier_key`, else the key of `audit.signing_key`; without any, the report
+//! says loudly that they were not checked.
 
 use crate::audit::checkpoint::{self, CheckpointSigner, Verifiers};
 use crate::audit::show::{self, Filter};
 use crate::audit::{certificate, prove, sql, verify, Pseudonymiser};
 use crate::cli::{AuditCommand, CertificateFormat, ReportFormat};
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::exit::{Refusal, Status};
-use crate::stores::sql::SqlPool;
 use anyhow::{Context, Result};
 use secrecy::ExposeSecret;
 use std::io::Write;
@@ -55,7 +56,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             verify_all(config, &verifiers, trusted.as_deref(), out).await
         }
         AuditCommand::Prove { seq, from_size } => {
-            let pool = connect_state(config).await?;
+            let pool = super::state_pool(config).await?;
             let log = sql::read_log(&pool).await?;
             let verifiers = verifiers(config, None)?;
             let proof = match prove::prove(&log, seq, from_size, &verifiers) {
@@ -81,7 +82,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             format,
             out: path,
         } => {
-            let pool = connect_state(config).await?;
+            let pool = super::state_pool(config).await?;
             let log = sql::read_log(&pool).await?;
             let verifiers = verifiers(config, None)?;
             let vkey = verifier_key_text(config)?;
@@ -100,7 +101,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             Ok(Status::Done)
         }
         AuditCommand::Runs => {
-            let pool = connect_state(config).await?;
+            let pool = super::state_pool(config).await?;
             let log = sql::read_log(&pool).await?;
             out.extend_from_slice(show::render_runs(&log.entries).as_bytes());
             Ok(Status::Done)
@@ -112,7 +113,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
             format,
             out: path,
         } => {
-            let pool = connect_state(config).await?;
+            let pool = super::state_pool(config).await?;
             let log = sql::read_log(&pool).await?;
             let pseudonyms =
                 Pseudonymiser::new(config.audit.pseudonym_key.expose_secret().as_bytes());
@@ -224,19 +225,6 @@ fn verifier_key_text(config: &Config) -> Result<Option<String>> {
     }
 }
 
-async fn connect_state(config: &Config) -> Result<SqlPool> {
-    match config.stores.get(&config.state) {
-        Some(StoreConfig::Sql { url }) => {
-            SqlPool::connect(&config.state, url.expose_secret()).await
-        }
-        _ => Err(Refusal::Invalid(format!(
-            "state: `{}` is not a SQL store in `stores`",
-            config.state
-        ))
-        .into()),
-    }
-}
-
 /// Verifies the state store's log and the file sink; exit 1 if either was tampered with,
 /// 2 if either cannot be read.
 async fn verify_all(
@@ -248,7 +236,7 @@ async fn verify_all(
     let mut status = Status::Done;
     let mut origin = config.audit.origin.clone();
     let db = async {
-        let pool = connect_state(config).await?;
+        let pool = super::state_pool(config).await?;
         if origin.is_none() {
             // A state store migrated before origins were recorded has none to check.
             origin = crate::audit::origin::recorded(&pool).await.ok();

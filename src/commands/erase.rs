@@ -66,6 +66,7 @@ pub async fn run_loaded(
         out.extend_from_slice(e.render_text().as_bytes());
         return Ok(status(&e));
     }
+    crate::state::require_migrated(&ws.config.state, state).await?;
     let held = crate::state::holds::in_force(state, as_of).await?;
 
     if let Some(existing) = requests::find(state, &args.ticket).await? {

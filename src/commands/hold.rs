@@ -55,7 +55,7 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                     Some(t)
                 }
             };
-            let pool = super::request::state_pool(config).await?;
+            let pool = super::state_pool(config).await?;
             let audit = super::request::audit_log(config, &pool).await?;
             // Adding a hold to a held subject replaces its reason and expiry, and says so
             // (the old hold is in the audit log).
@@ -97,7 +97,7 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
             Ok(Status::Done)
         }
         HoldCommand::Remove { subject } => {
-            let pool = super::request::state_pool(config).await?;
+            let pool = super::state_pool(config).await?;
             let audit = super::request::audit_log(config, &pool).await?;
             if holds::remove(&pool, &audit, &subject).await? {
                 writeln!(out, "Hold removed.")?;
@@ -108,7 +108,7 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
             }
         }
         HoldCommand::List => {
-            let pool = super::request::state_pool(config).await?;
+            let pool = super::state_pool(config).await?;
             let list = holds::list(&pool).await?;
             out.extend_from_slice(render(&list, now).as_bytes());
             Ok(Status::Done)

@@ -19,8 +19,9 @@ use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{Config, StoreConfig};
 use crate::exit::{Refusal, Status};
 use crate::rules::RuleSet;
+use crate::stores::sql::SqlPool;
 use anyhow::Result;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 
 /// Whether long work shows a progress bar (see [`crate::logging::progress_bars`]).
@@ -60,11 +61,15 @@ pub fn load_config(path: &Path) -> Result<Config> {
     crate::config::load(path).map_err(|d| Refusal::from(d).into())
 }
 
-/// Loads the configuration and its rules; every problem becomes one exit-2 error.
+/// Loads the configuration and its rules; every problem becomes one exit-2 error, and
+/// every warning of the rule files is shown on stderr (`file:line: field: message`).
 pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
     let config = load_config(path)?;
-    let rules = crate::rules::load(&config).map_err(Refusal::from)?;
-    Ok((config, rules))
+    let loaded = crate::rules::load_with_warnings(&config).map_err(Refusal::from)?;
+    for w in loaded.warnings.iter() {
+        crate::logging::warning(&w.to_string());
+    }
+    Ok((config, loaded.rules))
 }
 
 /// Writes a report to `out`, or to stdout when none is given.
@@ -75,6 +80,16 @@ pub fn write_report(out: Option<&Path>, text: &str) -> Result<()> {
             .with_context(|| format!("cannot write the report to {}", path.display())),
         None => crate::output::bytes(text.as_bytes()),
     }
+}
+
+/// Connects to the state store alone, for the commands that touch no data store (holds,
+/// requests, the audit log), and refuses (exit 2) before `retention migrate` has created
+/// the tool's tables (see [`crate::state::require_migrated`]).
+pub async fn state_pool(config: &Config) -> Result<SqlPool> {
+    let (name, url) = state_url(config)?;
+    let pool = SqlPool::connect(&name, url.expose_secret()).await?;
+    crate::state::require_migrated(&name, &pool).await?;
+    Ok(pool)
 }
 
 /// The state store's name and URL.

@@ -10,7 +10,6 @@ use crate::exit::{Refusal, Status};
 use crate::stores::sql::SqlPool;
 use anyhow::Result;
 use chrono::Utc;
-use secrecy::ExposeSecret;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
@@ -21,12 +20,6 @@ pub async fn run(config: &Path, cmd: RequestCommand) -> Result<Status> {
     let status = run_loaded(&config, cmd, &mut out).await;
     crate::output::bytes(&out)?;
     status
-}
-
-/// Connects to the state store alone (these commands touch no data store).
-pub async fn state_pool(config: &Config) -> Result<SqlPool> {
-    let (name, url) = super::state_url(config)?;
-    SqlPool::connect(&name, url.expose_secret()).await
 }
 
 /// The audit log for a command that writes one entry outside a run: checked before it
@@ -41,7 +34,7 @@ pub async fn run_loaded(config: &Config, cmd: RequestCommand, out: &mut Vec<u8>)
     match cmd {
         RequestCommand::Add { subject, ticket } => {
             requests::validate(&ticket, &subject).map_err(|e| Refusal::Invalid(e.to_string()))?;
-            let pool = state_pool(config).await?;
+            let pool = super::state_pool(config).await?;
             let audit = audit_log(config, &pool).await?;
             match requests::add(&pool, &audit, &ticket, &subject, Utc::now()).await {
                 Ok(()) => {}
@@ -59,7 +52,7 @@ pub async fn run_loaded(config: &Config, cmd: RequestCommand, out: &mut Vec<u8>)
             Ok(Status::Done)
         }
         RequestCommand::List => {
-            let pool = state_pool(config).await?;
+            let pool = super::state_pool(config).await?;
             let list = requests::list(&pool).await?;
             out.extend_from_slice(render(&list).as_bytes());
             Ok(Status::Done)

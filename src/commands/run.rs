@@ -103,6 +103,7 @@ pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
         )?;
         return Ok(status(&report));
     }
+    crate::state::require_migrated(&ws.config.state, state).await?;
     let held = crate::state::holds::in_force(state, as_of).await?;
 
     let run_id = uuid::Uuid::now_v7().to_string();

@@ -67,7 +67,7 @@ pub fn plan(report: &Report) -> String {
                 inv.locked.to_string(),
                 inv.oldest.map(rfc3339).unwrap_or_default(),
                 age_days,
-                p.guard.as_str().to_owned(),
+                super::guard_verdict(p).unwrap_or_default().to_owned(),
                 guard_reason,
                 status.to_owned(),
                 p.error.clone().unwrap_or_default(),

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 /// The plan as SPEC §5's JSON object. Fields beyond the contract (`cutoff`, `locked`,
 /// `total`, `unreadable`, `guard_reason`, `error`) are additions scripts may ignore.
+/// `guard` is `ok` or `refused`, and `null` for a target that failed before the guard
+/// could judge it (see [`super::guard_verdict`]; `error` says why).
 pub fn plan(report: &Report) -> Value {
     plan_with_requests(report, &[])
 }
@@ -29,7 +31,7 @@ pub fn plan_with_requests(report: &Report, requests: &[PendingRequest]) -> Value
                 "matched": p.inventory.matched,
                 "held": p.inventory.held,
                 "oldest": p.inventory.oldest.map(rfc3339),
-                "guard": p.guard.as_str(),
+                "guard": super::guard_verdict(p),
                 "cutoff": p.cutoff.map(rfc3339),
                 "locked": p.inventory.locked,
                 "total": p.inventory.total,

@@ -53,11 +53,7 @@ pub fn plan(report: &Report) -> String {
                     .oldest
                     .map(rfc3339)
                     .unwrap_or_else(|| "-".into()),
-                if p.error.is_some() {
-                    "error".into()
-                } else {
-                    p.guard.as_str().into()
-                },
+                super::guard_verdict(p).unwrap_or("error").into(),
             ]
         })
         .collect();

@@ -20,6 +20,9 @@ pub struct Decoder {
     /// expanded): later checks of the same value would only repeat the problem in a
     /// misleading way, so they are not reported.
     poisoned: Vec<String>,
+    /// Things that are valid but cannot do what the file seems to ask (a period that
+    /// never ends and an action on expiry): shown, never refused.
+    warnings: Diagnostics,
 }
 
 /// `parent.key`, or `key` at the top level.
@@ -52,6 +55,7 @@ impl Decoder {
             file: file.to_path_buf(),
             diags: Diagnostics::new(),
             poisoned: Vec::new(),
+            warnings: Diagnostics::new(),
         }
     }
 
@@ -75,12 +79,23 @@ impl Decoder {
         self.poisoned.push(field.to_owned());
     }
 
+    /// Records something valid that the user should hear about.
+    pub fn warn(&mut self, line: usize, field: &str, message: impl Into<String>) {
+        self.warnings
+            .push(Diagnostic::new(&self.file, line, field, message));
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.diags.is_empty()
     }
 
     pub fn finish(self) -> Diagnostics {
         self.diags
+    }
+
+    /// The problems and, apart, the warnings.
+    pub fn finish_with_warnings(self) -> (Diagnostics, Diagnostics) {
+        (self.diags, self.warnings)
     }
 
     /// A mapping's fields; a problem if the node is anything else.

@@ -69,7 +69,22 @@ pub fn decode(
     });
     let forever = retain == Some(Retain::Forever);
     let on_expiry = match f.get("on_expiry") {
-        Some(n) => action(d, n, "on_expiry"),
+        Some(n) => action(d, n, "on_expiry").inspect(|a| {
+            // SPEC §3 allows `forever` with any action, so this is not refused; but
+            // nothing ever expires, and the author probably meant a period.
+            if forever && *a != Action::Keep {
+                d.warn(
+                    n.line,
+                    "on_expiry",
+                    format!(
+                        "`retain: forever` means nothing ever expires, so `on_expiry: {}` never \
+                         acts; write `on_expiry: keep` (or leave it out), or give `retain` a \
+                         period such as 7y",
+                        a.as_str()
+                    ),
+                );
+            }
+        }),
         None if forever => Some(Action::Keep),
         None => {
             d.err(
@@ -224,10 +239,29 @@ pub fn cron(expression: &str) -> Result<CronSchedule, String> {
             schedule,
         }),
         Err(e) => Err(format!(
-            "`{}` is not a valid cron expression ({e}); e.g. \"0 3 * * *\" runs daily at 03:00 UTC",
-            expression.escape_default()
+            "`{}` is not a valid cron expression ({}); e.g. \"0 3 * * *\" runs daily at 03:00 UTC",
+            expression.escape_default(),
+            cron_reason(&e.to_string())
         )),
     }
+}
+
+/// The reason in the cron crate's error, as one clause. The crate shows the expression it
+/// parsed (with the seconds field this module prepends to 5 fields) and a caret, then the
+/// reason, which words a bound it accepts as one it does not ("Minutes must be less than
+/// 59. ('61' specified.)" — its bounds are inclusive): only the reason is kept, saying
+/// "at most" and "at least".
+fn cron_reason(message: &str) -> String {
+    let reason = message
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(message);
+    reason
+        .replace("must be less than", "must be at most")
+        .replace("must be greater than or equal to", "must be at least")
+        .replace(". ('", ", `")
+        .replace("' specified.)", "` given")
 }
 
 #[cfg(test)]
@@ -255,5 +289,21 @@ mod tests {
         ] {
             assert!(cron(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_refused_with_its_inclusive_bound() {
+        let said = cron("61 3 * * *").err().unwrap_or_default();
+        assert!(
+            said.contains("(Minutes must be at most 59, `61` given)"),
+            "{said}"
+        );
+        assert!(
+            !said.contains("less than") && !said.contains('\n'),
+            "{said}"
+        );
+        assert!(cron("59 23 * * *").is_ok(), "59 and 23 are allowed");
+        let said = cron("0 3 0 * *").err().unwrap_or_default();
+        assert!(said.contains("must be at least 1"), "{said}");
     }
 }

@@ -14,8 +14,20 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A valid rule set and the warnings its files gave (valid, but worth a look).
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub rules: RuleSet,
+    pub warnings: Diagnostics,
+}
+
 /// Loads every `*.yaml` / `*.yml` file in `config.rules_dir` (hidden files skipped).
 pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
+    load_with_warnings(config).map(|l| l.rules)
+}
+
+/// [`load`], keeping the warnings for the command to show.
+pub fn load_with_warnings(config: &Config) -> Result<Loaded, Diagnostics> {
     let dir = &config.rules_dir;
     let unreadable = |e: std::io::Error| -> Diagnostics {
         vec![Diagnostic::new(
@@ -60,12 +72,12 @@ pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
             "the rules directory holds no *.yaml rule files; add one file per data category",
         ));
     }
-    match parse(&files, &config.stores) {
-        Ok(set) if diags.is_empty() => Ok(set),
-        Ok(_) => diags.into_result(RuleSet::default()),
+    match parse_with_warnings(&files, &config.stores) {
+        Ok(loaded) if diags.is_empty() => Ok(loaded),
+        Ok(_) => diags.into_result(Loaded::default()),
         Err(more) => {
             diags.extend(more);
-            diags.into_result(RuleSet::default())
+            diags.into_result(Loaded::default())
         }
     }
 }
@@ -76,7 +88,16 @@ pub fn parse(
     files: &[(PathBuf, Vec<u8>)],
     stores: &BTreeMap<String, StoreConfig>,
 ) -> Result<RuleSet, Diagnostics> {
+    parse_with_warnings(files, stores).map(|l| l.rules)
+}
+
+/// [`parse`], keeping the warnings.
+fn parse_with_warnings(
+    files: &[(PathBuf, Vec<u8>)],
+    stores: &BTreeMap<String, StoreConfig>,
+) -> Result<Loaded, Diagnostics> {
     let mut diags = Diagnostics::new();
+    let mut warnings = Diagnostics::new();
     let mut rules = Vec::new();
     let mut seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
     let mut digest = Sha256::new();
@@ -103,12 +124,17 @@ pub fn parse(
                 }
             }
         }
-        diags.extend(d.finish());
+        let (problems, warned) = d.finish_with_warnings();
+        diags.extend(problems);
+        warnings.extend(warned);
     }
     rules.sort_by(|a, b| a.category.cmp(&b.category));
-    diags.into_result(RuleSet {
-        rules,
-        digest: format!("sha256:{}", hex::encode(digest.finalize())),
+    diags.into_result(Loaded {
+        rules: RuleSet {
+            rules,
+            digest: format!("sha256:{}", hex::encode(digest.finalize())),
+        },
+        warnings,
     })
 }
 

@@ -28,6 +28,7 @@ mod objects_gps;
 mod objects_s3;
 mod objects_throttle;
 mod operations;
+mod operator_errors;
 mod ops_experience;
 mod partitions;
 mod real_schemas;

@@ -1,9 +1,10 @@
 //! Reading S3's refusals: a short description of an SDK error without the server's
-//! message (which may quote a key), and one sentence of advice when the refusal is about
-//! the credentials rather than the request.
+//! message (which may quote a key), one sentence of advice when the refusal is about
+//! the credentials rather than the request, and, for a request that never got an answer,
+//! whether credentials were missing or the endpoint out of reach.
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 /// What to fix when S3 refuses a request for who is asking rather than for what: one
 /// sentence per error code, naming the settings to check. `None` for any other error.
@@ -49,18 +50,64 @@ pub(super) fn credential_advice(code: Option<&str>, status: Option<u16>) -> Opti
     })
 }
 
+/// What to do when no credentials were found at all: where the SDK looks for them.
+const NO_CREDENTIALS: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
+     AWS_SESSION_TOKEN for temporary credentials) in the job's environment, or name a \
+     profile of ~/.aws/credentials or ~/.aws/config with AWS_PROFILE; on AWS, a role (EKS \
+     IRSA or Pod Identity, an instance profile) provides them instead";
+
+/// Whether a request that never got an answer failed for want of credentials: the SDK
+/// could not sign it because no provider of its default chain (environment, profile,
+/// web identity, container, instance metadata) had any. The SDK's credential errors are
+/// not a type this crate can name, so their words are read: each of them, and the "no
+/// identity" error of the signer, speaks of credentials, which no transport error does.
+fn lacks_credentials<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    matches!(err, SdkError::DispatchFailure(_))
+        && causes(err).any(|cause| cause.to_ascii_lowercase().contains("credential"))
+}
+
+/// The messages of an error and its sources, in order, each once: the SDK's errors often
+/// repeat their source's message in their own.
+fn causes<'e>(err: &'e (dyn std::error::Error + 'static)) -> impl Iterator<Item = String> + 'e {
+    let mut seen: Vec<String> = Vec::new();
+    std::iter::successors(Some(err), |e| e.source())
+        .map(|e| e.to_string())
+        .filter(move |m| {
+            let repeat = seen.iter().any(|s| s.contains(m.as_str()));
+            seen.push(m.clone());
+            !m.is_empty() && !repeat
+        })
+}
+
+/// Why a request never got an answer (a dispatch failure or a timeout), in words: no
+/// credentials were found, and where to put them, or the endpoint could not be reached,
+/// with the transport's causes — never the SDK's debug rendering of the error.
+pub(super) fn unanswered<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if lacks_credentials(err) {
+        format!("no AWS credentials were found: {NO_CREDENTIALS}")
+    } else {
+        format!(
+            "cannot reach the endpoint ({})",
+            causes(err).collect::<Vec<_>>().join(": ")
+        )
+    }
+}
+
 /// A short description of an SDK error: the S3 error code and HTTP status, or the kind of
 /// transport failure. The server's message is left out because it may quote the key.
 pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     err: &SdkError<E, HttpResponse>,
 ) -> String {
     match err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            format!(
-                "the endpoint could not be reached ({})",
-                DisplayErrorContext(err)
-            )
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => unanswered(err),
         _ => {
             let status = err
                 .raw_response()

@@ -38,7 +38,9 @@ mod errors;
 mod listing;
 mod versions;
 
-use errors::{credential_advice, describe_sdk_error, is_not_implemented, versioning_from_raw_body};
+use errors::{
+    credential_advice, describe_sdk_error, is_not_implemented, unanswered, versioning_from_raw_body,
+};
 use listing::Listing;
 
 use crate::config::S3Config;
@@ -486,8 +488,8 @@ impl Inner {
         let status = err.raw_response().map(|r| r.status().as_u16());
         match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => anyhow::anyhow!(
-                "{whom}: cannot reach the S3 endpoint {endpoint} while {doing}: {}",
-                DisplayErrorContext(&err)
+                "{whom}, S3 endpoint {endpoint}, while {doing}: {}",
+                unanswered(&err)
             ),
             SdkError::ConstructionFailure(_) => anyhow::anyhow!(
                 "{whom}: could not build an S3 request while {doing} (are credentials \
