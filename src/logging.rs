@@ -51,13 +51,16 @@ pub fn colour() -> bool {
 /// warns with a debug dump of each provider's failure, and the tool's own error already
 /// says that none were found and where they come from.
 fn with_quiet_libraries(asked: &str) -> String {
-    const LIBRARIES: [(&str, &str); 6] = [
+    const LIBRARIES: [(&str, &str); 7] = [
         ("aws_smithy_runtime", "info"),
         ("aws_smithy_runtime_api", "info"),
         ("aws_sdk_s3", "info"),
         ("aws_config", "error"),
         ("aws_sigv4", "info"),
         ("aws_smithy_http", "info"),
+        // PostgreSQL's notices to the client ("relation … already exists, skipping" on a
+        // second `migrate`): the server's chatter, not the tool's.
+        ("sqlx::postgres::notice", "warn"),
     ];
     let mut filter = asked.to_owned();
     for (lib, level) in LIBRARIES.iter().filter(|(l, _)| !asked.contains(*l)) {

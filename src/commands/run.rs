@@ -280,10 +280,14 @@ async fn enforce(
         .collect();
     passes.extend(pass_outcomes(&report, None));
     end.passes = Some(passes);
+    // The same order of precedence as the summary's status below: a run whose guard
+    // refused a target is recorded as refused, never as ok.
     end.outcome = Some(if report.interrupted {
         Outcome::Interrupted
     } else if report.failed() || requests_failed {
         Outcome::Failed
+    } else if report.refused() {
+        Outcome::Refused
     } else {
         Outcome::Ok
     });

@@ -41,8 +41,10 @@ audit:
   # A fixed DEMO key, public in the source code. Never use it for real data: take the
   # key from the environment, e.g. pseudonym_key: ${RETENTION_PSEUDONYM_KEY}.
   pseudonym_key: demo-pseudonym-key-not-secret-0123456789abcdef
-  # A signing key made for this demo directory, so the log gets signed checkpoints.
+  # A signing key made for this demo directory, so the log gets signed checkpoints, and
+  # the log's name, which every checkpoint and `audit verify` check.
   signing_key: {signing_key}
+  origin: retention-demo
 rules: ./rules
 subjects:
   lookup: {store: app, table: accounts, key: id, by: [email, phone]}

@@ -96,6 +96,8 @@ async fn migrate_says_what_it_applied_and_up_to_date_only_the_second_time(db: Db
         "{}",
         again.stdout
     );
+    // Nothing but the tool speaks: no server notice ("relation … already exists").
+    assert!(!again.stderr.contains("already exists"), "{}", again.stderr);
 }
 
 /// `plan --format json` never says `"guard": "ok"` of a target it could not survey: the

@@ -298,6 +298,18 @@ async fn refuses_a_mass_delete(kind: Db) {
         2000,
         "the guard deleted nothing"
     );
+    // The log records the run as refused, not as ok, and `audit runs` says so.
+    let shown = run(&dir, &env, &["audit", "show", "--format", "json"]).expect_code(0);
+    let ends: Vec<String> = shown
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "run_end")
+        .map(|e| e["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ends, vec!["refused".to_string()]);
+    let runs = run(&dir, &env, &["audit", "runs"]).expect_code(0);
+    assert!(runs.stdout.contains("refused"), "{}", runs.stdout);
 
     run(&dir, &env, &["run", "--allow-mass-delete"]).expect_code(0);
     assert_eq!(db.count("SELECT COUNT(*) FROM sessions").await, 500);
