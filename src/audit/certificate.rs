@@ -66,8 +66,9 @@ pub enum CertificateError {
     NoEntries(String),
     #[error(
         "ticket `{0}` has entries up to seq {1}, but no valid signed checkpoint covers them yet \
-         (the newest covers {2}): a checkpoint is written at the end of every run with a \
-         signing key, so run `retention run` first, or check `retention audit verify`"
+         (the newest covers {2}): checkpoints are written only with audit.signing_key set \
+         (`retention audit keygen` makes one), at the end of every run; with the key set, run \
+         `retention run` first, or check `retention audit verify`"
     )]
     NotCovered(String, u64, u64),
 }

@@ -129,6 +129,14 @@ pub enum HeadError {
     )]
     NotAuthenticated(u64),
     #[error(
+        "entry {0}, the last of the audit log, carries no signature, and no entry does: the \
+         log was written before audit.signing_key was configured, or it was forged. If it \
+         predates the key, set audit.unsigned_history to the number of entries written \
+         without it (docs/audit.md, \"History: logs that were not always signed\"); otherwise `retention audit \
+         verify` shows the damage"
+    )]
+    UnsignedHistory(u64),
+    #[error(
         "this audit log is signed (its last entry, {0}, carries a signature) but \
          audit.signing_key is not configured: entries written without the key could not be \
          told from forgeries. Configure the signing key"
@@ -224,8 +232,11 @@ pub async fn check_head(
             // An unsigned head is history only within the history the operator took as
             // unsigned (`audit.unsigned_history`), and while no entry has been signed yet.
             let history = head.seq <= signer.unsigned_history();
-            if authentic || (head.sig.is_empty() && history && !any_signed(conn).await?) {
+            let none_signed = head.sig.is_empty() && !any_signed(conn).await?;
+            if authentic || (history && none_signed) {
                 Ok(())
+            } else if none_signed {
+                Err(HeadError::UnsignedHistory(head.seq).into())
             } else {
                 Err(HeadError::NotAuthenticated(head.seq).into())
             }

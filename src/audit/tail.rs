@@ -32,6 +32,15 @@ pub enum TailError {
     )]
     NotAuthenticated(u64, &'static str),
     #[error(
+        "entry {0} of the audit log carries no signature, and no entry before it does: the \
+         log was written before audit.signing_key was configured, or the entry was forged. If \
+         the log predates the key, set audit.unsigned_history to the number of entries \
+         written without it (`retention audit show` lists them; docs/audit.md, \"History: \
+         logs that were not always signed\"); otherwise `retention audit verify` shows the \
+         damage"
+    )]
+    UnsignedHistory(u64),
+    #[error(
         "entry {0} of the audit log does not follow entry {1} ({2}); `retention audit verify` \
          shows the damage"
     )]
@@ -149,10 +158,13 @@ impl Walker<'_> {
                 == Some(entry_sig::Signed::ForThisLog)
         });
         if !signed && (self.signed_region || want > self.history) {
-            let why = if sig.is_some_and(|s| !s.is_empty()) {
-                "its signature does not verify"
-            } else {
-                "it carries no signature"
+            let unsigned = !sig.is_some_and(|s| !s.is_empty());
+            if unsigned && !self.signed_region {
+                return Err(TailError::UnsignedHistory(want));
+            }
+            let why = match unsigned {
+                false => "its signature does not verify",
+                true => "it carries no signature",
             };
             return Err(TailError::NotAuthenticated(want, why));
         }

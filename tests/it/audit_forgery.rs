@@ -452,10 +452,17 @@ async fn unsigned_history_is_taken_only_as_far_as_the_operator_says(kind: Db) {
     assert!(written > 0);
     seed_expired(&s.db, 1000, 30).await;
     let refused = s.job(&["run"]).expect_code(1);
+    // The refusal says what the operator most likely faces — a log older than its key —
+    // and the setting that takes it as history, beside the other possibility.
     assert!(
         refused
             .stderr
-            .contains("not authenticated by the signing key"),
+            .contains("carries no signature, and no entry")
+            && refused
+                .stderr
+                .contains("before audit.signing_key was configured")
+            && refused.stderr.contains("set audit.unsigned_history")
+            && refused.stderr.contains("forged"),
         "{}",
         refused.stderr
     );

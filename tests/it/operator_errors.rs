@@ -284,3 +284,21 @@ targets:
         assert!(!said.contains(debug), "a debug dump ({debug}): {said}");
     }
 }
+
+/// On a log kept without a signing key, `audit certificate` cannot find a signed
+/// checkpoint however many runs follow: it says the key is what is missing, not to run
+/// again.
+#[tokio::test]
+async fn a_certificate_on_an_unsigned_log_says_a_signing_key_is_needed() {
+    let case = Case::new(Db::Sqlite, &[("events.yaml", EVENTS)]).await;
+    create_events(&case.db).await;
+    case.expect(&["migrate"], 0);
+    case.expect(&["erase", "--subject", "7", "--ticket", "T-9"], 0);
+    let out = case.expect(&["audit", "certificate", "--ticket", "T-9"], 1);
+    assert!(
+        out.stderr.contains("only with audit.signing_key set")
+            && out.stderr.contains("retention audit keygen"),
+        "{}",
+        out.stderr
+    );
+}
