@@ -33,8 +33,20 @@ fn shard(arg: Option<&str>) -> Result<Option<Shard>> {
 }
 
 /// Sets `stop` on SIGTERM or Ctrl-C, so the run finishes its current batch and exits.
+/// One listener per process: `schedule` calls this and then every run it starts, and a
+/// listener per call would pile up (each logging the signal) for as long as it lives.
 pub fn stop_on_signal() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    let mut first = false;
+    let stop = STOP
+        .get_or_init(|| {
+            first = true;
+            Arc::new(AtomicBool::new(false))
+        })
+        .clone();
+    if !first {
+        return stop;
+    }
     let flag = stop.clone();
     tokio::spawn(tracing::Instrument::in_current_span(async move {
         #[cfg(unix)]

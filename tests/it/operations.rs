@@ -197,6 +197,39 @@ async fn sigterm_finishes_the_batch_and_a_rerun_completes(kind: Db) {
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
 
+#[tokio::test]
+async fn a_signal_to_the_scheduler_is_heard_once_however_many_runs_went_before() {
+    // Every run the scheduler starts used to add a signal listener of its own that
+    // outlived it: after three runs one SIGTERM was reported four times.
+    let db = seeded(Db::Sqlite, 30).await;
+    let dir = workdir(&db, "batch_size: 100", "schedule: \"* * * * * *\"");
+    cli(&dir, &db, &["migrate"]).expect_code(0);
+    let child = spawn(&dir, &db, &["schedule"]);
+    let pid = child.id();
+    for _ in 0..300 {
+        if db
+            .count("SELECT COUNT(*) FROM retention_runs WHERE finished_at IS NOT NULL")
+            .await
+            >= 3
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        db.count("SELECT COUNT(*) FROM retention_runs").await >= 3,
+        "three scheduled runs"
+    );
+    unsafe_kill(pid);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("signal received").count(),
+        1,
+        "one listener heard the signal:\n{stderr}"
+    );
+}
+
 fn unsafe_kill(pid: u32) {
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
