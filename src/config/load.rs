@@ -363,6 +363,8 @@ fn check_store_ref(
     kind: StoreKind,
 ) -> bool {
     match (stores.get(name), kind) {
+        // Declared, but its definition failed on a problem already reported.
+        (None, _) if d.poisoned_under(&join("stores", name)) => false,
         (None, _) => {
             let known: Vec<&str> = stores.keys().map(String::as_str).collect();
             d.err(

@@ -79,6 +79,15 @@ impl Decoder {
         self.poisoned.push(field.to_owned());
     }
 
+    /// Whether `path`, or a field under it, was poisoned: its value is meaningless and a
+    /// problem with it was already reported (a store whose URL names an unset variable),
+    /// so what refers to it should not report it missing as well.
+    pub fn poisoned_under(&self, path: &str) -> bool {
+        self.poisoned
+            .iter()
+            .any(|p| p == path || (p.starts_with(path) && p[path.len()..].starts_with(['.', '['])))
+    }
+
     /// Records something valid that the user should hear about.
     pub fn warn(&mut self, line: usize, field: &str, message: impl Into<String>) {
         self.warnings

@@ -100,6 +100,28 @@ fn relative_paths_are_resolved_against_the_config_directory_not_the_working_dire
 }
 
 #[test]
+fn a_store_whose_url_is_an_unset_variable_is_not_also_reported_missing_where_it_is_named() {
+    // `state: app` and `subjects.lookup.store: app` name the store whose URL could not be
+    // read: one error, about the variable — not "there is no store `app`" after it.
+    let sandbox = crate::support::Sandbox::new();
+    let text = with_line(
+        BASE_CONFIG,
+        2,
+        "  app: {url: \"${RETENTION_TEST_UNSET_URL}\"}",
+    ) + "subjects:\n  lookup: {store: app, table: accounts, key: id, by: [email]}\n";
+    let config = sandbox.write("retention.yaml", &text);
+    sandbox.write("rules/location.yaml", GOOD_RULE);
+    let out = sandbox.retention(&["--config", &config.to_string_lossy(), "check"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("RETENTION_TEST_UNSET_URL is not set"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn an_unset_variable_is_reported_once_and_not_also_as_a_bad_value() {
     let sandbox = crate::support::Sandbox::new();
     let text = with_line(
