@@ -285,6 +285,11 @@ fn report(what: &str, result: Result<verify::VerifyReport>, out: &mut Vec<u8>) -
                 Status::Failed
             }
         }
+        // A state store `migrate` has not set up: its own sentence names the store.
+        Err(e) if e.is::<Refusal>() => {
+            writeln!(out, "{e}")?;
+            Status::Invalid
+        }
         Err(e) => {
             writeln!(out, "{what}: cannot read the audit log: {e:#}")?;
             Status::Invalid

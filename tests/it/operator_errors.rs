@@ -60,6 +60,11 @@ async fn before_migrate_every_command_on_the_tool_s_tables_says_once_to_run_migr
             1,
             "{args:?} says it once: {said}"
         );
+        assert_eq!(
+            said.matches("`app`").count(),
+            1,
+            "{args:?} names the store once: {said}"
+        );
         for noise in [
             "error returned from database",
             "does not exist",
