@@ -398,8 +398,11 @@ async fn rows_changed_while_a_window_is_read(defaults: &str) {
 #[tokio::test]
 async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_the_next_batch_on() {
     // The run read the holds at its start (none); before its first batch a hold is added
-    // on account 42. No row of that account goes; every other expired row does.
-    let (db, dir) = events_of_accounts().await;
+    // on account 42. No row of that account goes; every other expired row does, those of
+    // no account (a NULL subject, which no hold covers) included.
+    let (db, dir) = events_of_accounts(1).await;
+    db.exec("UPDATE events SET account_id = NULL WHERE id % 100 = 7")
+        .await;
     const EXPIRED_42: &str = "SELECT COUNT(*) FROM events WHERE account_id = 42 AND created_at < now() - interval '90 days'";
     let held = db.count(EXPIRED_42).await;
     assert!(held > 100);
@@ -431,6 +434,12 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
         0,
         "every other expired row went"
     );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE account_id IS NULL AND created_at < now() - interval '90 days'")
+            .await,
+        0,
+        "expired rows of no account went too"
+    );
     // The rows the hold kept count as held, with their `skip` entry, not as matched rows
     // the run failed to change.
     let lines = db
@@ -448,6 +457,52 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
         vec![held as u64],
         "one skip entry counts the held rows"
     );
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}
+
+#[tokio::test]
+async fn windows_deleted_by_their_keys_keep_a_held_subjects_rows_and_take_those_of_no_subject() {
+    // Two windows in flight beside the log, each reading its keys and deleting by them:
+    // account 42 is held, some rows have no account (NULL, which no hold covers).
+    let (db, dir) = events_of_accounts(2).await;
+    db.exec("UPDATE events SET account_id = NULL WHERE id % 100 = 7")
+        .await;
+    cli(
+        &dir,
+        &db,
+        &["hold", "add", "--subject", "42", "--reason", "litigation"],
+    )
+    .expect_code(0);
+    const EXPIRED: &str = "created_at < now() - interval '90 days'";
+    let held = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM events WHERE account_id = 42 AND {EXPIRED}"
+        ))
+        .await;
+    assert!(held > 100);
+
+    let run = retention(
+        dir.path(),
+        &["run"],
+        &[("APP_URL", db.url.as_str()), ("RETENTION_LOG", "debug")],
+    )
+    .expect_code(0);
+    assert!(run.stderr.contains("= ANY($"), "windows deleted by their keys");
+
+    for (which, want) in [
+        ("account_id = 42", held),
+        ("account_id IS NULL", 0),
+        ("account_id <> 42", 0),
+    ] {
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) FROM events WHERE {which} AND {EXPIRED}"
+            ))
+            .await,
+            want,
+            "expired rows left where {which}"
+        );
+    }
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
 
@@ -536,7 +591,7 @@ async fn child_committed_while_a_batch_waits(defaults: &str, indexed: bool, on_d
 async fn an_erasure_a_hold_interrupts_is_partial_not_done() {
     // `erase` reads the holds at its start (none); before its first batch account 42
     // comes under a hold. Its rows stay, and the request is partial (held), not done.
-    let (db, dir) = events_of_accounts().await;
+    let (db, dir) = events_of_accounts(1).await;
     let rows = db
         .count("SELECT COUNT(*) FROM events WHERE account_id = 42")
         .await;
@@ -570,10 +625,10 @@ async fn an_erasure_a_hold_interrupts_is_partial_not_done() {
 
 /// 20,000 events of 100 accounts (`account_id = id % 100`) under [`EVENTS_BY_ACCOUNT`],
 /// beside the audit log, one small batch at a time.
-async fn events_of_accounts() -> (TestDb, tempfile::TempDir) {
+async fn events_of_accounts(batches_in_flight: usize) -> (TestDb, tempfile::TempDir) {
     let (db, dir) = setup_with(
         20_000,
-        "{batch_size: 100, batch_time: 10ms, batches_in_flight: 1}",
+        &format!("{{batch_size: 100, batch_time: 10ms, batches_in_flight: {batches_in_flight}}}"),
         &[EVENTS_BY_ACCOUNT],
         State::SameDb,
     )
