@@ -17,6 +17,20 @@ fn erase(subject: &str) -> ObjectFilter {
     }
 }
 
+/// Objects named directly, as a caller that did not list them asks for them.
+fn asked(keys: &[&str]) -> Vec<ObjectRef> {
+    keys.iter()
+        .map(|key| ObjectRef {
+            key: (*key).into(),
+            subject: None,
+            timestamp: None,
+            size: 1,
+            locked: false,
+            listed_modified: None,
+        })
+        .collect()
+}
+
 fn photos() -> retention::rules::model::ObjectTarget {
     target(
         "photos/",
@@ -129,17 +143,7 @@ async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_report
     assert_eq!(report.done, vec!["logs/free.log".to_string()]);
 
     // Even when asked directly, locked objects are reported locked, never failed or gone.
-    let direct: Vec<ObjectRef> = ["logs/held.log", "logs/retained.log"]
-        .into_iter()
-        .map(|key| ObjectRef {
-            key: key.into(),
-            subject: None,
-            timestamp: None,
-            size: 1,
-            locked: false,
-            listed_modified: None,
-        })
-        .collect();
+    let direct = asked(&["logs/held.log", "logs/retained.log"]);
     let report = store.delete(&direct).await.expect("delete");
     assert!(report.failed.is_empty(), "{report:?}");
     assert_eq!(report.locked.len(), 2, "{report:?}");
@@ -191,17 +195,7 @@ async fn a_key_with_an_older_version_under_legal_hold_keeps_its_current_version(
     bucket.put("logs/b.log", b"v1".to_vec(), &[], &[]).await;
     bucket.put("logs/b.log", b"v2".to_vec(), &[], &[]).await;
     let store = bucket.store().await;
-    let refs: Vec<ObjectRef> = ["logs/a.log", "logs/b.log"]
-        .into_iter()
-        .map(|key| ObjectRef {
-            key: key.into(),
-            subject: None,
-            timestamp: None,
-            size: 2,
-            locked: false,
-            listed_modified: None,
-        })
-        .collect();
+    let refs = asked(&["logs/a.log", "logs/b.log"]);
 
     let report = store.delete(&refs).await.expect("delete");
 

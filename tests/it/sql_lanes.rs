@@ -121,13 +121,11 @@ async fn lanes_delete_exactly_the_oracles_rows(rows: i64, defaults: &str, lanes:
         stayed.is_empty() && went.is_empty() && left.len() == kept.len(),
         "exactly the expired rows of accounts not held go, the lanes' bounds included: left though expired {stayed:?}, gone though kept {went:?}"
     );
-    let lines = case
-        .column("SELECT CAST(line AS CHAR) FROM retention_audit ORDER BY seq")
-        .await;
-    let counts: Vec<u64> = lines
-        .iter()
-        .flatten()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let counts: Vec<u64> = case
+        .db
+        .audit_entries()
+        .await
+        .into_iter()
         .filter(|e| e["kind"] == "batch" && e["outcome"] == "ok" && e["target"] == "events")
         .map(|e| e["count"].as_u64().unwrap_or(0))
         .collect();

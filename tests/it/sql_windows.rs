@@ -442,13 +442,10 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
     );
     // The rows the hold kept count as held, with their `skip` entry, not as matched rows
     // the run failed to change.
-    let lines = db
-        .texts("SELECT convert_from(line, 'UTF8') FROM retention_audit ORDER BY seq")
-        .await;
-    let skipped: Vec<u64> = lines
-        .iter()
-        .flatten()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let skipped: Vec<u64> = db
+        .audit_entries()
+        .await
+        .into_iter()
         .filter(|e| e["kind"] == "skip" && e["outcome"] == "held" && e["target"] == "events")
         .filter_map(|e| e["held"].as_u64())
         .collect();
@@ -487,7 +484,10 @@ async fn windows_deleted_by_their_keys_keep_a_held_subjects_rows_and_take_those_
         &[("APP_URL", db.url.as_str()), ("RETENTION_LOG", "debug")],
     )
     .expect_code(0);
-    assert!(run.stderr.contains("= ANY($"), "windows deleted by their keys");
+    assert!(
+        run.stderr.contains("= ANY($"),
+        "windows deleted by their keys"
+    );
 
     for (which, want) in [
         ("account_id = 42", held),

@@ -254,6 +254,21 @@ impl TestDb {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// The audit log's entries, in `seq` order, parsed from their stored lines.
+    pub async fn audit_entries(&self) -> Vec<serde_json::Value> {
+        let line = match self.kind {
+            Db::Postgres => "convert_from(line, 'UTF8')",
+            Db::MySql => "CAST(line AS CHAR)",
+            Db::Sqlite => "CAST(line AS TEXT)",
+        };
+        self.texts(&format!("SELECT {line} FROM retention_audit ORDER BY seq"))
+            .await
+            .into_iter()
+            .flatten()
+            .map(|l| serde_json::from_str(&l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect()
+    }
+
     /// A checksum of every row of every table (the tool's own included), to prove that
     /// something changed nothing.
     pub async fn checksum(&self) -> String {
