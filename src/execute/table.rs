@@ -588,6 +588,13 @@ impl<'r> TablePass<'r, '_, '_> {
             // the run never reports work that a crash could still undo.
             setup.push("SET LOCAL synchronous_commit TO OFF");
         }
+        if way == Way::Keys {
+            // A window's keys are tested against a hash table the executor builds from the
+            // array's value; a generic plan, which the server may settle on after five
+            // executions of the prepared DELETE, has no value and would test each row
+            // against every key in turn (see `batch::delete_window_keys`).
+            setup.push("SET LOCAL plan_cache_mode TO force_custom_plan");
+        }
         if !setup.is_empty() {
             execute_script(&mut tx.conn(), &setup.join("; ")).await?;
         }

@@ -488,6 +488,18 @@ async fn windows_deleted_by_their_keys_keep_a_held_subjects_rows_and_take_those_
         run.stderr.contains("= ANY($"),
         "windows deleted by their keys"
     );
+    // Each is planned with its keys' values, which the executor hashes: a generic plan
+    // (the server may settle on one after five executions of a prepared statement) would
+    // test every row against each key in turn.
+    let keyed = run.stderr.matches("= ANY($").count();
+    let custom = run
+        .stderr
+        .matches("plan_cache_mode TO force_custom_plan")
+        .count();
+    assert!(
+        custom >= keyed,
+        "{keyed} windows deleted by their keys, {custom} of them planned with their values"
+    );
 
     for (which, want) in [
         ("account_id = 42", held),

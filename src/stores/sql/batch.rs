@@ -372,11 +372,15 @@ pub async fn delete_window_keys(
     q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
     p.actionable(sel, &mut q)?;
     p.window(lo, hi, &mut q)?;
-    q.push(" AND ")
+    // Inside a CASE the planner estimates the test as one opaque boolean; bare, it
+    // estimates `= ANY` once per key in the array (0.2 µs a key: 10 ms of planning for a
+    // 45,000-key window, as much as its DELETE's execution). The executor still tests
+    // each row against a hash table of the keys.
+    q.push(" AND CASE WHEN ")
         .push(&p.dialect.col(T, &key.name))
         .push(" = ANY(")
         .bind(Value::IntArray(keys))
-        .push(")");
+        .push(") THEN TRUE ELSE FALSE END");
     let n = execute(conn, &q).await?;
     if n != read as u64 {
         return Err(WindowChanged { read, deleted: n }.into());
@@ -394,9 +398,12 @@ pub struct WindowChanged {
 }
 
 /// Whether windows of this table can be deleted by their keys ([`delete_window_keys`]):
-/// PostgreSQL, a key of one integer column.
+/// PostgreSQL 14 or later (an earlier server would test each row against every key of
+/// the window in turn), a key of one integer column.
 pub fn keyed_windows(p: &PreparedTable) -> bool {
-    p.dialect == Dialect::Postgres && single_key(p).is_some_and(|k| k.kind == ColumnKind::Int)
+    p.dialect == Dialect::Postgres
+        && p.hashes_arrays
+        && single_key(p).is_some_and(|k| k.kind == ColumnKind::Int)
 }
 
 /// The key column when the table's key is one column.

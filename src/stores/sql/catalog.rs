@@ -115,6 +115,9 @@ pub struct TableInfo {
     pub delete_hooked: bool,
     /// MySQL/MariaDB: the storage engine (`InnoDB`, `MyISAM` …).
     pub engine: Option<String>,
+    /// PostgreSQL 14 or later, whose executor tests `x = ANY(array)` against a hash table
+    /// of a constant array's values; earlier servers compare each row with every value.
+    pub hashes_arrays: bool,
 }
 
 impl TableInfo {
@@ -266,7 +269,7 @@ pub async fn table(pool: &SqlPool, name: &str) -> Result<Option<TableInfo>> {
     }
     pk.sort();
     info.primary_key = pk.into_iter().map(|(_, c)| c).collect();
-    (info.relation, info.engine) = relation(pool, name)
+    (info.relation, info.engine, info.hashes_arrays) = relation(pool, name)
         .await
         .with_context(|| format!("reading what kind of relation `{name}` is"))?;
     let all = indexes(pool, name)
@@ -353,20 +356,24 @@ async fn delete_hooks(pool: &sqlx::PgPool, name: &str) -> Result<(bool, bool)> {
     .await?)
 }
 
-/// What kind of relation `name` is (it exists: its columns were read), and on
-/// MySQL/MariaDB its storage engine.
-async fn relation(pool: &SqlPool, name: &str) -> Result<(Relation, Option<String>)> {
+/// What kind of relation `name` is (it exists: its columns were read), on
+/// MySQL/MariaDB its storage engine, and on PostgreSQL whether the server hashes constant
+/// arrays ([`TableInfo::hashes_arrays`]).
+async fn relation(pool: &SqlPool, name: &str) -> Result<(Relation, Option<String>, bool)> {
     let mut engine = None;
+    let mut hashes_arrays = false;
     let relation = match pool {
         SqlPool::Pg(p) => {
-            let (kind, children): (String, bool) = sqlx::query_as(
-                "SELECT c.relkind::text, c.relhassubclass
+            let (kind, children, hashes): (String, bool, bool) = sqlx::query_as(
+                "SELECT c.relkind::text, c.relhassubclass,
+                        current_setting('server_version_num')::int >= 140000
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname = current_schema() AND c.relname = $1",
             )
             .bind(name)
             .fetch_one(p)
             .await?;
+            hashes_arrays = hashes;
             match kind.as_str() {
                 "p" => Relation::Hierarchy,
                 "r" if children => Relation::Hierarchy,
@@ -415,7 +422,7 @@ async fn relation(pool: &SqlPool, name: &str) -> Result<(Relation, Option<String
             }
         }
     };
-    Ok((relation, engine))
+    Ok((relation, engine, hashes_arrays))
 }
 
 /// Every index of `table`: whether it is unique, and its columns in order.

@@ -93,6 +93,8 @@ pub struct PreparedTable {
     /// set by a pass that takes a large share of the table (see
     /// `execute::table::TablePass::walks_primary`).
     pub walk_primary: bool,
+    /// The server hashes constant arrays ([`super::catalog::TableInfo::hashes_arrays`]).
+    pub hashes_arrays: bool,
     /// How the table is partitioned, when it is a partitioned table.
     pub partitioning: Option<super::partitions::Partitioning>,
     /// Every foreign key that references this table, whatever its `ON DELETE` action. A
@@ -237,6 +239,7 @@ impl PreparedTable {
             walk_primary: false,
             delete_rewritten: info.delete_rewritten,
             delete_hooked: info.delete_hooked,
+            hashes_arrays: info.hashes_arrays,
             partitioning: info.partitioning.clone(),
             referencing,
             dialect,
