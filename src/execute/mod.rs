@@ -8,7 +8,7 @@
 
 pub mod objects;
 mod partitions;
-mod pause;
+pub(crate) mod pause;
 mod table;
 
 use crate::audit::{AuditLog, EntryDraft, Kind, Outcome, Reason};

@@ -1,8 +1,12 @@
 //! `strip_gps` on real images in both stores: the location goes, the picture and the rest of
 //! the EXIF stay, and a file that is not an image fails alone.
 
-use crate::support::images::{exif_fields, jpeg_with_gps, non_exif_parts, pixels, png_with_gps};
+use crate::support::cli::{retention, write_files, Paused};
+use crate::support::images::{
+    exif_fields, jpeg_with_gps, jpeg_without_exif, non_exif_parts, pixels, png_with_gps,
+};
 use crate::support::objects::{scan_all, target, Fixture};
+use crate::support::s3::Bucket;
 use retention::rules::model::{ObjectStrategy, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectStore};
 
@@ -181,4 +185,120 @@ async fn s3_strip_gps_keeps_the_objects_headers() {
         !fields.iter().any(|(ctx, _)| ctx == "Gps"),
         "GPS left: {fields:?}"
     );
+}
+
+/// A run anonymising photos of the versioned bucket `bucket` (`strip_gps`, 30 days after
+/// their `captured-at`), in a fresh directory.
+fn versioned_photos_run(bucket: &Bucket) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "stores:
+  app: {{url: \"sqlite://app.db\"}}
+  media: {{s3: {{bucket: {}, region: us-east-1, endpoint: \"{}\", path_style: true}}}}
+state: app
+audit:
+  pseudonym_key: \"test-pseudonym-key-0123456789abcdef0123456789\"
+rules: ./rules
+",
+        bucket.name,
+        crate::support::s3::endpoint()
+    );
+    let rule = "category: photos
+description: Test photos
+source: \"Privacy Policy, 'photos'\"
+retain: 30d
+on_expiry: anonymise
+targets:
+  - store: media
+    prefix: photos/
+    timestamp: {metadata: captured-at}
+    anonymise: strip_gps
+";
+    write_files(
+        dir.path(),
+        &[("retention.yaml", &config), ("rules/photos.yaml", rule)],
+    );
+    retention(dir.path(), &["migrate"], &[]).expect_code(0);
+    dir
+}
+
+const TAKEN_LONG_AGO: &[(&str, &str)] = &[("captured-at", "2020-01-01T00:00:00Z")];
+
+/// Each version of `key` (newest first) as its body.
+async fn bodies(bucket: &Bucket, key: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (k, version) in bucket.versions().await {
+        if k != key {
+            continue;
+        }
+        let body = bucket
+            .client
+            .get_object()
+            .bucket(&bucket.name)
+            .key(key)
+            .version_id(&version)
+            .send()
+            .await
+            .expect("get a version")
+            .body
+            .collect()
+            .await
+            .expect("read a version")
+            .into_bytes()
+            .to_vec();
+        out.push(body);
+    }
+    out
+}
+
+fn has_gps(image: &[u8]) -> bool {
+    exif_fields(image).0.iter().any(|(ctx, _)| ctx == "Gps")
+}
+
+/// The application stripped the location itself and uploaded the photo again: the
+/// current version needs no rewrite, but the older one still holds the location, and
+/// anonymising the photo must not leave it there.
+#[tokio::test]
+async fn s3_strip_gps_removes_a_location_left_in_an_older_version_when_the_current_has_none() {
+    let bucket = Bucket::versioned().await;
+    let key = "photos/7/p.jpg";
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    bucket
+        .put(key, jpeg_without_exif(), TAKEN_LONG_AGO, &[])
+        .await;
+    assert_eq!(bodies(&bucket, key).await.len(), 2);
+    let dir = versioned_photos_run(&bucket);
+
+    retention(dir.path(), &["run"], &[]).expect_code(0);
+
+    let left = bodies(&bucket, key).await;
+    assert_eq!(
+        left,
+        vec![jpeg_without_exif()],
+        "only the photo without location stays"
+    );
+    retention(dir.path(), &["audit", "verify"], &[]).expect_code(0);
+}
+
+/// A version the application writes while the photo is being anonymised is newer than
+/// the anonymised copy: it stays (with the anonymised copy), and only the versions older
+/// than that copy go.
+#[tokio::test]
+async fn s3_strip_gps_keeps_a_version_written_after_its_anonymised_copy() {
+    let bucket = Bucket::versioned().await;
+    let key = "photos/7/p.jpg";
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    let dir = versioned_photos_run(&bucket);
+
+    let paused = Paused::run_at(dir.path(), "anonymised-written", &[]);
+    let newer = b"the application's newest upload".to_vec();
+    bucket.put(key, newer.clone(), TAKEN_LONG_AGO, &[]).await;
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let left = bodies(&bucket, key).await;
+    assert_eq!(left.len(), 2, "the newest upload and the anonymised copy");
+    assert_eq!(left[0], newer, "the newest upload is still the object");
+    assert!(!has_gps(&left[1]), "the anonymised copy has no location");
+    assert_eq!(pixels(&left[1]), pixels(&jpeg_with_gps()));
 }

@@ -353,11 +353,7 @@ async fn delete_current(bucket: &Bucket, key: &str) {
 }
 
 async fn versioned() -> Bucket {
-    Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: false,
-    })
-    .await
+    Bucket::versioned().await
 }
 
 #[tokio::test]

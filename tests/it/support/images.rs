@@ -60,6 +60,15 @@ pub fn jpeg_with_gps() -> Vec<u8> {
     with_exif(encoded)
 }
 
+/// The same JPEG photo without any EXIF: a photo whose location was already removed.
+pub fn jpeg_without_exif() -> Vec<u8> {
+    let mut encoded = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, 90)
+        .encode_image(&picture())
+        .expect("encode jpeg");
+    encoded
+}
+
 /// A PNG with [`exif_with_gps`] in an `eXIf` chunk.
 pub fn png_with_gps() -> Vec<u8> {
     let mut encoded = Vec::new();

@@ -289,6 +289,15 @@ impl Bucket {
         Bucket { name, client }
     }
 
+    /// A new bucket with versioning enabled.
+    pub async fn versioned() -> Bucket {
+        Bucket::new(BucketKind {
+            versioned: true,
+            object_lock: false,
+        })
+        .await
+    }
+
     /// The store configuration a user would write for this bucket.
     pub fn config(&self) -> StoreConfig {
         self.config_at(endpoint())

@@ -70,6 +70,7 @@ impl Inner {
             ObjectStrategy::StripMetadata => self.strip_metadata_in_place(key, &head).await?,
         };
         if info.versioned {
+            crate::execute::pause::pause_at("anonymised-written").await;
             if let Some(new_version) = new_version {
                 self.delete_older_versions(key, &new_version, info).await?;
             }
@@ -115,6 +116,7 @@ impl Inner {
             })
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
+        let read_version = object.version_id().map(str::to_owned);
         let original = object
             .body
             .collect()
@@ -128,9 +130,11 @@ impl Inner {
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         tags.insert(ANONYMISED_TAG.0.to_owned(), ANONYMISED_TAG.1.to_owned());
         if stripped[..] == original[..] {
-            // No GPS block: nothing personal to rewrite, only the marker to set.
+            // No GPS block: nothing personal to rewrite, only the marker to set. On a
+            // versioned bucket this version is the one kept: older ones may still hold a
+            // location (an image the application stripped itself, say).
             self.put_tags(key, &tags).await?;
-            return Ok(None);
+            return Ok(read_version);
         }
         let stripped = bytes::Bytes::from(stripped);
         // A server without tagging gets no tagging header: the marker cannot be kept there.
@@ -217,11 +221,16 @@ impl Inner {
         keep: &str,
         info: BucketInfo,
     ) -> anyhow::Result<()> {
-        let old: Vec<(String, Option<String>)> = self
-            .versions_of(key)
-            .await?
+        let listed = self.listed_versions_of(key).await?;
+        let old = older_than(&listed, keep).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the anonymised version is no longer listed (the object changed meanwhile): \
+                 its older versions were left for the next run"
+            )
+        })?;
+        let old: Vec<(String, Option<String>)> = old
             .into_iter()
-            .filter(|(_, v)| v.as_deref() != Some(keep))
+            .map(|v| (key.to_owned(), v.version_id.clone()))
             .collect();
         if old.is_empty() {
             return Ok(());
@@ -237,6 +246,34 @@ impl Inner {
         );
         Ok(())
     }
+}
+
+/// The versions and delete markers of one key older than its version `keep`, or `None`
+/// when `keep` is not among them. `listed` is as [`Inner::listed_versions_of`] returns it:
+/// data versions newest first, then markers. A version or marker written after `keep` —
+/// by the application, while the object was being anonymised — is newer and stays: it is
+/// not the data this pass read, and a newer marker is the application deleting the
+/// object, which removing it would undo. A marker written in the same second as `keep`
+/// cannot be ordered and stays too (it holds no data).
+fn older_than<'l>(
+    listed: &'l [super::versions::Listed],
+    keep: &str,
+) -> Option<Vec<&'l super::versions::Listed>> {
+    let at = listed
+        .iter()
+        .position(|v| !v.marker && v.version_id.as_deref() == Some(keep))?;
+    let kept_at = listed[at].last_modified;
+    Some(
+        listed
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| match v.marker {
+                false => *i > at,
+                true => matches!((v.last_modified, kept_at), (Some(m), Some(k)) if m < k),
+            })
+            .map(|(_, v)| v)
+            .collect(),
+    )
 }
 
 /// `k=v&k=v` with both sides percent-encoded, as the `x-amz-tagging` header wants.
