@@ -6,7 +6,8 @@ use crate::support::images::{
     exif_fields, jpeg_with_gps, jpeg_without_exif, non_exif_parts, pixels, png_with_gps,
 };
 use crate::support::objects::{scan_all, target, Fixture};
-use crate::support::s3::Bucket;
+use crate::support::s3::{Bucket, BucketKind};
+use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
 use retention::rules::model::{ObjectStrategy, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectStore};
 
@@ -224,10 +225,21 @@ targets:
 
 const TAKEN_LONG_AGO: &[(&str, &str)] = &[("captured-at", "2020-01-01T00:00:00Z")];
 
-/// Each version of `key` (newest first) as its body.
+/// Each data version of `key` (newest first; not its delete markers) as its body.
 async fn bodies(bucket: &Bucket, key: &str) -> Vec<Vec<u8>> {
+    let listed = bucket
+        .client
+        .list_object_versions()
+        .bucket(&bucket.name)
+        .prefix(key)
+        .send()
+        .await
+        .expect("list versions");
     let mut out = Vec::new();
-    for (k, version) in bucket.versions().await {
+    for v in listed.versions() {
+        let (Some(k), Some(version)) = (v.key(), v.version_id()) else {
+            continue;
+        };
         if k != key {
             continue;
         }
@@ -236,7 +248,7 @@ async fn bodies(bucket: &Bucket, key: &str) -> Vec<Vec<u8>> {
             .get_object()
             .bucket(&bucket.name)
             .key(key)
-            .version_id(&version)
+            .version_id(version)
             .send()
             .await
             .expect("get a version")
@@ -280,25 +292,247 @@ async fn s3_strip_gps_removes_a_location_left_in_an_older_version_when_the_curre
     retention(dir.path(), &["audit", "verify"], &[]).expect_code(0);
 }
 
-/// A version the application writes while the photo is being anonymised is newer than
-/// the anonymised copy: it stays (with the anonymised copy), and only the versions older
-/// than that copy go.
-#[tokio::test]
-async fn s3_strip_gps_keeps_a_version_written_after_its_anonymised_copy() {
+/// Anonymises a photo with a location on a versioned bucket, the application uploading
+/// a new version of it while the run is paused at `step`; returns the photo's versions
+/// afterwards (newest first) and the upload.
+async fn uploaded_while_paused_at(step: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
     let bucket = Bucket::versioned().await;
     let key = "photos/7/p.jpg";
     bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
     let dir = versioned_photos_run(&bucket);
 
-    let paused = Paused::run_at(dir.path(), "anonymised-written", &[]);
+    let paused = Paused::run_at(dir.path(), step, &[]);
     let newer = b"the application's newest upload".to_vec();
     bucket.put(key, newer.clone(), TAKEN_LONG_AGO, &[]).await;
     let (code, stderr) = paused.resume();
     assert_eq!(code, Some(0), "{stderr}");
+    (bodies(&bucket, key).await, newer)
+}
 
-    let left = bodies(&bucket, key).await;
+/// A version the application writes while the photo is being anonymised is newer than
+/// the anonymised copy: it stays (with the anonymised copy), and only the versions older
+/// than that copy go.
+#[tokio::test]
+async fn s3_strip_gps_keeps_a_version_written_after_its_anonymised_copy() {
+    let (left, newer) = uploaded_while_paused_at("anonymised-written").await;
     assert_eq!(left.len(), 2, "the newest upload and the anonymised copy");
     assert_eq!(left[0], newer, "the newest upload is still the object");
     assert!(!has_gps(&left[1]), "the anonymised copy has no location");
     assert_eq!(pixels(&left[1]), pixels(&jpeg_with_gps()));
+}
+
+/// A version the application writes between the tool's read of a photo and its
+/// anonymised copy is not the data the tool read: it stays (under the copy), and only the
+/// version read, with its location, goes.
+#[tokio::test]
+async fn s3_strip_gps_keeps_a_version_written_between_its_read_and_its_copy() {
+    let (left, newer) = uploaded_while_paused_at("anonymise-read").await;
+    assert_eq!(left.len(), 2, "the anonymised copy and the newest upload");
+    assert!(!has_gps(&left[0]), "the anonymised copy has no location");
+    assert_eq!(left[1], newer, "the upload the tool never read is kept");
+}
+
+/// `strip_metadata` on a versioned bucket: the copy without metadata stays, the version
+/// it was copied from (with the metadata) goes.
+#[tokio::test]
+async fn s3_strip_metadata_on_a_versioned_bucket_leaves_no_version_with_the_metadata() {
+    let bucket = Bucket::versioned().await;
+    let key = "photos/7/p.jpg";
+    let metadata = &[
+        ("captured-at", "2020-01-01T00:00:00Z"),
+        ("owner-email", "a@example.com"),
+    ];
+    bucket.put(key, b"v1".to_vec(), metadata, &[]).await;
+    bucket.put(key, b"v2".to_vec(), metadata, &[]).await;
+    let dir = versioned_photos_run(&bucket);
+    let rule = std::fs::read_to_string(dir.path().join("rules/photos.yaml")).expect("rule");
+    write_files(
+        dir.path(),
+        &[(
+            "rules/photos.yaml",
+            &rule.replace("strip_gps", "strip_metadata"),
+        )],
+    );
+
+    retention(dir.path(), &["run"], &[]).expect_code(0);
+
+    let versions: Vec<String> = bucket
+        .versions()
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(versions.len(), 1, "only the anonymised copy: {versions:?}");
+    let head = bucket
+        .client
+        .head_object()
+        .bucket(&bucket.name)
+        .key(key)
+        .send()
+        .await
+        .expect("head");
+    assert!(
+        head.metadata().is_none_or(|m| m.is_empty()),
+        "{:?}",
+        head.metadata()
+    );
+    assert_eq!(bodies(&bucket, key).await, vec![b"v2".to_vec()]);
+}
+
+fn locked_bucket() -> BucketKind {
+    BucketKind {
+        versioned: true,
+        object_lock: true,
+    }
+}
+
+/// Puts a photo version and sets a legal hold on it (`on`) or lifts it; returns its id.
+async fn put_held(bucket: &Bucket, key: &str, body: Vec<u8>) -> String {
+    let version = bucket
+        .client
+        .put_object()
+        .bucket(&bucket.name)
+        .key(key)
+        .metadata("captured-at", "2020-01-01T00:00:00Z")
+        .body(body.into())
+        .send()
+        .await
+        .expect("put a version")
+        .version_id()
+        .expect("a version id")
+        .to_owned();
+    legal_hold(bucket, key, &version, ObjectLockLegalHoldStatus::On).await;
+    version
+}
+
+async fn legal_hold(bucket: &Bucket, key: &str, version: &str, status: ObjectLockLegalHoldStatus) {
+    bucket
+        .client
+        .put_object_legal_hold()
+        .bucket(&bucket.name)
+        .key(key)
+        .version_id(version)
+        .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+        .send()
+        .await
+        .expect("set the legal hold");
+}
+
+/// Whether `key`'s version `version` carries the anonymised marker tag.
+async fn marked(bucket: &Bucket, key: &str, version: &str) -> bool {
+    bucket
+        .client
+        .get_object_tagging()
+        .bucket(&bucket.name)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .expect("read the tags")
+        .tag_set()
+        .iter()
+        .any(|t| t.key() == "retention-anonymised")
+}
+
+/// An older version under legal hold keeps its location (it is held) and the key is
+/// reported locked, not done: the current version loses its location, but carries no
+/// marker, so once the hold is lifted the next run deletes what is left.
+#[tokio::test]
+async fn s3_strip_gps_retries_an_older_version_under_legal_hold_once_it_is_lifted() {
+    let bucket = Bucket::new(locked_bucket()).await;
+    let key = "photos/7/p.jpg";
+    let held = put_held(&bucket, key, jpeg_with_gps()).await;
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    let dir = versioned_photos_run(&bucket);
+
+    let first = retention(dir.path(), &["run"], &[]).expect_code(0);
+    assert!(first.stdout.contains("locked"), "{}", first.stdout);
+    let left = bodies(&bucket, key).await;
+    assert_eq!(left.len(), 2, "the anonymised copy and the held version");
+    assert!(!has_gps(&left[0]) && has_gps(&left[1]));
+    let (_, current) = bucket
+        .versions()
+        .await
+        .into_iter()
+        .next()
+        .expect("a version");
+    assert!(
+        !marked(&bucket, key, &current).await,
+        "no marker while data is left"
+    );
+
+    legal_hold(&bucket, key, &held, ObjectLockLegalHoldStatus::Off).await;
+    retention(dir.path(), &["run"], &[]).expect_code(0);
+    let left = bodies(&bucket, key).await;
+    assert_eq!(left.len(), 1, "only the anonymised copy");
+    assert!(!has_gps(&left[0]));
+    retention(dir.path(), &["audit", "verify"], &[]).expect_code(0);
+}
+
+/// A photo the application deleted, whose older version is under legal hold: its other
+/// versions go, but the delete marker stays on top, so the held photo does not become
+/// the object again.
+#[tokio::test]
+async fn s3_anonymising_a_deleted_photo_never_brings_back_a_held_version() {
+    let bucket = Bucket::new(locked_bucket()).await;
+    let key = "photos/7/p.jpg";
+    put_held(&bucket, key, jpeg_with_gps()).await;
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    bucket.delete_current(key).await;
+    let dir = versioned_photos_run(&bucket);
+
+    let run = retention(dir.path(), &["run"], &[]).expect_code(0);
+
+    assert!(run.stdout.contains("locked"), "{}", run.stdout);
+    assert!(bucket.keys().await.is_empty(), "the photo stays deleted");
+    assert_eq!(bodies(&bucket, key).await.len(), 1, "only the held version");
+}
+
+/// The marker goes on the version the tool anonymised: an expired photo the application
+/// uploads while the tool looks at the current one is left unmarked, and the next run
+/// strips it.
+#[tokio::test]
+async fn s3_strip_gps_marks_only_the_version_it_read() {
+    let bucket = Bucket::versioned().await;
+    let key = "photos/7/p.jpg";
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    bucket
+        .put(key, jpeg_without_exif(), TAKEN_LONG_AGO, &[])
+        .await;
+    let dir = versioned_photos_run(&bucket);
+
+    let paused = Paused::run_at(dir.path(), "anonymise-read", &[]);
+    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    let (code, stderr) = paused.resume();
+    assert_eq!(code, Some(0), "{stderr}");
+    let versions: Vec<String> = bucket
+        .versions()
+        .await
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        versions.len(),
+        2,
+        "the upload and the version read: {versions:?}"
+    );
+    assert!(
+        !marked(&bucket, key, &versions[0]).await,
+        "the upload is not marked"
+    );
+    assert!(
+        marked(&bucket, key, &versions[1]).await,
+        "the version read is"
+    );
+
+    retention(dir.path(), &["run"], &[]).expect_code(0);
+    let left = bodies(&bucket, key).await;
+    assert_eq!(
+        left.len(),
+        1,
+        "the upload's anonymised copy: {}",
+        left.len()
+    );
+    assert!(!has_gps(&left[0]));
 }

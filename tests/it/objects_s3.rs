@@ -342,14 +342,7 @@ async fn put_version(bucket: &Bucket, key: &str, body: &[u8]) -> String {
 }
 
 async fn delete_current(bucket: &Bucket, key: &str) {
-    bucket
-        .client
-        .delete_object()
-        .bucket(&bucket.name)
-        .key(key)
-        .send()
-        .await
-        .expect("leave a delete marker");
+    bucket.delete_current(key).await
 }
 
 async fn versioned() -> Bucket {

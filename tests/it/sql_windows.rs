@@ -651,3 +651,48 @@ async fn events_of_accounts(batches_in_flight: usize) -> (TestDb, tempfile::Temp
     .await;
     (db, dir)
 }
+
+/// A key of a narrower integer type (`INTEGER`) is deleted by its keys as fast as a
+/// `BIGINT` one: compared as read, the keys form a hash table; a cross-type comparison
+/// could not, and tested each row against every key of its window (seconds a window).
+/// Under a DBA's one-second `statement_timeout` that failed the run.
+#[tokio::test]
+async fn windows_of_an_integer_key_delete_within_a_one_second_statement_timeout() {
+    let (db, dir) = setup_with(250_000, "{batches_in_flight: 2}", &[EVENTS], State::SameDb).await;
+    db.exec("ALTER TABLE events ALTER COLUMN id TYPE INTEGER")
+        .await;
+    let name = db
+        .texts("SELECT current_database()")
+        .await
+        .remove(0)
+        .unwrap_or_default();
+    db.exec(&format!(
+        "ALTER DATABASE \"{name}\" SET statement_timeout = '1s'"
+    ))
+    .await;
+    const EXPIRED: &str = "created_at < now() - interval '90 days'";
+    let kept = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM events WHERE NOT ({EXPIRED}) OR created_at IS NULL"
+        ))
+        .await;
+
+    let run = retention(
+        dir.path(),
+        &["run"],
+        &[("APP_URL", db.url.as_str()), ("RETENTION_LOG", "debug")],
+    )
+    .expect_code(0);
+
+    assert!(
+        run.stderr.contains("= ANY($"),
+        "windows deleted by their keys"
+    );
+    assert_eq!(
+        db.count(&format!("SELECT COUNT(*) FROM events WHERE {EXPIRED}"))
+            .await,
+        0
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM events").await, kept);
+    cli(&dir, &db, &["audit", "verify"]).expect_code(0);
+}

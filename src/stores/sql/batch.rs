@@ -364,9 +364,9 @@ pub async fn delete_window_keys(
     (lo, hi): (DateTime<Utc>, DateTime<Utc>),
     keys: Vec<i64>,
 ) -> Result<()> {
-    let Some(key) = single_key(p).filter(|k| k.kind == ColumnKind::Int) else {
+    if !single_key(p).is_some_and(|k| k.kind == ColumnKind::Int) {
         bail!("a window deleted by its keys needs a key of one integer column");
-    };
+    }
     let read = keys.len();
     let mut q = SqlText::new(p.dialect);
     q.push("DELETE FROM ").push(&p.from()).push(" WHERE ");
@@ -376,8 +376,10 @@ pub async fn delete_window_keys(
     // estimates `= ANY` once per key in the array (0.2 µs a key: 10 ms of planning for a
     // 45,000-key window, as much as its DELETE's execution). The executor still tests
     // each row against a hash table of the keys.
+    // The column is compared as BIGINT, as its keys were read: `int4 = ANY(int8[])` is a
+    // cross-type test the executor cannot hash, and would compare each row with every key.
     q.push(" AND CASE WHEN ")
-        .push(&p.dialect.col(T, &key.name))
+        .push(&single_key_read(p))
         .push(" = ANY(")
         .bind(Value::IntArray(keys))
         .push(") THEN TRUE ELSE FALSE END");

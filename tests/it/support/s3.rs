@@ -298,6 +298,17 @@ impl Bucket {
         .await
     }
 
+    /// Deletes `key` without naming a version: on a versioned bucket, a delete marker.
+    pub async fn delete_current(&self, key: &str) {
+        self.client
+            .delete_object()
+            .bucket(&self.name)
+            .key(key)
+            .send()
+            .await
+            .expect("leave a delete marker");
+    }
+
     /// The store configuration a user would write for this bucket.
     pub fn config(&self) -> StoreConfig {
         self.config_at(endpoint())

@@ -18,6 +18,16 @@ pub(super) enum Outcome {
     Locked,
 }
 
+/// Which version an in-place anonymisation read (`None` on an unversioned bucket),
+/// whether it wrote an anonymised copy of it (else that version needed no change), and
+/// which version carries the marker tag.
+struct Rewrite {
+    read: Option<String>,
+    replaced: bool,
+    /// The version that now carries the marker tag: the copy, or `read` when unchanged.
+    marked: Option<String>,
+}
+
 /// Sets on a PutObject or CopyObject request the headers of the object as `head` read
 /// them (content type, caching, disposition, encoding, language, storage class,
 /// encryption): a rewrite keeps them all.
@@ -65,14 +75,23 @@ impl Inner {
         ) {
             return Ok(Outcome::Locked);
         }
-        let new_version = match how {
+        let rewrite = match how {
             ObjectStrategy::StripGps => self.strip_gps_in_place(key, &head).await?,
             ObjectStrategy::StripMetadata => self.strip_metadata_in_place(key, &head).await?,
         };
         if info.versioned {
             crate::execute::pause::pause_at("anonymised-written").await;
-            if let Some(new_version) = new_version {
-                self.delete_older_versions(key, &new_version, info).await?;
+            if let Some(read) = &rewrite.read {
+                let left = self
+                    .delete_superseded(key, read, rewrite.replaced, info)
+                    .await;
+                if !matches!(left, Ok(Outcome::Done)) {
+                    // An older version still holds the data: without the marker the next
+                    // run takes the key again (its current version then needs no
+                    // rewrite) and deletes what is left once it can.
+                    self.drop_marker(key, rewrite.marked.as_deref()).await?;
+                }
+                return left;
             }
         }
         Ok(Outcome::Done)
@@ -83,9 +102,9 @@ impl Inner {
     /// back would bring the object back to life, so every version and marker of it is
     /// deleted instead.
     async fn delete_deleted(&self, key: &str, info: BucketInfo) -> anyhow::Result<Outcome> {
-        let keys = [key.to_owned()];
-        let identifiers = self.versions_of(key).await?;
-        let report = self.delete_identifiers(&keys, identifiers, info).await;
+        // Older versions first, the marker last: a locked older version keeps the marker
+        // on top, so held data never becomes the object's content again.
+        let report = self.delete_versioned(&[key.to_owned()], info).await?;
         if let Some((_, message)) = report.failed.into_iter().next() {
             anyhow::bail!("the object was deleted but its older versions could not be: {message}");
         }
@@ -99,12 +118,12 @@ impl Inner {
     /// Rewrites the image without its GPS block, keeping its headers (content type,
     /// caching, disposition, encoding, language, storage class, encryption), metadata and
     /// tags,
-    /// and adds the marker tag (where the server has tagging). Returns the new version id when a new version was written.
+    /// and adds the marker tag (where the server has tagging).
     async fn strip_gps_in_place(
         &self,
         key: &str,
         head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<Rewrite> {
         let object = self
             .pace
             .run(|| {
@@ -123,6 +142,7 @@ impl Inner {
             .await
             .context("reading the object's content")?
             .into_bytes();
+        crate::execute::pause::pause_at("anonymise-read").await;
         let stripped = strip_gps(&original)?;
         let mut tags = self
             .tags(key, None)
@@ -131,10 +151,14 @@ impl Inner {
         tags.insert(ANONYMISED_TAG.0.to_owned(), ANONYMISED_TAG.1.to_owned());
         if stripped[..] == original[..] {
             // No GPS block: nothing personal to rewrite, only the marker to set. On a
-            // versioned bucket this version is the one kept: older ones may still hold a
-            // location (an image the application stripped itself, say).
-            self.put_tags(key, &tags).await?;
-            return Ok(read_version);
+            // versioned bucket this version stays: older ones may still hold a location
+            // (an image the application stripped itself, say).
+            self.put_tags(key, read_version.as_deref(), &tags).await?;
+            return Ok(Rewrite {
+                marked: read_version.clone(),
+                read: read_version,
+                replaced: false,
+            });
         }
         let stripped = bytes::Bytes::from(stripped);
         // A server without tagging gets no tagging header: the marker cannot be kept there.
@@ -150,7 +174,11 @@ impl Inner {
             })
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
-        Ok(out.version_id().map(str::to_owned))
+        Ok(Rewrite {
+            read: read_version,
+            replaced: true,
+            marked: out.version_id().map(str::to_owned),
+        })
     }
 
     /// Copies the object onto itself with empty user metadata, then replaces its tags with
@@ -159,7 +187,7 @@ impl Inner {
         &self,
         key: &str,
         head: &aws_sdk_s3::operation::head_object::HeadObjectOutput,
-    ) -> anyhow::Result<Option<String>> {
+    ) -> anyhow::Result<Rewrite> {
         let source = format!("{}/{}", self.bucket, percent_encode(key, true));
         let out = self
             .pace
@@ -178,11 +206,24 @@ impl Inner {
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         let marker = BTreeMap::from([(ANONYMISED_TAG.0.to_owned(), ANONYMISED_TAG.1.to_owned())]);
-        self.put_tags(key, &marker).await?;
-        Ok(out.version_id().map(str::to_owned))
+        let copy = out.version_id().map(str::to_owned);
+        self.put_tags(key, copy.as_deref(), &marker).await?;
+        Ok(Rewrite {
+            read: out.copy_source_version_id().map(str::to_owned),
+            replaced: true,
+            marked: copy,
+        })
     }
 
-    async fn put_tags(&self, key: &str, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    /// Sets the tags of `key`'s version `version` (its current one when `None`): naming the
+    /// version keeps the marker off a version the application wrote meanwhile, which this
+    /// pass never anonymised.
+    async fn put_tags(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         let tag_set: Result<Vec<Tag>, _> = tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -198,6 +239,7 @@ impl Inner {
                     .put_object_tagging()
                     .bucket(&self.bucket)
                     .key(key)
+                    .set_version_id(version.map(str::to_owned))
                     .tagging(tagging.clone())
                     .send()
             })
@@ -213,19 +255,21 @@ impl Inner {
         }
     }
 
-    /// After an anonymised version is written, the versions before it still hold the
-    /// personal data: delete them all (and any delete markers).
-    async fn delete_older_versions(
+    /// On a versioned bucket, after anonymising the version `read` of `key` in place:
+    /// deletes the versions older than it, which may still hold what was removed, and
+    /// `read` itself when it was `replaced` by an anonymised copy.
+    async fn delete_superseded(
         &self,
         key: &str,
-        keep: &str,
+        read: &str,
+        replaced: bool,
         info: BucketInfo,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Outcome> {
         let listed = self.listed_versions_of(key).await?;
-        let old = older_than(&listed, keep).ok_or_else(|| {
+        let old = superseded(&listed, read, replaced).ok_or_else(|| {
             anyhow::anyhow!(
-                "the anonymised version is no longer listed (the object changed meanwhile): \
-                 its older versions were left for the next run"
+                "the anonymised object's version is no longer listed (the object changed \
+                 meanwhile): its older versions were left for the next run"
             )
         })?;
         let old: Vec<(String, Option<String>)> = old
@@ -233,43 +277,71 @@ impl Inner {
             .map(|v| (key.to_owned(), v.version_id.clone()))
             .collect();
         if old.is_empty() {
-            return Ok(());
+            return Ok(Outcome::Done);
         }
         let keys = [key.to_owned()];
         let report = self.delete_identifiers(&keys, old, info).await;
         if let Some((_, message)) = report.failed.into_iter().next() {
-            anyhow::bail!("the anonymised copy was written but an old version remains: {message}");
+            anyhow::bail!("the object was anonymised but an old version remains: {message}");
         }
-        anyhow::ensure!(
-            report.locked.is_empty(),
-            "the anonymised copy was written but an old version is under Object Lock"
-        );
-        Ok(())
+        // An older version under Object Lock keeps its data, as locked data does.
+        Ok(match report.locked.is_empty() {
+            true => Outcome::Done,
+            false => Outcome::Locked,
+        })
+    }
+
+    /// Removes the marker tag from `key`'s version `version`, keeping its other tags.
+    async fn drop_marker(&self, key: &str, version: Option<&str>) -> anyhow::Result<()> {
+        let mut tags = self
+            .tags(key, version)
+            .await
+            .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
+        tags.remove(ANONYMISED_TAG.0);
+        if !tags.is_empty() {
+            return self.put_tags(key, version, &tags).await;
+        }
+        // No tag left: some servers (moto) fail an empty tag set; deleting says the same.
+        self.pace
+            .run(|| {
+                self.client
+                    .delete_object_tagging()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .set_version_id(version.map(str::to_owned))
+                    .send()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))
     }
 }
 
-/// The versions and delete markers of one key older than its version `keep`, or `None`
-/// when `keep` is not among them. `listed` is as [`Inner::listed_versions_of`] returns it:
-/// data versions newest first, then markers. A version or marker written after `keep` —
-/// by the application, while the object was being anonymised — is newer and stays: it is
-/// not the data this pass read, and a newer marker is the application deleting the
-/// object, which removing it would undo. A marker written in the same second as `keep`
-/// cannot be ordered and stays too (it holds no data).
-fn older_than<'l>(
+/// The versions and delete markers of one key that anonymising its version `read`
+/// supersedes, or `None` when `read` is no longer listed: the data versions older than
+/// `read`, and `read` itself when it was `replaced`. `listed` is as
+/// [`Inner::listed_versions_of`] returns it: data versions newest first, then markers.
+/// Anything written after `read` stays — the anonymised copy, and whatever the
+/// application wrote meanwhile, which is not the data this pass read; a newer marker is
+/// the application deleting the object, which removing it would undo. Markers older than
+/// `read` go with the versions they hid; one written in the same second as `read`
+/// cannot be ordered and stays (it holds no data).
+fn superseded<'l>(
     listed: &'l [super::versions::Listed],
-    keep: &str,
+    read: &str,
+    replaced: bool,
 ) -> Option<Vec<&'l super::versions::Listed>> {
     let at = listed
         .iter()
-        .position(|v| !v.marker && v.version_id.as_deref() == Some(keep))?;
-    let kept_at = listed[at].last_modified;
+        .position(|v| !v.marker && v.version_id.as_deref() == Some(read))?;
+    let read_at = listed[at].last_modified;
     Some(
         listed
             .iter()
             .enumerate()
             .filter(|(i, v)| match v.marker {
-                false => *i > at,
-                true => matches!((v.last_modified, kept_at), (Some(m), Some(k)) if m < k),
+                false => *i > at || (*i == at && replaced),
+                true => matches!((v.last_modified, read_at), (Some(m), Some(r)) if m < r),
             })
             .map(|(_, v)| v)
             .collect(),

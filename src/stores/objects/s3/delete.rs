@@ -91,19 +91,6 @@ impl Inner {
         Ok(report)
     }
 
-    /// Every version and delete marker of one key, as `(key, version id)` to delete.
-    pub(super) async fn versions_of(
-        &self,
-        key: &str,
-    ) -> anyhow::Result<Vec<(String, Option<String>)>> {
-        Ok(self
-            .listed_versions_of(key)
-            .await?
-            .into_iter()
-            .map(|v| (key.to_owned(), v.version_id))
-            .collect())
-    }
-
     /// Deletes the identifiers in DeleteObjects requests and folds every result into one
     /// outcome per key of `keys`.
     pub(super) async fn delete_identifiers(
