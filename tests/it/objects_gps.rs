@@ -295,18 +295,50 @@ async fn s3_strip_gps_removes_a_location_left_in_an_older_version_when_the_curre
 /// Anonymises a photo with a location on a versioned bucket, the application uploading
 /// a new version of it while the run is paused at `step`; returns the photo's versions
 /// afterwards (newest first) and the upload.
-async fn uploaded_while_paused_at(step: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
+async fn uploaded_while_paused_at(step: &str) -> (Bucket, Vec<Vec<u8>>, Vec<u8>) {
     let bucket = Bucket::versioned().await;
     let key = "photos/7/p.jpg";
-    bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
+    let album = [("album", "holiday")];
+    bucket
+        .put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &album)
+        .await;
     let dir = versioned_photos_run(&bucket);
 
     let paused = Paused::run_at(dir.path(), step, &[]);
     let newer = b"the application's newest upload".to_vec();
-    bucket.put(key, newer.clone(), TAKEN_LONG_AGO, &[]).await;
+    bucket
+        .put(key, newer.clone(), TAKEN_LONG_AGO, &[("origin", "app")])
+        .await;
     let (code, stderr) = paused.resume();
     assert_eq!(code, Some(0), "{stderr}");
-    (bodies(&bucket, key).await, newer)
+    let left = bodies(&bucket, key).await;
+    (bucket, left, newer)
+}
+
+/// The tags of `key`'s newest version, as `key=value`.
+async fn newest_tags(bucket: &Bucket, key: &str) -> Vec<String> {
+    let (_, version) = bucket
+        .versions()
+        .await
+        .into_iter()
+        .next()
+        .expect("a version");
+    let out = bucket
+        .client
+        .get_object_tagging()
+        .bucket(&bucket.name)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .expect("read the tags");
+    let mut tags: Vec<String> = out
+        .tag_set()
+        .iter()
+        .map(|t| format!("{}={}", t.key(), t.value()))
+        .collect();
+    tags.sort();
+    tags
 }
 
 /// A version the application writes while the photo is being anonymised is newer than
@@ -314,7 +346,7 @@ async fn uploaded_while_paused_at(step: &str) -> (Vec<Vec<u8>>, Vec<u8>) {
 /// than that copy go.
 #[tokio::test]
 async fn s3_strip_gps_keeps_a_version_written_after_its_anonymised_copy() {
-    let (left, newer) = uploaded_while_paused_at("anonymised-written").await;
+    let (_, left, newer) = uploaded_while_paused_at("anonymised-written").await;
     assert_eq!(left.len(), 2, "the newest upload and the anonymised copy");
     assert_eq!(left[0], newer, "the newest upload is still the object");
     assert!(!has_gps(&left[1]), "the anonymised copy has no location");
@@ -326,10 +358,15 @@ async fn s3_strip_gps_keeps_a_version_written_after_its_anonymised_copy() {
 /// version read, with its location, goes.
 #[tokio::test]
 async fn s3_strip_gps_keeps_a_version_written_between_its_read_and_its_copy() {
-    let (left, newer) = uploaded_while_paused_at("anonymise-read").await;
+    let (bucket, left, newer) = uploaded_while_paused_at("anonymise-read").await;
     assert_eq!(left.len(), 2, "the anonymised copy and the newest upload");
     assert!(!has_gps(&left[0]), "the anonymised copy has no location");
     assert_eq!(left[1], newer, "the upload the tool never read is kept");
+    assert_eq!(
+        newest_tags(&bucket, "photos/7/p.jpg").await,
+        ["album=holiday", "retention-anonymised=1"],
+        "the copy keeps the tags of the version read, not the upload's"
+    );
 }
 
 /// `strip_metadata` on a versioned bucket: the copy without metadata stays, the version

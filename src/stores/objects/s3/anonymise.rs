@@ -144,8 +144,10 @@ impl Inner {
             .into_bytes();
         crate::execute::pause::pause_at("anonymise-read").await;
         let stripped = strip_gps(&original)?;
+        // The tags of the version read, which the copy keeps (not those of a version the
+        // application may have written since).
         let mut tags = self
-            .tags(key, None)
+            .tags(key, read_version.as_deref())
             .await
             .map_err(|e| anyhow::anyhow!(describe_sdk_error(&e)))?;
         tags.insert(ANONYMISED_TAG.0.to_owned(), ANONYMISED_TAG.1.to_owned());
@@ -293,6 +295,9 @@ impl Inner {
 
     /// Removes the marker tag from `key`'s version `version`, keeping its other tags.
     async fn drop_marker(&self, key: &str, version: Option<&str>) -> anyhow::Result<()> {
+        if !self.has_tagging() {
+            return Ok(());
+        }
         let mut tags = self
             .tags(key, version)
             .await
