@@ -323,6 +323,11 @@ async fn newest_tags(bucket: &Bucket, key: &str) -> Vec<String> {
         .into_iter()
         .next()
         .expect("a version");
+    tags_of(bucket, key, &version).await
+}
+
+/// The tags of `key`'s version `version`, as sorted `key=value`.
+async fn tags_of(bucket: &Bucket, key: &str, version: &str) -> Vec<String> {
     let out = bucket
         .client
         .get_object_tagging()
@@ -458,18 +463,10 @@ async fn legal_hold(bucket: &Bucket, key: &str, version: &str, status: ObjectLoc
 
 /// Whether `key`'s version `version` carries the anonymised marker tag.
 async fn marked(bucket: &Bucket, key: &str, version: &str) -> bool {
-    bucket
-        .client
-        .get_object_tagging()
-        .bucket(&bucket.name)
-        .key(key)
-        .version_id(version)
-        .send()
+    tags_of(bucket, key, version)
         .await
-        .expect("read the tags")
-        .tag_set()
         .iter()
-        .any(|t| t.key() == "retention-anonymised")
+        .any(|t| t.starts_with("retention-anonymised="))
 }
 
 /// An older version under legal hold keeps its location (it is held) and the key is
