@@ -634,13 +634,9 @@ async fn the_export_holds_exactly_the_subjects_rows_and_nobody_elses(kind: Db) {
 
 /// The shop plus a versioned S3 bucket of photos under `photos/{subject}/`.
 async fn shop_with_photos(kind: Db) -> (Shop, crate::support::s3::Bucket) {
-    use crate::support::s3::{Bucket, BucketKind};
+    use crate::support::s3::Bucket;
     let mut shop = shop(kind).await;
-    let bucket = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: false,
-    })
-    .await;
+    let bucket = Bucket::versioned().await;
     for subject in ["1", "2", "3"] {
         for n in 0..2 {
             let key = format!("photos/{subject}/IMG_{n}.jpg");

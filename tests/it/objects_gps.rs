@@ -6,8 +6,7 @@ use crate::support::images::{
     exif_fields, jpeg_with_gps, jpeg_without_exif, non_exif_parts, pixels, png_with_gps,
 };
 use crate::support::objects::{scan_all, target, Fixture};
-use crate::support::s3::{Bucket, BucketKind};
-use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
+use crate::support::s3::Bucket;
 use retention::rules::model::{ObjectStrategy, ObjectTimestamp};
 use retention::stores::objects::{ObjectFilter, ObjectStore};
 
@@ -422,14 +421,7 @@ async fn s3_strip_metadata_on_a_versioned_bucket_leaves_no_version_with_the_meta
     assert_eq!(bodies(&bucket, key).await, vec![b"v2".to_vec()]);
 }
 
-fn locked_bucket() -> BucketKind {
-    BucketKind {
-        versioned: true,
-        object_lock: true,
-    }
-}
-
-/// Puts a photo version and sets a legal hold on it (`on`) or lifts it; returns its id.
+/// Puts an expired photo version under legal hold; returns its id.
 async fn put_held(bucket: &Bucket, key: &str, body: Vec<u8>) -> String {
     let version = bucket
         .client
@@ -444,21 +436,8 @@ async fn put_held(bucket: &Bucket, key: &str, body: Vec<u8>) -> String {
         .version_id()
         .expect("a version id")
         .to_owned();
-    legal_hold(bucket, key, &version, ObjectLockLegalHoldStatus::On).await;
+    bucket.legal_hold(key, Some(&version), true).await;
     version
-}
-
-async fn legal_hold(bucket: &Bucket, key: &str, version: &str, status: ObjectLockLegalHoldStatus) {
-    bucket
-        .client
-        .put_object_legal_hold()
-        .bucket(&bucket.name)
-        .key(key)
-        .version_id(version)
-        .legal_hold(ObjectLockLegalHold::builder().status(status).build())
-        .send()
-        .await
-        .expect("set the legal hold");
 }
 
 /// Whether `key`'s version `version` carries the anonymised marker tag.
@@ -474,7 +453,7 @@ async fn marked(bucket: &Bucket, key: &str, version: &str) -> bool {
 /// marker, so once the hold is lifted the next run deletes what is left.
 #[tokio::test]
 async fn s3_strip_gps_retries_an_older_version_under_legal_hold_once_it_is_lifted() {
-    let bucket = Bucket::new(locked_bucket()).await;
+    let bucket = Bucket::locked().await;
     let key = "photos/7/p.jpg";
     let held = put_held(&bucket, key, jpeg_with_gps()).await;
     bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;
@@ -496,7 +475,7 @@ async fn s3_strip_gps_retries_an_older_version_under_legal_hold_once_it_is_lifte
         "no marker while data is left"
     );
 
-    legal_hold(&bucket, key, &held, ObjectLockLegalHoldStatus::Off).await;
+    bucket.legal_hold(key, Some(&held), false).await;
     retention(dir.path(), &["run"], &[]).expect_code(0);
     let left = bodies(&bucket, key).await;
     assert_eq!(left.len(), 1, "only the anonymised copy");
@@ -509,7 +488,7 @@ async fn s3_strip_gps_retries_an_older_version_under_legal_hold_once_it_is_lifte
 /// the object again.
 #[tokio::test]
 async fn s3_anonymising_a_deleted_photo_never_brings_back_a_held_version() {
-    let bucket = Bucket::new(locked_bucket()).await;
+    let bucket = Bucket::locked().await;
     let key = "photos/7/p.jpg";
     put_held(&bucket, key, jpeg_with_gps()).await;
     bucket.put(key, jpeg_with_gps(), TAKEN_LONG_AGO, &[]).await;

@@ -3,7 +3,7 @@
 use crate::support::objects::{scan_all, target};
 use crate::support::s3::{Bucket, BucketKind};
 use aws_sdk_s3::primitives::{ByteStream, DateTime as S3DateTime};
-use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus, ObjectLockMode};
+use aws_sdk_s3::types::ObjectLockMode;
 use chrono::{Duration, Utc};
 use futures::StreamExt;
 use retention::rules::model::{ObjectSubject, ObjectTimestamp};
@@ -41,11 +41,7 @@ fn photos() -> retention::rules::model::ObjectTarget {
 
 #[tokio::test]
 async fn erasure_removes_every_version_and_delete_marker_of_the_subjects_objects() {
-    let bucket = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: false,
-    })
-    .await;
+    let bucket = Bucket::versioned().await;
     bucket
         .put("photos/42/a.jpg", b"v1".to_vec(), &[], &[])
         .await;
@@ -92,29 +88,13 @@ async fn erasure_removes_every_version_and_delete_marker_of_the_subjects_objects
 
 #[tokio::test]
 async fn objects_under_legal_hold_or_compliance_retention_are_skipped_and_reported_locked() {
-    let bucket = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: true,
-    })
-    .await;
+    let bucket = Bucket::locked().await;
     assert!(
         bucket.has_object_lock().await,
         "the server did not enable Object Lock"
     );
     bucket.put("logs/held.log", b"x".to_vec(), &[], &[]).await;
-    bucket
-        .client
-        .put_object_legal_hold()
-        .bucket(&bucket.name)
-        .key("logs/held.log")
-        .legal_hold(
-            ObjectLockLegalHold::builder()
-                .status(ObjectLockLegalHoldStatus::On)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("set legal hold");
+    bucket.legal_hold("logs/held.log", None, true).await;
     bucket
         .client
         .put_object()
@@ -159,11 +139,7 @@ async fn a_key_with_an_older_version_under_legal_hold_keeps_its_current_version(
     // locked one would make v1 the object's content again; the newer versions around a
     // locked one are kept instead, and the key is reported locked. `logs/b.log` has two
     // unlocked versions: both go.
-    let bucket = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: true,
-    })
-    .await;
+    let bucket = Bucket::locked().await;
     assert!(bucket.has_object_lock().await);
     let v1 = bucket
         .client
@@ -177,20 +153,7 @@ async fn a_key_with_an_older_version_under_legal_hold_keeps_its_current_version(
         .version_id()
         .expect("a versioned bucket names the version")
         .to_owned();
-    bucket
-        .client
-        .put_object_legal_hold()
-        .bucket(&bucket.name)
-        .key("logs/a.log")
-        .version_id(&v1)
-        .legal_hold(
-            ObjectLockLegalHold::builder()
-                .status(ObjectLockLegalHoldStatus::On)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("hold v1");
+    bucket.legal_hold("logs/a.log", Some(&v1), true).await;
     bucket.put("logs/a.log", b"v2".to_vec(), &[], &[]).await;
     bucket.put("logs/b.log", b"v1".to_vec(), &[], &[]).await;
     bucket.put("logs/b.log", b"v2".to_vec(), &[], &[]).await;
@@ -227,11 +190,7 @@ async fn a_key_with_an_older_version_under_legal_hold_keeps_its_current_version(
 
 #[tokio::test]
 async fn the_audit_export_is_written_once_under_compliance_retention() {
-    let bucket = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: true,
-    })
-    .await;
+    let bucket = Bucket::locked().await;
     let store = bucket.store().await;
     let entries = b"{\"v\":1,\"seq\":1}\n".to_vec();
 
@@ -312,11 +271,7 @@ async fn a_write_once_export_to_a_bucket_without_object_lock_is_refused_naming_t
 #[tokio::test]
 async fn probe_reports_versioning_and_object_lock() {
     let plain = Bucket::new(BucketKind::default()).await;
-    let locked = Bucket::new(BucketKind {
-        versioned: true,
-        object_lock: true,
-    })
-    .await;
+    let locked = Bucket::locked().await;
 
     let plain = plain.store().await.probe().await.expect("probe");
     let locked = locked.store().await.probe().await.expect("probe");
@@ -341,23 +296,15 @@ async fn put_version(bucket: &Bucket, key: &str, body: &[u8]) -> String {
         .to_owned()
 }
 
-async fn delete_current(bucket: &Bucket, key: &str) {
-    bucket.delete_current(key).await
-}
-
-async fn versioned() -> Bucket {
-    Bucket::versioned().await
-}
-
 #[tokio::test]
 async fn a_deleted_key_whose_old_versions_hold_data_is_still_erased_with_every_version() {
-    let bucket = versioned().await;
+    let bucket = Bucket::versioned().await;
     put_version(&bucket, "photos/42/gone.jpg", b"v1").await;
     put_version(&bucket, "photos/42/gone.jpg", b"v2").await;
-    delete_current(&bucket, "photos/42/gone.jpg").await;
+    bucket.delete_current("photos/42/gone.jpg").await;
     put_version(&bucket, "photos/43/gone.jpg", b"v1").await;
     put_version(&bucket, "photos/43/gone.jpg", b"v2").await;
-    delete_current(&bucket, "photos/43/gone.jpg").await;
+    bucket.delete_current("photos/43/gone.jpg").await;
     put_version(&bucket, "photos/43/kept.jpg", b"v1").await;
     let store = bucket.store().await;
 
@@ -392,10 +339,10 @@ async fn a_deleted_key_whose_old_versions_hold_data_is_still_erased_with_every_v
 
 #[tokio::test]
 async fn a_deleted_key_expires_by_when_its_data_was_last_written() {
-    let bucket = versioned().await;
+    let bucket = Bucket::versioned().await;
     put_version(&bucket, "photos/42/a.jpg", b"v1").await;
     let newest = put_version(&bucket, "photos/42/a.jpg", b"v2").await;
-    delete_current(&bucket, "photos/42/a.jpg").await;
+    bucket.delete_current("photos/42/a.jpg").await;
     let head = bucket
         .client
         .head_object()
@@ -429,7 +376,7 @@ async fn a_deleted_key_expires_by_when_its_data_was_last_written() {
 
 #[tokio::test]
 async fn anonymising_a_deleted_key_removes_its_versions_instead_of_reviving_it() {
-    let bucket = versioned().await;
+    let bucket = Bucket::versioned().await;
     bucket
         .put(
             "photos/42/a.jpg",
@@ -438,7 +385,7 @@ async fn anonymising_a_deleted_key_removes_its_versions_instead_of_reviving_it()
             &[],
         )
         .await;
-    delete_current(&bucket, "photos/42/a.jpg").await;
+    bucket.delete_current("photos/42/a.jpg").await;
     let store = bucket.store().await;
     let scan = scan_all(&store, &photos(), &ObjectFilter::default()).await;
     assert_eq!(scan.matched.len(), 1);
@@ -458,7 +405,7 @@ async fn anonymising_a_deleted_key_removes_its_versions_instead_of_reviving_it()
 
 #[tokio::test]
 async fn a_versioned_listing_longer_than_one_page_yields_every_key_once() {
-    let bucket = versioned().await;
+    let bucket = Bucket::versioned().await;
     // 520 keys of two versions each, every fifth deleted: over 1,000 versions and markers,
     // so pages end inside a key's versions.
     let keys: Vec<String> = (0..520).map(|i| format!("photos/{i:04}/a.jpg")).collect();
@@ -469,7 +416,7 @@ async fn a_versioned_listing_longer_than_one_page_yields_every_key_once() {
                 put_version(bucket, key, b"v1").await;
                 put_version(bucket, key, b"v2").await;
                 if i % 5 == 0 {
-                    delete_current(bucket, key).await;
+                    bucket.delete_current(key).await;
                 }
             }
         })

@@ -423,23 +423,7 @@ async fn a_hold_added_while_a_run_is_in_progress_keeps_its_subjects_rows_from_th
     let (code, stderr) = paused.resume();
     assert_eq!(code, Some(0), "{stderr}");
 
-    assert_eq!(
-        db.count(EXPIRED_42).await,
-        held,
-        "the held account's rows stay"
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM events WHERE account_id <> 42 AND created_at < now() - interval '90 days'")
-            .await,
-        0,
-        "every other expired row went"
-    );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM events WHERE account_id IS NULL AND created_at < now() - interval '90 days'")
-            .await,
-        0,
-        "expired rows of no account went too"
-    );
+    expired_left_only_of_account_42(&db, held).await;
     // The rows the hold kept count as held, with their `skip` entry, not as matched rows
     // the run failed to change.
     let skipped: Vec<u64> = db
@@ -501,20 +485,7 @@ async fn windows_deleted_by_their_keys_keep_a_held_subjects_rows_and_take_those_
         "{keyed} windows deleted by their keys, {custom} of them planned with their values"
     );
 
-    for (which, want) in [
-        ("account_id = 42", held),
-        ("account_id IS NULL", 0),
-        ("account_id <> 42", 0),
-    ] {
-        assert_eq!(
-            db.count(&format!(
-                "SELECT COUNT(*) FROM events WHERE {which} AND {EXPIRED}"
-            ))
-            .await,
-            want,
-            "expired rows left where {which}"
-        );
-    }
+    expired_left_only_of_account_42(&db, held).await;
     cli(&dir, &db, &["audit", "verify"]).expect_code(0);
 }
 
@@ -637,6 +608,25 @@ async fn an_erasure_a_hold_interrupts_is_partial_not_done() {
 
 /// 20,000 events of 100 accounts (`account_id = id % 100`) under [`EVENTS_BY_ACCOUNT`],
 /// beside the audit log, one small batch at a time.
+/// Checks that of the expired events only account 42's `held` rows are left: every
+/// other account's went, and those of no account (a NULL subject, which no hold covers).
+async fn expired_left_only_of_account_42(db: &TestDb, held: i64) {
+    for (which, want) in [
+        ("account_id = 42", held),
+        ("account_id IS NULL", 0),
+        ("account_id <> 42", 0),
+    ] {
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) FROM events WHERE {which} AND created_at < now() - interval '90 days'"
+            ))
+            .await,
+            want,
+            "expired rows left where {which}"
+        );
+    }
+}
+
 async fn events_of_accounts(batches_in_flight: usize) -> (TestDb, tempfile::TempDir) {
     let (db, dir) = setup_with(
         20_000,

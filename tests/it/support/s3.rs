@@ -298,6 +298,34 @@ impl Bucket {
         .await
     }
 
+    /// A new bucket with Object Lock (which implies versioning).
+    pub async fn locked() -> Bucket {
+        Bucket::new(BucketKind {
+            versioned: true,
+            object_lock: true,
+        })
+        .await
+    }
+
+    /// Sets (`on`) or lifts the legal hold on `key`'s version `version` (its current one
+    /// when `None`).
+    pub async fn legal_hold(&self, key: &str, version: Option<&str>, on: bool) {
+        use aws_sdk_s3::types::{ObjectLockLegalHold, ObjectLockLegalHoldStatus};
+        let status = match on {
+            true => ObjectLockLegalHoldStatus::On,
+            false => ObjectLockLegalHoldStatus::Off,
+        };
+        self.client
+            .put_object_legal_hold()
+            .bucket(&self.name)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .legal_hold(ObjectLockLegalHold::builder().status(status).build())
+            .send()
+            .await
+            .expect("set the legal hold");
+    }
+
     /// Deletes `key` without naming a version: on a versioned bucket, a delete marker.
     pub async fn delete_current(&self, key: &str) {
         self.client
