@@ -601,8 +601,9 @@ fn draft(
 /// A pass whose subjects came under a hold while it ran left their remaining records
 /// alone from the next batch on: they count as held (with their `skip` entry), so the
 /// report does not show them as matched but not done, and a request reads as partial, not
-/// done. An erasure's records are its one subject's; a table's are counted again, with the
-/// holds added since the start as the only holds.
+/// done. An erasure's records are its one subject's; a table with a subject column is
+/// counted again, with the holds added since the start as the only holds. Other passes
+/// (objects, tables no hold can reach) are not recounted, and read no holds for it.
 async fn held_since_start(
     ws: &Workspace,
     as_of: DateTime<Utc>,
@@ -616,24 +617,23 @@ async fn held_since_start(
     if left == 0 {
         return Ok(());
     }
+    let recount = match (sel.reason, p.table.as_ref(), ws.sql.get(p.target.store())) {
+        (Reason::Request, _, _) => None,
+        (_, Ok(table), Some(pool)) if table.subject.is_some() => Some((table, pool)),
+        _ => return Ok(()),
+    };
     let added = holds_added(ws, sel, as_of).await?;
-    let newly = if sel.reason == Reason::Request {
-        match sel.subjects.iter().any(|s| added.contains(s)) {
-            true => left,
-            false => 0,
+    let newly = match recount {
+        None if sel.subjects.iter().any(|s| added.contains(s)) => left,
+        Some((table, pool)) if !added.is_empty() => {
+            let by_added = Selection {
+                held: added.into_iter().collect(),
+                ..sel.clone()
+            };
+            let (inv, _) = inventory(pool, table, &by_added, &[], Total::AtLeast).await?;
+            inv.held.min(left)
         }
-    } else {
-        match (p.table.as_ref(), ws.sql.get(p.target.store())) {
-            (Ok(table), Some(pool)) if table.subject.is_some() && !added.is_empty() => {
-                let by_added = Selection {
-                    held: added.into_iter().collect(),
-                    ..sel.clone()
-                };
-                let (inv, _) = inventory(pool, table, &by_added, &[], Total::AtLeast).await?;
-                inv.held.min(left)
-            }
-            _ => 0,
-        }
+        _ => 0,
     };
     if newly == 0 {
         return Ok(());
