@@ -13,13 +13,8 @@ use std::collections::HashMap;
 /// Rounds of DeleteObjects for keys whose result was a throttling error.
 const DELETE_ROUNDS: u32 = 16;
 
-/// The versions and delete markers of some keys, split by whether they are the key's
-/// current entry ([`Inner::all_versions`]).
-#[derive(Debug, Default)]
-pub(super) struct Versions {
-    pub(super) older: Vec<(String, Option<String>)>,
-    pub(super) current: Vec<(String, Option<String>)>,
-}
+/// `(key, version id)` pairs to delete.
+type Identifiers = Vec<(String, Option<String>)>;
 
 /// Per-key tally of a versioned or plain delete.
 #[derive(Default)]
@@ -31,10 +26,10 @@ struct KeyTally {
 }
 
 impl Inner {
-    /// Every version and delete marker of each key, by exact key match: those behind the
-    /// key's current entry, and the current entries (what a GET or a listing of the key
-    /// shows: its newest version, or a delete marker), as `(key, version id)` to delete.
-    pub(super) async fn all_versions(&self, keys: &[String]) -> anyhow::Result<Versions> {
+    /// Every version and delete marker of each key, by exact key match, as `(key, version
+    /// id)` to delete: those behind the key's current entry, then the current entries
+    /// (what a GET or a listing of the key shows: its newest version, or a delete marker).
+    async fn all_versions(&self, keys: &[String]) -> anyhow::Result<(Identifiers, Identifiers)> {
         let lists: Vec<(String, Vec<super::versions::Listed>)> =
             futures::stream::iter(keys.to_vec())
                 .map(|key| async move {
@@ -44,18 +39,17 @@ impl Inner {
                 .buffer_unordered(VERSIONS_CONCURRENCY)
                 .try_collect()
                 .await?;
-        let mut out = Versions::default();
-        for (key, listed) in lists {
-            for v in listed {
-                let to = if v.latest {
-                    &mut out.current
-                } else {
-                    &mut out.older
-                };
-                to.push((key.clone(), v.version_id));
-            }
-        }
-        Ok(out)
+        let (older, current): (Vec<_>, Vec<_>) = lists
+            .into_iter()
+            .flat_map(|(key, listed)| listed.into_iter().map(move |v| (key.clone(), v)))
+            .partition(|(_, v)| !v.latest);
+        let ids = |entries: Vec<(String, super::versions::Listed)>| {
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, v.version_id))
+                .collect()
+        };
+        Ok((ids(older), ids(current)))
     }
 
     /// Deletes every version and delete marker of `keys` on a versioned bucket, the older
@@ -68,8 +62,8 @@ impl Inner {
         keys: &[String],
         info: BucketInfo,
     ) -> anyhow::Result<ObjectReport> {
-        let versions = self.all_versions(keys).await?;
-        let first = self.delete_identifiers(keys, versions.older, info).await;
+        let (older, current) = self.all_versions(keys).await?;
+        let first = self.delete_identifiers(keys, older, info).await;
         let stopped: std::collections::HashSet<&String> = first
             .locked
             .iter()
@@ -80,14 +74,16 @@ impl Inner {
             .filter(|k| !stopped.contains(k))
             .cloned()
             .collect();
-        let current: Vec<(String, Option<String>)> = versions
-            .current
+        let current: Identifiers = current
             .into_iter()
             .filter(|(k, _)| !stopped.contains(k))
             .collect();
         let mut report = self.delete_identifiers(&go_on, current, info).await;
-        report.locked.extend(first.locked);
-        report.failed.extend(first.failed);
+        // A key whose older versions all went is done only once its current entry is.
+        report.absorb(ObjectReport {
+            done: Vec::new(),
+            ..first
+        });
         Ok(report)
     }
 
