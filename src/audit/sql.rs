@@ -130,10 +130,8 @@ pub enum HeadError {
     NotAuthenticated(u64),
     #[error(
         "entry {0}, the last of the audit log, carries no signature, and no entry does: the \
-         log was written before audit.signing_key was configured, or it was forged. If it \
-         predates the key, set audit.unsigned_history to the number of entries written \
-         without it (docs/audit.md, \"History: logs that were not always signed\"); otherwise `retention audit \
-         verify` shows the damage"
+         log was written before audit.signing_key was configured, or it was forged. {advice}",
+        advice = super::tail::UNSIGNED_HISTORY_ADVICE
     )]
     UnsignedHistory(u64),
     #[error(

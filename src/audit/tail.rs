@@ -21,6 +21,12 @@ use crate::stores::sql::SqlConn;
 use anyhow::{Context, Result};
 use futures::TryStreamExt;
 
+/// What to do about an unsigned log under a signing key, said by every refusal of one.
+pub(super) const UNSIGNED_HISTORY_ADVICE: &str = "If the log predates the key, set \
+    audit.unsigned_history to the number of entries written without it (`retention audit \
+    show` lists them; docs/audit.md, \"History: logs that were not always signed\"); \
+    otherwise `retention audit verify` shows the damage";
+
 /// Why the tail cannot be signed over. Each names the first `seq` at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TailError {
@@ -33,11 +39,8 @@ pub enum TailError {
     NotAuthenticated(u64, &'static str),
     #[error(
         "entry {0} of the audit log carries no signature, and no entry before it does: the \
-         log was written before audit.signing_key was configured, or the entry was forged. If \
-         the log predates the key, set audit.unsigned_history to the number of entries \
-         written without it (`retention audit show` lists them; docs/audit.md, \"History: \
-         logs that were not always signed\"); otherwise `retention audit verify` shows the \
-         damage"
+         log was written before audit.signing_key was configured, or the entry was forged. \
+         {UNSIGNED_HISTORY_ADVICE}"
     )]
     UnsignedHistory(u64),
     #[error(
@@ -162,9 +165,10 @@ impl Walker<'_> {
             if unsigned && !self.signed_region {
                 return Err(TailError::UnsignedHistory(want));
             }
-            let why = match unsigned {
-                false => "its signature does not verify",
-                true => "it carries no signature",
+            let why = if unsigned {
+                "it carries no signature"
+            } else {
+                "its signature does not verify"
             };
             return Err(TailError::NotAuthenticated(want, why));
         }
