@@ -37,17 +37,16 @@ fn shard(arg: Option<&str>) -> Result<Option<Shard>> {
 /// listener per call would pile up (each logging the signal) for as long as it lives.
 pub fn stop_on_signal() -> Arc<AtomicBool> {
     static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
-    let mut first = false;
-    let stop = STOP
-        .get_or_init(|| {
-            first = true;
-            Arc::new(AtomicBool::new(false))
-        })
-        .clone();
-    if !first {
-        return stop;
-    }
-    let flag = stop.clone();
+    STOP.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        listen_for_signals(stop.clone());
+        stop
+    })
+    .clone()
+}
+
+/// The listener [`stop_on_signal`] starts once, on the runtime that first asks.
+fn listen_for_signals(flag: Arc<AtomicBool>) {
     tokio::spawn(tracing::Instrument::in_current_span(async move {
         #[cfg(unix)]
         {
@@ -65,7 +64,6 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
         tracing::warn!("Stopping after the current batch (signal received).");
         flag.store(true, Ordering::SeqCst);
     }));
-    stop
 }
 
 pub async fn run(config: &Path, args: RunArgs) -> Result<Status> {
@@ -292,9 +290,9 @@ async fn enforce(
         .collect();
     passes.extend(pass_outcomes(&report, None));
     end.passes = Some(passes);
-    // The same order of precedence as the summary's status below: a run whose guard
-    // refused a target is recorded as refused, never as ok.
-    end.outcome = Some(if report.interrupted {
+    // A run whose guard refused a target is recorded as refused, never as ok; a failure
+    // or an interruption outranks a refusal.
+    let outcome = if report.interrupted {
         Outcome::Interrupted
     } else if report.failed() || requests_failed {
         Outcome::Failed
@@ -302,17 +300,16 @@ async fn enforce(
         Outcome::Refused
     } else {
         Outcome::Ok
-    });
+    };
+    end.outcome = Some(outcome);
     audit.append(end).await?;
     audit.finish().await?;
-    let s = if report.interrupted {
-        "interrupted"
-    } else if report.failed() || requests_failed {
-        "failed"
-    } else if report.refused() {
-        "refused"
-    } else {
-        "done"
+    // The runs table's status, in its own words.
+    let s = match outcome {
+        Outcome::Interrupted => "interrupted",
+        Outcome::Failed => "failed",
+        Outcome::Refused => "refused",
+        _ => "done",
     };
     crate::state::runs::finish(state, run_id, s).await?;
     Ok((report, requests, invalid))
