@@ -137,7 +137,7 @@ pub async fn run_loaded(config: &Config, cmd: AuditCommand, out: &mut Vec<u8>) -
                 ReportFormat::Md | ReportFormat::Html => {
                     // The rule set adds policy clauses and kept categories; a report
                     // without them is still a report.
-                    let rules = crate::rules::load(config).ok();
+                    let rules = crate::rules::load(config).ok().map(|l| l.rules);
                     let html = matches!(format, ReportFormat::Html);
                     show::render_report(&log, &found, &filter, html, rules.as_ref())?.into_bytes()
                 }
@@ -285,7 +285,8 @@ fn report(what: &str, result: Result<verify::VerifyReport>, out: &mut Vec<u8>) -
                 Status::Failed
             }
         }
-        // A state store `migrate` has not set up: its own sentence names the store.
+        // A state store `migrate` has not set up, or one that is not a SQL store: the
+        // refusal's own sentence names the store.
         Err(e) if e.is::<Refusal>() => {
             writeln!(out, "{e}")?;
             Status::Invalid

@@ -56,7 +56,7 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
                 }
             };
             let pool = super::state_pool(config).await?;
-            let audit = super::request::audit_log(config, &pool).await?;
+            let audit = super::audit_log(config, &pool).await?;
             // Adding a hold to a held subject replaces its reason and expiry, and says so
             // (the old hold is in the audit log).
             let previous = holds::list(&pool)
@@ -98,7 +98,7 @@ pub async fn run_loaded(config: &Config, cmd: HoldCommand, out: &mut Vec<u8>) ->
         }
         HoldCommand::Remove { subject } => {
             let pool = super::state_pool(config).await?;
-            let audit = super::request::audit_log(config, &pool).await?;
+            let audit = super::audit_log(config, &pool).await?;
             if holds::remove(&pool, &audit, &subject).await? {
                 writeln!(out, "Hold removed.")?;
                 Ok(Status::Done)

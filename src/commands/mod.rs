@@ -15,6 +15,7 @@ pub mod ropa;
 pub mod run;
 pub mod schedule;
 
+use crate::audit::AuditLog;
 use crate::cli::{Cli, Command, LogFormat};
 use crate::config::{Config, StoreConfig};
 use crate::exit::{Refusal, Status};
@@ -65,7 +66,7 @@ pub fn load_config(path: &Path) -> Result<Config> {
 /// every warning of the rule files is shown on stderr (`file:line: field: message`).
 pub fn load(path: &Path) -> Result<(Config, RuleSet)> {
     let config = load_config(path)?;
-    let loaded = crate::rules::load_with_warnings(&config).map_err(Refusal::from)?;
+    let loaded = crate::rules::load(&config).map_err(Refusal::from)?;
     for w in loaded.warnings.iter() {
         crate::logging::warning(&w.to_string());
     }
@@ -90,6 +91,13 @@ pub async fn state_pool(config: &Config) -> Result<SqlPool> {
     let pool = SqlPool::connect(&name, url.expose_secret()).await?;
     crate::state::require_migrated(&name, &pool).await?;
     Ok(pool)
+}
+
+/// The audit log for a command that writes one entry outside a run: checked before it
+/// writes, like a run's ([`AuditLog::open`]), under an id of its own.
+pub async fn audit_log(config: &Config, pool: &SqlPool) -> Result<AuditLog> {
+    let id = uuid::Uuid::now_v7().to_string();
+    AuditLog::open(&config.audit, pool.clone(), id, false).await
 }
 
 /// The state store's name and URL.

@@ -2,12 +2,10 @@
 //! queue that `run` processes before retention work (docs/requests.md). Queueing writes a
 //! `request_queued` audit entry with the row.
 
-use crate::audit::AuditLog;
 use crate::cli::RequestCommand;
 use crate::config::Config;
 use crate::dsar::requests::{self, BadRequest};
 use crate::exit::{Refusal, Status};
-use crate::stores::sql::SqlPool;
 use anyhow::Result;
 use chrono::Utc;
 use std::fmt::Write as _;
@@ -22,20 +20,13 @@ pub async fn run(config: &Path, cmd: RequestCommand) -> Result<Status> {
     status
 }
 
-/// The audit log for a command that writes one entry outside a run: checked before it
-/// writes, like a run's ([`AuditLog::open`]), under an id of its own.
-pub async fn audit_log(config: &Config, pool: &SqlPool) -> Result<AuditLog> {
-    let id = uuid::Uuid::now_v7().to_string();
-    AuditLog::open(&config.audit, pool.clone(), id, false).await
-}
-
 /// Runs a `request` subcommand against a loaded configuration, writing to `out`.
 pub async fn run_loaded(config: &Config, cmd: RequestCommand, out: &mut Vec<u8>) -> Result<Status> {
     match cmd {
         RequestCommand::Add { subject, ticket } => {
             requests::validate(&ticket, &subject).map_err(|e| Refusal::Invalid(e.to_string()))?;
             let pool = super::state_pool(config).await?;
-            let audit = audit_log(config, &pool).await?;
+            let audit = super::audit_log(config, &pool).await?;
             match requests::add(&pool, &audit, &ticket, &subject, Utc::now()).await {
                 Ok(()) => {}
                 Err(e) => {

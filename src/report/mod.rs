@@ -24,10 +24,10 @@ pub use extras::{
 };
 
 /// The guard's verdict as plans show it: `ok` or `refused` (SPEC §5), or none when the
-/// target failed before the guard could judge it — its table missing, its store down.
-/// Such a target was not surveyed, so it never claims `ok`: a script that runs only when
-/// every `guard` is `ok` must not go ahead on a target nobody counted. A refusal stays a
-/// refusal even when something after it failed.
+/// target has an error and the guard did not refuse it — its table missing, its store
+/// down, or its partitions not read. Such a target was not (wholly) surveyed, so it never
+/// claims `ok`: a script that runs only when every `guard` is `ok` must not go ahead on a
+/// target nobody counted. A refusal stays a refusal even when something after it failed.
 pub fn guard_verdict(pass: &crate::execute::PassReport) -> Option<&'static str> {
     match (&pass.guard, &pass.error) {
         (crate::plan::Guard::Ok, Some(_)) => None,

@@ -21,13 +21,9 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
-/// Loads every `*.yaml` / `*.yml` file in `config.rules_dir` (hidden files skipped).
-pub fn load(config: &Config) -> Result<RuleSet, Diagnostics> {
-    load_with_warnings(config).map(|l| l.rules)
-}
-
-/// [`load`], keeping the warnings for the command to show.
-pub fn load_with_warnings(config: &Config) -> Result<Loaded, Diagnostics> {
+/// Loads every `*.yaml` / `*.yml` file in `config.rules_dir` (hidden files skipped), with
+/// the warnings for the command to show.
+pub fn load(config: &Config) -> Result<Loaded, Diagnostics> {
     let dir = &config.rules_dir;
     let unreadable = |e: std::io::Error| -> Diagnostics {
         vec![Diagnostic::new(

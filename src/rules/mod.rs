@@ -16,5 +16,5 @@ mod target;
 pub mod yaml;
 
 pub use file::cron;
-pub use load::{load, load_with_warnings, parse, Loaded};
+pub use load::{load, parse, Loaded};
 pub use model::*;

@@ -26,7 +26,9 @@ async fn every_table_and_column_named_by_the_shipped_rules_exists_in_the_demo_da
         .expect("seed");
 
     let config = retention::config::load(&paths.config).unwrap_or_else(|d| panic!("{d}"));
-    let rules = retention::rules::load(&config).unwrap_or_else(|d| panic!("{d}"));
+    let rules = retention::rules::load(&config)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .rules;
     assert!(rules.rules.len() >= 12);
 
     let url = format!("sqlite://{}?mode=ro", paths.database.display());
