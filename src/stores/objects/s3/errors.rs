@@ -101,6 +101,23 @@ where
     }
 }
 
+/// Why the SDK could not build a request: no credentials (the usual cause, said as
+/// [`unanswered`] says it), or the causes it gives.
+pub(super) fn unbuilt<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if lacks_credentials(err) {
+        format!("no AWS credentials were found: {NO_CREDENTIALS}")
+    } else {
+        format!(
+            "could not build the request ({})",
+            causes(err).collect::<Vec<_>>().join(": ")
+        )
+    }
+}
+
 /// A short description of an SDK error: the S3 error code and HTTP status, or the kind of
 /// transport failure. The server's message is left out because it may quote the key.
 pub(super) fn describe_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(

@@ -39,7 +39,8 @@ mod listing;
 mod versions;
 
 use errors::{
-    credential_advice, describe_sdk_error, is_not_implemented, unanswered, versioning_from_raw_body,
+    credential_advice, describe_sdk_error, is_not_implemented, unanswered, unbuilt,
+    versioning_from_raw_body,
 };
 use listing::Listing;
 
@@ -54,7 +55,7 @@ use crate::stores::objects::{
 use anonymise::Outcome;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ChecksumAlgorithm, ObjectLockEnabled, ObjectLockLegalHoldStatus,
@@ -492,9 +493,8 @@ impl Inner {
                 unanswered(&err)
             ),
             SdkError::ConstructionFailure(_) => anyhow::anyhow!(
-                "{whom}: could not build an S3 request while {doing} (are credentials \
-                 configured? set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE): {}",
-                DisplayErrorContext(&err)
+                "{whom}, S3 endpoint {endpoint}, while {doing}: {}",
+                unbuilt(&err)
             ),
             _ => {
                 if let Some(advice) = credential_advice(err.code(), status) {
